@@ -1,0 +1,63 @@
+# Developer entry points. Needs only python3 on a fresh machine: `make run` (README command 1) and
+# `make test` (README command 2) create the virtualenv, start or reuse Redis and PostgreSQL, and go.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The environment every relops process reads (relops/settings.py); the caller's values win.
+REDIS_URL ?= redis://127.0.0.1:6379/0
+CELERY_BROKER_URL ?= $(REDIS_URL)
+DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/relops
+RELOPS_CONFIG ?= relops.toml
+export REDIS_URL CELERY_BROKER_URL DATABASE_URL RELOPS_CONFIG
+
+.DEFAULT_GOAL := help
+.PHONY: help venv install services migrate run test lint format bench clean
+
+help:
+	@echo "make run      install, start services, migrate, run workers + beat + flower (Ctrl-C stops)"
+	@echo "make test     install, start services, ruff check, pytest"
+	@echo "make install  create $(VENV) and install relops with test extras (again when pyproject.toml changes)"
+	@echo "make services | migrate | lint | format | bench | clean"
+
+venv install: $(STAMP)
+
+# Re-installs only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[test]'
+	@touch $(STAMP)
+
+services: $(STAMP)
+	$(BIN)/relops services up
+
+migrate: services
+	$(BIN)/relops migrate
+
+# var/ holds beat's schedule file (and any local Redis/PostgreSQL data started by `services`).
+run: migrate
+	@mkdir -p var
+	PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
+
+test: services
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+
+bench: services
+	$(BIN)/python -m bench
+
+# Stops only the servers `relops services up` started here, then removes their data.
+clean:
+	@if [ -x $(BIN)/relops ]; then $(BIN)/relops services down; \
+	else for f in var/redis*/redis.pid var/pgdata/postmaster.pid var/pg-cluster; do \
+	  if [ -e "$$f" ]; then echo "$$f exists but $(BIN)/relops is missing: stop that server first" >&2; exit 1; fi; \
+	done; fi
+	rm -rf var

@@ -1,0 +1,27 @@
+"""``python -m bench`` (``make bench``): every relops benchmark, each with its in-run baseline."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from bench import client_record, ingest, tick
+
+BENCHES = {"client": client_record.run, "ingest": ingest.run, "tick": tick.run}
+
+
+def main(selected: list[str]) -> int:
+    unknown = [name for name in selected if name not in BENCHES]
+    if unknown:
+        print(f"unknown bench {unknown}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+        return 2
+    for name in selected or list(BENCHES):
+        started = time.perf_counter()
+        for line in BENCHES[name]():
+            print(line, flush=True)
+        print(f"  ({name}: {time.perf_counter() - started:.0f} s)\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

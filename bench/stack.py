@@ -1,0 +1,72 @@
+"""A throwaway relops stack for one benchmark: its own database, Redis index, config and workers."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from celery import Celery
+from sqlalchemy import Engine, create_engine
+
+from relops.celery_process import CeleryProcess, start_worker
+from relops.scratch import claimed_redis_db, scratch_database
+
+BASE_REDIS_URL = os.environ.get("RELOPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+BASE_PG_URL = os.environ.get("RELOPS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+@dataclass
+class BenchStack:
+    env: dict[str, str]
+    db: Engine
+    producer: Celery
+    workdir: Path
+    _exit: ExitStack
+
+    def worker(self, name: str, queues: str, concurrency: int = 2, include: str | None = None) -> CeleryProcess:
+        extra = ["--include", include] if include else []
+        process = start_worker(self.env, self.workdir / f"{name}.log", name, queues, concurrency, extra)
+        self._exit.callback(process.stop)
+        return process
+
+
+def flows_config(flows: int, chunk_size: int, objective: str = "99.9") -> str:
+    lines = [f"[evaluation]\nchunk_size = {chunk_size}\n"]
+    lines += [f'[[flows]]\nname = "bench-{i:04d}"\nobjective_percent = {objective}\n' for i in range(flows)]
+    return "\n".join(lines)
+
+
+@contextmanager
+def bench_stack(config_text: str) -> Iterator[BenchStack]:
+    run = uuid.uuid4().hex[:8]
+    RESULTS_DIR.mkdir(exist_ok=True)
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="relops-bench-", dir=RESULTS_DIR)))
+        config_path = workdir / "relops.toml"
+        config_path.write_text(config_text)
+        database_url = stack.enter_context(scratch_database(BASE_PG_URL, f"relops_bench_{run}"))
+        redis_url = stack.enter_context(claimed_redis_db(BASE_REDIS_URL, f"bench-{run}"))
+        env = {
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            "DATABASE_URL": database_url,
+            "RELOPS_CONFIG": str(config_path),
+            "RELOPS_LOG_LEVEL": "WARNING",
+        }
+        db = create_engine(database_url)
+        stack.callback(db.dispose)
+        producer = Celery("bench", broker=redis_url, set_as_current=False)
+        producer.conf.update(task_serializer="json", accept_content=["json"])
+        stack.callback(producer.close)
+        yield BenchStack(env=env, db=db, producer=producer, workdir=workdir, _exit=stack)
+
+
+def median_s(samples: list[float]) -> float:
+    return statistics.median(samples)

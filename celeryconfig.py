@@ -1,0 +1,77 @@
+"""Celery settings for every relops process (workers, beat, Flower).
+
+Values come from relops.settings (environment) and the relops config file, both validated here at
+start: a worker with a bad config refuses to start instead of failing on its first task.
+Each reliability setting says why it has its value.
+"""
+
+from datetime import timedelta
+
+from kombu import Queue
+
+from relops import names
+from relops.runtime import get_config
+from relops.settings import get_settings
+
+_settings = get_settings()
+_config = get_config()
+
+broker_url = _settings.broker_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    # With late acks, a message taken by a worker that dies without acking comes back after this
+    # long. It must exceed the longest task run plus any retry countdown (both a few minutes at
+    # most), or a slow task would run twice; longer only delays recovery from a killed worker.
+    "visibility_timeout": 900,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+}
+
+# Results are not used: every task's outcome lands in PostgreSQL, so no result backend to run.
+task_ignore_result = True
+result_backend = None
+
+# JSON only: a pickled payload from a producer would be code execution on every worker.
+task_serializer = "json"
+accept_content = ["json"]
+event_serializer = "json"
+
+# Ack after the task finishes, and requeue when the worker process dies mid-task: an event is
+# redelivered rather than lost. Every task is idempotent (batch ids, unique snapshot keys), so a
+# redelivery changes nothing that already committed.
+task_acks_late = True
+task_reject_on_worker_lost = True
+# With late acks each process holds one unacked message at a time: a dying process strands at most
+# that one, and a long evaluation does not sit on messages other processes could take.
+worker_prefetch_multiplier = 1
+
+# A hung database call or a runaway evaluation is cut off instead of wedging a process forever.
+task_soft_time_limit = 90
+task_time_limit = 120
+
+task_queues = [Queue(name) for name in names.ALL_QUEUES]
+task_default_queue = names.QUEUE_EVALUATE
+task_routes = {task: {"queue": queue} for task, queue in names.TASK_QUEUES.items()}
+
+# Task events feed Flower.
+worker_send_task_events = True
+task_send_sent_event = True
+
+imports = ("tasks.ingest", "tasks.evaluate", "tasks.alerts", "tasks.maintenance")
+
+worker_log_format = "%(asctime)s %(levelname)s %(processName)s %(name)s %(message)s"
+worker_task_log_format = "%(asctime)s %(levelname)s %(processName)s task=%(task_name)s task_id=%(task_id)s %(message)s"
+
+beat_schedule = {
+    "evaluate-tick": {
+        "task": names.TASK_EVALUATE_TICK,
+        "schedule": timedelta(seconds=_config.evaluation.tick_interval_s),
+        # A tick older than its interval is stale: the next one is already due.
+        "options": {"expires": _config.evaluation.tick_interval_s},
+    },
+    "prune-history": {
+        "task": names.TASK_PRUNE_HISTORY,
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
+    },
+}

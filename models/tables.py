@@ -1,0 +1,131 @@
+"""Table definitions. Alembic migrations under models/migrations create them; keep both in step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, Numeric, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class FlowMinute(Base):
+    """Good/bad counters per flow and minute; kept for the longest window plus a margin."""
+
+    __tablename__ = "ops_flow_minutes"
+
+    flow: Mapped[str] = mapped_column(Text, primary_key=True)
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    good: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    bad: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (Index("ix_ops_flow_minutes_minute", "minute"),)
+
+
+class FlowHour(Base):
+    """The same counters per hour, written with the minutes; kept for the longest SLO period."""
+
+    __tablename__ = "ops_flow_hours"
+
+    flow: Mapped[str] = mapped_column(Text, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    good: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    bad: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (Index("ix_ops_flow_hours_hour", "hour"),)
+
+
+class IngestedBatch(Base):
+    """Batch ids already counted: a redelivered batch finds its id here and changes nothing."""
+
+    __tablename__ = "ops_ingested_batches"
+
+    batch_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    accepted: Mapped[int] = mapped_column(Integer, nullable=False)
+    rejected: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (Index("ix_ops_ingested_batches_received_at", "received_at"),)
+
+
+class RejectedInput(Base):
+    """Every rejected payload or item, with the field and the reason, so none is silent."""
+
+    __tablename__ = "ops_rejected_inputs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The batch id, alert dedup key or task id the rejected input came with.
+    reference: Mapped[str | None] = mapped_column(Text)
+    item_index: Mapped[int | None] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The offending input, truncated.
+    excerpt: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (Index("ix_ops_rejected_inputs_received_at", "received_at"),)
+
+
+class EvaluationTick(Base):
+    """One row per tick slot: a second tick for the same slot (two beats) is skipped."""
+
+    __tablename__ = "ops_evaluation_ticks"
+
+    slot: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    flows: Mapped[int] = mapped_column(Integer, nullable=False)
+    chunks: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class BurnRateSnapshot(Base):
+    """One evaluation of one flow, for trends and the dashboard."""
+
+    __tablename__ = "ops_burn_rate_snapshots"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    flow: Mapped[str] = mapped_column(Text, nullable=False)
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    severity: Mapped[str] = mapped_column(Text, nullable=False)
+    objective_percent: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    budget_remaining: Mapped[Decimal | None] = mapped_column(Numeric)
+    time_to_exhaustion_s: Mapped[int | None] = mapped_column(BigInteger)
+    period_events: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    period_errors: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: Non-empty windows: [{window, window_s, events, errors, burn_rate, status}]
+    windows: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("flow", "evaluated_at", name="uq_ops_burn_rate_snapshots_flow_evaluated_at"),
+        Index("ix_ops_burn_rate_snapshots_evaluated_at", "evaluated_at"),
+    )
+
+
+class AlertEvent(Base):
+    """Every alert event the alert queue consumed, as received."""
+
+    __tablename__ = "ops_alert_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(Text, nullable=False)
+    fingerprint: Mapped[str] = mapped_column(Text, nullable=False)
+    severity: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    runbook_url: Mapped[str] = mapped_column(Text, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_ops_alert_events_fingerprint", "fingerprint"),
+        Index("ix_ops_alert_events_received_at", "received_at"),
+    )

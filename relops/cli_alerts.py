@@ -1,0 +1,46 @@
+"""``relops alerts``: the alert events the alert queue has received."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(invoke_without_command=True)
+@click.option("--limit", default=20, show_default=True, help="How many of the newest to show.")
+@click.pass_context
+def alerts(ctx: click.Context, limit: int) -> None:
+    """List the newest alert events received on the alerts queue."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from relops.runtime import engine
+    from relops.store.alerts import recent_alert_events
+
+    with engine().connect() as conn:
+        rows = recent_alert_events(conn, limit)
+    if not rows:
+        click.echo("no alert events yet")
+        return
+    for row in rows:
+        click.echo(f"{row['received_at']:%Y-%m-%d %H:%M:%S} {row['severity']:<8} {row['fingerprint']}  {row['title']}")
+
+
+@click.command()
+@click.option("--limit", default=20, show_default=True, help="How many of the newest to show.")
+def rejections(limit: int) -> None:
+    """List the newest rejected inputs: task, field, reason."""
+    from sqlalchemy import select
+
+    from models import RejectedInput
+    from relops.runtime import engine
+
+    table = RejectedInput.__table__
+    with engine().connect() as conn:
+        rows = conn.execute(select(table).order_by(table.c.id.desc()).limit(limit)).mappings().all()
+    if not rows:
+        click.echo("no rejected inputs")
+    for row in rows:
+        where = f"item {row['item_index']} " if row["item_index"] is not None else ""
+        click.echo(
+            f"{row['received_at']:%Y-%m-%d %H:%M:%S} {row['task']} ref={row['reference']} "
+            f"{where}field={row['field']}: {row['reason']}  {row['excerpt']}"
+        )

@@ -1,0 +1,1 @@
+"""Celery tasks, one module per concern. Bodies stay thin: load, call pure logic, persist."""

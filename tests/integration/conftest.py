@@ -1,0 +1,114 @@
+"""Real parts for integration tests: a migrated database, a Redis index, and real Celery processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from sqlalchemy import Engine, create_engine, text
+
+from relops.celery_process import CeleryProcess, poll_until, start_worker
+
+TEST_CONFIG = """
+[evaluation]
+tick_interval_s = {tick_interval_s}
+chunk_size = 2
+
+[[flows]]
+name = "checkout"
+objective_percent = 99.9
+runbook = "checkout.md"
+
+[[flows]]
+name = "login"
+objective_percent = 99.5
+
+[[flows]]
+name = "search"
+objective_percent = 99.0
+period_days = 7
+
+[[flows]]
+name = "signup"
+objective_percent = 99.5
+
+[[flows]]
+name = "<script>alert(1)</script> & \\"quotes\\""
+objective_percent = 99.0
+"""
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> Any:
+    """Poll until ``predicate`` returns something truthy; fail the test at the deadline."""
+    try:
+        return poll_until(predicate, timeout_s, what=what)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
+
+
+def write_config(path: Path, tick_interval_s: int = 300) -> Path:
+    path.write_text(TEST_CONFIG.format(tick_interval_s=tick_interval_s))
+    return path
+
+
+@pytest.fixture(scope="session")
+def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_config(tmp_path_factory.mktemp("config") / "relops-test.toml")
+
+
+@pytest.fixture(scope="session")
+def relops_env(redis_url: str, database_url: str, config_path: Path) -> dict[str, str]:
+    """The environment every relops process of this run gets; also applied to this process."""
+    env = {
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "RELOPS_CONFIG": str(config_path),
+    }
+    os.environ.update(env)
+    from relops.runtime import get_config
+    from relops.settings import get_settings
+
+    get_settings.cache_clear()
+    get_config.cache_clear()
+    return env
+
+
+@pytest.fixture(scope="session")
+def db(relops_env: dict[str, str]) -> Iterator[Engine]:
+    engine = create_engine(relops_env["DATABASE_URL"])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def producer(redis_url: str) -> Iterator[Celery]:
+    """A plain Celery client, as another service would have: it knows relops only by task names."""
+    app = Celery("producer", broker=redis_url, set_as_current=False)
+    app.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True)
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="session")
+def worker(relops_env: dict[str, str], output_dir: Path, run_id: str) -> Iterator[CeleryProcess]:
+    """One worker on every queue with two prefork processes, for the whole session."""
+    name = f"relops-test-{run_id}"
+    process = start_worker(relops_env, output_dir / f"{name}.log", name)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def clean_tables(db: Engine) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "TRUNCATE ops_flow_minutes, ops_flow_hours, ops_ingested_batches, ops_rejected_inputs, "
+                "ops_evaluation_ticks, ops_burn_rate_snapshots, ops_alert_events"
+            )
+        )

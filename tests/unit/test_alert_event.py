@@ -1,0 +1,83 @@
+"""Alert events: what a breach publishes, and what the alert queue refuses."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from relops.alert_event import REQUIRED_FIELDS, slo_alert, validate_alert_event
+from relops.burnrate import Counts, evaluate_flow, objective_fraction
+from relops.errors import InputRejected
+from relops.slo_config import DEFAULT_WINDOWS, FlowConfig
+
+AS_OF = datetime(2026, 11, 27, 12, 31, tzinfo=UTC)
+FLOW = FlowConfig(name="checkout", objective_percent=99.9, runbook="checkout.md")
+
+
+def evaluation(window_counts, period):
+    return evaluate_flow(
+        flow="checkout",
+        objective=objective_fraction(FLOW.objective_percent),
+        period_s=FLOW.period_s,
+        rules=DEFAULT_WINDOWS,
+        window_counts=window_counts,
+        confirm_counts={},
+        period_counts=period,
+        budget_min_events=30,
+    )
+
+
+def test_a_burn_alert_carries_the_contract_fields_and_numbers():
+    result = evaluation({"1h": Counts(good=980, bad=20)}, Counts(good=999_700, bad=300))
+    event = slo_alert(result, FLOW, AS_OF, "https://runbooks/checkout.md").as_kwargs()
+    assert set(event) == set(REQUIRED_FIELDS)
+    assert event["severity"] == "critical"
+    assert event["dedup_key"] == event["fingerprint"] == "slo:checkout"
+    assert event["title"] == "CRITICAL: checkout burning its error budget at 20.0x over 1h"
+    assert "20 bad of 1000 events" in event["summary"]
+    assert event["details"]["budget_remaining"] == 0.7
+    assert event["details"]["time_to_exhaustion_s"] == int(0.7 * 30 * 86400 / 20)
+    assert event["details"]["windows"]["6h"]["status"] == "no_data"
+    assert validate_alert_event(event).title == event["title"]
+
+
+def test_an_exhausted_budget_alert_says_so():
+    result = evaluation({}, Counts(good=998_000, bad=2_000))
+    event = slo_alert(result, FLOW, AS_OF, "")
+    assert event.severity == "critical"
+    assert "exhausted its error budget" in event.title
+
+
+def test_a_healthy_flow_is_not_an_alert():
+    with pytest.raises(ValueError):
+        slo_alert(evaluation({"1h": Counts(good=100)}, Counts(good=100)), FLOW, AS_OF, "")
+
+
+def valid_event():
+    return slo_alert(
+        evaluation({"1h": Counts(good=980, bad=20)}, Counts(good=980, bad=20)), FLOW, AS_OF, ""
+    ).as_kwargs()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"severity": "meh"}, "severity"),
+        ({"title": ""}, "title"),
+        ({"title": "x" * 301}, "title"),
+        ({"details": "x"}, "details"),
+        ({"details": {"x": "y" * 70_000}}, "details"),
+        ({"occurred_at": "yesterday"}, "occurred_at"),
+        ({"dedup_key": 5}, "dedup_key"),
+    ],
+)
+def test_malformed_events_name_the_field(change, field):
+    with pytest.raises(InputRejected) as caught:
+        validate_alert_event({**valid_event(), **change})
+    assert caught.value.field == field
+
+
+def test_missing_field_is_named():
+    event = valid_event()
+    del event["runbook_url"]
+    with pytest.raises(InputRejected, match="runbook_url: is missing"):
+        validate_alert_event(event)

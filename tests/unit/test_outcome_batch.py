@@ -1,0 +1,88 @@
+"""Validation of outcome batches: each bad item names its field and reason."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from relops.errors import InputRejected
+from relops.outcome_batch import MAX_ITEMS_PER_BATCH, parse_counts, validate_batch_id
+
+NOW = datetime(2026, 11, 27, 12, 0, 30, tzinfo=UTC)
+OLDEST = NOW - timedelta(days=31)
+FLOWS = {"checkout"}
+
+
+def parse(items):
+    return parse_counts(items, known_flows=FLOWS, now=NOW, oldest=OLDEST)
+
+
+def rejection_of(item):
+    valid, rejected = parse([item])
+    assert not valid
+    return rejected[0]
+
+
+def test_a_valid_item_parses():
+    valid, rejected = parse([{"flow": "checkout", "minute": "2026-11-27T11:59:00Z", "good": 3, "bad": 1}])
+    assert not rejected
+    assert valid[0].minute == datetime(2026, 11, 27, 11, 59, tzinfo=UTC)
+
+
+def test_offsets_are_converted_to_utc():
+    valid, _ = parse([{"flow": "checkout", "minute": "2026-11-27T13:59:00+02:00", "good": 1, "bad": 0}])
+    assert valid[0].minute == datetime(2026, 11, 27, 11, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "reason"),
+    [
+        ({"flow": "nope", "minute": "2026-11-27T11:59:00Z", "good": 1, "bad": 0}, "flow", "not a flow"),
+        ({"flow": 3, "minute": "2026-11-27T11:59:00Z", "good": 1, "bad": 0}, "flow", "string"),
+        ({"minute": "2026-11-27T11:59:00Z", "good": 1, "bad": 0}, "flow", "missing"),
+        ({"flow": "checkout", "minute": "2026-11-27T11:59:00", "good": 1, "bad": 0}, "minute", "UTC offset"),
+        (
+            {"flow": "checkout", "minute": "2026-11-27T11:59:01Z", "good": 1, "bad": 0},
+            "minute",
+            "whole minute",
+        ),
+        ({"flow": "checkout", "minute": "2026-11-27T12:10:00Z", "good": 1, "bad": 0}, "minute", "future"),
+        ({"flow": "checkout", "minute": "2025-01-01T00:00:00Z", "good": 1, "bad": 0}, "minute", "older"),
+        ({"flow": "checkout", "minute": 1700000000, "good": 1, "bad": 0}, "minute", "ISO-8601"),
+        ({"flow": "checkout", "minute": "2026-11-27T11:59:00Z", "good": -1, "bad": 0}, "good", "negative"),
+        ({"flow": "checkout", "minute": "2026-11-27T11:59:00Z", "good": 1, "bad": 1.5}, "bad", "integer"),
+        ({"flow": "checkout", "minute": "2026-11-27T11:59:00Z", "good": True, "bad": 0}, "good", "integer"),
+        ({"flow": "checkout", "minute": "2026-11-27T11:59:00Z", "good": 10**12, "bad": 0}, "good", "exceeds"),
+        (["checkout"], "item", "object"),
+    ],
+)
+def test_bad_items_name_field_and_reason(item, field, reason):
+    rejection = rejection_of(item)
+    assert rejection.field == field
+    assert reason in rejection.reason
+    assert rejection.item_index == 0
+
+
+def test_valid_items_survive_their_bad_neighbours():
+    valid, rejected = parse(
+        [
+            {"flow": "nope", "minute": "2026-11-27T11:59:00Z", "good": 1, "bad": 0},
+            {"flow": "checkout", "minute": "2026-11-27T11:58:00Z", "good": 2, "bad": 0},
+        ]
+    )
+    assert [v.good for v in valid] == [2]
+    assert [r.item_index for r in rejected] == [0]
+
+
+def test_batch_level_errors():
+    with pytest.raises(InputRejected, match="counts: must be a list"):
+        parse("x")
+    with pytest.raises(InputRejected, match="more than"):
+        parse([{}] * (MAX_ITEMS_PER_BATCH + 1))
+    for bad in (None, "", "   ", 12, "x" * 201):
+        with pytest.raises(InputRejected):
+            validate_batch_id(bad)
+
+
+def test_excerpt_of_a_huge_item_is_truncated():
+    rejection = rejection_of({"flow": "x" * 10_000, "minute": "", "good": 0, "bad": 0})
+    assert len(rejection.excerpt) < 400
