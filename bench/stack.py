@@ -60,12 +60,28 @@ def bench_stack(config_text: str) -> Iterator[BenchStack]:
             "RELOPS_CONFIG": str(config_path),
             "RELOPS_LOG_LEVEL": "WARNING",
         }
+        # Celery lets CELERY_BROKER_URL in the environment (make exports one) override broker=.
+        stack.enter_context(_environ(env))
         db = create_engine(database_url)
         stack.callback(db.dispose)
         producer = Celery("bench", broker=redis_url, set_as_current=False)
         producer.conf.update(task_serializer="json", accept_content=["json"])
         stack.callback(producer.close)
         yield BenchStack(env=env, db=db, producer=producer, workdir=workdir, _exit=stack)
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def median_s(samples: list[float]) -> float:

@@ -366,13 +366,17 @@ class OutcomeRecorder:
         app = self._celery_app
         if app is None:
             app = self._celery_app = self._make_celery_app()
-        app.send_task(
-            TASK_RECORD_FLOW_OUTCOMES,
-            kwargs={"batch_id": batch_id, "counts": counts},
-            queue=QUEUE_INGEST,
-            serializer="json",
-            retry=False,
-        )
+        # An explicit connection: Celery would otherwise let a CELERY_BROKER_URL in the service's
+        # environment (its own broker) override the broker this recorder was given.
+        with app.connection_for_write(self._broker_url) as connection:
+            app.send_task(
+                TASK_RECORD_FLOW_OUTCOMES,
+                kwargs={"batch_id": batch_id, "counts": counts},
+                queue=QUEUE_INGEST,
+                serializer="json",
+                retry=False,
+                connection=connection,
+            )
 
     def _make_celery_app(self) -> Any:
         """A private app, so embedding the client never touches the service's own Celery setup.

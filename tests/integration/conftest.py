@@ -86,9 +86,12 @@ def db(relops_env: dict[str, str]) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def producer(redis_url: str) -> Iterator[Celery]:
-    """A plain Celery client, as another service would have: it knows relops only by task names."""
-    app = Celery("producer", broker=redis_url, set_as_current=False)
+def producer(relops_env: dict[str, str]) -> Iterator[Celery]:
+    """A plain Celery client, as another service would have: it knows relops only by task names.
+
+    It needs relops_env: Celery lets CELERY_BROKER_URL in the environment override ``broker=``.
+    """
+    app = Celery("producer", broker=relops_env["CELERY_BROKER_URL"], set_as_current=False)
     app.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True)
     yield app
     app.close()

@@ -1,0 +1,70 @@
+"""Beat drives the tick on its own; pruning keeps history bounded without touching what still counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from relops.celery_process import CeleryProcess
+from relops.timeutil import floor_hour, utcnow
+from tests.integration.conftest import wait_for, write_config
+
+pytestmark = pytest.mark.integration
+
+
+def test_beat_sends_ticks_that_workers_evaluate(worker, relops_env, db, clean_tables, tmp_path, output_dir):
+    beat_env = {**relops_env, "RELOPS_CONFIG": str(write_config(tmp_path / "beat.toml", tick_interval_s=10))}
+    beat = CeleryProcess(
+        ["beat", f"--schedule={tmp_path / 'beat-schedule'}", "--loglevel=INFO"], beat_env, output_dir / "beat.log"
+    )
+    try:
+
+        def ticks():
+            with db.connect() as conn:
+                return conn.execute(text("SELECT count(*) FROM ops_evaluation_ticks")).scalar()
+
+        wait_for(ticks, timeout_s=45, what="a tick sent by beat")
+        assert "Sending due task evaluate-tick (relops.evaluate_tick)" in beat.log_text()
+    finally:
+        beat.stop()
+    assert not beat.alive()
+
+
+def test_prune_drops_only_rows_past_their_horizon(worker, producer, db, clean_tables):
+    now = utcnow()
+    old_minute = floor_hour(now - timedelta(days=3))
+    recent_minute = floor_hour(now - timedelta(hours=2))
+    old_hour = floor_hour(now - timedelta(days=40))
+    period_hour = floor_hour(now - timedelta(days=20))
+    with db.begin() as conn:
+        conn.execute(
+            text("INSERT INTO ops_flow_minutes VALUES ('checkout', :old, 1, 0), ('checkout', :recent, 1, 0)"),
+            {"old": old_minute, "recent": recent_minute},
+        )
+        conn.execute(
+            text("INSERT INTO ops_flow_hours VALUES ('checkout', :old, 1, 0), ('checkout', :kept, 1, 0)"),
+            {"old": old_hour, "kept": period_hour},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ops_ingested_batches (batch_id, received_at, accepted, rejected) "
+                "VALUES ('old', :old, 1, 0), ('new', now(), 1, 0)"
+            ),
+            {"old": now - timedelta(days=8)},
+        )
+    producer.send_task("relops.prune_history", queue="evaluate")
+
+    def pruned():
+        with db.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM ops_ingested_batches")).scalar() == 1
+
+    wait_for(pruned, what="old batch ids pruned")
+    with db.connect() as conn:
+        minutes = [r[0] for r in conn.execute(text("SELECT minute FROM ops_flow_minutes"))]
+        hours = [r[0] for r in conn.execute(text("SELECT hour FROM ops_flow_hours"))]
+        batches = [r[0] for r in conn.execute(text("SELECT batch_id FROM ops_ingested_batches"))]
+    assert minutes == [recent_minute]
+    assert hours == [period_hour]  # 20 days old: still inside the 30-day SLO period
+    assert batches == ["new"]
