@@ -20,3 +20,7 @@ class InputRejected(RelopsError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class ServiceError(RelopsError):
+    """Redis or PostgreSQL could not be checked, started or stopped; the message says what to do."""

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 from sqlalchemy.engine import make_url
 
+from relops.errors import ServiceError
 from relops.logs import kv
 
 CONNECT_TIMEOUT_S = 3.0
@@ -44,10 +45,6 @@ INSTALL_HINT = (
     "install the servers (Debian/Ubuntu: apt-get install redis-server postgresql) "
     "or run everything in containers with `docker compose up`"
 )
-
-
-class ServiceError(Exception):
-    """A service could not be checked, started or stopped; the message says what to do."""
 
 
 @dataclass(frozen=True)
