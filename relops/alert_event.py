@@ -113,6 +113,8 @@ def _text(payload: Mapping[str, Any], field: str, limit: int, *, allow_empty: bo
         raise InputRejected(field, "must not be empty")
     if len(value) > limit:
         raise InputRejected(field, f"is {len(value)} characters, more than {limit}")
+    if "\x00" in value:
+        raise InputRejected(field, "contains a NUL character")
     return value
 
 

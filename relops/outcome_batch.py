@@ -55,6 +55,8 @@ def validate_batch_id(batch_id: Any) -> str:
         raise InputRejected("batch_id", "must be a non-empty string")
     if len(batch_id) > MAX_BATCH_ID_CHARS:
         raise InputRejected("batch_id", f"longer than {MAX_BATCH_ID_CHARS} characters")
+    if not batch_id.isprintable():
+        raise InputRejected("batch_id", "contains control characters")
     return batch_id
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from celery import Task
 from kombu.exceptions import OperationalError as BrokerOperationalError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-#: Faults of the database or the broker that a later attempt can get past. Bad input is never in
-#: this list: it is rejected once, recorded, and acked.
-TRANSIENT_ERRORS = (OperationalError, DBAPIError, BrokerOperationalError, ConnectionError, TimeoutError)
+#: Faults of the database or the broker that a later attempt can get past (lost connections,
+#: restarts, timeouts). Not DBAPIError as a whole: a DataError or IntegrityError would fail the same
+#: way on every retry. Bad input is rejected once, recorded, and acked.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError, TimeoutError)
 
 
 class RelopsTask(Task):

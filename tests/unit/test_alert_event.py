@@ -68,6 +68,7 @@ def valid_event():
         ({"details": {"x": "y" * 70_000}}, "details"),
         ({"occurred_at": "yesterday"}, "occurred_at"),
         ({"dedup_key": 5}, "dedup_key"),
+        ({"summary": "a\x00b"}, "summary"),
     ],
 )
 def test_malformed_events_name_the_field(change, field):

@@ -78,7 +78,7 @@ def test_batch_level_errors():
         parse("x")
     with pytest.raises(InputRejected, match="more than"):
         parse([{}] * (MAX_ITEMS_PER_BATCH + 1))
-    for bad in (None, "", "   ", 12, "x" * 201):
+    for bad in (None, "", "   ", 12, "x" * 201, "a\x00b", "a\nb"):
         with pytest.raises(InputRejected):
             validate_batch_id(bad)
 
