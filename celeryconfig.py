@@ -10,6 +10,7 @@ from datetime import timedelta
 from kombu import Queue
 
 from relops import names
+from relops.channels.registry import channel_classes
 from relops.runtime import get_config
 from relops.settings import get_settings
 
@@ -49,15 +50,17 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = 90
 task_time_limit = 120
 
-task_queues = [Queue(name) for name in names.ALL_QUEUES]
+# Every channel module gets its own queue and task (alerts.<name>, relops.notify_<name>).
+_channel_routes = {names.notify_task(name): names.channel_queue(name) for name in channel_classes()}
+task_queues = [Queue(name) for name in dict.fromkeys([*names.ALL_QUEUES, *_channel_routes.values()])]
 task_default_queue = names.QUEUE_EVALUATE
-task_routes = {task: {"queue": queue} for task, queue in names.TASK_QUEUES.items()}
+task_routes = {task: {"queue": queue} for task, queue in {**names.TASK_QUEUES, **_channel_routes}.items()}
 
 # Task events feed Flower.
 worker_send_task_events = True
 task_send_sent_event = True
 
-imports = ("tasks.ingest", "tasks.evaluate", "tasks.alerts", "tasks.maintenance")
+imports = ("tasks.ingest", "tasks.evaluate", "tasks.alerts", "tasks.notify", "tasks.maintenance")
 
 worker_log_format = "%(asctime)s %(levelname)s %(processName)s %(name)s %(message)s"
 worker_task_log_format = "%(asctime)s %(levelname)s %(processName)s task=%(task_name)s task_id=%(task_id)s %(message)s"
@@ -68,6 +71,11 @@ beat_schedule = {
         "schedule": timedelta(seconds=_config.evaluation.tick_interval_s),
         # A tick older than its interval is stale: the next one is already due.
         "options": {"expires": _config.evaluation.tick_interval_s},
+    },
+    "sweep-notifications": {
+        "task": names.TASK_SWEEP_NOTIFICATIONS,
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 30},
     },
     "prune-history": {
         "task": names.TASK_PRUNE_HISTORY,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import client_record, ingest, tick
+from bench import alerts, client_record, ingest, tick
 
-BENCHES = {"client": client_record.run, "ingest": ingest.run, "tick": tick.run}
+BENCHES = {"client": client_record.run, "ingest": ingest.run, "tick": tick.run, "alerts": alerts.run}
 
 
 def main(selected: list[str]) -> int:

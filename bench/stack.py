@@ -37,14 +37,14 @@ class BenchStack:
         return process
 
 
-def flows_config(flows: int, chunk_size: int, objective: str = "99.9") -> str:
-    lines = [f"[evaluation]\nchunk_size = {chunk_size}\n"]
+def flows_config(flows: int, chunk_size: int, objective: str = "99.9", extra: str = "") -> str:
+    lines = [f"[evaluation]\nchunk_size = {chunk_size}\n", extra]
     lines += [f'[[flows]]\nname = "bench-{i:04d}"\nobjective_percent = {objective}\n' for i in range(flows)]
     return "\n".join(lines)
 
 
 @contextmanager
-def bench_stack(config_text: str) -> Iterator[BenchStack]:
+def bench_stack(config_text: str, extra_env: dict[str, str] | None = None) -> Iterator[BenchStack]:
     run = uuid.uuid4().hex[:8]
     RESULTS_DIR.mkdir(exist_ok=True)
     with ExitStack() as stack:
@@ -59,6 +59,7 @@ def bench_stack(config_text: str) -> Iterator[BenchStack]:
             "DATABASE_URL": database_url,
             "RELOPS_CONFIG": str(config_path),
             "RELOPS_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
         # Celery lets CELERY_BROKER_URL in the environment (make exports one) override broker=.
         stack.enter_context(_environ(env))

@@ -4,10 +4,13 @@ from models.tables import (
     AlertEvent,
     Base,
     BurnRateSnapshot,
+    DeadLetter,
     EvaluationTick,
     FlowHour,
     FlowMinute,
+    Incident,
     IngestedBatch,
+    Notification,
     RejectedInput,
 )
 
@@ -15,9 +18,12 @@ __all__ = [
     "AlertEvent",
     "Base",
     "BurnRateSnapshot",
+    "DeadLetter",
     "EvaluationTick",
     "FlowHour",
     "FlowMinute",
+    "Incident",
     "IngestedBatch",
+    "Notification",
     "RejectedInput",
 ]

@@ -6,8 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, Numeric, Text, UniqueConstraint, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -123,9 +134,90 @@ class AlertEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     runbook_url: Mapped[str] = mapped_column(Text, nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: firing or resolved
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="firing")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
     __table_args__ = (
         Index("ix_ops_alert_events_fingerprint", "fingerprint"),
         Index("ix_ops_alert_events_received_at", "received_at"),
     )
+
+
+class Incident(Base):
+    """One row per fingerprint: opened by its first alert, resolved when the condition clears,
+    reopened by a later alert. Database-level uniqueness keeps concurrent workers to one row."""
+
+    __tablename__ = "ops_incidents"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    #: open, acknowledged or resolved
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    severity: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    runbook_url: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: Start of the current episode (first_seen, or the last reopening).
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    occurrences: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_event: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    #: Channels notified during the current episode: they get the "resolved" message.
+    notified_channels: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="ck_ops_incidents_status"),
+        Index("ix_ops_incidents_status", "status"),
+        Index("ix_ops_incidents_severity", "severity"),
+    )
+
+
+class Notification(Base):
+    """The outbox: one row per alert (or resolution) owed to one channel, until it is delivered
+    or dead. Every alert routed to a channel is accounted for here."""
+
+    __tablename__ = "ops_notifications"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ops_incidents.id"), nullable=False)
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    #: firing or resolved
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    severity: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    #: pending -> sending (claimed into message_key) -> delivered | dead
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    message_key: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sending', 'delivered', 'dead')", name="ck_ops_notifications_status"),
+        Index("ix_ops_notifications_channel_status", "channel", "status", "created_at"),
+        Index("ix_ops_notifications_message_key", "message_key"),
+        Index("ix_ops_notifications_incident_id", "incident_id"),
+    )
+
+
+class DeadLetter(Base):
+    """A message that could not be delivered after its last attempt, with the reason."""
+
+    __tablename__ = "ops_dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    message_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    notifications: Mapped[int] = mapped_column(Integer, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The fingerprints and titles of the alerts the message held.
+    alerts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -18,6 +18,8 @@ from relops.slo_config import FlowConfig
 from relops.timeutil import parse_utc
 
 SEVERITIES = ("warning", "critical")
+#: firing: the condition holds; resolved: it cleared, and the incident closes.
+STATUSES = ("firing", "resolved")
 MAX_KEY_CHARS = 300
 MAX_TITLE_CHARS = 300
 MAX_SUMMARY_CHARS = 4000
@@ -37,16 +39,23 @@ class AlertEvent:
     details: dict[str, Any]
     runbook_url: str
     occurred_at: str
+    status: str = "firing"
 
     def as_kwargs(self) -> dict[str, Any]:
         return asdict(self)
 
 
-REQUIRED_FIELDS = tuple(AlertEvent.__dataclass_fields__)
+REQUIRED_FIELDS = tuple(name for name in AlertEvent.__dataclass_fields__ if name != "status")
+OPTIONAL_FIELDS = ("status",)
 
 
 def _rate(value: Fraction | None) -> float | None:
     return None if value is None else round(float(value), 4)
+
+
+def slo_fingerprint(flow: str) -> str:
+    """One incident per flow, whatever its severity: also the dedup key of its notifications."""
+    return f"{SOURCE_SLO}:{flow}"
 
 
 def evaluation_details(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime) -> dict[str, Any]:
@@ -91,7 +100,7 @@ def slo_alert(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, run
     summary = f"{flow.name} {cause}: {counts}. Objective {flow.objective_percent}%, budget remaining {budget_text}."
     if evaluation.time_to_exhaustion_s:
         summary += f" Budget exhausted in about {evaluation.time_to_exhaustion_s // 60} min at the current rate."
-    key = f"slo:{flow.name}"
+    key = slo_fingerprint(flow.name)
     return AlertEvent(
         dedup_key=key,
         fingerprint=key,
@@ -102,6 +111,29 @@ def slo_alert(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, run
         details=evaluation_details(evaluation, flow, as_of),
         runbook_url=runbook_url,
         occurred_at=as_of.isoformat(),
+    )
+
+
+def slo_resolved(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, runbook_url: str) -> AlertEvent:
+    """The event that closes a flow's incident once every window is healthy again."""
+    budget = evaluation.budget_remaining
+    budget_text = "no data" if budget is None else f"{float(budget) * 100:.1f}%"
+    rates = ", ".join(
+        f"{w.name} {float(w.burn_rate):.1f}x" if w.burn_rate is not None else f"{w.name} no data"
+        for w in evaluation.windows
+    )
+    key = slo_fingerprint(flow.name)
+    return AlertEvent(
+        dedup_key=key,
+        fingerprint=key,
+        severity="ok",
+        source=SOURCE_SLO,
+        title=f"RESOLVED: {flow.name} is no longer burning its error budget",
+        summary=f"{flow.name} is back within its objective ({rates}). Budget remaining {budget_text}.",
+        details=evaluation_details(evaluation, flow, as_of),
+        runbook_url=runbook_url,
+        occurred_at=as_of.isoformat(),
+        status="resolved",
     )
 
 
@@ -123,9 +155,16 @@ def validate_alert_event(payload: Mapping[str, Any]) -> AlertEvent:
     missing = [f for f in REQUIRED_FIELDS if f not in payload]
     if missing:
         raise InputRejected(missing[0], "is missing")
+    unknown = sorted(set(payload) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
+    if unknown:
+        raise InputRejected(str(unknown[0])[:60], "is not a field of an alert event")
+    status = payload.get("status", "firing")
+    if status not in STATUSES:
+        raise InputRejected("status", f"must be one of {', '.join(STATUSES)}, got {str(status)[:40]!r}")
     severity = payload["severity"]
-    if severity not in SEVERITIES:
-        raise InputRejected("severity", f"must be one of {', '.join(SEVERITIES)}, got {str(severity)[:40]!r}")
+    allowed = SEVERITIES if status == "firing" else ("ok", *SEVERITIES)
+    if severity not in allowed:
+        raise InputRejected("severity", f"must be one of {', '.join(allowed)}, got {str(severity)[:40]!r}")
     details = payload["details"]
     if not isinstance(details, dict):
         raise InputRejected("details", "must be an object")
@@ -150,4 +189,5 @@ def validate_alert_event(payload: Mapping[str, Any]) -> AlertEvent:
         details=details,
         runbook_url=_text(payload, "runbook_url", MAX_URL_CHARS, allow_empty=True),
         occurred_at=occurred_at,
+        status=status,
     )

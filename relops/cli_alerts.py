@@ -24,6 +24,26 @@ def alerts(ctx: click.Context, limit: int) -> None:
         click.echo(f"{row['received_at']:%Y-%m-%d %H:%M:%S} {row['severity']:<8} {row['fingerprint']}  {row['title']}")
 
 
+@alerts.command()
+@click.option("--limit", default=20, show_default=True, help="How many of the newest to show.")
+def failed(limit: int) -> None:
+    """Messages that could not be delivered after their last attempt (dead letters)."""
+    from relops.runtime import engine
+    from relops.store.notifications import dead_letters
+
+    with engine().connect() as conn:
+        rows = dead_letters(conn, limit)
+    if not rows:
+        click.echo("no failed deliveries")
+    for row in rows:
+        click.echo(
+            f"{row['failed_at']:%Y-%m-%d %H:%M:%S} channel={row['channel']} alerts={row['notifications']} "
+            f"attempts={row['attempts']} reason={row['reason']}"
+        )
+        for alert in row["alerts"][:10]:
+            click.echo(f"    {alert['kind']:<8} {alert['fingerprint']}  {alert['title']}")
+
+
 @click.command()
 @click.option("--limit", default=20, show_default=True, help="How many of the newest to show.")
 def rejections(limit: int) -> None:

@@ -13,7 +13,11 @@ QUEUE_EVALUATE: Final = "evaluate"
 #: Alert events, consumed by the alert router.
 QUEUE_ALERTS: Final = "alerts"
 
-ALL_QUEUES: Final = (QUEUE_INGEST, QUEUE_EVALUATE, QUEUE_ALERTS)
+#: One queue per alert channel, so one channel's slow or failing receiver never delays another.
+QUEUE_ALERTS_WEBHOOK: Final = "alerts.webhook"
+QUEUE_ALERTS_EMAIL: Final = "alerts.email"
+
+ALL_QUEUES: Final = (QUEUE_INGEST, QUEUE_EVALUATE, QUEUE_ALERTS, QUEUE_ALERTS_WEBHOOK, QUEUE_ALERTS_EMAIL)
 
 #: kwargs: batch_id: str, counts: [{flow, minute, good, bad}]
 TASK_RECORD_FLOW_OUTCOMES: Final = "relops.record_flow_outcomes"
@@ -25,6 +29,23 @@ TASK_EVALUATE_FLOWS: Final = "relops.evaluate_flows"
 TASK_DISPATCH_ALERT: Final = "relops.dispatch_alert"
 #: Sent by beat; drops minute rows, batch ids and snapshots past their retention.
 TASK_PRUNE_HISTORY: Final = "relops.prune_history"
+#: kwargs: message_key: str | None. Without a key: group the channel's pending notifications into
+#: one message; with one: deliver that message.
+TASK_NOTIFY_WEBHOOK: Final = "relops.notify_webhook"
+TASK_NOTIFY_EMAIL: Final = "relops.notify_email"
+#: Sent by beat; flushes notifications whose grouped flush was lost and restarts stalled messages.
+TASK_SWEEP_NOTIFICATIONS: Final = "relops.sweep_notifications"
+
+
+def channel_queue(channel: str) -> str:
+    """alerts.<channel>: every channel module gets its own queue by this rule."""
+    return f"{QUEUE_ALERTS}.{channel}"
+
+
+def notify_task(channel: str) -> str:
+    """relops.notify_<channel>: every channel module gets its own task by this rule."""
+    return f"relops.notify_{channel}"
+
 
 TASK_QUEUES: Final = {
     TASK_RECORD_FLOW_OUTCOMES: QUEUE_INGEST,
@@ -32,4 +53,7 @@ TASK_QUEUES: Final = {
     TASK_EVALUATE_FLOWS: QUEUE_EVALUATE,
     TASK_PRUNE_HISTORY: QUEUE_EVALUATE,
     TASK_DISPATCH_ALERT: QUEUE_ALERTS,
+    TASK_SWEEP_NOTIFICATIONS: QUEUE_ALERTS,
+    TASK_NOTIFY_WEBHOOK: QUEUE_ALERTS_WEBHOOK,
+    TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,
 }

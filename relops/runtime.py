@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from redis import Redis
 from sqlalchemy import Engine
 
+from relops.channels.base import Channel
+from relops.channels.registry import build_channels
 from relops.db import get_engine
 from relops.settings import get_settings
+from relops.shared_state import redis_client
 from relops.slo_config import RelopsConfig, load_config
 
 
@@ -17,6 +21,16 @@ def get_config() -> RelopsConfig:
     return load_config(get_settings().config_path)
 
 
+@lru_cache(maxsize=1)
+def get_channels() -> dict[str, Channel]:
+    """The alert channels this process can deliver to (built once, so a skip is logged once)."""
+    return build_channels(get_settings(), get_config().alerts)
+
+
+def redis() -> Redis:
+    return redis_client(get_settings().redis_url)
+
+
 def engine() -> Engine:
     return get_engine(get_settings().database_url)
 
@@ -24,3 +38,4 @@ def engine() -> Engine:
 def reset_after_fork() -> None:
     """A forked child must not reuse the parent's pooled connections."""
     get_engine.cache_clear()
+    redis_client.cache_clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relops.errors import SettingsError
@@ -20,7 +20,8 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/relops"
 class Settings(BaseSettings):
     """Every environment variable relops reads."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    # An empty variable (VAR= in compose or a shell) means unset, not an empty URL or key.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True, env_ignore_empty=True)
 
     redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
     #: Defaults to REDIS_URL when unset.
@@ -29,6 +30,12 @@ class Settings(BaseSettings):
     #: The flows/evaluation config file (TOML).
     config_path: Path = Field(Path("relops.toml"), validation_alias="RELOPS_CONFIG")
     log_level: str = Field("INFO", validation_alias="RELOPS_LOG_LEVEL")
+    #: Slack-style incoming webhook; a secret (it authorises posting), never logged.
+    webhook_url: SecretStr | None = Field(None, validation_alias="MONITORING_ALERT_WEBHOOK_URL")
+    #: Comma-separated recipients of email alerts.
+    admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")
+    resend_api_key: SecretStr | None = Field(None, validation_alias="RESEND_API_KEY")
+    resend_api_url: str = Field("https://api.resend.com", validation_alias="RESEND_API_URL")
 
     @field_validator("redis_url")
     @classmethod
@@ -54,6 +61,18 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("admin_emails")
+    @classmethod
+    def _emails(cls, value: str) -> str:
+        for address in (a.strip() for a in value.split(",") if a.strip()):
+            if "@" not in address or any(c.isspace() for c in address):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+    @property
+    def admin_email_list(self) -> list[str]:
+        return [a.strip() for a in self.admin_emails.split(",") if a.strip()]
 
     @property
     def broker_url(self) -> str:

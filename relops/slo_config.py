@@ -10,7 +10,7 @@ import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -124,6 +124,43 @@ class FlowConfig(_Strict):
         return self.period_days * 86400
 
 
+class ChannelSettings(BaseModel):
+    """One alert channel ([alerts.channels.NAME]); keys beyond these are the channel's own options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    enabled: bool = True
+    #: Severities routed to this channel; unset: the channel's default (webhook: warning and
+    #: critical, email: critical).
+    severities: tuple[Literal["warning", "critical"], ...] | None = None
+    #: Messages per second to this destination, shared by every worker; unset: the channel's default.
+    rate_per_s: float | None = Field(None, gt=0, le=1000)
+    burst: int = Field(1, ge=1, le=1000)
+    #: Attempts per message before it becomes a dead letter.
+    max_attempts: int = Field(6, ge=1, le=30)
+    connect_timeout_s: float = Field(3.0, gt=0, le=60)
+    read_timeout_s: float = Field(10.0, gt=0, le=300)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class AlertsConfig(_Strict):
+    """Routing, dedup and grouping of alert notifications."""
+
+    #: Later events with the same dedup key are suppressed per channel for this long.
+    dedup_window_s: int = Field(300, ge=1, le=86400)
+    #: Alerts for one channel arriving within this long go out as one message.
+    group_wait_s: float = Field(5.0, ge=0, le=600)
+    #: A grouped message shows this many alerts in full, worst first, and counts the rest.
+    group_max_full: int = Field(5, ge=1, le=50)
+    #: First retry of a failed send after about this long, doubling (with jitter) up to retry_max_s.
+    retry_base_s: float = Field(2.0, gt=0, le=600)
+    retry_max_s: float = Field(300.0, gt=0, le=600)
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+
+
 class RelopsConfig(_Strict):
     """The whole config file."""
 
@@ -131,6 +168,7 @@ class RelopsConfig(_Strict):
     runbook_base_url: str = ""
     dashboard_url: str = ""
     evaluation: EvaluationConfig = EvaluationConfig()
+    alerts: AlertsConfig = AlertsConfig()
     flows: tuple[FlowConfig, ...] = ()
 
     @model_validator(mode="after")
@@ -201,6 +239,9 @@ def parse_config(data: dict[str, Any], source: str) -> RelopsConfig:
     ]
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    from relops.channels.registry import check_channel_config  # the registry imports this module
+
+    check_channel_config(config.alerts, source)
     return config
 
 

@@ -13,11 +13,13 @@ from celery import group
 from celery.utils.log import get_task_logger
 
 from relops import names
-from relops.alert_event import slo_alert
+from relops.alert_event import slo_alert, slo_fingerprint, slo_resolved
+from relops.burnrate import Severity
 from relops.evaluation import chunked, evaluate_chunk
 from relops.logs import log_event
 from relops.runtime import engine, get_config
 from relops.store.evaluations import claim_tick, save_snapshots
+from relops.store.incidents import open_fingerprints
 from relops.store.windows import fetch_flow_counts
 from relops.timeutil import evaluation_end, floor_to_interval, parse_utc, utcnow
 from tasks.base import RelopsTask
@@ -68,17 +70,18 @@ def evaluate_flows(as_of: str, flows: list[str], **_: Any) -> dict[str, int]:
     for name in set(flows) - known.keys():
         log_event(logger, logging.WARNING, "evaluate.unknown_flow", flow=name, reason="not in the config any more")
 
-    breaches = 0
+    breaches = recovered = 0
     with engine().begin() as conn:
         counts = fetch_flow_counts(conn, chunk, config.evaluation.windows, end)
         evaluated = evaluate_chunk(chunk, counts, config.evaluation)
         saved = save_snapshots(conn, end, evaluated)
         # Alerts go out before the commit: a failed publish rolls back and retries the chunk, and a
         # crash after publishing redelivers a duplicate alert, which dedup absorbs. Never a lost one.
+        healthy = [slo_fingerprint(f.name) for f, e in evaluated if e.severity is Severity.OK]
+        recovering = open_fingerprints(conn, healthy) if healthy else set()
         for flow, evaluation in evaluated:
             if evaluation.severity.is_breach:
                 event = slo_alert(evaluation, flow, end, config.runbook_url(flow))
-                app.send_task(names.TASK_DISPATCH_ALERT, kwargs=event.as_kwargs(), queue=names.QUEUE_ALERTS)
                 breaches += 1
                 log_event(
                     logger,
@@ -88,6 +91,13 @@ def evaluate_flows(as_of: str, flows: list[str], **_: Any) -> dict[str, int]:
                     severity=evaluation.severity.value,
                     title=event.title,
                 )
+            elif slo_fingerprint(flow.name) in recovering:
+                event = slo_resolved(evaluation, flow, end, config.runbook_url(flow))
+                recovered += 1
+                log_event(logger, logging.WARNING, "evaluate.recovered", flow=flow.name)
+            else:
+                continue
+            app.send_task(names.TASK_DISPATCH_ALERT, kwargs=event.as_kwargs(), queue=names.QUEUE_ALERTS)
     log_event(
         logger,
         logging.INFO,
@@ -96,5 +106,6 @@ def evaluate_flows(as_of: str, flows: list[str], **_: Any) -> dict[str, int]:
         flows=len(chunk),
         snapshots=saved,
         breaches=breaches,
+        recovered=recovered,
     )
-    return {"flows": len(chunk), "snapshots": saved, "breaches": breaches}
+    return {"flows": len(chunk), "snapshots": saved, "breaches": breaches, "recovered": recovered}

@@ -8,15 +8,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from celery import Celery
 from sqlalchemy import Engine, create_engine, text
 
 from relops.celery_process import CeleryProcess, poll_until, start_worker
+from relops.sink import HttpSink
 
 TEST_CONFIG = """
+dashboard_url = "http://127.0.0.1:8080/"
+
 [evaluation]
 tick_interval_s = {tick_interval_s}
 chunk_size = 2
+
+[alerts]
+dedup_window_s = 300
+group_wait_s = 1
+retry_base_s = 0.2
+retry_max_s = 1
+
+[alerts.channels.webhook]
+rate_per_s = 20
+burst = 5
+max_attempts = 3
+read_timeout_s = 1
+
+[alerts.channels.email]
+rate_per_s = 20
+burst = 5
+max_attempts = 3
+read_timeout_s = 1
+sender = "relops <alerts@example.com>"
 
 [[flows]]
 name = "checkout"
@@ -60,21 +83,47 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_config(tmp_path_factory.mktemp("config") / "relops-test.toml")
 
 
+WEBHOOK_SECRET_PATH = "/services/T0001/B0001/s3cr3tT0k3n"
+RESEND_KEY = "re_test_5ecret_key"
+ADMIN_EMAILS = "oncall@example.com,lead@example.com"
+
+
 @pytest.fixture(scope="session")
-def relops_env(redis_url: str, database_url: str, config_path: Path) -> dict[str, str]:
+def webhook_sink() -> Iterator[HttpSink]:
+    """Stands in for the Slack webhook: a real HTTP server on 127.0.0.1 recording every request."""
+    with HttpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def email_sink() -> Iterator[HttpSink]:
+    """Stands in for the Resend API."""
+    with HttpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def relops_env(
+    redis_url: str, database_url: str, config_path: Path, webhook_sink: HttpSink, email_sink: HttpSink
+) -> dict[str, str]:
     """The environment every relops process of this run gets; also applied to this process."""
     env = {
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
         "DATABASE_URL": database_url,
         "RELOPS_CONFIG": str(config_path),
+        "MONITORING_ALERT_WEBHOOK_URL": webhook_sink.url + WEBHOOK_SECRET_PATH,
+        "RESEND_API_KEY": RESEND_KEY,
+        "RESEND_API_URL": email_sink.url,
+        "ADMIN_EMAILS": ADMIN_EMAILS,
     }
     os.environ.update(env)
-    from relops.runtime import get_config
+    from relops.runtime import get_channels, get_config
     from relops.settings import get_settings
 
     get_settings.cache_clear()
     get_config.cache_clear()
+    get_channels.cache_clear()
     return env
 
 
@@ -106,12 +155,36 @@ def worker(relops_env: dict[str, str], output_dir: Path, run_id: str) -> Iterato
     process.stop()
 
 
+@pytest.fixture(scope="session")
+def channel_workers(relops_env: dict[str, str], output_dir: Path, run_id: str) -> Iterator[list[CeleryProcess]]:
+    """One worker per channel queue, as in production: a hanging receiver stalls only its own."""
+    started = []
+    try:
+        for channel in ("webhook", "email"):
+            name = f"relops-test-{channel}-{run_id}"
+            started.append(start_worker(relops_env, output_dir / f"{name}.log", name, f"alerts.{channel}", 1))
+        yield started
+    finally:
+        for process in started:
+            process.stop()
+
+
 @pytest.fixture
-def clean_tables(db: Engine) -> None:
+def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink: HttpSink) -> None:
+    """Empty tables, no relops keys in Redis (dedup windows, rate limits), sinks cleared."""
     with db.begin() as conn:
         conn.execute(
             text(
                 "TRUNCATE ops_flow_minutes, ops_flow_hours, ops_ingested_batches, ops_rejected_inputs, "
-                "ops_evaluation_ticks, ops_burn_rate_snapshots, ops_alert_events"
+                "ops_evaluation_ticks, ops_burn_rate_snapshots, ops_alert_events, ops_notifications, "
+                "ops_dead_letters, ops_incidents"
             )
         )
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter("relops:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    for sink in (webhook_sink, email_sink):
+        sink.respond_with()
+        sink.clear()

@@ -189,3 +189,30 @@ def test_a_second_tick_in_the_same_slot_is_skipped(worker, producer, db, clean_t
     wait_for(lambda: "event=tick.skipped" in worker.log_text(), what="second tick skipped")
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ops_evaluation_ticks")).scalar() == 1
+
+
+def test_a_flow_that_recovers_resolves_its_incident_and_says_so(
+    worker, channel_workers, producer, db, clean_tables, webhook_sink
+):
+    # login (99.5 %): 10 bad of 100 is 20x, critical.
+    batch_id = send_batch(producer, [{"flow": "login", "minute": minute_ago(3), "good": 90, "bad": 10}])
+    wait_for(lambda: batch_landed(db, batch_id), what="bad batch ingested")
+    producer.send_task("relops.evaluate_tick", queue="evaluate")
+
+    def incident_status():
+        with db.connect() as conn:
+            return conn.execute(text("SELECT status FROM ops_incidents WHERE fingerprint = 'slo:login'")).scalar()
+
+    wait_for(lambda: incident_status() == "open", what="incident opened by the breach")
+    webhook_sink.wait_for_requests(1, timeout_s=20)
+
+    # A flood of good outcomes brings every window and the budget back under the thresholds.
+    batch_id = send_batch(producer, [{"flow": "login", "minute": minute_ago(1), "good": 100_000, "bad": 0}])
+    wait_for(lambda: batch_landed(db, batch_id), what="good batch ingested")
+    with db.begin() as conn:
+        conn.execute(text("TRUNCATE ops_evaluation_ticks"))  # a second tick inside the same 5-minute slot
+    producer.send_task("relops.evaluate_tick", queue="evaluate")
+
+    wait_for(lambda: incident_status() == "resolved", what="incident resolved by the recovery")
+    resolved = webhook_sink.wait_for_requests(2, timeout_s=20)[1]
+    assert "RESOLVED" in resolved.json["text"] and "login" in resolved.json["text"]

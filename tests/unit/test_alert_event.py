@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from relops.alert_event import REQUIRED_FIELDS, slo_alert, validate_alert_event
+from relops.alert_event import REQUIRED_FIELDS, slo_alert, slo_resolved, validate_alert_event
 from relops.burnrate import Counts, evaluate_flow, objective_fraction
 from relops.errors import InputRejected
 from relops.slo_config import DEFAULT_WINDOWS, FlowConfig
@@ -29,7 +29,8 @@ def evaluation(window_counts, period):
 def test_a_burn_alert_carries_the_contract_fields_and_numbers():
     result = evaluation({"1h": Counts(good=980, bad=20)}, Counts(good=999_700, bad=300))
     event = slo_alert(result, FLOW, AS_OF, "https://runbooks/checkout.md").as_kwargs()
-    assert set(event) == set(REQUIRED_FIELDS)
+    assert set(event) == {*REQUIRED_FIELDS, "status"}
+    assert event["status"] == "firing"
     assert event["severity"] == "critical"
     assert event["dedup_key"] == event["fingerprint"] == "slo:checkout"
     assert event["title"] == "CRITICAL: checkout burning its error budget at 20.0x over 1h"
@@ -69,6 +70,9 @@ def valid_event():
         ({"occurred_at": "yesterday"}, "occurred_at"),
         ({"dedup_key": 5}, "dedup_key"),
         ({"summary": "a\x00b"}, "summary"),
+        ({"status": "maybe"}, "status"),
+        ({"severity": "ok"}, "severity"),  # ok only closes an incident (status resolved)
+        ({"colour": "red"}, "colour"),
     ],
 )
 def test_malformed_events_name_the_field(change, field):
@@ -82,3 +86,11 @@ def test_missing_field_is_named():
     del event["runbook_url"]
     with pytest.raises(InputRejected, match="runbook_url: is missing"):
         validate_alert_event(event)
+
+
+def test_a_resolution_event_closes_the_incident():
+    result = evaluation({"1h": Counts(good=1000, bad=0)}, Counts(good=999_900, bad=100))
+    event = slo_resolved(result, FLOW, AS_OF, "").as_kwargs()
+    assert (event["status"], event["severity"], event["fingerprint"]) == ("resolved", "ok", "slo:checkout")
+    assert event["title"] == "RESOLVED: checkout is no longer burning its error budget"
+    assert validate_alert_event(event).status == "resolved"

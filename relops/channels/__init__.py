@@ -1,0 +1,1 @@
+"""Alert channels: every module here that defines ``CHANNEL`` is one (see base.py)."""

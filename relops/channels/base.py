@@ -1,0 +1,112 @@
+"""What every alert channel implements. A channel is one module in relops/channels/ that defines
+``CHANNEL``, a subclass of Channel; routing, dedup, grouping, rate limits, retries and dead
+letters are the same for all of them and live outside the channel."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from relops.errors import RelopsError
+from relops.settings import Settings
+from relops.slo_config import ChannelSettings
+from relops.timeutil import parse_utc
+
+SEVERITY_RANK = {"ok": 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One alert, or the resolution of one, as it appears in a message."""
+
+    fingerprint: str
+    #: "firing" or "resolved"
+    kind: str
+    #: "warning" or "critical" while firing; the incident's last severity when resolved
+    severity: str
+    source: str
+    title: str
+    summary: str
+    details: dict[str, Any]
+    runbook_url: str
+    occurred_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContext:
+    #: Stable across retries of one message: the idempotency key of a send.
+    message_key: str
+    dashboard_url: str
+    #: In a grouped message, this many notifications are shown in full, the rest counted.
+    max_full: int
+
+
+class DeliveryError(RelopsError):
+    """A send failed. ``retryable`` says whether another attempt can succeed; ``retry_after_s``
+    is the receiver's own word on when (HTTP 429 Retry-After)."""
+
+    def __init__(
+        self, reason: str, *, retryable: bool, retry_after_s: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+        self.status = status
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Keyword-only arguments would be lost on unpickling (prefork pool, Celery retry payloads).
+        return (_rebuild_delivery_error, (self.reason, self.retryable, self.retry_after_s, self.status))
+
+
+def _rebuild_delivery_error(
+    reason: str, retryable: bool, retry_after_s: float | None, status: int | None
+) -> DeliveryError:
+    return DeliveryError(reason, retryable=retryable, retry_after_s=retry_after_s, status=status)
+
+
+def ordered(notifications: Sequence[Notification]) -> list[Notification]:
+    """Worst first: firing before resolved, critical before warning, then oldest first."""
+    return sorted(
+        notifications,
+        key=lambda n: (n.kind != "firing", -SEVERITY_RANK.get(n.severity, 0), _moment(n.occurred_at), n.fingerprint),
+    )
+
+
+def _moment(occurred_at: str) -> datetime:
+    """Offsets differ between producers, so timestamps compare as instants, not as strings."""
+    try:
+        return parse_utc(occurred_at)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
+class Channel(abc.ABC):
+    """A destination for alert messages."""
+
+    #: Config key, queue suffix (alerts.NAME) and task suffix (relops.notify_NAME).
+    name: ClassVar[str]
+    #: Severities routed here when the config file does not say.
+    default_severities: ClassVar[tuple[str, ...]]
+    #: Messages per second the destination accepts when the config file does not say.
+    default_rate_per_s: ClassVar[float]
+
+    def __init__(self, settings: Settings, config: ChannelSettings) -> None:
+        self.settings = settings
+        self.config = config
+
+    @abc.abstractmethod
+    def missing_configuration(self) -> str | None:
+        """Why this channel cannot send (e.g. "MONITORING_ALERT_WEBHOOK_URL is not set"), or None."""
+
+    @abc.abstractmethod
+    def destination(self) -> str:
+        """A name for the receiver that holds no secret (host and path, no query or token): the key
+        of the rate limit shared by every worker sending there."""
+
+    @abc.abstractmethod
+    def send(self, notifications: Sequence[Notification], context: MessageContext) -> None:
+        """Deliver one message holding ``notifications`` (one or many); raise DeliveryError."""

@@ -1,0 +1,130 @@
+"""Email through the Resend API (RESEND_API_KEY, ADMIN_EMAILS, RESEND_API_URL).
+
+One POST {RESEND_API_URL}/emails per message, with the message key as Idempotency-Key so a retried
+send within Resend's 24 h window is not a second email. The API key is sent only in the
+Authorization header and never appears in an error or log line.
+
+Config: ``[alerts.channels.email]`` needs ``sender = "relops <alerts@example.com>"`` (a verified
+Resend sender).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from email.utils import parseaddr
+from urllib.parse import urlsplit
+
+from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
+from relops.channels.email_format import render_email
+from relops.channels.http import post_json
+
+__all__ = ["CHANNEL", "EmailChannel", "idempotency_key", "render_email", "valid_sender"]
+
+#: Resend accepts at most this many recipients per email.
+MAX_RECIPIENTS = 50
+#: Resend's limit on an Idempotency-Key.
+MAX_IDEMPOTENCY_KEY_CHARS = 256
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$")
+_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
+#: 409 from Resend: the same idempotency key is still in flight (a concurrent retry): try again.
+_RETRYABLE_STATUSES = frozenset({409})
+
+
+def valid_sender(sender: object) -> bool:
+    """``alerts@example.com`` or ``relops <alerts@example.com>``, on one line."""
+    if not isinstance(sender, str) or not sender.strip() or any(c in sender for c in "\r\n\x00"):
+        return False
+    _, address = parseaddr(sender)
+    return bool(_ADDRESS.match(address))
+
+
+def idempotency_key(message_key: str) -> str:
+    """``message_key`` if Resend accepts it as is (≤ 256 printable ASCII characters), else a
+    stable digest of it: the same message always gets the same key."""
+    if len(message_key) <= MAX_IDEMPOTENCY_KEY_CHARS and _PRINTABLE_ASCII.match(message_key):
+        return message_key
+    return "relops-" + hashlib.sha256(message_key.encode("utf-8")).hexdigest()
+
+
+class EmailChannel(Channel):
+    """Sends alert emails (see email_format.render_email) to ADMIN_EMAILS through Resend."""
+
+    name = "email"
+    default_severities = ("critical",)
+    default_rate_per_s = 2.0
+
+    def _api_key(self) -> str | None:
+        secret = self.settings.resend_api_key
+        key = secret.get_secret_value().strip() if secret is not None else ""
+        return key or None
+
+    def _sender(self) -> object:
+        return self.config.options.get("sender")
+
+    def missing_configuration(self) -> str | None:
+        key = self._api_key()
+        if key is None:
+            return "RESEND_API_KEY is not set"
+        if not _PRINTABLE_ASCII.match(key):
+            return "RESEND_API_KEY contains spaces, control or non-ASCII characters"
+        recipients = self.settings.admin_email_list
+        if not recipients:
+            return "ADMIN_EMAILS is empty"
+        if len(recipients) > MAX_RECIPIENTS:
+            return f"ADMIN_EMAILS has {len(recipients)} addresses; Resend accepts at most {MAX_RECIPIENTS} per email"
+        sender = self._sender()
+        if sender is None or (isinstance(sender, str) and not sender.strip()):
+            return 'alerts.channels.email.sender is not set (e.g. sender = "relops <alerts@example.com>")'
+        if not valid_sender(sender):
+            return (
+                f"alerts.channels.email.sender {str(sender)[:100]!r} is not an email address "
+                '(e.g. "relops <alerts@example.com>")'
+            )
+        try:
+            parts = urlsplit(self.settings.resend_api_url)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            return "RESEND_API_URL is not a valid URL"
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return "RESEND_API_URL must be an http:// or https:// URL with a host"
+        return None
+
+    def destination(self) -> str:
+        try:
+            parts = urlsplit(self.settings.resend_api_url.strip())
+            port = parts.port
+        except ValueError:
+            return "resend (malformed RESEND_API_URL)"
+        host = (parts.hostname or "").lower()
+        shown_host = f"[{host}]" if ":" in host else host
+        return f"{parts.scheme.lower()}://{shown_host}{f':{port}' if port else ''}{parts.path.rstrip('/')}"
+
+    def send(self, notifications: Sequence[Notification], context: MessageContext) -> None:
+        problem = self.missing_configuration()
+        key = self._api_key()
+        if problem is not None or key is None:
+            raise DeliveryError(problem or "RESEND_API_KEY is not set", retryable=False)
+        subject, html, text = render_email(notifications, context)
+        base = self.settings.resend_api_url.strip().rstrip("/")
+        parts = urlsplit(base)
+        payload = {
+            "from": self._sender(),
+            "to": self.settings.admin_email_list,
+            "subject": subject,
+            "html": html,
+            "text": text,
+        }
+        post_json(
+            f"{base}/emails",
+            payload,
+            timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
+            describe=self.destination() + "/emails",
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": idempotency_key(context.message_key)},
+            secrets=[key, parts.password or "", parts.query],
+            retryable_statuses=_RETRYABLE_STATUSES,
+        )
+
+
+CHANNEL = EmailChannel

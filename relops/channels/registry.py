@@ -1,0 +1,63 @@
+"""Finds the channel modules and builds the channels the config and environment enable."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from functools import cache
+
+import relops.channels
+from relops.channels.base import Channel
+from relops.errors import ConfigError
+from relops.logs import log_event
+from relops.settings import Settings
+from relops.slo_config import AlertsConfig, ChannelSettings
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def channel_classes() -> dict[str, type[Channel]]:
+    """Every module in relops/channels/ that defines CHANNEL: adding a channel is adding a module."""
+    found: dict[str, type[Channel]] = {}
+    for module_info in pkgutil.iter_modules(relops.channels.__path__):
+        module = importlib.import_module(f"relops.channels.{module_info.name}")
+        channel = getattr(module, "CHANNEL", None)
+        if channel is not None:
+            found[channel.name] = channel
+    return found
+
+
+def check_channel_config(config: AlertsConfig, source: str) -> None:
+    """A config entry for a channel that does not exist is a typo, not something to ignore."""
+    unknown = sorted(set(config.channels) - set(channel_classes()))
+    if unknown:
+        raise ConfigError(
+            f"{source}: alerts.channels: unknown channel {unknown[0]!r}; known: {', '.join(sorted(channel_classes()))}"
+        )
+
+
+def build_channels(settings: Settings, config: AlertsConfig) -> dict[str, Channel]:
+    """The channels that are enabled and configured. Each one skipped is said once, here."""
+    ready: dict[str, Channel] = {}
+    for name, cls in channel_classes().items():
+        entry = config.channels.get(name, ChannelSettings())
+        if not entry.enabled:
+            log_event(logger, logging.INFO, "channel.skipped", channel=name, reason="disabled in the config")
+            continue
+        channel = cls(settings, entry)
+        missing = channel.missing_configuration()
+        if missing:
+            log_event(logger, logging.WARNING, "channel.skipped", channel=name, reason=missing)
+            continue
+        ready[name] = channel
+    return ready
+
+
+def routed_severities(channel: Channel) -> tuple[str, ...]:
+    return channel.config.severities or channel.default_severities
+
+
+def rate_per_s(channel: Channel) -> float:
+    return channel.config.rate_per_s or channel.default_rate_per_s

@@ -1,0 +1,25 @@
+"""Every Redis key relops writes, in one place: nobody spells a key by hand twice.
+
+The broker's own keys (queues, unacked messages) belong to kombu and are not listed here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX: Final = "relops:"
+
+
+def dedup(channel: str, dedup_key: str) -> str:
+    """Hash {rank, suppressed}: the notification window of one dedup key on one channel."""
+    return f"{PREFIX}dedup:{channel}:{dedup_key}"
+
+
+def group_timer(channel: str) -> str:
+    """Set while a grouped flush of the channel's pending notifications is scheduled."""
+    return f"{PREFIX}group:{channel}"
+
+
+def rate_limit(destination: str) -> str:
+    """Hash {tokens, ts, blocked_until}: the token bucket shared by every worker sending there."""
+    return f"{PREFIX}ratelimit:{destination}"

@@ -1,0 +1,140 @@
+"""The notification outbox: every alert owed to a channel, from pending to delivered or dead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+_ENQUEUE = text(
+    "INSERT INTO ops_notifications (incident_id, channel, kind, severity, payload, status) "
+    "VALUES (:incident_id, :channel, :kind, :severity, :payload, 'pending')"
+).bindparams(bindparam("payload", type_=JSONB))
+
+# SKIP LOCKED: two flushes of one channel racing each take disjoint rows instead of waiting.
+_CLAIM = text("""
+UPDATE ops_notifications SET status = 'sending', message_key = :key, claimed_at = :now, next_attempt_at = :now
+WHERE id IN (
+    SELECT id FROM ops_notifications WHERE channel = :channel AND status = 'pending'
+    ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+""")
+
+
+def enqueue(
+    conn: Connection, *, incident_id: int, channel: str, kind: str, severity: str, payload: dict[str, Any]
+) -> None:
+    conn.execute(
+        _ENQUEUE,
+        {"incident_id": incident_id, "channel": channel, "kind": kind, "severity": severity, "payload": payload},
+    )
+
+
+def claim_pending(conn: Connection, channel: str, key: str, now: datetime, limit: int = 10_000) -> int:
+    """Move the channel's pending notifications into message ``key``; returns how many."""
+    return len(conn.execute(_CLAIM, {"channel": channel, "key": key, "now": now, "limit": limit}).all())
+
+
+def message_payloads(conn: Connection, key: str) -> list[dict[str, Any]]:
+    """The notifications of a message still being sent (none once it is delivered or dead)."""
+    rows = conn.execute(
+        text("SELECT payload FROM ops_notifications WHERE message_key = :key AND status = 'sending' ORDER BY id"),
+        {"key": key},
+    )
+    return [r[0] for r in rows]
+
+
+def mark_delivered(conn: Connection, key: str, now: datetime) -> int:
+    return conn.execute(
+        text(
+            "UPDATE ops_notifications SET status = 'delivered', delivered_at = :now, attempts = attempts + 1 "
+            "WHERE message_key = :key AND status = 'sending'"
+        ),
+        {"key": key, "now": now},
+    ).rowcount
+
+
+def record_failure(conn: Connection, key: str, error: str, next_attempt_at: datetime) -> int:
+    """Count a failed attempt; returns the message's attempts so far."""
+    attempts = conn.execute(
+        text(
+            "UPDATE ops_notifications SET attempts = attempts + 1, last_error = :error, "
+            "next_attempt_at = :next WHERE message_key = :key AND status = 'sending' RETURNING attempts"
+        ),
+        {"key": key, "error": error[:1000], "next": next_attempt_at},
+    ).all()
+    return max((r[0] for r in attempts), default=0)
+
+
+def dead_letter(conn: Connection, *, channel: str, key: str, reason: str, attempts: int) -> int:
+    """Give up on a message: its notifications become dead and one dead letter records why."""
+    alerts = (
+        conn.execute(
+            text(
+                "UPDATE ops_notifications SET status = 'dead', last_error = :reason "
+                "WHERE message_key = :key AND status = 'sending' "
+                "RETURNING payload->>'fingerprint' AS fingerprint, payload->>'title' AS title, kind"
+            ),
+            {"key": key, "reason": reason[:1000]},
+        )
+        .mappings()
+        .all()
+    )
+    if alerts:
+        conn.execute(
+            text(
+                "INSERT INTO ops_dead_letters (channel, message_key, notifications, attempts, reason, alerts) "
+                "VALUES (:channel, :key, :n, :attempts, :reason, :alerts) ON CONFLICT (message_key) DO NOTHING"
+            ).bindparams(bindparam("alerts", type_=JSONB)),
+            {
+                "channel": channel,
+                "key": key,
+                "n": len(alerts),
+                "attempts": attempts,
+                "reason": reason[:1000],
+                "alerts": [dict(a) for a in alerts],
+            },
+        )
+    return len(alerts)
+
+
+def channels_with_pending(conn: Connection, created_before: datetime) -> list[str]:
+    rows = conn.execute(
+        text("SELECT DISTINCT channel FROM ops_notifications WHERE status = 'pending' AND created_at < :before"),
+        {"before": created_before},
+    )
+    return [r[0] for r in rows]
+
+
+def stalled_messages(conn: Connection, due_before: datetime) -> list[tuple[str, str]]:
+    """(channel, message_key) of messages whose next attempt is long overdue: their task was lost."""
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT channel, message_key FROM ops_notifications "
+            "WHERE status = 'sending' AND next_attempt_at < :before"
+        ),
+        {"before": due_before},
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def touch_message(conn: Connection, key: str, next_attempt_at: datetime) -> None:
+    conn.execute(
+        text("UPDATE ops_notifications SET next_attempt_at = :next WHERE message_key = :key AND status = 'sending'"),
+        {"key": key, "next": next_attempt_at},
+    )
+
+
+def dead_letters(conn: Connection, limit: int = 50) -> list[RowMapping]:
+    return list(
+        conn.execute(
+            text(
+                "SELECT id, channel, message_key, notifications, attempts, reason, alerts, failed_at "
+                "FROM ops_dead_letters ORDER BY id DESC LIMIT :limit"
+            ),
+            {"limit": limit},
+        ).mappings()
+    )
