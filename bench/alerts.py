@@ -42,7 +42,7 @@ def _env(webhook: HttpSink, email: HttpSink) -> dict[str, str]:
 
 
 def _start_alert_workers(stack: BenchStack) -> None:
-    stack.worker("bench-alerts", "alerts", concurrency=2)
+    stack.worker("bench-alerts", "alerts", concurrency=2, extra_args=("--prefetch-multiplier=8",))
     stack.worker("bench-webhook", "alerts.webhook", concurrency=1)
     stack.worker("bench-email", "alerts.email", concurrency=1)
 

@@ -30,8 +30,10 @@ class BenchStack:
     workdir: Path
     _exit: ExitStack
 
-    def worker(self, name: str, queues: str, concurrency: int = 2, include: str | None = None) -> CeleryProcess:
-        extra = ["--include", include] if include else []
+    def worker(
+        self, name: str, queues: str, concurrency: int = 2, include: str | None = None, extra_args: tuple[str, ...] = ()
+    ) -> CeleryProcess:
+        extra = [*(["--include", include] if include else []), *extra_args]
         process = start_worker(self.env, self.workdir / f"{name}.log", name, queues, concurrency, extra)
         self._exit.callback(process.stop)
         return process
