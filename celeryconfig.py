@@ -60,7 +60,7 @@ task_routes = {task: {"queue": queue} for task, queue in {**names.TASK_QUEUES, *
 worker_send_task_events = True
 task_send_sent_event = True
 
-imports = ("tasks.ingest", "tasks.evaluate", "tasks.alerts", "tasks.notify", "tasks.maintenance")
+imports = ("tasks.ingest", "tasks.evaluate", "tasks.alerts", "tasks.notify", "tasks.cron", "tasks.maintenance")
 
 worker_log_format = "%(asctime)s %(levelname)s %(processName)s %(name)s %(message)s"
 worker_task_log_format = "%(asctime)s %(levelname)s %(processName)s task=%(task_name)s task_id=%(task_id)s %(message)s"
@@ -71,6 +71,11 @@ beat_schedule = {
         "schedule": timedelta(seconds=_config.evaluation.tick_interval_s),
         # A tick older than its interval is stale: the next one is already due.
         "options": {"expires": _config.evaluation.tick_interval_s},
+    },
+    "check-cron-health": {
+        "task": names.TASK_CHECK_CRON_HEALTH,
+        "schedule": timedelta(seconds=_config.cron.check_interval_s),
+        "options": {"expires": _config.cron.check_interval_s},
     },
     "sweep-notifications": {
         "task": names.TASK_SWEEP_NOTIFICATIONS,

@@ -221,3 +221,54 @@ class DeadLetter(Base):
     #: The fingerprints and titles of the alerts the message held.
     alerts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class CronExecution(Base):
+    """One run of a scheduled job: its start and end events merge here, in whatever order."""
+
+    __tablename__ = "ops_cron_executions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    run_id: Mapped[str] = mapped_column(Text, nullable=False)
+    #: running, success or failure
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    result: Mapped[Any | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("name", "run_id", name="uq_ops_cron_executions_name_run_id"),
+        CheckConstraint("status IN ('running', 'success', 'failure')", name="ck_ops_cron_executions_status"),
+        Index("ix_ops_cron_executions_name_finished_at", "name", "finished_at"),
+    )
+
+
+class CronJob(Base):
+    """The health state of one monitored job; deadlines are stored so detection is one indexed query."""
+
+    __tablename__ = "ops_cron_jobs"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    #: ok, running, failing, missed, overrun, or unknown (relops itself was lagging)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    #: No start by then: the run is missed (next scheduled start + grace).
+    next_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    running_run_id: Mapped[str | None] = mapped_column(Text)
+    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Still running by then: the run is overrunning (start + max runtime).
+    overrun_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_id: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[str | None] = mapped_column(Text)
+    last_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_ops_cron_jobs_next_deadline", "next_deadline"),
+        Index("ix_ops_cron_jobs_overrun_at", "overrun_at"),
+    )

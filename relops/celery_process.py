@@ -70,7 +70,7 @@ def start_worker(
     env: Mapping[str, str],
     log_path: Path,
     name: str,
-    queues: str = "ingest,evaluate,alerts",
+    queues: str = "ingest,evaluate,alerts,cron",
     concurrency: int = 2,
     extra_args: Sequence[str] = (),
 ) -> CeleryProcess:

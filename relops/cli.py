@@ -47,11 +47,12 @@ def config_check() -> None:
 
 def _register_subcommands() -> None:
     from relops.cli_alerts import alerts, rejections
+    from relops.cli_cron import cron
     from relops.cli_evaluate import evaluate, tick
     from relops.cli_incidents import incidents
     from relops.services import services
 
-    for command in (alerts, rejections, evaluate, incidents, tick, services):
+    for command in (alerts, rejections, cron, evaluate, incidents, tick, services):
         cli.add_command(command)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from relops.logs import log_event
 from relops.names import QUEUE_INGEST, TASK_RECORD_FLOW_OUTCOMES
+from relops.producer import TaskProducer
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class OutcomeRecorder:
         self._internal_errors = 0
         self._invalid_records = 0
         self._log_state: dict[str, tuple[float, int]] = {}
-        self._celery_app: Any = None
+        self._producer: TaskProducer | None = None
 
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -222,10 +223,10 @@ class OutcomeRecorder:
                 pending_batches=len(self._pending),
                 pending_events=sum(batch.events for batch in list(self._pending)),
             )
-        app, self._celery_app = self._celery_app, None
-        if app is not None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
             try:
-                app.close()
+                producer.close()
             except Exception as exc:
                 self._internal_error("close", exc)
         return done
@@ -363,46 +364,10 @@ class OutcomeRecorder:
         )
 
     def _celery_send(self, batch_id: str, counts: list[dict[str, Any]]) -> None:
-        app = self._celery_app
-        if app is None:
-            app = self._celery_app = self._make_celery_app()
-        # An explicit connection: Celery would otherwise let a CELERY_BROKER_URL in the service's
-        # environment (its own broker) override the broker this recorder was given.
-        with app.connection_for_write(self._broker_url) as connection:
-            app.send_task(
-                TASK_RECORD_FLOW_OUTCOMES,
-                kwargs={"batch_id": batch_id, "counts": counts},
-                queue=QUEUE_INGEST,
-                serializer="json",
-                retry=False,
-                connection=connection,
-            )
-
-    def _make_celery_app(self) -> Any:
-        """A private app, so embedding the client never touches the service's own Celery setup.
-
-        Kombu retries connecting forever by default; max_retries=0 plus socket timeouts make a dead
-        or black-holed broker fail within about send_timeout_s so the batch can wait for next time.
-        """
-        import celery
-
-        app = celery.Celery(broker=self._broker_url, set_as_current=False)
-        timeout = self._send_timeout_s
-        app.conf.update(
-            broker_connection_timeout=timeout,
-            broker_connection_retry=False,
-            broker_connection_retry_on_startup=False,
-            broker_transport_options={
-                "max_retries": 0,
-                "socket_timeout": timeout,
-                "socket_connect_timeout": timeout,
-                "retry_on_timeout": False,
-            },
-            task_serializer="json",
-            accept_content=["json"],
-            task_create_missing_queues=True,
-        )
-        return app
+        producer = self._producer
+        if producer is None:
+            producer = self._producer = TaskProducer(self._broker_url, self._send_timeout_s)
+        producer.send(TASK_RECORD_FLOW_OUTCOMES, {"batch_id": batch_id, "counts": counts}, QUEUE_INGEST)
 
     # ------------------------------------------------------------------ errors, logs, exit, fork
 
@@ -446,7 +411,7 @@ class OutcomeRecorder:
         self._outage_started = None
         self._outage_failures = 0
         self._log_state = {}
-        self._celery_app = None
+        self._producer = None
         self._stop = threading.Event()
         had_thread = self._thread is not None
         self._thread = None

@@ -13,11 +13,20 @@ QUEUE_EVALUATE: Final = "evaluate"
 #: Alert events, consumed by the alert router.
 QUEUE_ALERTS: Final = "alerts"
 
+#: Cron-run events from services and relops' own cron health checks.
+QUEUE_CRON: Final = "cron"
 #: One queue per alert channel, so one channel's slow or failing receiver never delays another.
 QUEUE_ALERTS_WEBHOOK: Final = "alerts.webhook"
 QUEUE_ALERTS_EMAIL: Final = "alerts.email"
 
-ALL_QUEUES: Final = (QUEUE_INGEST, QUEUE_EVALUATE, QUEUE_ALERTS, QUEUE_ALERTS_WEBHOOK, QUEUE_ALERTS_EMAIL)
+ALL_QUEUES: Final = (
+    QUEUE_INGEST,
+    QUEUE_EVALUATE,
+    QUEUE_ALERTS,
+    QUEUE_CRON,
+    QUEUE_ALERTS_WEBHOOK,
+    QUEUE_ALERTS_EMAIL,
+)
 
 #: kwargs: batch_id: str, counts: [{flow, minute, good, bad}]
 TASK_RECORD_FLOW_OUTCOMES: Final = "relops.record_flow_outcomes"
@@ -29,6 +38,10 @@ TASK_EVALUATE_FLOWS: Final = "relops.evaluate_flows"
 TASK_DISPATCH_ALERT: Final = "relops.dispatch_alert"
 #: Sent by beat; drops minute rows, batch ids and snapshots past their retention.
 TASK_PRUNE_HISTORY: Final = "relops.prune_history"
+#: kwargs: name, run_id, status (started|success|failure), at, duration_ms, result, error
+TASK_CRON_RUN: Final = "relops.cron_run"
+#: Sent by beat; finds missed and overrunning runs of the monitored jobs.
+TASK_CHECK_CRON_HEALTH: Final = "relops.check_cron_health"
 #: kwargs: message_key: str | None. Without a key: group the channel's pending notifications into
 #: one message; with one: deliver that message.
 TASK_NOTIFY_WEBHOOK: Final = "relops.notify_webhook"
@@ -53,6 +66,8 @@ TASK_QUEUES: Final = {
     TASK_EVALUATE_FLOWS: QUEUE_EVALUATE,
     TASK_PRUNE_HISTORY: QUEUE_EVALUATE,
     TASK_DISPATCH_ALERT: QUEUE_ALERTS,
+    TASK_CRON_RUN: QUEUE_CRON,
+    TASK_CHECK_CRON_HEALTH: QUEUE_CRON,
     TASK_SWEEP_NOTIFICATIONS: QUEUE_ALERTS,
     TASK_NOTIFY_WEBHOOK: QUEUE_ALERTS_WEBHOOK,
     TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,

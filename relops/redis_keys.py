@@ -23,3 +23,13 @@ def group_timer(channel: str) -> str:
 def rate_limit(destination: str) -> str:
     """Hash {tokens, ts, blocked_until}: the token bucket shared by every worker sending there."""
     return f"{PREFIX}ratelimit:{destination}"
+
+
+def cron_heartbeat() -> str:
+    """Epoch seconds of the last cron health check: a long gap means relops itself was down."""
+    return f"{PREFIX}cron:last-check"
+
+
+def task_faults() -> str:
+    """Hash {retry:<task>, failure:<task>}: retries and final failures per task, for status."""
+    return f"{PREFIX}task-faults"

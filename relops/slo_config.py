@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relops.errors import ConfigError
@@ -161,6 +164,66 @@ class AlertsConfig(_Strict):
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
 
 
+class JobConfig(_Strict):
+    """A monitored scheduled job: when it should start, and how long it may take."""
+
+    name: str
+    #: A cron expression ("0 9 * * 1"), evaluated in ``timezone``; or give period_s instead.
+    schedule: str | None = None
+    period_s: int | None = Field(None, ge=60, le=366 * 86400)
+    timezone: str = "UTC"
+    #: A run may start this late before it counts as missed.
+    grace_s: int = Field(300, ge=0, le=7 * 86400)
+    #: A started run with no end after this long is overrunning.
+    max_runtime_s: int = Field(3600, ge=1, le=7 * 86400)
+    #: Consecutive failed runs that raise a CRITICAL alert.
+    failure_threshold: int = Field(1, ge=1, le=100)
+    description: str = ""
+    runbook: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        if not _NAME_PATTERN.match(value):
+            raise ValueError("must be 1-200 printable characters (no control characters)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Riga)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> JobConfig:
+        if (self.schedule is None) == (self.period_s is None):
+            raise ValueError("give exactly one of schedule (a cron expression) or period_s")
+        if self.schedule is not None:
+            try:
+                CronSim(self.schedule, datetime.now(ZoneInfo(self.timezone)))
+            except CronSimError as exc:
+                raise ValueError(f"schedule {self.schedule!r} is not a cron expression: {exc}") from None
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class CronConfig(_Strict):
+    """How cron health is checked."""
+
+    #: Beat sends relops.check_cron_health this often.
+    check_interval_s: int = Field(30, ge=5, le=3600)
+    #: More cron-queue messages than this waiting means relops itself is behind.
+    lag_backlog: int = Field(100, ge=1)
+    #: A cron-run result larger than this (JSON bytes) is rejected.
+    result_max_bytes: int = Field(16384, ge=256, le=1_048_576)
+
+
 class RelopsConfig(_Strict):
     """The whole config file."""
 
@@ -169,16 +232,22 @@ class RelopsConfig(_Strict):
     dashboard_url: str = ""
     evaluation: EvaluationConfig = EvaluationConfig()
     alerts: AlertsConfig = AlertsConfig()
+    cron: CronConfig = CronConfig()
     flows: tuple[FlowConfig, ...] = ()
+    jobs: tuple[JobConfig, ...] = ()
 
     @model_validator(mode="after")
-    def _flows_consistent(self) -> RelopsConfig:
-        seen: set[str] = set()
-        for flow in self.flows:
-            if flow.name in seen:
-                raise ValueError(f"flow name {flow.name!r} appears more than once")
-            seen.add(flow.name)
+    def _names_unique(self) -> RelopsConfig:
+        for kind, items in (("flow", self.flows), ("job", self.jobs)):
+            names = [item.name for item in items]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{kind} name {duplicates[0]!r} appears more than once")
         return self
+
+    @property
+    def jobs_by_name(self) -> dict[str, JobConfig]:
+        return {j.name: j for j in self.jobs}
 
     def flow(self, name: str) -> FlowConfig | None:
         return self.flows_by_name.get(name)
@@ -187,10 +256,10 @@ class RelopsConfig(_Strict):
     def flows_by_name(self) -> dict[str, FlowConfig]:
         return {f.name: f for f in self.flows}
 
-    def runbook_url(self, flow: FlowConfig) -> str:
-        if not flow.runbook or "://" in flow.runbook or not self.runbook_base_url:
-            return flow.runbook
-        return self.runbook_base_url.rstrip("/") + "/" + flow.runbook.lstrip("/")
+    def runbook_url(self, item: FlowConfig | JobConfig) -> str:
+        if not item.runbook or "://" in item.runbook or not self.runbook_base_url:
+            return item.runbook
+        return self.runbook_base_url.rstrip("/") + "/" + item.runbook.lstrip("/")
 
 
 def unreachable_thresholds(flow: FlowConfig, windows: tuple[WindowRule, ...]) -> list[str]:
@@ -214,6 +283,12 @@ def _describe_location(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
         flows = data.get("flows") or []
         raw = flows[loc[1]] if loc[1] < len(flows) and isinstance(flows[loc[1]], dict) else {}
         label = f"flow {raw.get('name')!r}" if raw.get("name") else f"flows[{loc[1]}]"
+        rest = loc[2:]
+        return f"{label} field {'.'.join(map(str, rest))!r}" if rest else label
+    if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
+        jobs = data.get("jobs") or []
+        raw = jobs[loc[1]] if loc[1] < len(jobs) and isinstance(jobs[loc[1]], dict) else {}
+        label = f"job {raw.get('name')!r}" if raw.get("name") else f"jobs[{loc[1]}]"
         rest = loc[2:]
         return f"{label} field {'.'.join(map(str, rest))!r}" if rest else label
     if len(loc) >= 3 and loc[:2] == ("evaluation", "windows") and isinstance(loc[2], int):

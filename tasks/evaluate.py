@@ -15,6 +15,7 @@ from celery.utils.log import get_task_logger
 from relops import names
 from relops.alert_event import slo_alert, slo_fingerprint, slo_resolved
 from relops.burnrate import Severity
+from relops.cron_tracking import with_cron_tracking
 from relops.evaluation import chunked, evaluate_chunk
 from relops.logs import log_event
 from relops.runtime import engine, get_config
@@ -28,7 +29,16 @@ from workers import app
 logger = get_task_logger(__name__)
 
 
+#: The job name under which the tick reports its own runs (the design's self-tracking).
+SELF_TRACKING_JOB = "relops-evaluate-tick"
+
+
+def _report_run(kwargs: dict[str, Any]) -> None:
+    app.send_task(names.TASK_CRON_RUN, kwargs=kwargs, queue=names.QUEUE_CRON)
+
+
 @app.task(name=names.TASK_EVALUATE_TICK, base=RelopsTask)
+@with_cron_tracking(SELF_TRACKING_JOB, sender=_report_run)
 def evaluate_tick(**_: Any) -> dict[str, Any]:
     """Claim this tick's slot, then send one evaluate_flows task per chunk of flows."""
     config = get_config()

@@ -41,6 +41,17 @@ max_attempts = 3
 read_timeout_s = 1
 sender = "relops <alerts@example.com>"
 
+[cron]
+check_interval_s = 5
+
+[[jobs]]
+name = "nightly-export"
+period_s = 3600
+grace_s = 60
+max_runtime_s = 600
+failure_threshold = 2
+runbook = "nightly-export.md"
+
 [[flows]]
 name = "checkout"
 objective_percent = 99.9
@@ -177,7 +188,7 @@ def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink:
             text(
                 "TRUNCATE ops_flow_minutes, ops_flow_hours, ops_ingested_batches, ops_rejected_inputs, "
                 "ops_evaluation_ticks, ops_burn_rate_snapshots, ops_alert_events, ops_notifications, "
-                "ops_dead_letters, ops_incidents"
+                "ops_dead_letters, ops_incidents, ops_cron_executions, ops_cron_jobs"
             )
         )
     client = redis.Redis.from_url(redis_url)
