@@ -5,9 +5,15 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import alerts, client_record, ingest, tick
+from bench import alerts, client_record, cron, ingest, tick
 
-BENCHES = {"client": client_record.run, "ingest": ingest.run, "tick": tick.run, "alerts": alerts.run}
+BENCHES = {
+    "client": client_record.run,
+    "ingest": ingest.run,
+    "tick": tick.run,
+    "alerts": alerts.run,
+    "cron": cron.run,
+}
 
 
 def main(selected: list[str]) -> int:
