@@ -33,3 +33,12 @@ def cron_heartbeat() -> str:
 def task_faults() -> str:
     """Hash {retry:<task>, failure:<task>}: retries and final failures per task, for status."""
     return f"{PREFIX}task-faults"
+
+
+def breaker(dependency: str) -> tuple[str, str, str]:
+    """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker."""
+    base = f"{PREFIX}breaker:{dependency}"
+    return base, f"{base}:leases", f"{base}:buckets"
+
+
+BREAKER_PATTERN = f"{PREFIX}breaker:*"

@@ -32,9 +32,15 @@ def _script(name: str) -> str:
     return (LUA_DIR / name).read_text()
 
 
-def _run(client: redis.Redis, name: str, keys: list[str], args: list[object]) -> Any:
+_registered: dict[tuple[int, str], Any] = {}
+
+
+def run_script(client: redis.Redis, name: str, keys: list[str], args: list[object]) -> Any:
     """EVALSHA, loading the script on first use (NOSCRIPT after a Redis restart loads it again)."""
-    return client.register_script(_script(name))(keys=keys, args=args, client=client)
+    script = _registered.get((id(client), name))
+    if script is None:
+        script = _registered[(id(client), name)] = client.register_script(_script(name))
+    return script(keys=keys, args=args, client=client)
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ def dedup(
     if not channels:
         return {}
     try:
-        flat = _run(
+        flat = run_script(
             client,
             "dedup.lua",
             [redis_keys.dedup(c, dedup_key) for c in channels],
@@ -92,8 +98,8 @@ def forget_dedup(client: redis.Redis, channels: list[str], dedup_key: str) -> No
 def take_token(client: redis.Redis, destination: str, rate_per_s: float, burst: int) -> float:
     """Seconds to wait before sending to ``destination`` (0: go now)."""
     try:
-        wait_ms = client.eval(
-            _script("rate_limit.lua"), 1, redis_keys.rate_limit(destination), "take", rate_per_s, burst
+        wait_ms = run_script(
+            client, "rate_limit.lua", [redis_keys.rate_limit(destination)], ["take", rate_per_s, burst]
         )
     except REDIS_FAULTS as exc:
         log_event(
@@ -111,6 +117,6 @@ def take_token(client: redis.Redis, destination: str, rate_per_s: float, burst: 
 def block_destination(client: redis.Redis, destination: str, wait_s: float) -> None:
     """The destination said to wait (429 Retry-After): every worker sending there waits too."""
     try:
-        client.eval(_script("rate_limit.lua"), 1, redis_keys.rate_limit(destination), "block", int(wait_s * 1000), 0)
+        run_script(client, "rate_limit.lua", [redis_keys.rate_limit(destination)], ["block", int(wait_s * 1000), 0])
     except REDIS_FAULTS as exc:
         log_event(logger, logging.WARNING, "ratelimit.block_failed", destination=destination, error=type(exc).__name__)

@@ -224,6 +224,33 @@ class CronConfig(_Strict):
     result_max_bytes: int = Field(16384, ge=256, le=1_048_576)
 
 
+class BreakerSettings(_Strict):
+    """One dependency's circuit breaker ([breakers.NAME])."""
+
+    #: Consecutive failures that open the breaker (used unless failure_rate is set).
+    failure_threshold: int = Field(5, ge=1, le=10_000)
+    #: Failure rate over window_s that opens it once min_calls calls were seen, e.g. 0.5.
+    failure_rate: float | None = Field(None, gt=0, le=1)
+    window_s: float = Field(60, gt=0, le=3600)
+    min_calls: int = Field(20, ge=1)
+    #: A call slower than this counts as a failure even when it succeeded.
+    latency_threshold_ms: float | None = Field(None, gt=0)
+    #: How long OPEN fails fast before trial calls are let through.
+    open_s: float = Field(30, gt=0, le=86400)
+    #: Trial calls HALF_OPEN admits across every process together; that many successes close it.
+    half_open_probes: int = Field(1, ge=1, le=1000)
+    #: A trial call that never reports back frees its permit after this long.
+    probe_lease_s: float = Field(30, gt=0, le=3600)
+    #: How long a process trusts its last view of the shared state before asking Redis again: the
+    #: cost per call in CLOSED is one Redis round trip per this interval, and a process may keep
+    #: calling for up to this long after another process opened the breaker.
+    refresh_s: float = Field(1.0, ge=0, le=60)
+
+
+#: Breakers every deployment has; the config file may tune them and add others.
+DEFAULT_BREAKERS = ("postgres", "google_calendar", "resend_email", "webhook")
+
+
 class RelopsConfig(_Strict):
     """The whole config file."""
 
@@ -233,6 +260,7 @@ class RelopsConfig(_Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     alerts: AlertsConfig = AlertsConfig()
     cron: CronConfig = CronConfig()
+    breakers: dict[str, BreakerSettings] = Field(default_factory=dict)
     flows: tuple[FlowConfig, ...] = ()
     jobs: tuple[JobConfig, ...] = ()
 
@@ -244,6 +272,10 @@ class RelopsConfig(_Strict):
             if duplicates:
                 raise ValueError(f"{kind} name {duplicates[0]!r} appears more than once")
         return self
+
+    def breaker_settings(self) -> dict[str, BreakerSettings]:
+        """Every known dependency: the defaults, tuned or extended by the config file."""
+        return {**{name: BreakerSettings() for name in DEFAULT_BREAKERS}, **self.breakers}
 
     @property
     def jobs_by_name(self) -> dict[str, JobConfig]:

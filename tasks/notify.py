@@ -18,6 +18,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from relops import names, redis_keys
 from relops.backoff import backoff_s
+from relops.breakers import get_breaker
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
 from relops.channels.registry import channel_classes, rate_per_s
 from relops.logs import log_event
@@ -131,8 +132,24 @@ def _deliver(channel: Channel, key: str) -> dict[str, Any]:
         payloads = outbox.message_payloads(conn, key)
     if not payloads:  # delivered or dead already: a redelivered task message
         return {"delivered": False, "alerts": 0}
+    breaker = get_breaker(channel.breaker)
+    ticket = breaker.admit()
+    if ticket is None:  # the receiver is known to be down: wait for the breaker, spend no attempt
+        wait_s = max(1.0, breaker.seconds_until_trial())
+        _retry_later(channel, key, wait_s)
+        log_event(
+            logger,
+            logging.WARNING,
+            "notify.degraded",
+            channel=channel.name,
+            message_key=key,
+            dependency=channel.breaker,
+            retry_in_s=round(wait_s, 1),
+        )
+        return {"delivered": False, "degraded": True}
     wait_s = take_token(redis(), channel.destination(), rate_per_s(channel), channel.config.burst)
     if wait_s > 0:
+        breaker.record(ticket, ok=True)  # not called: nothing to hold against the receiver
         _retry_later(channel, key, wait_s)
         return {"delivered": False, "rate_limited_s": wait_s}
     config = get_config()
@@ -141,9 +158,12 @@ def _deliver(channel: Channel, key: str) -> dict[str, Any]:
     try:
         channel.send([Notification(**p) for p in payloads], context)
     except DeliveryError as error:
+        # 4xx means the receiver answered: only faults a retry could get past count against it.
+        breaker.record(ticket, ok=not error.retryable)
         if error.retry_after_s:
             block_destination(redis(), channel.destination(), error.retry_after_s)
         return _failed(channel, key, error)
+    breaker.record(ticket, ok=True)
     with engine().begin() as conn:
         outbox.mark_delivered(conn, key, utcnow())
     log_event(

@@ -9,9 +9,30 @@ app.config_from_object("celeryconfig")
 
 @worker_process_init.connect
 def _fresh_connections_per_child(**_: object) -> None:
+    from relops.breakers.client import reset_breakers
     from relops.runtime import reset_after_fork
 
     reset_after_fork()
+    reset_breakers()
+
+
+def _alert_on_breaker_transition(dependency: str, before: object, after: object, at_ms: int) -> None:
+    """The process whose call moved a breaker tells the alert queue (exactly one per transition)."""
+    from relops import names
+    from relops.breakers.alerts import breaker_event
+
+    event = breaker_event(dependency, before, after, at_ms)  # type: ignore[arg-type]
+    if event is not None:
+        app.send_task(names.TASK_DISPATCH_ALERT, kwargs=event.as_kwargs(), queue=names.QUEUE_ALERTS)
+
+
+def _install_breaker_alerts() -> None:
+    from relops.breakers.client import add_transition_listener
+
+    add_transition_listener(_alert_on_breaker_transition)
+
+
+_install_breaker_alerts()
 
 
 @worker_ready.connect

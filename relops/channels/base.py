@@ -89,6 +89,8 @@ class Channel(abc.ABC):
 
     #: Config key, queue suffix (alerts.NAME) and task suffix (relops.notify_NAME).
     name: ClassVar[str]
+    #: The circuit breaker ([breakers.NAME]) that guards calls to the receiver.
+    breaker: ClassVar[str]
     #: Severities routed here when the config file does not say.
     default_severities: ClassVar[tuple[str, ...]]
     #: Messages per second the destination accepts when the config file does not say.

@@ -52,6 +52,7 @@ class EmailChannel(Channel):
     """Sends alert emails (see email_format.render_email) to ADMIN_EMAILS through Resend."""
 
     name = "email"
+    breaker = "resend_email"
     default_severities = ("critical",)
     default_rate_per_s = 2.0
 

@@ -84,6 +84,7 @@ class WebhookChannel(Channel):
     """Posts Slack Block Kit messages (see slack_format.render_slack) to the configured webhook."""
 
     name = "webhook"
+    breaker = "webhook"
     default_severities = ("warning", "critical")
     default_rate_per_s = 1.0
 
