@@ -13,7 +13,7 @@ from celery import Celery
 from sqlalchemy import Engine, create_engine, text
 
 from relops.celery_process import CeleryProcess, poll_until, start_worker
-from relops.sink import HttpSink
+from relops.sink import HttpSink, SinkResponse
 
 TEST_CONFIG = """
 dashboard_url = "http://127.0.0.1:8080/"
@@ -31,7 +31,7 @@ retry_max_s = 1
 [alerts.channels.webhook]
 rate_per_s = 20
 burst = 5
-max_attempts = 3
+max_attempts = 6
 read_timeout_s = 1
 
 [alerts.channels.email]
@@ -43,6 +43,10 @@ sender = "relops <alerts@example.com>"
 
 [cron]
 check_interval_s = 5
+
+[breakers.webhook]
+failure_threshold = 4
+open_s = 1
 
 [[jobs]]
 name = "nightly-export"
@@ -197,5 +201,6 @@ def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink:
         client.delete(*keys)
     client.close()
     for sink in (webhook_sink, email_sink):
+        sink.default = SinkResponse()
         sink.respond_with()
         sink.clear()

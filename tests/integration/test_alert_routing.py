@@ -172,11 +172,16 @@ def test_a_4xx_is_not_retried_and_becomes_a_dead_letter(producer, db, webhook_si
     assert "channel=webhook" in output and "slo:checkout" in output
 
 
-def test_5xx_until_the_last_attempt_becomes_a_dead_letter(producer, db, webhook_sink):
-    webhook_sink.respond_with(*[SinkResponse(status=503)] * 3)
+def test_5xx_until_the_last_attempt_becomes_a_dead_letter(producer, db, email_sink):
+    # Email: max_attempts = 3, below its breaker's threshold (5), so every attempt is a real send.
+    email_sink.default = SinkResponse(status=503)
     send(producer, event())
-    wait_for(lambda: statuses(db, "webhook") == ["dead"], timeout_s=30, what="dead letter after 3 attempts")
-    assert len(webhook_sink.requests) == 3
+    wait_for(lambda: statuses(db, "email") == ["dead"], timeout_s=30, what="dead letter after 3 attempts")
+    assert len(email_sink.requests) == 3
+    with db.connect() as conn:
+        letter = conn.execute(text("SELECT channel, attempts, reason FROM ops_dead_letters")).one()
+    assert (letter.channel, letter.attempts) == ("email", 3) and "503" in letter.reason
+    assert RESEND_KEY not in letter.reason
 
 
 def test_resolution_notifies_the_channels_that_were_notified_once(producer, db, webhook_sink, email_sink):
@@ -267,3 +272,22 @@ def test_an_unreachable_redis_fails_dedup_open():
     closed = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
     decisions = dedup(closed, ["webhook", "email"], "slo:x", 2, 300, uuid.uuid4().hex)
     assert all(d.deliver and d.failed_open for d in decisions.values())
+
+
+def test_a_failing_webhook_opens_its_breaker_alerts_and_recovers(producer, db, webhook_sink, channel_workers):
+    # Four 5xx open the webhook breaker (failure_threshold = 4); a failed trial reopens it; the
+    # next trial succeeds and closes it, all within the message's six attempts.
+    webhook_sink.respond_with(*[SinkResponse(status=503)] * 5)
+    send(producer, event(flow="checkout", severity="warning"))
+    send(producer, event(flow="login", severity="warning"))
+
+    def breaker_incident():
+        with db.connect() as conn:
+            return conn.execute(text("SELECT status FROM ops_incidents WHERE fingerprint = 'breaker:webhook'")).scalar()
+
+    wait_for(lambda: breaker_incident() == "open", timeout_s=30, what="breaker incident opened")
+    wait_for(lambda: breaker_incident() == "resolved", timeout_s=60, what="breaker closed again")
+    wait_for(lambda: statuses(db, "webhook").count("delivered") >= 2, timeout_s=60, what="alerts delivered")
+    assert "dead" not in statuses(db, "webhook")  # waiting on an open breaker spends no attempt
+    webhook_log = channel_workers[0].log_text()
+    assert "event=notify.degraded" in webhook_log

@@ -1,0 +1,180 @@
+"""Circuit breakers against the real Redis, with several real processes at once."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+import uuid
+
+import pytest
+import redis
+
+from relops.breakers.client import CircuitBreaker, add_transition_listener
+from relops.breakers.machine import State
+from relops.errors import DegradedError
+from relops.slo_config import BreakerSettings
+
+pytestmark = pytest.mark.integration
+PROCESSES = 8
+
+
+def breaker(url: str, name: str, **settings) -> CircuitBreaker:
+    client = redis.Redis.from_url(url)
+    return CircuitBreaker(name, BreakerSettings(**settings), lambda: client)
+
+
+CALLS_PER_PROCESS = 5
+
+
+def _fail_together(url, name, settings, barrier, transitions):
+    seen = []
+    add_transition_listener(lambda dep, before, after, at: seen.append((before.value, after.value)))
+    b = breaker(url, name, **settings)
+    barrier.wait(timeout=30)
+    for _ in range(CALLS_PER_PROCESS):
+        try:
+            with b._guarded((ConnectionError,)):
+                raise ConnectionError("dependency down")
+        except (ConnectionError, DegradedError):
+            pass
+    transitions.put(seen)
+
+
+def _probe_together(url, name, settings, barrier, results):
+    b = breaker(url, name, **settings)
+    barrier.wait(timeout=30)
+    ticket = b.admit()
+    results.put(None if ticket is None else ticket.lease)
+
+
+def run_processes(target, args_for, count=PROCESSES):
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(count), ctx.Queue()
+    processes = [ctx.Process(target=target, args=(*args_for(barrier), queue)) for _ in range(count)]
+    for p in processes:
+        p.start()
+    results = [queue.get(timeout=60) for _ in processes]
+    for p in processes:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    return results
+
+
+@pytest.fixture
+def name() -> str:
+    return f"dep-{uuid.uuid4().hex[:8]}"
+
+
+def state_of(url, name):
+    state = redis.Redis.from_url(url).hget(f"relops:breaker:{name}", "state")
+    return state.decode() if state else "closed"  # nothing written yet: a breaker starts closed
+
+
+def test_many_processes_failing_at_once_open_it_exactly_once(bare_redis_url, name):
+    settings = {"failure_threshold": 5, "open_s": 60, "refresh_s": 0}
+    seen = run_processes(_fail_together, lambda barrier: (bare_redis_url, name, settings, barrier), count=PROCESSES)
+    transitions = [t for process in seen for t in process]
+    assert transitions == [("closed", "open")]
+    assert state_of(bare_redis_url, name) == "open"
+
+
+def test_half_open_admits_exactly_the_probe_quota_across_processes(bare_redis_url, name):
+    settings = {"failure_threshold": 1, "open_s": 0.2, "half_open_probes": 2, "refresh_s": 0}
+    opener = breaker(bare_redis_url, name, **settings)
+    opener.record(opener.admit(), ok=False)
+    assert state_of(bare_redis_url, name) == "open"
+    time.sleep(0.25)  # let open_s pass: the state under test is "OPEN, due for trials"
+    leases = run_processes(_probe_together, lambda barrier: (bare_redis_url, name, settings, barrier))
+    probes = [lease for lease in leases if lease]
+    assert len(probes) == 2
+    assert state_of(bare_redis_url, name) == "half_open"
+
+
+def test_successful_probes_close_it_and_a_failed_one_reopens_it(bare_redis_url, name):
+    settings = {"failure_threshold": 1, "open_s": 0.1, "half_open_probes": 2, "refresh_s": 0}
+    b = breaker(bare_redis_url, name, **settings)
+    b.record(b.admit(), ok=False)
+    time.sleep(0.15)
+    first, second = b.admit(), b.admit()
+    assert first.lease and second.lease and b.admit() is None
+    b.record(first, ok=True)
+    assert state_of(bare_redis_url, name) == "half_open"
+    b.record(second, ok=True)
+    assert state_of(bare_redis_url, name) == "closed"
+    b.record(b.admit(), ok=False)
+    time.sleep(0.15)
+    probe = b.admit()
+    b.record(probe, ok=False)
+    assert state_of(bare_redis_url, name) == "open"
+
+
+def test_a_slow_success_counts_as_a_failure(bare_redis_url, name):
+    b = breaker(bare_redis_url, name, failure_threshold=2, latency_threshold_ms=5, refresh_s=0)
+    for _ in range(2):
+        with b._guarded((Exception,)):
+            time.sleep(0.02)
+    assert state_of(bare_redis_url, name) == "open"
+
+
+def test_open_fails_fast_without_asking_redis(bare_redis_url, name):
+    b = breaker(bare_redis_url, name, failure_threshold=1, open_s=60)
+    b.record(b.admit(), ok=False)
+
+    def no_redis():
+        raise AssertionError("an OPEN breaker must not ask Redis before open_s passes")
+
+    b._redis = no_redis
+    started = time.perf_counter()
+    assert b.admit() is None
+    with pytest.raises(DegradedError, match="degraded"), b._guarded((Exception,)):
+        pass
+    assert time.perf_counter() - started < 0.05
+
+
+def test_redis_down_lets_calls_through_and_says_so_once(caplog, name):
+    client = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    b = CircuitBreaker(name, BreakerSettings(failure_threshold=1, refresh_s=0), lambda: client)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            with pytest.raises(ValueError), b._guarded((ValueError,)):
+                raise ValueError("the dependency failed, and Redis is down too")
+            with b._guarded((ValueError,)):
+                pass
+    lines = [r.getMessage() for r in caplog.records if "breaker.redis_unreachable" in r.getMessage()]
+    assert len(lines) == 1
+    assert not b.is_degraded()
+
+
+def test_guard_decorator_fallback_and_error_classes(bare_redis_url, name, monkeypatch):
+    import relops.breakers.client as client_module
+
+    b = breaker(bare_redis_url, name, failure_threshold=1, open_s=60, refresh_s=0)
+    monkeypatch.setitem(client_module._breakers, name, b)
+
+    @client_module.guard(name, fallback=lambda x: f"cached {x}", failures=(ConnectionError,))
+    def fetch(x):
+        if x == "bug":
+            raise KeyError(x)  # not a dependency failure: the breaker stays closed
+        if x == "down":
+            raise ConnectionError(x)
+        return f"fresh {x}"
+
+    with pytest.raises(KeyError):
+        fetch("bug")
+    assert state_of(bare_redis_url, name) == "closed"
+    with pytest.raises(ConnectionError):
+        fetch("down")
+    assert fetch("a") == "cached a"
+    assert b.is_degraded()
+    with pytest.raises(DegradedError), client_module.guard(name):
+        pass
+
+
+def test_transitions_of_every_breaker_are_readable_in_one_call(relops_env, bare_redis_url):
+    from relops.breakers.client import breaker_states
+
+    states = breaker_states()
+    assert {"postgres", "google_calendar", "resend_email", "webhook"} <= set(states)
+    assert all("state" in s and "failures" in s for s in states.values())
+    assert State(states["postgres"]["state"]) in set(State)
