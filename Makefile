@@ -27,7 +27,7 @@ venv install: $(STAMP)
 # Re-installs only when pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install -e '.[test,bench]'
 	@touch $(STAMP)
 
 services: $(STAMP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import alerts, client_record, cron, ingest, tick
+from bench import alerts, breakers, client_record, cron, ingest, tick
 
 BENCHES = {
     "client": client_record.run,
@@ -13,6 +13,7 @@ BENCHES = {
     "tick": tick.run,
     "alerts": alerts.run,
     "cron": cron.run,
+    "breakers": breakers.run,
 }
 
 
