@@ -47,12 +47,13 @@ def config_check() -> None:
 
 def _register_subcommands() -> None:
     from relops.cli_alerts import alerts, rejections
+    from relops.cli_breakers import breakers
     from relops.cli_cron import cron
     from relops.cli_evaluate import evaluate, tick
     from relops.cli_incidents import incidents
     from relops.services import services
 
-    for command in (alerts, rejections, cron, evaluate, incidents, tick, services):
+    for command in (alerts, breakers, rejections, cron, evaluate, incidents, tick, services):
         cli.add_command(command)
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -178,3 +182,13 @@ def test_transitions_of_every_breaker_are_readable_in_one_call(relops_env, bare_
     assert {"postgres", "google_calendar", "resend_email", "webhook"} <= set(states)
     assert all("state" in s and "failures" in s for s in states.values())
     assert State(states["postgres"]["state"]) in set(State)
+
+
+def test_relops_breakers_prints_every_breaker(relops_env):
+    relops = str(Path(sys.executable).parent / "relops")
+    done = subprocess.run(
+        [relops, "breakers"], env={**os.environ, **relops_env}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("postgres", "google_calendar", "resend_email", "webhook"):
+        assert name in done.stdout
