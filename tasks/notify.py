@@ -132,6 +132,11 @@ def _deliver(channel: Channel, key: str) -> dict[str, Any]:
         payloads = outbox.message_payloads(conn, key)
     if not payloads:  # delivered or dead already: a redelivered task message
         return {"delivered": False, "alerts": 0}
+    # The rate limit first: a trial permit of a half-open breaker must be spent on a real send.
+    wait_s = take_token(redis(), channel.destination(), rate_per_s(channel), channel.config.burst)
+    if wait_s > 0:
+        _retry_later(channel, key, wait_s)
+        return {"delivered": False, "rate_limited_s": wait_s}
     breaker = get_breaker(channel.breaker)
     ticket = breaker.admit()
     if ticket is None:  # the receiver is known to be down: wait for the breaker, spend no attempt
@@ -147,19 +152,14 @@ def _deliver(channel: Channel, key: str) -> dict[str, Any]:
             retry_in_s=round(wait_s, 1),
         )
         return {"delivered": False, "degraded": True}
-    wait_s = take_token(redis(), channel.destination(), rate_per_s(channel), channel.config.burst)
-    if wait_s > 0:
-        breaker.record(ticket, ok=True)  # not called: nothing to hold against the receiver
-        _retry_later(channel, key, wait_s)
-        return {"delivered": False, "rate_limited_s": wait_s}
     config = get_config()
     context = MessageContext(message_key=key, dashboard_url=config.dashboard_url, max_full=config.alerts.group_max_full)
     started = time.monotonic()
     try:
         channel.send([Notification(**p) for p in payloads], context)
     except DeliveryError as error:
-        # 4xx means the receiver answered: only faults a retry could get past count against it.
-        breaker.record(ticket, ok=not error.retryable)
+        # A 4xx (429 included: rate limited) means the receiver answered; only outages count.
+        breaker.record(ticket, ok=not error.retryable or error.status == 429)
         if error.retry_after_s:
             block_destination(redis(), channel.destination(), error.retry_after_s)
         return _failed(channel, key, error)
