@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from relops.errors import RelopsError
 
@@ -51,9 +52,10 @@ def _register_subcommands() -> None:
     from relops.cli_cron import cron
     from relops.cli_evaluate import evaluate, tick
     from relops.cli_incidents import incidents
+    from relops.cli_status import status
     from relops.services import services
 
-    for command in (alerts, breakers, rejections, cron, evaluate, incidents, tick, services):
+    for command in (alerts, breakers, rejections, cron, evaluate, incidents, status, tick, services):
         cli.add_command(command)
 
 
@@ -71,4 +73,18 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except RelopsError as exc:
         click.echo(f"relops: {exc}", err=True)
+        sys.exit(2)
+    except OperationalError as exc:
+        click.echo(
+            f"relops: cannot reach PostgreSQL ({str(exc.orig).splitlines()[0][:200]}); "
+            "is it running? `relops services check` says",
+            err=True,
+        )
+        sys.exit(2)
+    except ProgrammingError as exc:
+        if "does not exist" not in str(exc.orig):
+            raise
+        click.echo(
+            f"relops: {str(exc.orig).splitlines()[0]}: the database is not migrated; run `relops migrate`", err=True
+        )
         sys.exit(2)

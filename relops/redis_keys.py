@@ -20,6 +20,11 @@ def group_timer(channel: str) -> str:
     return f"{PREFIX}group:{channel}"
 
 
+def recent_flush(channel: str) -> str:
+    """Set while a channel's group is recent: alerts still arriving are flushed sooner."""
+    return f"{PREFIX}group:{channel}:flushed"
+
+
 def rate_limit(destination: str) -> str:
     """Hash {tokens, ts, blocked_until}: the token bucket shared by every worker sending there."""
     return f"{PREFIX}ratelimit:{destination}"

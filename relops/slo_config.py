@@ -156,6 +156,9 @@ class AlertsConfig(_Strict):
     dedup_window_s: int = Field(300, ge=1, le=86400)
     #: Alerts for one channel arriving within this long go out as one message.
     group_wait_s: float = Field(5.0, ge=0, le=600)
+    #: Alerts that keep arriving right after a flush (a storm still coming in) go out after this
+    #: shorter wait rather than a whole new group window (Alertmanager's group_interval).
+    group_interval_s: float = Field(1.0, ge=0, le=600)
     #: A grouped message shows this many alerts in full, worst first, and counts the rest.
     group_max_full: int = Field(5, ge=1, le=50)
     #: First retry of a failed send after about this long, doubling (with jitter) up to retry_max_s.

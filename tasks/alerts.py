@@ -95,7 +95,7 @@ def _fire(event: AlertEvent, event_id: str) -> dict[str, Any]:
             delivered.append(channel)
         mark_notified(conn, incident.id, delivered)
     for name in delivered:
-        schedule_flush(name, config.alerts.group_wait_s)
+        schedule_flush(name, config.alerts.group_wait_s, config.alerts.group_interval_s)
     log_event(
         logger,
         logging.WARNING,
@@ -136,7 +136,7 @@ def _resolve(event: AlertEvent) -> dict[str, Any]:
     # The next firing of this key opens a new episode and must page at once.
     forget_dedup(redis(), list(channels), event.dedup_key)
     for name in notify:
-        schedule_flush(name, get_config().alerts.group_wait_s)
+        schedule_flush(name, get_config().alerts.group_wait_s, get_config().alerts.group_interval_s)
     log_event(
         logger,
         logging.WARNING,

@@ -42,13 +42,23 @@ def _send(channel: str, countdown_s: float = 0.0, message_key: str | None = None
     )
 
 
-def schedule_flush(channel: str, group_wait_s: float) -> None:
+def schedule_flush(channel: str, group_wait_s: float, group_interval_s: float) -> None:
     """Ask for one grouped flush of the channel after the group window, unless one is scheduled.
 
-    Never raises: a notification that misses its flush waits in the outbox for the sweeper.
+    Right after a flush (a storm still arriving) the wait is group_interval_s instead, so the
+    tail of a storm does not sit out a whole new window. Never raises: a notification that
+    misses its flush waits in the outbox for the sweeper.
     """
     try:
-        first = redis().set(redis_keys.group_timer(channel), 1, nx=True, px=max(1, int(group_wait_s * 1000)))
+        client = redis()
+        wait_s = (
+            min(group_wait_s, group_interval_s) if client.exists(redis_keys.recent_flush(channel)) else group_wait_s
+        )
+        first = client.set(redis_keys.group_timer(channel), 1, nx=True, px=max(1, int(wait_s * 1000)))
+        if first:
+            # The group stays "recent" a window past this flush: alerts that keep arriving after it
+            # (a storm's tail) wait group_interval_s, not a new window.
+            client.set(redis_keys.recent_flush(channel), 1, px=max(1, int((wait_s + group_wait_s) * 1000)))
     except REDIS_FAULTS as exc:
         log_event(
             logger,
@@ -58,11 +68,11 @@ def schedule_flush(channel: str, group_wait_s: float) -> None:
             error=type(exc).__name__,
             reason="redis unreachable, flushing without grouping",
         )
-        first, group_wait_s = True, 0.0
+        first, wait_s = True, 0.0
     if not first:
         return
     try:
-        _send(channel, countdown_s=group_wait_s)
+        _send(channel, countdown_s=wait_s)
     except BrokerError as exc:
         log_event(
             logger,

@@ -19,9 +19,12 @@ def _fresh_connections_per_child(**_: object) -> None:
 def _alert_on_breaker_transition(dependency: str, before: object, after: object, at_ms: int) -> None:
     """The process whose call moved a breaker tells the alert queue (exactly one per transition)."""
     from relops import names
-    from relops.breakers.alerts import breaker_event
+    from relops.breakers.alerts import BREAKER_RUNBOOK, breaker_event
+    from relops.runtime import get_config
 
-    event = breaker_event(dependency, before, after, at_ms)  # type: ignore[arg-type]
+    base = get_config().runbook_base_url
+    runbook = f"{base.rstrip('/')}/{BREAKER_RUNBOOK}" if base else BREAKER_RUNBOOK
+    event = breaker_event(dependency, before, after, at_ms, runbook)  # type: ignore[arg-type]
     if event is not None:
         app.send_task(names.TASK_DISPATCH_ALERT, kwargs=event.as_kwargs(), queue=names.QUEUE_ALERTS)
 

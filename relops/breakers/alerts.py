@@ -8,9 +8,11 @@ from relops.alert_event import AlertEvent
 from relops.breakers.machine import State
 
 SOURCE_BREAKER = "breaker"
+#: docs/runbooks/breakers.md, under the config's runbook_base_url.
+BREAKER_RUNBOOK = "breakers.md"
 
 
-def breaker_event(dependency: str, before: State, after: State, at_ms: int) -> AlertEvent | None:
+def breaker_event(dependency: str, before: State, after: State, at_ms: int, runbook_url: str = "") -> AlertEvent | None:
     """The alert a transition calls for, if any (HALF_OPEN comings and goings call for none)."""
     key = f"{SOURCE_BREAKER}:{dependency}"
     at = datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()

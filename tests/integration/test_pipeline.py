@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -216,3 +221,30 @@ def test_a_flow_that_recovers_resolves_its_incident_and_says_so(
     wait_for(lambda: incident_status() == "resolved", what="incident resolved by the recovery")
     resolved = webhook_sink.wait_for_requests(2, timeout_s=20)[1]
     assert "RESOLVED" in resolved.json["text"] and "login" in resolved.json["text"]
+
+
+def test_relops_status_shows_the_same_snapshot(worker, channel_workers, producer, db, clean_tables, relops_env):
+    batch_id = send_batch(producer, [{"flow": "checkout", "minute": minute_ago(2), "good": 80, "bad": 20}])
+    wait_for(lambda: batch_landed(db, batch_id), what="batch ingested")
+    producer.send_task("relops.evaluate_tick", queue="evaluate")
+
+    def incident_open():
+        with db.connect() as conn:
+            return conn.execute(text("SELECT status FROM ops_incidents WHERE fingerprint = 'slo:checkout'")).scalar()
+
+    wait_for(lambda: incident_open() == "open", what="checkout incident")
+    relops = str(Path(sys.executable).parent / "relops")
+    done = subprocess.run(
+        [relops, "status", "--json"], env={**os.environ, **relops_env}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    snap = json.loads(done.stdout)
+    assert snap["status"] == "CRITICAL"
+    checkout = next(f for f in snap["flows"] if f["flow"] == "checkout")
+    assert checkout["severity"] == "critical" and checkout["windows"]["1h"]["burn_rate"] == 200.0
+    assert next(i["title"] for i in snap["incidents"]).startswith("CRITICAL: checkout")
+    assert {"postgres", "webhook"} <= set(snap["breakers"])
+    table = subprocess.run(
+        [relops, "status"], env={**os.environ, **relops_env}, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "relops: CRITICAL" in table and "checkout" in table

@@ -1,0 +1,115 @@
+"""The reliability snapshot: burn rates, dependency health, cron health and open incidents in one
+structure, for ``relops status`` and the dashboard."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from relops.slo_config import RelopsConfig
+from relops.store.cron import job_states
+from relops.store.incidents import list_incidents
+
+TREND_POINTS = 12
+
+_LATEST = text("""
+SELECT DISTINCT ON (flow) flow, evaluated_at, severity, windows, budget_remaining, time_to_exhaustion_s
+FROM ops_burn_rate_snapshots ORDER BY flow, evaluated_at DESC
+""")
+
+_TREND = text("""
+SELECT flow, evaluated_at, severity, windows FROM (
+    SELECT flow, evaluated_at, severity, windows,
+           row_number() OVER (PARTITION BY flow ORDER BY evaluated_at DESC) AS n
+    FROM ops_burn_rate_snapshots
+) recent WHERE n <= :points ORDER BY flow, evaluated_at
+""")
+
+_RANK = {"ok": 0, "no_data": 0, "warning": 1, "critical": 2}
+
+
+def _burn(windows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((w for w in windows if w.get("window") == name), None)
+
+
+def flow_rows(conn: Connection, config: RelopsConfig) -> list[dict[str, Any]]:
+    latest = {row.flow: row for row in conn.execute(_LATEST)}
+    trends: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    first_window = config.evaluation.windows[0].name
+    for row in conn.execute(_TREND, {"points": TREND_POINTS}):
+        window = _burn(row.windows, first_window)
+        trends[row.flow].append(
+            {
+                "at": row.evaluated_at.isoformat(),
+                "severity": row.severity,
+                "burn_rate": window["burn_rate"] if window else None,
+            }
+        )
+    rows = []
+    for flow in config.flows:
+        snap = latest.get(flow.name)
+        windows = snap.windows if snap else []
+        rows.append(
+            {
+                "flow": flow.name,
+                "objective_percent": float(flow.objective_percent),
+                "severity": snap.severity if snap else "no_data",
+                "evaluated_at": snap.evaluated_at.isoformat() if snap else None,
+                "windows": {
+                    w.name: _burn(windows, w.name) or {"burn_rate": None, "status": "no_data", "events": 0, "errors": 0}
+                    for w in config.evaluation.windows
+                },
+                "budget_remaining": float(snap.budget_remaining)
+                if snap and snap.budget_remaining is not None
+                else None,
+                "time_to_exhaustion_s": snap.time_to_exhaustion_s if snap else None,
+                "trend": trends.get(flow.name, []),
+                "runbook_url": config.runbook_url(flow),
+            }
+        )
+    rows.sort(key=lambda r: (-_RANK.get(r["severity"], 0), r["flow"]))
+    return rows
+
+
+def _jsonable(row: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row).items()}
+
+
+def overall_status(
+    flows: list[dict[str, Any]],
+    breakers: dict[str, dict[str, Any]],
+    jobs: list[dict[str, Any]],
+    incidents: list[dict[str, Any]],
+) -> str:
+    """CRITICAL if a flow or an open incident is critical; WARNING if anything else is wrong."""
+    if any(f["severity"] == "critical" for f in flows) or any(
+        i["severity"] == "critical" and i["status"] == "open" for i in incidents
+    ):
+        return "CRITICAL"
+    if (
+        any(f["severity"] == "warning" for f in flows)
+        or any(b["state"] not in ("closed", "unknown") for b in breakers.values())
+        or any(j["state"] in ("failing", "missed", "overrun", "unknown") for j in jobs)
+        or any(i["status"] == "open" for i in incidents)
+    ):
+        return "WARNING"
+    return "HEALTHY"
+
+
+def reliability_snapshot(
+    conn: Connection, config: RelopsConfig, breakers: dict[str, dict[str, Any]], task_faults: dict[str, int]
+) -> dict[str, Any]:
+    flows = flow_rows(conn, config)
+    jobs = [_jsonable(j) for j in job_states(conn)]
+    incidents = [_jsonable(i) for i in list_incidents(conn)]
+    return {
+        "status": overall_status(flows, breakers, jobs, incidents),
+        "flows": flows,
+        "breakers": breakers,
+        "cron": jobs,
+        "incidents": incidents,
+        "task_faults": task_faults,
+    }
