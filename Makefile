@@ -37,9 +37,14 @@ migrate: services
 	$(BIN)/relops migrate
 
 # var/ holds beat's schedule file (and any local Redis/PostgreSQL data started by `services`).
+# Flower asks for a password: FLOWER_BASIC_AUTH=user:password, or one generated once into var/.
 run: migrate
 	@mkdir -p var
-	PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
+	@test -n "$$FLOWER_BASIC_AUTH" || test -s var/flower-auth || \
+	  echo "relops:$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(18))')" > var/flower-auth
+	@echo "Flower: http://127.0.0.1:$${FLOWER_PORT:-5555} (sign in as $${FLOWER_BASIC_AUTH:-$$(cat var/flower-auth)})"
+	@echo "Dashboard: http://127.0.0.1:$${RELOPS_WEB_PORT:-8080} (a token: .venv/bin/relops users add NAME --role admin)"
+	FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-$$(cat var/flower-auth)} PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
 
 test: services
 	$(BIN)/ruff check .

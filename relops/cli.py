@@ -53,9 +53,11 @@ def _register_subcommands() -> None:
     from relops.cli_evaluate import evaluate, tick
     from relops.cli_incidents import incidents
     from relops.cli_status import status
+    from relops.cli_users import users
+    from relops.cli_web import web
     from relops.services import services
 
-    for command in (alerts, breakers, rejections, cron, evaluate, incidents, status, tick, services):
+    for command in (alerts, breakers, rejections, cron, evaluate, incidents, status, tick, services, users, web):
         cli.add_command(command)
 
 

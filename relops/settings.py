@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     #: The flows/evaluation config file (TOML).
     config_path: Path = Field(Path("relops.toml"), validation_alias="RELOPS_CONFIG")
     log_level: str = Field("INFO", validation_alias="RELOPS_LOG_LEVEL")
+    #: The dashboard's database connection: the read-only relops_web role (default: DATABASE_URL
+    #: with that user name).
+    web_database_url: str | None = Field(None, validation_alias="RELOPS_WEB_DATABASE_URL")
+    web_host: str = Field("127.0.0.1", validation_alias="RELOPS_WEB_HOST")
+    web_port: int = Field(8080, ge=1, le=65535, validation_alias="RELOPS_WEB_PORT")
     #: Slack-style incoming webhook; a secret (it authorises posting), never logged.
     webhook_url: SecretStr | None = Field(None, validation_alias="MONITORING_ALERT_WEBHOOK_URL")
     #: Comma-separated recipients of email alerts.
@@ -73,6 +78,16 @@ class Settings(BaseSettings):
     @property
     def admin_email_list(self) -> list[str]:
         return [a.strip() for a in self.admin_emails.split(",") if a.strip()]
+
+    @property
+    def web_db_url(self) -> str:
+        if self.web_database_url:
+            return self.web_database_url
+        from sqlalchemy.engine import make_url
+
+        return (
+            make_url(self.database_url).set(username="relops_web", password=None).render_as_string(hide_password=False)
+        )
 
     @property
     def broker_url(self) -> str:

@@ -1,0 +1,23 @@
+"""API tokens: random, shown once, stored only as a hash. Pure: no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+PREFIX = "rlp_"
+
+
+def new_token() -> str:
+    """256 random bits: a SHA-256 of it needs no salt or slow hash (nothing to guess)."""
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_token(token: str) -> str:
+    """A form token bound to the session's own token: a cross-site form cannot know it."""
+    return hmac.new(token.encode(), b"relops-csrf", hashlib.sha256).hexdigest()

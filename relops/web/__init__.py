@@ -1,0 +1,1 @@
+"""The ops dashboard and JSON API (``relops web``): admins only."""

@@ -1,0 +1,146 @@
+"""The dashboard and JSON API. Every ops endpoint and page: anonymous 401, viewer 403, admin 200.
+
+The service reads with the relops_web database role, which can read the ops tables and change an
+incident's status, nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine, create_engine
+
+from relops import __version__
+from relops.store.users import User
+from relops.tokens import csrf_token
+from relops.web.auth import COOKIE, authenticate, request_token
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+REFRESH_S = 30
+
+
+def _safe_link(url: str) -> str | None:
+    """Only absolute http(s) URLs become links; anything else is shown as text."""
+    return url if url.startswith(("https://", "http://")) else None
+
+
+TEMPLATES.env.filters["safe_link"] = _safe_link
+
+
+def collect_snapshot(engine: Engine) -> dict[str, Any]:
+    from relops import redis_keys
+    from relops.breakers import breaker_states
+    from relops.runtime import get_config, redis
+    from relops.shared_state import REDIS_FAULTS
+    from relops.snapshot import reliability_snapshot
+
+    try:
+        faults = {k.decode(): int(v) for k, v in redis().hgetall(redis_keys.task_faults()).items()}
+    except REDIS_FAULTS:
+        faults = {}
+    with engine.connect() as conn:
+        return reliability_snapshot(conn, get_config(), breaker_states(), faults)
+
+
+def change_incident(engine: Engine, incident_id: int, action: str) -> bool:
+    from relops.runtime import get_channels, redis
+    from relops.shared_state import forget_dedup
+    from relops.store.incidents import set_status
+    from relops.timeutil import utcnow
+
+    status = {"ack": "acknowledged", "resolve": "resolved"}[action]
+    with engine.begin() as conn:
+        row = set_status(conn, incident_id, status, utcnow())
+    if row is not None and status == "resolved":
+        forget_dedup(redis(), list(get_channels()), row["fingerprint"])
+    return row is not None
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    from relops.settings import get_settings
+
+    engine = create_engine(database_url or get_settings().web_db_url, pool_pre_ping=True)
+    app = FastAPI(title="relops", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
+
+    def api_admin(request: Request) -> User:
+        user = authenticate(engine, request_token(request))
+        if user is None:
+            raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
+        if not user.is_admin:
+            raise HTTPException(403, "only admins may read ops data")
+        return user
+
+    def page_user(request: Request) -> tuple[User | None, Response | None]:
+        user = authenticate(engine, request_token(request))
+        if user is None:
+            return None, TEMPLATES.TemplateResponse(request, "login.html", {"error": None}, status_code=401)
+        if not user.is_admin:
+            return user, TEMPLATES.TemplateResponse(request, "forbidden.html", {"user": user}, status_code=403)
+        return user, None
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/api/v1/snapshot", summary="The reliability snapshot: burn rates, breakers, cron jobs, incidents")
+    def snapshot(request: Request) -> JSONResponse:
+        api_admin(request)
+        return JSONResponse(collect_snapshot(engine))
+
+    @app.post("/api/v1/incidents/{incident_id}/{action}", summary="Acknowledge or resolve an incident")
+    def incident_api(incident_id: int, action: str, request: Request) -> dict[str, Any]:
+        api_admin(request)
+        if action not in ("ack", "resolve"):
+            raise HTTPException(404, "action must be ack or resolve")
+        if not change_incident(engine, incident_id, action):
+            raise HTTPException(409, f"incident {incident_id} does not exist or cannot {action} from its status")
+        return {"incident": incident_id, "action": action}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request) -> Response:
+        user, refusal = page_user(request)
+        if refusal is not None:
+            return refusal
+        snap = collect_snapshot(engine)
+        token = request_token(request) or ""
+        return TEMPLATES.TemplateResponse(
+            request,
+            "dashboard.html",
+            {"snap": snap, "user": user, "csrf": csrf_token(token), "refresh_s": REFRESH_S},
+        )
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_page(request: Request) -> Response:
+        return TEMPLATES.TemplateResponse(request, "login.html", {"error": None})
+
+    @app.post("/login", include_in_schema=False)
+    def login(request: Request, token: str = Form(...)) -> Response:
+        if authenticate(engine, token) is None:
+            return TEMPLATES.TemplateResponse(request, "login.html", {"error": "unknown token"}, status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", max_age=12 * 3600
+        )
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout() -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.post("/incidents/{incident_id}/{action}", include_in_schema=False)
+    def incident_form(incident_id: int, action: str, request: Request, csrf: str = Form(...)) -> Response:
+        _, refusal = page_user(request)
+        if refusal is not None:
+            return refusal
+        if csrf != csrf_token(request_token(request) or "") or action not in ("ack", "resolve"):
+            raise HTTPException(400, "bad form")
+        change_incident(engine, incident_id, action)
+        return RedirectResponse("/", status_code=303)
+
+    return app

@@ -1,0 +1,190 @@
+"""The dashboard and API against a real `relops web` process: who may read what, and the
+database roles underneath (the design's P1 finding #2)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from tests.integration.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+RELOPS = str(Path(sys.executable).parent / "relops")
+
+
+def relops(env, *args) -> str:
+    done = subprocess.run([RELOPS, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def new_user(env, role) -> str:
+    return relops(env, "users", "add", f"{role}-{uuid.uuid4().hex[:6]}", "--role", role).strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def web(relops_env, output_dir) -> Iterator[str]:
+    port = free_port()
+    log = (output_dir / "web.log").open("ab")
+    process = subprocess.Popen(
+        [RELOPS, "web", "--port", str(port)],
+        env={**os.environ, **relops_env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            return requests.get(url + "/healthz", timeout=1).ok
+        except requests.ConnectionError:
+            return process.poll() is not None
+
+    try:
+        wait_for(up, timeout_s=30, what="relops web up")
+        assert process.poll() is None, "relops web exited at start"
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def tokens(relops_env) -> dict[str, str]:
+    return {"admin": new_user(relops_env, "admin"), "viewer": new_user(relops_env, "viewer")}
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+ENDPOINTS = [("GET", "/api/v1/snapshot"), ("GET", "/"), ("POST", "/api/v1/incidents/1/ack")]
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+@pytest.mark.parametrize(("who", "expected"), [(None, 401), ("viewer", 403), ("wrong", 401)])
+def test_nobody_but_admins_reads_ops_data(web, tokens, method, path, who, expected):
+    token = {"viewer": tokens["viewer"], "wrong": "rlp_not-a-real-token", None: None}[who]
+    response = requests.request(method, web + path, headers=bearer(token), timeout=10, allow_redirects=False)
+    assert response.status_code == expected
+    assert "checkout" not in response.text  # no ops data leaks into refusals
+
+
+def test_admin_reads_the_snapshot_and_the_dashboard(web, tokens):
+    snap = requests.get(web + "/api/v1/snapshot", headers=bearer(tokens["admin"]), timeout=10).json()
+    assert snap["status"] in ("HEALTHY", "WARNING", "CRITICAL")
+    assert {f["flow"] for f in snap["flows"]} >= {"checkout", "login"}
+    assert {"postgres", "webhook"} <= set(snap["breakers"])
+    page = requests.get(web + "/", headers=bearer(tokens["admin"]), timeout=10)
+    assert page.status_code == 200
+    assert 'id="status"' in page.text and 'id="burn-rates"' in page.text and 'id="breakers"' in page.text
+    # A hostile flow name from the config is escaped, never markup.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<script>alert(1)" not in page.text
+    assert requests.get(web + "/api/openapi.json", timeout=10).json()["paths"]["/api/v1/snapshot"]
+
+
+def test_login_sets_a_session_and_forms_need_their_csrf_token(web, tokens, db, producer):
+    session = requests.Session()
+    assert session.post(web + "/login", data={"token": "rlp_wrong"}, timeout=10).status_code == 401
+    assert session.post(web + "/login", data={"token": tokens["admin"]}, timeout=10).status_code == 200
+    assert session.cookies.get("relops_token")
+    page = session.get(web + "/", timeout=10)
+    assert page.status_code == 200 and "Signed in as admin-" in page.text
+    assert session.post(web + "/incidents/1/ack", data={"csrf": "forged"}, timeout=10).status_code == 400
+    viewer = requests.Session()
+    viewer.post(web + "/login", data={"token": tokens["viewer"]}, timeout=10)
+    assert viewer.get(web + "/", timeout=10).status_code == 403
+
+
+def test_admin_acks_and_resolves_an_incident_through_the_api(web, tokens, db, clean_tables):
+    with db.begin() as conn:
+        incident_id = conn.execute(
+            text(
+                "INSERT INTO ops_incidents (fingerprint, status, severity, source, title, first_seen, last_seen, "
+                "opened_at, occurrences, last_event) VALUES ('slo:checkout', 'open', 'critical', 'slo', 't', now(), "
+                "now(), now(), 1, '{}') RETURNING id"
+            )
+        ).scalar()
+    admin = bearer(tokens["admin"])
+    assert requests.post(f"{web}/api/v1/incidents/{incident_id}/ack", headers=admin, timeout=10).status_code == 200
+    assert requests.post(f"{web}/api/v1/incidents/{incident_id}/ack", headers=admin, timeout=10).status_code == 409
+    assert requests.post(f"{web}/api/v1/incidents/{incident_id}/resolve", headers=admin, timeout=10).status_code == 200
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT status FROM ops_incidents")).scalar() == "resolved"
+
+
+def test_tokens_are_stored_hashed(relops_env, db):
+    token = new_user(relops_env, "viewer")
+    with db.connect() as conn:
+        hashes = [r[0] for r in conn.execute(text("SELECT token_hash FROM ops_users"))]
+    assert token not in hashes
+    assert hashlib.sha256(token.encode()).hexdigest() in hashes
+
+
+OPS_TABLES = [
+    "ops_flow_minutes",
+    "ops_flow_hours",
+    "ops_ingested_batches",
+    "ops_rejected_inputs",
+    "ops_evaluation_ticks",
+    "ops_burn_rate_snapshots",
+    "ops_alert_events",
+    "ops_incidents",
+    "ops_notifications",
+    "ops_dead_letters",
+    "ops_cron_executions",
+    "ops_cron_jobs",
+    "ops_users",
+]
+
+
+def connect_as(database_url: str, role: str) -> psycopg.Connection:
+    url = make_url(database_url)
+    return psycopg.connect(host=url.host, port=url.port, dbname=url.database, user=role, autocommit=True)
+
+
+def test_no_role_but_relops_own_can_read_ops_tables(database_url):
+    outsider = f"relops_outsider_{uuid.uuid4().hex[:8]}"
+    url = make_url(database_url)
+    admin = psycopg.connect(host=url.host, port=url.port, dbname=url.database, user=url.username, autocommit=True)
+    admin.execute(f"CREATE ROLE {outsider} LOGIN")
+    try:
+        with connect_as(database_url, outsider) as conn:
+            for table in OPS_TABLES:
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(f"SELECT 1 FROM {table} LIMIT 1")
+        with connect_as(database_url, "relops_web") as conn:
+            for table in OPS_TABLES:
+                conn.execute(f"SELECT 1 FROM {table} LIMIT 1")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("INSERT INTO ops_alert_events (dedup_key) VALUES ('x')")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("DELETE FROM ops_flow_minutes")
+        with connect_as(database_url, "relops_worker") as conn:
+            conn.execute("SELECT 1 FROM ops_incidents LIMIT 1")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT 1 FROM ops_users LIMIT 1")
+    finally:
+        admin.execute(f"DROP ROLE {outsider}")
+        admin.close()
