@@ -14,7 +14,7 @@ RELOPS_CONFIG ?= relops.toml
 export REDIS_URL CELERY_BROKER_URL DATABASE_URL RELOPS_CONFIG
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install services migrate run test lint format bench clean
+.PHONY: help venv install services migrate run demo test lint format bench clean
 
 help:
 	@echo "make run      install, start services, migrate, run workers + beat + flower (Ctrl-C stops)"
@@ -45,6 +45,11 @@ run: migrate
 	@echo "Flower: http://127.0.0.1:$${FLOWER_PORT:-5555} (sign in as $${FLOWER_BASIC_AUTH:-$$(cat var/flower-auth)})"
 	@echo "Dashboard: http://127.0.0.1:$${RELOPS_WEB_PORT:-8080} (a token: .venv/bin/relops users add NAME --role admin)"
 	FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-$$(cat var/flower-auth)} PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
+
+# The stack for `relops demo` (second terminal): 30 s ticks, the webhook pointed at the demo's sink.
+demo:
+	RELOPS_CONFIG=relops-demo.toml MONITORING_ALERT_WEBHOOK_URL=http://127.0.0.1:9099/services/demo/hook \
+	  $(MAKE) run
 
 test: services
 	$(BIN)/ruff check .

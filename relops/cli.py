@@ -50,6 +50,7 @@ def _register_subcommands() -> None:
     from relops.cli_alerts import alerts, rejections
     from relops.cli_breakers import breakers
     from relops.cli_cron import cron
+    from relops.cli_demo import demo
     from relops.cli_evaluate import evaluate, tick
     from relops.cli_incidents import incidents
     from relops.cli_status import status
@@ -57,7 +58,7 @@ def _register_subcommands() -> None:
     from relops.cli_web import web
     from relops.services import services
 
-    for command in (alerts, breakers, rejections, cron, evaluate, incidents, status, tick, services, users, web):
+    for command in (alerts, breakers, rejections, cron, demo, evaluate, incidents, status, tick, services, users, web):
         cli.add_command(command)
 
 
