@@ -6,6 +6,7 @@ incident's status, nothing else.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,18 @@ def _safe_link(url: str) -> str | None:
     return url if url.startswith(("https://", "http://")) else None
 
 
-TEMPLATES.env.filters["safe_link"] = _safe_link
+def _when(iso: str | None) -> str:
+    """2026-11-27 12:04:44 UTC from an ISO timestamp; "-" for none."""
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _when_ms(epoch_ms: int | None) -> str:
+    return "-" if not epoch_ms else datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+TEMPLATES.env.filters.update(safe_link=_safe_link, when=_when, when_ms=_when_ms)
 
 
 def collect_snapshot(engine: Engine) -> dict[str, Any]:

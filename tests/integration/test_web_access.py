@@ -4,13 +4,7 @@ database roles underneath (the design's P1 finding #2)."""
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,55 +12,9 @@ import requests
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.integration.conftest import wait_for
+from tests.web_support import new_user, web_fixture  # noqa: F401 (the `web` fixture)
 
 pytestmark = pytest.mark.integration
-RELOPS = str(Path(sys.executable).parent / "relops")
-
-
-def relops(env, *args) -> str:
-    done = subprocess.run([RELOPS, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def new_user(env, role) -> str:
-    return relops(env, "users", "add", f"{role}-{uuid.uuid4().hex[:6]}", "--role", role).strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def web(relops_env, output_dir) -> Iterator[str]:
-    port = free_port()
-    log = (output_dir / "web.log").open("ab")
-    process = subprocess.Popen(
-        [RELOPS, "web", "--port", str(port)],
-        env={**os.environ, **relops_env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            return requests.get(url + "/healthz", timeout=1).ok
-        except requests.ConnectionError:
-            return process.poll() is not None
-
-    try:
-        wait_for(up, timeout_s=30, what="relops web up")
-        assert process.poll() is None, "relops web exited at start"
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")

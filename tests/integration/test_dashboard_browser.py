@@ -1,0 +1,273 @@
+"""The dashboard in a real browser: headless Chromium (Debian's, installed by tests/browser_setup.py
+when missing) signs in to a real `relops web` process over HTTP and reads seeded data off the page.
+
+The page is left as a screenshot under the run's output folder (test-output/<run>/dashboard.png).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import text
+
+from relops import redis_keys
+from tests.browser_setup import INSTALL_TIMEOUT_S, ensure_chromium
+from tests.integration.conftest import TEST_CONFIG
+from tests.web_support import new_user, web_fixture  # noqa: F401 (the `web` fixture)
+
+# The first test may install Chromium (apt-get update + install) inside its setup: room for that.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2 * INSTALL_TIMEOUT_S + 120)]
+
+# '<script>alert(1)</script> & "quotes"', as the test config spells it.
+HOSTILE_FLOW = next(
+    flow["name"] for flow in tomllib.loads(TEST_CONFIG.format(tick_interval_s=300))["flows"] if "<" in flow["name"]
+)
+INCIDENT_TITLE = "checkout is burning its error budget 20x"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",  # Chromium refuses to run as root without it
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium_paths() -> tuple[str, str]:
+    return ensure_chromium()
+
+
+@pytest.fixture
+def driver(chromium_paths, tmp_path, output_dir) -> Iterator[WebDriver]:
+    chromium, chromedriver = chromium_paths
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(flag)
+    # An explicit driver path: Selenium Manager is never asked to find (or download) one.
+    service = Service(executable_path=chromedriver, log_output=str(output_dir / "chromedriver.log"))
+    browser = webdriver.Chrome(service=service, options=options)
+    try:
+        browser.set_window_size(1400, 1000)
+        browser.set_page_load_timeout(20)
+        yield browser
+    finally:
+        browser.quit()
+
+
+def seed(db, redis_url: str) -> int:
+    """A critical checkout, an ok login, an open critical incident, a failing cron job, an open breaker."""
+    checkout_windows = [
+        {"window": "1h", "window_s": 3600, "events": 1000, "errors": 20, "burn_rate": 20.0, "status": "critical"}
+    ]
+    login_windows = [{"window": "1h", "window_s": 3600, "events": 800, "errors": 0, "burn_rate": 0.0, "status": "ok"}]
+    snapshot = text(
+        "INSERT INTO ops_burn_rate_snapshots (flow, evaluated_at, severity, objective_percent, budget_remaining, "
+        "time_to_exhaustion_s, period_events, period_errors, windows) VALUES (:flow, now(), :severity, :objective, "
+        ":budget, :tte, :events, :errors, CAST(:windows AS jsonb))"
+    )
+    with db.begin() as conn:
+        conn.execute(
+            snapshot,
+            [
+                {
+                    "flow": "checkout",
+                    "severity": "critical",
+                    "objective": 99.9,
+                    "budget": 0.5,
+                    "tte": 3600,
+                    "events": 100_000,
+                    "errors": 50,
+                    "windows": json.dumps(checkout_windows),
+                },
+                {
+                    "flow": "login",
+                    "severity": "ok",
+                    "objective": 99.5,
+                    "budget": 1.0,
+                    "tte": None,
+                    "events": 80_000,
+                    "errors": 0,
+                    "windows": json.dumps(login_windows),
+                },
+            ],
+        )
+        incident_id = conn.execute(
+            text(
+                "INSERT INTO ops_incidents (fingerprint, status, severity, source, title, first_seen, last_seen, "
+                "opened_at, occurrences, last_event) VALUES ('slo:checkout', 'open', 'critical', 'slo', :title, "
+                "now(), now(), now(), 3, '{}') RETURNING id"
+            ),
+            {"title": INCIDENT_TITLE},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO ops_cron_jobs (name, state, next_deadline, last_run_id, last_status, last_finished_at, "
+                "consecutive_failures) VALUES ('nightly-export', 'failing', now() + interval '1 hour', 'run-7', "
+                "'failed', now() - interval '5 minutes', 2)"
+            )
+        )
+    now_ms = int(time.time() * 1000)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.hset(
+            redis_keys.breaker("webhook")[0],
+            mapping={
+                "state": "open",
+                "generation": 1,
+                "failures": 0,
+                "open_until": now_ms + 3_600_000,
+                "last_failure": now_ms,
+                "last_transition": now_ms,
+            },
+        )
+    finally:
+        client.close()
+    return incident_id
+
+
+def badge(row: WebElement, column: int) -> WebElement:
+    return row.find_element(By.CSS_SELECTOR, f"td:nth-child({column}) .badge")
+
+
+def classes(element: WebElement) -> set[str]:
+    return set((element.get_attribute("class") or "").split())
+
+
+def rgb(css_colour: str) -> tuple[int, int, int]:
+    match = re.match(r"rgba?\((\d+),\s*(\d+),\s*(\d+)", css_colour)
+    assert match, css_colour
+    r, g, b = (int(part) for part in match.groups())
+    return r, g, b
+
+
+def assert_no_alert(driver: WebDriver) -> None:
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert  # noqa: B018 (the property raises when no dialog is open)
+
+
+def full_page_png(driver: WebDriver) -> bytes:
+    """The whole page, not just the viewport: Chrome DevTools' capture beyond the viewport."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
+    return base64.b64decode(shot["data"])
+
+
+def save_screenshot(driver: WebDriver, path: Path) -> None:
+    path.write_bytes(full_page_png(driver))
+    assert path.stat().st_size > 10_000, f"{path} is only {path.stat().st_size} bytes"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def incident_row(driver: WebDriver, incident_id: int) -> WebElement:
+    rows = [
+        row
+        for row in driver.find_elements(By.CSS_SELECTOR, "#incidents tbody tr")
+        if row.find_element(By.CSS_SELECTOR, "td").text == str(incident_id)
+    ]
+    assert len(rows) == 1, [row.text for row in driver.find_elements(By.CSS_SELECTOR, "#incidents tbody tr")]
+    return rows[0]
+
+
+def test_dashboard_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):
+    incident_id = seed(db, relops_env["REDIS_URL"])
+    token = new_user(relops_env, "admin")
+    wait = WebDriverWait(driver, 15)
+
+    # Sign in through the form, as a person would.
+    driver.get(web + "/login")
+    field = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "input[name=token]")))
+    field.send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    banner = wait.until(ec.visibility_of_element_located((By.ID, "status")))
+    assert driver.current_url == web + "/"
+    assert driver.title == "relops · CRITICAL"
+    assert "Signed in as admin-" in driver.find_element(By.CSS_SELECTOR, "main > div.muted").text
+
+    # The banner: CRITICAL, in red.
+    assert banner.text == "CRITICAL"
+    assert {"banner", "CRITICAL"} <= classes(banner)
+    r, g, b = rgb(banner.value_of_css_property("background-color"))
+    assert r > 150 and g < 100 and b < 100, (r, g, b)
+
+    # Burn rates: checkout first and critical at 20.00x over 1h; login ok; windows without data say so.
+    burn_rows = driver.find_elements(By.CSS_SELECTOR, "#burn-rates tbody tr")
+    assert burn_rows[0].get_attribute("data-flow") == "checkout"
+    checkout = driver.find_element(By.CSS_SELECTOR, "#burn-rates tr[data-flow='checkout']")
+    assert badge(checkout, 2).text == "critical" and "critical" in classes(badge(checkout, 2))
+    one_hour = badge(checkout, 3)
+    assert one_hour.text == "20.00x" and "critical" in classes(one_hour)
+    assert badge(checkout, 4).text == "no data"  # 6h: no data in the seeded snapshot
+    assert "50.0%" in checkout.text  # budget left
+    login = driver.find_element(By.CSS_SELECTOR, "#burn-rates tr[data-flow='login']")
+    assert badge(login, 2).text == "ok" and badge(login, 3).text == "0.00x"
+    headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#burn-rates thead th")]
+    assert headers[:5] == ["flow", "status", "1h", "6h", "24h"]
+
+    # The hostile flow name from the config is plain text: no script element, no dialog.
+    names = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#burn-rates td.name")]
+    assert any(name.startswith(HOSTILE_FLOW) for name in names), names
+    assert driver.find_elements(By.TAG_NAME, "script") == []
+    assert_no_alert(driver)
+
+    # Dependencies: the webhook breaker is open.
+    webhook = driver.find_element(By.CSS_SELECTOR, "#breakers tr[data-dependency='webhook']")
+    assert badge(webhook, 2).text == "open" and "open" in classes(badge(webhook, 2))
+    postgres = driver.find_element(By.CSS_SELECTOR, "#breakers tr[data-dependency='postgres']")
+    assert badge(postgres, 2).text == "closed" and "closed" in classes(badge(postgres, 2))
+
+    # Cron jobs: the failing export.
+    cron = driver.find_element(By.CSS_SELECTOR, "#cron tbody tr")
+    assert cron.find_element(By.CSS_SELECTOR, "td.name").text == "nightly-export"
+    assert badge(cron, 2).text == "failing" and "failing" in classes(badge(cron, 2))
+
+    # Incidents: open and critical, with ack and resolve buttons.
+    row = incident_row(driver, incident_id)
+    assert INCIDENT_TITLE in row.text
+    assert badge(row, 2).text == "critical" and badge(row, 3).text == "open"
+    assert [button.text for button in row.find_elements(By.CSS_SELECTOR, "button")] == ["ack", "resolve"]
+
+    save_screenshot(driver, output_dir / "dashboard.png")
+
+    # Acknowledge it: the form posts, the page reloads, the incident is acknowledged.
+    row.find_element(By.XPATH, ".//button[normalize-space()='ack']").click()
+    wait.until(ec.staleness_of(row))
+    wait.until(ec.visibility_of_element_located((By.ID, "status")))
+    assert driver.current_url == web + "/"
+    row = incident_row(driver, incident_id)
+    assert badge(row, 3).text == "acknowledged" and "acknowledged" in classes(badge(row, 3))
+    assert [button.text for button in row.find_elements(By.CSS_SELECTOR, "button")] == ["resolve"]
+    assert driver.find_element(By.ID, "status").text == "CRITICAL"  # checkout still burns
+    assert_no_alert(driver)
+    with db.connect() as conn:
+        status = conn.execute(text("SELECT status FROM ops_incidents WHERE id = :id"), {"id": incident_id}).scalar()
+    assert status == "acknowledged"
+    save_screenshot(driver, output_dir / "dashboard-acknowledged.png")

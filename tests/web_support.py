@@ -1,0 +1,64 @@
+"""A real `relops web` process and users for the dashboard tests (test_web_access, test_dashboard_browser)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.conftest import wait_for
+
+RELOPS = str(Path(sys.executable).parent / "relops")
+
+
+def relops(env, *args) -> str:
+    done = subprocess.run([RELOPS, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def new_user(env, role) -> str:
+    return relops(env, "users", "add", f"{role}-{uuid.uuid4().hex[:6]}", "--role", role).strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(name="web", scope="module")
+def web_fixture(relops_env, output_dir) -> Iterator[str]:
+    """``web``: the base URL of a `relops web` process on a free port, one per test module that imports this."""
+    port = free_port()
+    log = (output_dir / "web.log").open("ab")
+    process = subprocess.Popen(
+        [RELOPS, "web", "--port", str(port)],
+        env={**os.environ, **relops_env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            return requests.get(url + "/healthz", timeout=1).ok
+        except requests.ConnectionError:
+            return process.poll() is not None
+
+    try:
+        wait_for(up, timeout_s=30, what="relops web up")
+        assert process.poll() is None, "relops web exited at start"
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
