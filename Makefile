@@ -9,9 +9,11 @@ STAMP := $(VENV)/.installed
 # The environment every relops process reads (relops/settings.py); the caller's values win.
 REDIS_URL ?= redis://127.0.0.1:6379/0
 CELERY_BROKER_URL ?= $(REDIS_URL)
-DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/relops
+# Workers and the CLI connect as relops_worker; migrations and `relops users add` as the owner.
+RELOPS_ADMIN_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/relops
+DATABASE_URL ?= postgresql+psycopg://relops_worker@127.0.0.1:5432/relops
 RELOPS_CONFIG ?= relops.toml
-export REDIS_URL CELERY_BROKER_URL DATABASE_URL RELOPS_CONFIG
+export REDIS_URL CELERY_BROKER_URL DATABASE_URL RELOPS_ADMIN_DATABASE_URL RELOPS_CONFIG
 
 .DEFAULT_GOAL := help
 .PHONY: help venv install services migrate run demo test lint format bench clean

@@ -22,7 +22,7 @@ def migrate() -> None:
     from relops.settings import get_settings
 
     settings = get_settings()
-    run_migrations(settings.database_url)
+    run_migrations(settings.admin_db_url)
     click.echo("database is at the latest migration")
 
 

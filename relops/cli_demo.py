@@ -34,7 +34,8 @@ def demo(minutes: float, outage_after: float) -> None:
     """Send traffic for the example flows, break one, fail a cron job; print what the webhook gets."""
     from relops.client import OutcomeRecorder
     from relops.cron_tracking import broker_sender
-    from relops.runtime import engine, get_config
+    from relops.db import get_engine
+    from relops.runtime import get_config
     from relops.settings import get_settings
     from relops.sink import HttpSink
     from relops.store.users import add_user
@@ -43,7 +44,7 @@ def demo(minutes: float, outage_after: float) -> None:
     settings = get_settings()
     config = get_config()
     token = new_token()
-    with engine().begin() as conn:
+    with get_engine(settings.admin_db_url).begin() as conn:
         add_user(conn, f"demo-{uuid.uuid4().hex[:6]}", "admin", hash_token(token))
     click.echo(f"dashboard: http://127.0.0.1:{settings.web_port}/  (sign in with {token})")
     click.echo(f"webhook sink: http://127.0.0.1:{DEMO_SINK_PORT}/ (start the stack with `make demo` to use it)")

@@ -19,13 +19,15 @@ def add(name: str, role: str) -> None:
     """Create a user and print its API token once (only a hash is stored)."""
     from sqlalchemy.exc import IntegrityError
 
-    from relops.runtime import engine
+    from relops.db import get_engine
+    from relops.settings import get_settings
     from relops.store.users import add_user
     from relops.tokens import hash_token, new_token
 
     token = new_token()
     try:
-        with engine().begin() as conn:
+        # Only an owner may write users: neither the workers' nor the web service's role can.
+        with get_engine(get_settings().admin_db_url).begin() as conn:
             add_user(conn, name, role, hash_token(token))
     except IntegrityError:
         raise click.ClickException(f"a user named {name!r} exists already") from None

@@ -460,7 +460,8 @@ def configured_endpoints() -> list[Endpoint]:
     from relops.settings import get_settings
 
     settings = get_settings()
-    return endpoints(settings.redis_url, settings.broker_url, settings.database_url)
+    # As the owner: the relops roles do not exist before the first migration.
+    return endpoints(settings.redis_url, settings.broker_url, settings.admin_db_url)
 
 
 @click.group()

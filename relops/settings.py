@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
     #: Defaults to REDIS_URL when unset.
     celery_broker_url: str | None = Field(None, validation_alias="CELERY_BROKER_URL")
+    #: The workers' connection (in a deployment, the relops_worker role).
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    #: An owner's connection for `relops migrate` (creates the database and the roles) and
+    #: `relops users add`; defaults to DATABASE_URL.
+    admin_database_url: str | None = Field(None, validation_alias="RELOPS_ADMIN_DATABASE_URL")
     #: The flows/evaluation config file (TOML).
     config_path: Path = Field(Path("relops.toml"), validation_alias="RELOPS_CONFIG")
     log_level: str = Field("INFO", validation_alias="RELOPS_LOG_LEVEL")
@@ -49,9 +53,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "web_database_url", "admin_database_url")
     @classmethod
-    def _database_scheme(cls, value: str) -> str:
+    def _database_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith("postgresql"):
             raise ValueError("must be a PostgreSQL URL (postgresql+psycopg://user@host:port/db)")
         if value.startswith("postgresql://"):
@@ -78,6 +84,10 @@ class Settings(BaseSettings):
     @property
     def admin_email_list(self) -> list[str]:
         return [a.strip() for a in self.admin_emails.split(",") if a.strip()]
+
+    @property
+    def admin_db_url(self) -> str:
+        return self.admin_database_url or self.database_url
 
     @property
     def web_db_url(self) -> str:

@@ -11,6 +11,7 @@ import pytest
 import redis
 from celery import Celery
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from relops.celery_process import CeleryProcess, poll_until, start_worker
 from relops.sink import HttpSink, SinkResponse
@@ -125,7 +126,9 @@ def relops_env(
     env = {
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
-        "DATABASE_URL": database_url,
+        # As deployed: workers and CLI as relops_worker; migrations and users as the owner.
+        "DATABASE_URL": make_url(database_url).set(username="relops_worker").render_as_string(hide_password=False),
+        "RELOPS_ADMIN_DATABASE_URL": database_url,
         "RELOPS_CONFIG": str(config_path),
         "MONITORING_ALERT_WEBHOOK_URL": webhook_sink.url + WEBHOOK_SECRET_PATH,
         "RESEND_API_KEY": RESEND_KEY,
@@ -143,8 +146,9 @@ def relops_env(
 
 
 @pytest.fixture(scope="session")
-def db(relops_env: dict[str, str]) -> Iterator[Engine]:
-    engine = create_engine(relops_env["DATABASE_URL"])
+def db(relops_env: dict[str, str], database_url: str) -> Iterator[Engine]:
+    """The owner's connection: tests seed and truncate what the roles may not."""
+    engine = create_engine(database_url)
     yield engine
     engine.dispose()
 

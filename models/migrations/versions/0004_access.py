@@ -63,6 +63,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM relops_worker, relops_web")
+    op.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM relops_worker")
     tables = ", ".join(OPS_TABLES)
     for role in ROLES:
         op.execute(f"REVOKE ALL ON {tables} FROM {role}")
