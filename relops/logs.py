@@ -6,16 +6,19 @@ import logging
 from typing import Any
 
 _MAX_VALUE_CHARS = 300
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _format_value(value: Any) -> str:
     text = str(value)
     if len(text) > _MAX_VALUE_CHARS:
         text = text[:_MAX_VALUE_CHARS] + "…"
-    if text == "" or any(c in text for c in ' "=\n\r\t\\'):
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-        return f'"{escaped}"'
-    return text
+    if text and text.isprintable() and not any(c in text for c in ' "=\\'):
+        return text
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    # A control character in a value (a hostile name) must not forge or split log lines.
+    escaped = "".join(c if c.isprintable() else _ESCAPES.get(c, f"\\x{ord(c):02x}") for c in escaped)
+    return f'"{escaped}"'
 
 
 def kv(**fields: Any) -> str:

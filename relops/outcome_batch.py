@@ -46,7 +46,10 @@ def excerpt(value: Any) -> str:
     try:
         text = json.dumps(value, default=repr, ensure_ascii=True)
     except (TypeError, ValueError, RecursionError):
-        text = repr(value)
+        try:
+            text = repr(value)
+        except RecursionError:  # hostile nesting: json and repr both give up
+            text = f"<{type(value).__name__} nested too deeply to show>"
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "..."
 
 

@@ -3,6 +3,11 @@
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready
 
+from relops.safe_json import install as _install_safe_json
+
+# Before any message is consumed: hostile nesting is refused at decoding, not in the pool.
+_install_safe_json()
+
 app = Celery("relops")
 app.config_from_object("celeryconfig")
 

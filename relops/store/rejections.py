@@ -10,6 +10,11 @@ from models import RejectedInput
 from relops.outcome_batch import Rejection
 
 
+def printable(text: str, limit: int) -> str:
+    """Control characters escaped (PostgreSQL text cannot hold NUL; logs must not be forged), truncated."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+
+
 def record_rejections(conn: Connection, task: str, reference: str | None, rejections: Sequence[Rejection]) -> None:
     if not rejections:
         return
@@ -18,11 +23,11 @@ def record_rejections(conn: Connection, task: str, reference: str | None, reject
         [
             {
                 "task": task,
-                "reference": reference,
+                "reference": None if reference is None else printable(reference, 200),
                 "item_index": r.item_index,
-                "field": r.field,
-                "reason": r.reason,
-                "excerpt": r.excerpt,
+                "field": printable(r.field, 100),
+                "reason": printable(r.reason, 500),
+                "excerpt": printable(r.excerpt, 400),
             }
             for r in rejections
         ],
