@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import redis
 from sqlalchemy import text
 
 from relops.celery_process import CeleryProcess
@@ -68,3 +69,36 @@ def test_prune_drops_only_rows_past_their_horizon(worker, producer, db, clean_ta
     assert minutes == [recent_minute]
     assert hours == [period_hour]  # 20 days old: still inside the 30-day SLO period
     assert batches == ["new"]
+
+
+def test_two_beats_by_mistake_double_no_tick(worker, relops_env, db, clean_tables, tmp_path, output_dir):
+    beat_env = {**relops_env, "RELOPS_CONFIG": str(write_config(tmp_path / "beat.toml", tick_interval_s=10))}
+    skipped_before = worker.log_text().count("event=tick.skipped")
+    beats = [
+        CeleryProcess(
+            ["beat", f"--schedule={tmp_path / f'schedule-{i}'}", "--loglevel=INFO"],
+            beat_env,
+            output_dir / f"beat-twin-{i}.log",
+        )
+        for i in range(2)
+    ]
+    try:
+
+        def both_sent_twice():
+            return all(b.log_text().count("Sending due task evaluate-tick") >= 2 for b in beats)
+
+        wait_for(both_sent_twice, timeout_s=60, what="each beat sending the tick at least twice")
+    finally:
+        for beat in beats:
+            beat.stop()
+    # A beat logs "Sending due task" before it publishes, so a beat stopped at that moment may
+    # not have sent it: wait for the queue to drain rather than for a count of sends.
+    broker = redis.Redis.from_url(relops_env["CELERY_BROKER_URL"])
+    wait_for(lambda: broker.llen("evaluate") == 0, what="the twin beats' ticks consumed")
+    broker.close()
+    assert worker.log_text().count("event=tick.skipped") > skipped_before
+    with db.connect() as conn:
+        slots = conn.execute(text("SELECT count(*), count(DISTINCT slot) FROM ops_evaluation_ticks")).one()
+    # The workers' slots are 300 s wide (their config), so four or more ticks sent by two beats
+    # fall in one or two slots: exactly one evaluation each, the others skipped.
+    assert slots[0] == slots[1] >= 1
