@@ -14,6 +14,7 @@ from models.tables import (
     IngestedBatch,
     Notification,
     RejectedInput,
+    User,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "IngestedBatch",
     "Notification",
     "RejectedInput",
+    "User",
 ]

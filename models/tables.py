@@ -272,3 +272,18 @@ class CronJob(Base):
         Index("ix_ops_cron_jobs_next_deadline", "next_deadline"),
         Index("ix_ops_cron_jobs_overrun_at", "overrun_at"),
     )
+
+
+class User(Base):
+    """Someone who may use the dashboard or the API; only a hash of the token is kept."""
+
+    __tablename__ = "ops_users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    #: admin or viewer
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="ck_ops_users_role"),)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relops.errors import ConfigError
 
@@ -24,6 +24,16 @@ from relops.errors import ConfigError
 _NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 Percent = Annotated[Decimal, Field(gt=0, lt=100)]
+
+
+def _printable_name(value: str) -> str:
+    if not _NAME_PATTERN.match(value):
+        raise ValueError("must be 1-200 printable characters (no control characters)")
+    return value
+
+
+#: A flow's or job's name.
+Name = Annotated[str, AfterValidator(_printable_name)]
 
 
 class _Strict(BaseModel):
@@ -103,19 +113,12 @@ class EvaluationConfig(_Strict):
 class FlowConfig(_Strict):
     """A critical user flow with an availability SLO."""
 
-    name: str
+    name: Name
     objective_percent: Percent
     period_days: int = Field(30, ge=1, le=365)
     description: str = ""
     #: Path under the runbook base URL, or an absolute URL.
     runbook: str = ""
-
-    @field_validator("name")
-    @classmethod
-    def _printable_name(cls, value: str) -> str:
-        if not _NAME_PATTERN.match(value):
-            raise ValueError("must be 1-200 printable characters (no control characters)")
-        return value
 
     @property
     def error_allowance(self) -> Decimal:
@@ -170,7 +173,7 @@ class AlertsConfig(_Strict):
 class JobConfig(_Strict):
     """A monitored scheduled job: when it should start, and how long it may take."""
 
-    name: str
+    name: Name
     #: A cron expression ("0 9 * * 1"), evaluated in ``timezone``; or give period_s instead.
     schedule: str | None = None
     period_s: int | None = Field(None, ge=60, le=366 * 86400)
@@ -183,13 +186,6 @@ class JobConfig(_Strict):
     failure_threshold: int = Field(1, ge=1, le=100)
     description: str = ""
     runbook: str = ""
-
-    @field_validator("name")
-    @classmethod
-    def _printable_name(cls, value: str) -> str:
-        if not _NAME_PATTERN.match(value):
-            raise ValueError("must be 1-200 printable characters (no control characters)")
-        return value
 
     @field_validator("timezone")
     @classmethod
