@@ -9,8 +9,6 @@ from relops.alert_event import AlertEvent
 from relops.slo_config import JobConfig
 
 SOURCE_CRON = "cron"
-#: What can be wrong with a job; each has its own incident.
-PROBLEMS = ("failing", "missed", "overrun")
 
 
 def cron_fingerprint(job: str, problem: str) -> str:

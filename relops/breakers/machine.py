@@ -14,7 +14,6 @@ and failures from before a recovery cannot reopen it.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field, replace
 
 
@@ -160,7 +159,3 @@ def report(
     if failures and _rate_exceeded(buckets, rules):
         return Outcome(_transition(b, State.OPEN, now_ms, rules), transition=(State.CLOSED, State.OPEN))
     return Outcome(b)
-
-
-def seconds_until_retry(b: Breaker, now_ms: int) -> float:
-    return max(0.0, math.ceil(b.open_until_ms - now_ms) / 1000)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
 from relops.channels.email_format import render_email
-from relops.channels.http import post_json
+from relops.channels.http import post_json, url_problem
 
 __all__ = ["CHANNEL", "EmailChannel", "idempotency_key", "render_email", "valid_sender"]
 
@@ -83,14 +83,7 @@ class EmailChannel(Channel):
                 f"alerts.channels.email.sender {str(sender)[:100]!r} is not an email address "
                 '(e.g. "relops <alerts@example.com>")'
             )
-        try:
-            parts = urlsplit(self.settings.resend_api_url)
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-        except ValueError:
-            return "RESEND_API_URL is not a valid URL"
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            return "RESEND_API_URL must be an http:// or https:// URL with a host"
-        return None
+        return url_problem(self.settings.resend_api_url, "RESEND_API_URL")
 
     def destination(self) -> str:
         try:

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import MaxRetryError
@@ -38,6 +39,18 @@ _WHITESPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 #: "<urllib3.connection.HTTPConnection object at 0x7f...>: " in front of urllib3 messages.
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
 _SECONDS = re.compile(r"^\d+(\.\d+)?$")
+
+
+def url_problem(url: str, variable: str) -> str | None:
+    """Why ``url`` (from environment variable ``variable``) cannot be posted to, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return f"{variable} is not a valid URL"
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return f"{variable} must be an http:// or https:// URL with a host"
+    return None
 
 
 def parse_retry_after(

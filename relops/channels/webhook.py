@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
-from relops.channels.http import post_json
+from relops.channels.http import post_json, url_problem
 from relops.channels.slack_format import render_slack
 
 __all__ = ["CHANNEL", "WebhookChannel", "redact_url", "render_slack", "url_secrets"]
@@ -97,14 +97,7 @@ class WebhookChannel(Channel):
         url = self._url()
         if url is None:
             return "MONITORING_ALERT_WEBHOOK_URL is not set"
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-        except ValueError:
-            return "MONITORING_ALERT_WEBHOOK_URL is not a valid URL"
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            return "MONITORING_ALERT_WEBHOOK_URL must be an http:// or https:// URL with a host"
-        return None
+        return url_problem(url, "MONITORING_ALERT_WEBHOOK_URL")
 
     def destination(self) -> str:
         url = self._url()

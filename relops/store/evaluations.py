@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert
 
 from models import BurnRateSnapshot, EvaluationTick
@@ -54,7 +54,3 @@ def save_snapshots(conn: Connection, as_of: datetime, evaluated: Sequence[tuple[
         rows,
     )
     return result.rowcount
-
-
-def latest_tick(conn: Connection) -> datetime | None:
-    return conn.execute(text("SELECT max(slot) FROM ops_evaluation_ticks")).scalar()
