@@ -14,7 +14,7 @@ from typing import Any
 
 from relops.burnrate import FlowEvaluation
 from relops.errors import InputRejected
-from relops.slo_config import FlowConfig
+from relops.slo_config import MAX_URL_CHARS, FlowConfig
 from relops.timeutil import parse_utc
 
 SEVERITIES = ("warning", "critical")
@@ -23,7 +23,6 @@ STATUSES = ("firing", "resolved")
 MAX_KEY_CHARS = 300
 MAX_TITLE_CHARS = 300
 MAX_SUMMARY_CHARS = 4000
-MAX_URL_CHARS = 2000
 MAX_DETAILS_BYTES = 64 * 1024
 SOURCE_SLO = "slo"
 

@@ -13,12 +13,21 @@ from sqlalchemy.engine import make_url
 import models
 
 MIGRATIONS_DIR = Path(models.__file__).parent / "migrations"
+#: A server that drops packets instead of refusing would otherwise hold a connect for the kernel's
+#: SYN retries (about two minutes): a task or a page waits this long, then retries or answers 503.
+CONNECT_TIMEOUT_S = 5
 
 
 @lru_cache(maxsize=4)
 def get_engine(database_url: str) -> Engine:
     """One pooled engine per URL per process (Celery prefork children build their own)."""
-    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
 
 
 def ensure_database(database_url: str) -> bool:

@@ -7,6 +7,7 @@ deployment fails before the first tick instead of evaluating with half a config.
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from datetime import datetime
 from decimal import Decimal
@@ -15,15 +16,29 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from relops.errors import ConfigError
 
 #: Printable text without control characters: names reach logs, Slack and HTML, which escape them,
-#: but a newline in a name would still forge log lines.
-_NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+#: but a newline in a name would still forge log lines, and a NUL makes every alert naming it invalid.
+_NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{1,200}$")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-Percent = Annotated[Decimal, Field(gt=0, lt=100)]
+#: The alert event contract's limit on runbook_url (relops.alert_event uses it): a flow or job whose
+#: runbook URL is longer would have every one of its alerts refused at dispatch.
+MAX_URL_CHARS = 2000
+#: An error message lists this many problems, then counts the rest.
+_MAX_PROBLEMS = 20
 
 
 def _printable_name(value: str) -> str:
@@ -32,28 +47,56 @@ def _printable_name(value: str) -> str:
     return value
 
 
-#: A flow's or job's name.
+def _no_control_characters(value: str) -> str:
+    if _CONTROL_CHARACTER.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _toml_number(value: object) -> object:
+    # Lax Decimal parsing would take a quoted "99.9" (or true as 1); TOML has real numbers, so a
+    # value of another type is a mistake in the file.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
+
+
+#: A flow's, job's, window's or breaker's name.
 Name = Annotated[str, AfterValidator(_printable_name)]
+#: A URL or URL path that ends up in alert messages.
+Url = Annotated[str, AfterValidator(_no_control_characters)]
+#: Exact (99.9 stays 99.9, not 99.900000000000005684...), from a TOML integer or float.
+Number = Annotated[Decimal, Field(strict=False), BeforeValidator(_toml_number)]
+Percent = Annotated[Number, Field(gt=0, lt=100)]
+#: Beyond this a burn rate needs an objective above 99.9999%; it also keeps TOML's unbounded
+#: integers out of arithmetic and messages.
+MAX_BURN = 1_000_000
+#: Longest window (and retention margin): a year, like the longest SLO period.
+MAX_WINDOW_S = 366 * 86400
+#: Bound on counts: TOML integers are unbounded, and a 5000-digit one cannot even be printed.
+MAX_COUNT = 10**9
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: the file's TOML types are taken as written (no "300" for 300, no true for 1); the
+    # array fields opt out, since TOML arrays arrive as lists.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class WindowRule(_Strict):
     """One burn-rate window and its thresholds (the design's multi-window rules)."""
 
-    name: str = Field(min_length=1, max_length=20)
-    window_s: int = Field(gt=0)
+    name: Name = Field(max_length=20)
+    window_s: int = Field(gt=0, le=MAX_WINDOW_S)
     #: Fewer events than this in the window: "insufficient data", never a breach.
-    min_events: int = Field(ge=1)
-    warning_burn: Decimal = Field(gt=0)
-    critical_burn: Decimal = Field(gt=0)
+    min_events: int = Field(ge=1, le=MAX_COUNT)
+    warning_burn: Number = Field(gt=0, le=MAX_BURN)
+    critical_burn: Number = Field(gt=0, le=MAX_BURN)
     #: Optional short confirmation window (SRE Workbook: window/12): a rule fires only while both
     #: the long and the short window burn above its threshold, so alerts clear soon after recovery.
-    confirm_window_s: int | None = Field(None, gt=0)
+    confirm_window_s: int | None = Field(None, gt=0, le=MAX_WINDOW_S)
     #: Optional floor on bad events for low-traffic flows: fewer bad events never breach.
-    min_bad_events: int = Field(0, ge=0)
+    min_bad_events: int = Field(0, ge=0, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _coherent(self) -> WindowRule:
@@ -85,10 +128,10 @@ class EvaluationConfig(_Strict):
     #: Flows per evaluate_flows task: one batched query per chunk (see README, "Evaluation").
     chunk_size: int = Field(100, ge=1, le=5000)
     #: Period events below which an exhausted budget is not called CRITICAL (sparse data).
-    budget_min_events: int = Field(30, ge=1)
-    windows: tuple[WindowRule, ...] = DEFAULT_WINDOWS
+    budget_min_events: int = Field(30, ge=1, le=MAX_COUNT)
+    windows: tuple[WindowRule, ...] = Field(DEFAULT_WINDOWS, strict=False)
     #: Minute rows are kept this long beyond the longest window, for late data and the window edges.
-    minute_retention_margin_s: int = Field(7200, ge=3600)
+    minute_retention_margin_s: int = Field(7200, ge=3600, le=MAX_WINDOW_S)
     snapshot_retention_days: int = Field(30, ge=1, le=3650)
 
     @field_validator("windows")
@@ -118,7 +161,7 @@ class FlowConfig(_Strict):
     period_days: int = Field(30, ge=1, le=365)
     description: str = ""
     #: Path under the runbook base URL, or an absolute URL.
-    runbook: str = ""
+    runbook: Url = ""
 
     @property
     def error_allowance(self) -> Decimal:
@@ -133,17 +176,20 @@ class FlowConfig(_Strict):
 class ChannelSettings(BaseModel):
     """One alert channel ([alerts.channels.NAME]); keys beyond these are the channel's own options."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True, allow_inf_nan=False)
 
     enabled: bool = True
     #: Severities routed to this channel; unset: the channel's default (webhook: warning and
     #: critical, email: critical).
-    severities: tuple[Literal["warning", "critical"], ...] | None = None
+    severities: tuple[Literal["warning", "critical"], ...] | None = Field(None, strict=False)
     #: Messages per second to this destination, shared by every worker; unset: the channel's default.
     rate_per_s: float | None = Field(None, gt=0, le=1000)
     burst: int = Field(1, ge=1, le=1000)
-    #: Attempts per message before it becomes a dead letter.
+    #: Attempts per message before it becomes a dead letter. Trial calls that fail while the
+    #: channel's breaker is open do not count: the receiver is known to be down.
     max_attempts: int = Field(6, ge=1, le=30)
+    #: How long a message may wait out a known outage (breaker open) before it becomes a dead letter.
+    max_outage_wait_s: int = Field(21600, ge=1, le=7 * 86400)
     connect_timeout_s: float = Field(3.0, gt=0, le=60)
     read_timeout_s: float = Field(10.0, gt=0, le=300)
 
@@ -175,7 +221,8 @@ class JobConfig(_Strict):
 
     name: Name
     #: A cron expression ("0 9 * * 1"), evaluated in ``timezone``; or give period_s instead.
-    schedule: str | None = None
+    #: Bounded: a missed-run alert quotes it, and alert summaries have a length limit.
+    schedule: str | None = Field(None, max_length=500)
     period_s: int | None = Field(None, ge=60, le=366 * 86400)
     timezone: str = "UTC"
     #: A run may start this late before it counts as missed.
@@ -185,15 +232,17 @@ class JobConfig(_Strict):
     #: Consecutive failed runs that raise a CRITICAL alert.
     failure_threshold: int = Field(1, ge=1, le=100)
     description: str = ""
-    runbook: str = ""
+    runbook: Url = ""
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Riga)") from None
+        # OSError: the key is looked up as a file path ("America" is a directory, a 300-character
+        # name is too long for the file system).
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {quoted(value)} (use an IANA name like Europe/Riga)") from None
         return value
 
     @model_validator(mode="after")
@@ -204,7 +253,7 @@ class JobConfig(_Strict):
             try:
                 CronSim(self.schedule, datetime.now(ZoneInfo(self.timezone)))
             except CronSimError as exc:
-                raise ValueError(f"schedule {self.schedule!r} is not a cron expression: {exc}") from None
+                raise ValueError(f"schedule {quoted(self.schedule)} is not a cron expression: {exc}") from None
         return self
 
     @property
@@ -218,7 +267,7 @@ class CronConfig(_Strict):
     #: Beat sends relops.check_cron_health this often.
     check_interval_s: int = Field(30, ge=5, le=3600)
     #: More cron-queue messages than this waiting means relops itself is behind.
-    lag_backlog: int = Field(100, ge=1)
+    lag_backlog: int = Field(100, ge=1, le=MAX_COUNT)
     #: A cron-run result larger than this (JSON bytes) is rejected.
     result_max_bytes: int = Field(16384, ge=256, le=1_048_576)
 
@@ -231,7 +280,7 @@ class BreakerSettings(_Strict):
     #: Failure rate over window_s that opens it once min_calls calls were seen, e.g. 0.5.
     failure_rate: float | None = Field(None, gt=0, le=1)
     window_s: float = Field(60, gt=0, le=3600)
-    min_calls: int = Field(20, ge=1)
+    min_calls: int = Field(20, ge=1, le=MAX_COUNT)
     #: A call slower than this counts as a failure even when it succeeded.
     latency_threshold_ms: float | None = Field(None, gt=0)
     #: How long OPEN fails fast before trial calls are let through.
@@ -254,14 +303,14 @@ class RelopsConfig(_Strict):
     """The whole config file."""
 
     #: Base for relative runbook paths and dashboard links in alerts.
-    runbook_base_url: str = ""
-    dashboard_url: str = ""
+    runbook_base_url: Url = ""
+    dashboard_url: Url = ""
     evaluation: EvaluationConfig = EvaluationConfig()
     alerts: AlertsConfig = AlertsConfig()
     cron: CronConfig = CronConfig()
-    breakers: dict[str, BreakerSettings] = Field(default_factory=dict)
-    flows: tuple[FlowConfig, ...] = ()
-    jobs: tuple[JobConfig, ...] = ()
+    breakers: dict[Name, BreakerSettings] = Field(default_factory=dict)
+    flows: tuple[FlowConfig, ...] = Field((), strict=False)
+    jobs: tuple[JobConfig, ...] = Field((), strict=False)
 
     @model_validator(mode="after")
     def _names_unique(self) -> RelopsConfig:
@@ -269,7 +318,19 @@ class RelopsConfig(_Strict):
             names = [item.name for item in items]
             duplicates = sorted({n for n in names if names.count(n) > 1})
             if duplicates:
-                raise ValueError(f"{kind} name {duplicates[0]!r} appears more than once")
+                raise ValueError(f"{kind} name {quoted(duplicates[0])} appears more than once")
+        return self
+
+    @model_validator(mode="after")
+    def _runbook_urls_fit(self) -> RelopsConfig:
+        for kind, items in (("flow", self.flows), ("job", self.jobs)):
+            for item in items:
+                length = len(self.runbook_url(item))
+                if length > MAX_URL_CHARS:
+                    raise ValueError(
+                        f"{kind} {quoted(item.name)}: runbook URL (runbook_base_url + runbook) is {length} "
+                        f"characters, more than {MAX_URL_CHARS}; its alerts would be refused"
+                    )
         return self
 
     def breaker_settings(self) -> dict[str, BreakerSettings]:
@@ -308,27 +369,49 @@ def unreachable_thresholds(flow: FlowConfig, windows: tuple[WindowRule, ...]) ->
     return problems
 
 
+def quoted(value: str, limit: int = 60) -> str:
+    """``value`` quoted for a message and cut to ``limit`` characters: file text can be any length."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+
+
+def _item_label(items: object, index: int, kind: str, fallback: str) -> str:
+    raw = items[index] if isinstance(items, list) and index < len(items) else None
+    name = raw.get("name") if isinstance(raw, dict) else None
+    # Only a string is shown as a name: repr() of a 5000-digit TOML integer raises ValueError.
+    return f"{kind} {quoted(name)}" if isinstance(name, str) and name else fallback
+
+
 def _describe_location(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
     """Turn a pydantic error location into words: flow 'checkout', field 'objective_percent'."""
-    if len(loc) >= 2 and loc[0] == "flows" and isinstance(loc[1], int):
-        flows = data.get("flows") or []
-        raw = flows[loc[1]] if loc[1] < len(flows) and isinstance(flows[loc[1]], dict) else {}
-        label = f"flow {raw.get('name')!r}" if raw.get("name") else f"flows[{loc[1]}]"
-        rest = loc[2:]
-        return f"{label} field {'.'.join(map(str, rest))!r}" if rest else label
-    if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
-        jobs = data.get("jobs") or []
-        raw = jobs[loc[1]] if loc[1] < len(jobs) and isinstance(jobs[loc[1]], dict) else {}
-        label = f"job {raw.get('name')!r}" if raw.get("name") else f"jobs[{loc[1]}]"
-        rest = loc[2:]
-        return f"{label} field {'.'.join(map(str, rest))!r}" if rest else label
-    if len(loc) >= 3 and loc[:2] == ("evaluation", "windows") and isinstance(loc[2], int):
-        windows = (data.get("evaluation") or {}).get("windows") or []
-        raw = windows[loc[2]] if loc[2] < len(windows) and isinstance(windows[loc[2]], dict) else {}
-        label = f"window {raw.get('name')!r}" if raw.get("name") else f"evaluation.windows[{loc[2]}]"
-        rest = loc[3:]
-        return f"{label} field {'.'.join(map(str, rest))!r}" if rest else label
-    return f"field {'.'.join(map(str, loc))!r}" if loc else "top level"
+    evaluation = data.get("evaluation")
+    windows = evaluation.get("windows") if isinstance(evaluation, dict) else None
+    for prefix, items, kind in (
+        (("flows",), data.get("flows"), "flow"),
+        (("jobs",), data.get("jobs"), "job"),
+        (("evaluation", "windows"), windows, "window"),
+    ):
+        at = len(prefix)
+        if len(loc) > at and loc[:at] == prefix and isinstance(loc[at], int):
+            label = _item_label(items, loc[at], kind, f"{'.'.join(prefix)}[{loc[at]}]")
+            rest = loc[at + 1 :]
+            return f"{label} field {quoted('.'.join(map(str, rest)))}" if rest else label
+    return f"field {quoted('.'.join(map(str, loc)))}" if loc else "top level"
+
+
+#: pydantic's words for a value of the wrong kind, in TOML's terms ("instance of EvaluationConfig"
+#: means nothing to someone editing the file).
+_TOML_KIND_MESSAGES = {
+    "model_type": "must be a table",
+    "dict_type": "must be a table",
+    "tuple_type": "must be an array",
+}
+
+
+def _problems(problems: list[str]) -> str:
+    shown = problems[:_MAX_PROBLEMS]
+    if len(problems) > len(shown):
+        shown.append(f"... and {len(problems) - len(shown)} more problems")
+    return "invalid config:\n  " + "\n  ".join(shown)
 
 
 def parse_config(data: dict[str, Any], source: str) -> RelopsConfig:
@@ -336,15 +419,19 @@ def parse_config(data: dict[str, Any], source: str) -> RelopsConfig:
     try:
         config = RelopsConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: {_describe_location(data, err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise ConfigError("invalid config:\n  " + "\n  ".join(lines)) from None
+        lines = [
+            f"{source}: {_describe_location(data, err['loc'])}: "
+            f"{_TOML_KIND_MESSAGES.get(err['type']) or err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        ]
+        raise ConfigError(_problems(lines)) from None
     problems = [
-        f"{source}: flow {flow.name!r} field 'objective_percent': {problem}"
+        f"{source}: flow {quoted(flow.name)} field 'objective_percent': {problem}"
         for flow in config.flows
         for problem in unreachable_thresholds(flow, config.evaluation.windows)
     ]
     if problems:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+        raise ConfigError(_problems(problems))
     from relops.channels.registry import check_channel_config  # the registry imports this module
 
     check_channel_config(config.alerts, source)
@@ -354,13 +441,26 @@ def parse_config(data: dict[str, Any], source: str) -> RelopsConfig:
 def load_config(path: Path) -> RelopsConfig:
     """Read and validate the config file at ``path``."""
     try:
+        mode = path.stat().st_mode
+        # Reading a FIFO or /dev/zero would block or never end.
+        if not stat.S_ISREG(mode):
+            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise ConfigError(f"{path}: cannot read config file: it is {what}")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found (set RELOPS_CONFIG to its path)") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError:
+        # tomllib lets int()'s limit on decimal digits (4300) through as a bare ValueError.
+        raise ConfigError(f"{path}: not valid TOML: an integer has too many digits") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively.
+        raise ConfigError(f"{path}: not valid TOML: arrays or inline tables are nested too deeply") from None
     return parse_config(data, str(path))

@@ -137,6 +137,38 @@ def _failed(channel: Channel, key: str, error: DeliveryError) -> dict[str, Any]:
     return {"delivered": False, "dead_letter": True}
 
 
+def _wait_out_outage(channel: Channel, key: str, wait_s: float, error: DeliveryError | None) -> dict[str, Any]:
+    """Wait for the breaker's next trial, or give up once the message has waited max_outage_wait_s."""
+    wait_s = max(1.0, wait_s)
+    now = utcnow()
+    limit_s = channel.config.max_outage_wait_s
+    reason = error.reason if error else None
+    with engine().begin() as conn:
+        waited_s, attempts = outbox.record_outage(conn, key, reason or "", now + timedelta(seconds=wait_s), now)
+        if waited_s < limit_s:
+            _send(channel.name, countdown_s=wait_s, message_key=key)
+        else:
+            why = f"receiver down for over {limit_s} s (breaker {channel.breaker} open): {reason or 'no trial call'}"
+            dead = outbox.dead_letter(conn, channel=channel.name, key=key, reason=why, attempts=attempts)
+    if waited_s >= limit_s:
+        log_event(
+            logger, logging.ERROR, "notify.dead_letter", channel=channel.name, message_key=key, alerts=dead, reason=why
+        )
+        return {"delivered": False, "dead_letter": True}
+    log_event(
+        logger,
+        logging.WARNING,
+        "notify.degraded",
+        channel=channel.name,
+        message_key=key,
+        dependency=channel.breaker,
+        retry_in_s=round(wait_s, 1),
+        waited_s=round(waited_s),
+        **({"status": error.status, "reason": error.reason} if error else {}),
+    )
+    return {"delivered": False, "degraded": True}
+
+
 def _deliver(channel: Channel, key: str) -> dict[str, Any]:
     with engine().connect() as conn:
         payloads = outbox.message_payloads(conn, key)
@@ -150,18 +182,7 @@ def _deliver(channel: Channel, key: str) -> dict[str, Any]:
     breaker = get_breaker(channel.breaker)
     ticket = breaker.admit()
     if ticket is None:  # the receiver is known to be down: wait for the breaker, spend no attempt
-        wait_s = max(1.0, breaker.seconds_until_trial())
-        _retry_later(channel, key, wait_s)
-        log_event(
-            logger,
-            logging.WARNING,
-            "notify.degraded",
-            channel=channel.name,
-            message_key=key,
-            dependency=channel.breaker,
-            retry_in_s=round(wait_s, 1),
-        )
-        return {"delivered": False, "degraded": True}
+        return _wait_out_outage(channel, key, breaker.seconds_until_trial(), None)
     config = get_config()
     context = MessageContext(message_key=key, dashboard_url=config.dashboard_url, max_full=config.alerts.group_max_full)
     started = time.monotonic()
@@ -172,6 +193,10 @@ def _deliver(channel: Channel, key: str) -> dict[str, Any]:
         breaker.record(ticket, ok=not error.retryable or error.status == 429)
         if error.retry_after_s:
             block_destination(redis(), channel.destination(), error.retry_after_s)
+        if ticket.lease and error.retryable and error.status != 429:
+            # A failed trial call only confirms the outage the breaker already knows about: spending
+            # an attempt on it would turn a few minutes of receiver downtime into dead letters.
+            return _wait_out_outage(channel, key, breaker.seconds_until_trial(), error)
         return _failed(channel, key, error)
     breaker.record(ticket, ok=True)
     with engine().begin() as conn:

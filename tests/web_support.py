@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,14 +35,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(name="web", scope="module")
-def web_fixture(relops_env, output_dir) -> Iterator[str]:
-    """``web``: the base URL of a `relops web` process on a free port, one per test module that imports this."""
+@contextmanager
+def running_web(env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A `relops web` process on a free port with ``env``: its base URL and the process, which is
+    stopped (by its PID) on leaving."""
     port = free_port()
-    log = (output_dir / "web.log").open("ab")
+    log = log_path.open("ab")
     process = subprocess.Popen(
         [RELOPS, "web", "--port", str(port)],
-        env={**os.environ, **relops_env},
+        env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -57,8 +59,19 @@ def web_fixture(relops_env, output_dir) -> Iterator[str]:
     try:
         wait_for(up, timeout_s=30, what="relops web up")
         assert process.poll() is None, "relops web exited at start"
-        yield url
+        yield url, process
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(name="web", scope="module")
+def web_fixture(relops_env, output_dir) -> Iterator[str]:
+    """``web``: the base URL of a `relops web` process on a free port, one per test module that imports this."""
+    with running_web(relops_env, output_dir / "web.log") as (url, _):
+        yield url

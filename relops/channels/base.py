@@ -95,6 +95,8 @@ class Channel(abc.ABC):
     default_severities: ClassVar[tuple[str, ...]]
     #: Messages per second the destination accepts when the config file does not say.
     default_rate_per_s: ClassVar[float]
+    #: The channel's own keys in [alerts.channels.NAME], beyond ChannelSettings' fields.
+    options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, settings: Settings, config: ChannelSettings) -> None:
         self.settings = settings

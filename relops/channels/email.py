@@ -55,6 +55,7 @@ class EmailChannel(Channel):
     breaker = "resend_email"
     default_severities = ("critical",)
     default_rate_per_s = 2.0
+    options = frozenset({"sender"})
 
     def _api_key(self) -> str | None:
         secret = self.settings.resend_api_key

@@ -26,6 +26,7 @@ import requests
 from urllib3.exceptions import MaxRetryError
 
 from relops.channels.base import DeliveryError
+from relops.known_secrets import known_secrets
 
 USER_AGENT = "relops-alerts/0.1"
 #: Characters of the receiver's response body quoted in an error.
@@ -146,7 +147,8 @@ def post_json(
     except (TypeError, ValueError) as exc:
         raise DeliveryError(f"{describe}: message is not JSON-serialisable: {exc}", retryable=False) from None
     all_headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT, **(headers or {})}
-    masked = list(secrets)
+    # Every secret of the process, not only this channel's: a receiver's error body may echo anything.
+    masked = [*secrets, *known_secrets()]
 
     def clean(text: str) -> str:
         return scrub(text.replace(url, describe), masked, limit=MAX_REASON_BODY_CHARS)

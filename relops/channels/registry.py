@@ -12,7 +12,7 @@ from relops.channels.base import Channel
 from relops.errors import ConfigError
 from relops.logs import log_event
 from relops.settings import Settings
-from relops.slo_config import AlertsConfig, ChannelSettings
+from relops.slo_config import AlertsConfig, ChannelSettings, quoted
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +30,18 @@ def channel_classes() -> dict[str, type[Channel]]:
 
 
 def check_channel_config(config: AlertsConfig, source: str) -> None:
-    """A config entry for a channel that does not exist is a typo, not something to ignore."""
-    unknown = sorted(set(config.channels) - set(channel_classes()))
+    """A config entry for a channel or an option that does not exist is a typo, not something to ignore."""
+    classes = channel_classes()
+    unknown = sorted(set(config.channels) - set(classes))
     if unknown:
         raise ConfigError(
-            f"{source}: alerts.channels: unknown channel {unknown[0]!r}; known: {', '.join(sorted(channel_classes()))}"
+            f"{source}: alerts.channels: unknown channel {quoted(unknown[0])}; known: {', '.join(sorted(classes))}"
         )
+    for name, entry in sorted(config.channels.items()):
+        extra = sorted(set(entry.options) - classes[name].options)
+        if extra:
+            known = ", ".join(sorted({*ChannelSettings.model_fields, *classes[name].options}))
+            raise ConfigError(f"{source}: alerts.channels.{name}: unknown key {quoted(extra[0])}; known: {known}")
 
 
 def build_channels(settings: Settings, config: AlertsConfig) -> dict[str, Channel]:

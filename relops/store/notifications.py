@@ -69,6 +69,23 @@ def record_failure(conn: Connection, key: str, error: str, next_attempt_at: date
     return max((r[0] for r in attempts), default=0)
 
 
+def record_outage(
+    conn: Connection, key: str, error: str, next_attempt_at: datetime, now: datetime
+) -> tuple[float, int]:
+    """Note a wait on a known outage without spending an attempt (``error``: a failed trial call's,
+    or empty); returns how long the message's oldest notification has waited, in seconds, and the
+    attempts spent so far."""
+    rows = conn.execute(
+        text(
+            "UPDATE ops_notifications SET last_error = coalesce(:error, last_error), next_attempt_at = :next "
+            "WHERE message_key = :key AND status = 'sending' RETURNING created_at, attempts"
+        ),
+        {"key": key, "error": error[:1000] if error else None, "next": next_attempt_at},
+    ).all()
+    waited_s = max(((now - r.created_at).total_seconds() for r in rows), default=0.0)
+    return waited_s, max((r.attempts for r in rows), default=0)
+
+
 def dead_letter(conn: Connection, *, channel: str, key: str, reason: str, attempts: int) -> int:
     """Give up on a message: its notifications become dead and one dead letter records why."""
     alerts = (

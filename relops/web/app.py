@@ -2,10 +2,16 @@
 
 The service reads with the relops_web database role, which can read the ops tables and change an
 incident's status, nothing else.
+
+While PostgreSQL is unreachable, tokens cannot be checked: every request that needs the database
+(any request with a token) gets a 503 that says so, never ops data, never a 500 with the driver's
+message; a request without a token is still refused with a 401. The engine's pre-ping reconnects
+when the database is back, so the process recovers without a restart.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,14 +20,29 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from relops import __version__
+from relops.db import CONNECT_TIMEOUT_S
+from relops.logs import log_event
 from relops.store.users import User
 from relops.tokens import csrf_token
 from relops.web.auth import COOKIE, authenticate, request_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 REFRESH_S = 30
+#: The database cannot be reached right now (refused, connection cut, pool exhausted): a later
+#: request can succeed, so these are a 503, not a 500. Other database errors (a missing grant, a
+#: bad query) are bugs and stay 500s.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+#: What a 503 tells clients to wait before trying again: the dashboard's own refresh interval.
+RETRY_AFTER_S = REFRESH_S
+UNAVAILABLE_DETAIL = (
+    "The database is unavailable: ops data cannot be read and tokens cannot be checked right now. Try again shortly."
+)
+
+logger = logging.getLogger(__name__)
 
 
 def _safe_link(url: str) -> str | None:
@@ -72,11 +93,52 @@ def change_incident(engine: Engine, incident_id: int, action: str) -> bool:
     return row is not None
 
 
+def database_unavailable(request: Request, exc: Exception, password: str | None = None) -> Response:
+    """The 503 for a request that needed an unreachable database.
+
+    The body is fixed text: the driver's message names the server, port and user, so it goes only
+    to the log (its first line, with the connection's password masked should a message quote it).
+    """
+    cause = getattr(exc, "orig", None) or exc
+    reason = (str(cause).strip().splitlines() or ["-"])[0]
+    if password:
+        reason = reason.replace(password, "***")
+    log_event(
+        logger,
+        logging.ERROR,
+        "web.database_unavailable",
+        method=request.method,
+        path=request.url.path,
+        error=type(cause).__name__,
+        reason=reason,
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"}
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": UNAVAILABLE_DETAIL}, status_code=503, headers=headers)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "unavailable.html",
+        {"detail": UNAVAILABLE_DETAIL, "refresh_s": RETRY_AFTER_S},
+        status_code=503,
+        headers=headers,
+    )
+
+
 def create_app(database_url: str | None = None) -> FastAPI:
     from relops.settings import get_settings
 
-    engine = create_engine(database_url or get_settings().web_db_url, pool_pre_ping=True)
+    engine = create_engine(
+        database_url or get_settings().web_db_url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
     app = FastAPI(title="relops", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
+
+    def on_database_unavailable(request: Request, exc: Exception) -> Response:
+        return database_unavailable(request, exc, engine.url.password)
+
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, on_database_unavailable)
 
     def api_admin(request: Request) -> User:
         user = authenticate(engine, request_token(request))

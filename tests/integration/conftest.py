@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from relops.celery_process import CeleryProcess, poll_until, start_worker
 from relops.sink import HttpSink, SinkResponse
+from relops.timeutil import utcnow
 
 TEST_CONFIG = """
 dashboard_url = "http://127.0.0.1:8080/"
@@ -87,6 +88,22 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = 
         return poll_until(predicate, timeout_s, what=what)
     except TimeoutError as exc:
         pytest.fail(str(exc))
+
+
+def alert_event(flow: str, severity: str = "critical") -> dict[str, Any]:
+    """A minimal SLO alert event for ``flow``, as a service sends relops.dispatch_alert its kwargs."""
+    key = f"slo:{flow}"
+    return {
+        "dedup_key": key,
+        "fingerprint": key,
+        "severity": severity,
+        "source": "slo",
+        "title": f"{severity.upper()}: {flow}",
+        "summary": "burning",
+        "details": {},
+        "runbook_url": "",
+        "occurred_at": utcnow().isoformat(),
+    }
 
 
 def write_config(path: Path, tick_interval_s: int = 300) -> Path:

@@ -414,3 +414,20 @@ def test_sink_prints_one_line_per_request(capsys: pytest.CaptureFixture[str]):
         sink.wait_for_requests(1)
     [line] = capsys.readouterr().out.splitlines()
     assert "POST /hook" in line and "-> 200" in line and "CRITICAL: checkout" in line
+
+
+def test_a_receiver_echoing_another_channels_secret_gets_it_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook channel knows only its own URL, yet its error must not quote the Resend key either."""
+    from relops.settings import get_settings
+
+    monkeypatch.setenv("RESEND_API_KEY", API_KEY)
+    get_settings.cache_clear()
+    try:
+        with HttpSink() as sink:
+            sink.respond_with(SinkResponse(status=500, body=f"rejected key {API_KEY}".encode()))
+            with pytest.raises(DeliveryError) as caught:
+                post_json(sink.url + "/hook", {"text": "x"}, timeout=(0.5, 0.5), describe="webhook")
+    finally:
+        get_settings.cache_clear()
+    assert API_KEY not in caught.value.reason
+    assert caught.value.reason.endswith("HTTP 500: rejected key ***")

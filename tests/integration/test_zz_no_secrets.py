@@ -12,32 +12,17 @@ import pytest
 from sqlalchemy import text
 
 from relops.sink import SinkResponse
-from relops.timeutil import utcnow
-from tests.integration.conftest import RESEND_KEY, WEBHOOK_SECRET_PATH, wait_for
+from tests.integration.conftest import RESEND_KEY, WEBHOOK_SECRET_PATH, alert_event, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]
 SECRETS = (WEBHOOK_SECRET_PATH.rsplit("/", 1)[-1], RESEND_KEY)
 
 
-def alert(flow: str) -> dict:
-    key = f"slo:{flow}"
-    return {
-        "dedup_key": key,
-        "fingerprint": key,
-        "severity": "critical",
-        "source": "slo",
-        "title": f"CRITICAL: {flow}",
-        "summary": "s",
-        "details": {},
-        "runbook_url": "",
-        "occurred_at": utcnow().isoformat(),
-    }
-
-
 def test_no_secret_in_logs_payloads_or_errors(producer, db, webhook_sink, email_sink, output_dir):
     webhook_sink.respond_with(SinkResponse(status=500, body=b"upstream"))
     email_sink.respond_with(SinkResponse(status=401, body=b"bad key"))
-    producer.send_task("relops.dispatch_alert", kwargs=alert(f"secret-check-{uuid.uuid4().hex[:6]}"), queue="alerts")
+    flow = f"secret-check-{uuid.uuid4().hex[:6]}"
+    producer.send_task("relops.dispatch_alert", kwargs=alert_event(flow), queue="alerts")
 
     def settled():
         with db.connect() as conn:
