@@ -118,6 +118,7 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 WEBHOOK_SECRET_PATH = "/services/T0001/B0001/s3cr3tT0k3n"
 RESEND_KEY = "re_test_5ecret_key"
+WORKER_DB_PASSWORD = "wkr-db-pa55word"
 ADMIN_EMAILS = "oncall@example.com,lead@example.com"
 
 
@@ -144,7 +145,11 @@ def relops_env(
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
         # As deployed: workers and CLI as relops_worker; migrations and users as the owner.
-        "DATABASE_URL": make_url(database_url).set(username="relops_worker").render_as_string(hide_password=False),
+        # The password is never asked for under trust auth; it is here so the suite can prove that
+        # no log, page or stored error ever quotes it.
+        "DATABASE_URL": make_url(database_url)
+        .set(username="relops_worker", password=WORKER_DB_PASSWORD)
+        .render_as_string(hide_password=False),
         "RELOPS_ADMIN_DATABASE_URL": database_url,
         "RELOPS_CONFIG": str(config_path),
         "MONITORING_ALERT_WEBHOOK_URL": webhook_sink.url + WEBHOOK_SECRET_PATH,

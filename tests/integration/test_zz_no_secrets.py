@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from relops.sink import SinkResponse
-from tests.integration.conftest import RESEND_KEY, WEBHOOK_SECRET_PATH, alert_event, wait_for
+from tests.integration.conftest import RESEND_KEY, WEBHOOK_SECRET_PATH, WORKER_DB_PASSWORD, alert_event, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]
-SECRETS = (WEBHOOK_SECRET_PATH.rsplit("/", 1)[-1], RESEND_KEY)
+SECRETS = (WEBHOOK_SECRET_PATH.rsplit("/", 1)[-1], RESEND_KEY, WORKER_DB_PASSWORD)
 
 
 def test_no_secret_in_logs_payloads_or_errors(producer, db, webhook_sink, email_sink, output_dir):
