@@ -1,10 +1,28 @@
 """The relops Celery app: ``celery -A workers worker|beat|flower``."""
 
+import sys
+
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready
 
+from relops.errors import ConfigError, SettingsError
+from relops.runtime import get_config
 from relops.safe_json import install as _install_safe_json
+from relops.settings import get_settings
 
+
+def _refuse_to_start_on_bad_settings() -> None:
+    """A bad environment or config file stops every process (worker, beat, Flower) at start with the
+    message alone: the file, the field and why. Celery would load them later, behind a traceback."""
+    try:
+        get_settings()
+        get_config()
+    except (SettingsError, ConfigError) as exc:
+        sys.stderr.write(f"relops: cannot start: {exc}\n")
+        raise SystemExit(2) from None
+
+
+_refuse_to_start_on_bad_settings()
 # Before any message is consumed: hostile nesting is refused at decoding, not in the pool.
 _install_safe_json()
 
