@@ -108,6 +108,12 @@ def cron_run(*args: Any, **payload: Any) -> dict[str, Any]:
     return {"status": merged.status, "alerts": len(events)}
 
 
+def queue_backlog(connection: Any, queue: str) -> int:
+    """Messages waiting in ``queue``. Not a passive declare: Redis keeps no key for an empty queue,
+    so a passive declare of an empty queue fails with NOT_FOUND instead of answering 0."""
+    return connection.default_channel.queue_declare(queue=queue).message_count
+
+
 def _lagging(config: RelopsConfig, now: datetime) -> str | None:
     """Why relops cannot tell a missed run from its own delay, or None when it can."""
     interval = config.cron.check_interval_s
@@ -119,7 +125,7 @@ def _lagging(config: RelopsConfig, now: datetime) -> str | None:
         return f"no health check for {now.timestamp() - float(previous):.0f} s (workers or beat were down)"
     try:
         with app.connection_for_read() as connection:
-            backlog = connection.default_channel.queue_declare(queue=names.QUEUE_CRON, passive=True).message_count
+            backlog = queue_backlog(connection, names.QUEUE_CRON)
     except Exception as exc:  # the broker answered the task that is running; an error here is odd, not fatal
         log_event(logger, logging.WARNING, "cron.backlog_unknown", error=type(exc).__name__)
         backlog = 0

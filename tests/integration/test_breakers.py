@@ -18,6 +18,7 @@ from relops.breakers.client import CircuitBreaker, add_transition_listener
 from relops.breakers.machine import State
 from relops.errors import DegradedError
 from relops.slo_config import BreakerSettings
+from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 PROCESSES = 8
@@ -75,6 +76,18 @@ def state_of(url, name):
     return state.decode() if state else "closed"  # nothing written yet: a breaker starts closed
 
 
+def wait_until_trial_due(url, name):
+    """Poll Redis's own clock (the one the breaker script uses) until the open period is over."""
+    client = redis.Redis.from_url(url)
+
+    def due():
+        seconds, micros = client.time()
+        return seconds * 1000 + micros // 1000 >= int(client.hget(f"relops:breaker:{name}", "open_until") or 0)
+
+    wait_for(due, timeout_s=5, what="open_s passed")
+    client.close()
+
+
 def test_many_processes_failing_at_once_open_it_exactly_once(bare_redis_url, name):
     settings = {"failure_threshold": 5, "open_s": 60, "refresh_s": 0}
     seen = run_processes(_fail_together, lambda barrier: (bare_redis_url, name, settings, barrier), count=PROCESSES)
@@ -88,7 +101,7 @@ def test_half_open_admits_exactly_the_probe_quota_across_processes(bare_redis_ur
     opener = breaker(bare_redis_url, name, **settings)
     opener.record(opener.admit(), ok=False)
     assert state_of(bare_redis_url, name) == "open"
-    time.sleep(0.25)  # let open_s pass: the state under test is "OPEN, due for trials"
+    wait_until_trial_due(bare_redis_url, name)  # the state under test is "OPEN, due for trials"
     leases = run_processes(_probe_together, lambda barrier: (bare_redis_url, name, settings, barrier))
     probes = [lease for lease in leases if lease]
     assert len(probes) == 2
@@ -99,7 +112,7 @@ def test_successful_probes_close_it_and_a_failed_one_reopens_it(bare_redis_url, 
     settings = {"failure_threshold": 1, "open_s": 0.1, "half_open_probes": 2, "refresh_s": 0}
     b = breaker(bare_redis_url, name, **settings)
     b.record(b.admit(), ok=False)
-    time.sleep(0.15)
+    wait_until_trial_due(bare_redis_url, name)
     first, second = b.admit(), b.admit()
     assert first.lease and second.lease and b.admit() is None
     b.record(first, ok=True)
@@ -107,7 +120,7 @@ def test_successful_probes_close_it_and_a_failed_one_reopens_it(bare_redis_url, 
     b.record(second, ok=True)
     assert state_of(bare_redis_url, name) == "closed"
     b.record(b.admit(), ok=False)
-    time.sleep(0.15)
+    wait_until_trial_due(bare_redis_url, name)
     probe = b.admit()
     b.record(probe, ok=False)
     assert state_of(bare_redis_url, name) == "open"

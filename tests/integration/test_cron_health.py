@@ -102,7 +102,25 @@ def test_a_missed_start_is_detected_and_resolved_by_the_next_start(producer, db,
     wait_for(lambda: incident(db, "missed").status == "resolved", what="missed resolved by a start")
 
 
-def test_relops_lagging_reports_unknown_not_missed(producer, db, redis_url):
+def test_the_cron_backlog_is_measured_when_empty_and_when_not(bare_redis_url):
+    from celery import Celery
+
+    from tasks.cron import queue_backlog
+
+    app = Celery("backlog", broker=bare_redis_url, set_as_current=False)
+    try:
+        # The URL again: Celery lets CELERY_BROKER_URL in the environment override broker=.
+        with app.connection_for_write(bare_redis_url) as connection:
+            assert queue_backlog(connection, "cron") == 0  # Redis has no key for an empty queue
+            for _ in range(3):
+                app.send_task("relops.cron_run", kwargs={}, queue="cron", connection=connection)
+            assert queue_backlog(connection, "cron") == 3
+    finally:
+        redis.Redis.from_url(bare_redis_url).delete("cron")
+        app.close()
+
+
+def test_relops_lagging_reports_unknown_not_missed(producer, db, redis_url, worker):
     producer.send_task("relops.check_cron_health", queue="cron")
     wait_for(lambda: job_row(db) is not None, what="job row")
     client = redis.Redis.from_url(redis_url)
@@ -113,6 +131,7 @@ def test_relops_lagging_reports_unknown_not_missed(producer, db, redis_url):
     producer.send_task("relops.check_cron_health", queue="cron")
     wait_for(lambda: job_row(db).state == "unknown", what="unknown state")
     assert incident(db, "missed") is None
+    assert "event=cron.backlog_unknown" not in worker.log_text()  # the backlog was measured, not guessed
 
 
 def test_an_overrun_is_detected_and_resolved_when_the_run_ends(producer, db):

@@ -1,7 +1,7 @@
 """The webhook receiver down for minutes, then back: its alerts wait and arrive once each, email is
 unaffected meanwhile, the webhook breaker opens and closes, and nothing becomes a dead letter.
 
-The breaker retries a trial call every open_s (1 s here): some 150 failed trials over the outage,
+The breaker retries a trial call every open_s (1 s here): about 175 failed trials over the outage,
 far beyond max_attempts (6), so this also proves that failed trials spend no attempt.
 """
 
