@@ -24,13 +24,15 @@ logger = get_task_logger(__name__)
 
 
 @app.task(name=names.TASK_RECORD_FLOW_OUTCOMES, base=RelopsTask)
-def record_flow_outcomes(batch_id: Any = None, counts: Any = None, **unknown: Any) -> dict[str, int]:
+def record_flow_outcomes(*args: Any, batch_id: Any = None, counts: Any = None, **unknown: Any) -> dict[str, int]:
     """Validate a batch, then add its valid counts once (a redelivered batch id changes nothing)."""
     config = get_config()
     now = utcnow()
     for name in unknown:
         log_event(logger, logging.WARNING, "ingest.unknown_field", batch_id=batch_id, field=name)
     try:
+        if args:
+            raise InputRejected("args", "outcome batches are sent as kwargs, not positional arguments")
         batch_id = validate_batch_id(batch_id)
         limits = horizons(config, now)
         items, rejections = parse_counts(counts, known_flows=config.flows_by_name, now=now, oldest=limits.hours)

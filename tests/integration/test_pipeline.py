@@ -157,6 +157,7 @@ def test_poisoned_messages_do_not_stop_the_worker(worker, producer, db, clean_ta
     with db.connect() as conn:
         fields = dict(conn.execute(text("SELECT field, reason FROM ops_rejected_inputs")).all())
     assert "batch_id" in fields and "counts" in fields
+    assert fields["args"] == "outcome batches are sent as kwargs, not positional arguments"
     wait_for(lambda: "event=alert.rejected" in worker.log_text(), what="alert rejection logged")
 
 
