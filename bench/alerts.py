@@ -10,7 +10,7 @@ import time
 import requests
 from sqlalchemy import text
 
-from bench.stack import BenchStack, bench_stack, flows_config
+from bench.stack import BenchStack, bench_stack, channel_env, flows_config
 from bench.tick import seed
 from relops.celery_process import poll_until
 from relops.sink import HttpSink
@@ -30,15 +30,6 @@ rate_per_s = {webhook_rate}
 rate_per_s = 2.0
 sender = "relops <alerts@example.com>"
 """
-
-
-def _env(webhook: HttpSink, email: HttpSink) -> dict[str, str]:
-    return {
-        "MONITORING_ALERT_WEBHOOK_URL": webhook.url + "/services/T/B/bench",
-        "RESEND_API_KEY": "re_bench",
-        "RESEND_API_URL": email.url,
-        "ADMIN_EMAILS": "oncall@example.com",
-    }
 
 
 def _start_alert_workers(stack: BenchStack) -> None:
@@ -72,7 +63,7 @@ def single_breach_latency(breaches: int = BREACHES) -> list[str]:
         # Separate breaches are minutes apart in life; a high rate limit keeps the one-per-second
         # webhook limit from queueing back-to-back breaches here.
         config = flows_config(1, 100, extra=_ALERTS.format(group_wait_s=0, webhook_rate=100))
-        with bench_stack(config, _env(webhook, email)) as stack:
+        with bench_stack(config, channel_env(webhook, email, "bench")) as stack:
             _start_alert_workers(stack)
             latencies = []
             for i in range(breaches):
@@ -106,7 +97,7 @@ def _delivered(stack: BenchStack, channel: str) -> int:
 def storm(flows: int = FLOWS) -> list[str]:
     with HttpSink() as webhook, HttpSink() as email:
         config = flows_config(flows, 100, extra=_ALERTS.format(group_wait_s=5, webhook_rate=1.0))
-        with bench_stack(config, _env(webhook, email)) as stack:
+        with bench_stack(config, channel_env(webhook, email, "bench")) as stack:
             seed(stack.db, flows)
             with stack.db.begin() as conn:  # every flow burns: 4 % errors at 99.9 % is 40x, critical
                 conn.execute(text("UPDATE ops_flow_minutes SET bad = 2 WHERE minute > now() - interval '1 hour'"))

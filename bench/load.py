@@ -32,7 +32,7 @@ import requests
 from celery import Celery
 from sqlalchemy import Engine, text
 
-from bench.stack import BenchStack, bench_stack
+from bench.stack import BenchStack, bench_stack, channel_env
 from relops import redis_keys
 from relops.celery_process import CeleryProcess, poll_until
 from relops.client import OutcomeRecorder, RecorderStats
@@ -107,15 +107,6 @@ def _config() -> str:
     jobs = [f'[[jobs]]\nname = "{job_name(i)}"\nperiod_s = 60\nfailure_threshold = 2\n' for i in range(JOBS)]
     flows = [f'[[flows]]\nname = "{flow_name(i)}"\nobjective_percent = 99.9\n' for i in range(FLOWS)]
     return "\n".join([_SETTINGS, *jobs, *flows])
-
-
-def _channel_env(webhook: HttpSink, email: HttpSink) -> dict[str, str]:
-    return {
-        "MONITORING_ALERT_WEBHOOK_URL": webhook.url + "/services/T/B/load",
-        "RESEND_API_KEY": "re_load",
-        "RESEND_API_URL": email.url,
-        "ADMIN_EMAILS": "oncall@example.com",
-    }
 
 
 @dataclass
@@ -628,7 +619,11 @@ def direct_post_s(posts: int = 200) -> list[float]:
 def run() -> list[str]:
     seconds = float(os.environ.get("RELOPS_LOAD_SECONDS", "120"))
     rate = float(os.environ.get("RELOPS_LOAD_RATE", "400"))
-    with HttpSink() as webhook, HttpSink() as email, bench_stack(_config(), _channel_env(webhook, email)) as stack:
+    with (
+        HttpSink() as webhook,
+        HttpSink() as email,
+        bench_stack(_config(), channel_env(webhook, email, "load")) as stack,
+    ):
         r = load(stack, {"webhook": webhook, "email": email}, seconds, rate)
     direct_p50 = statistics.median(direct_post_s())
 

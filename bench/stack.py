@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine
 
 from relops.celery_process import CeleryProcess, start_worker
 from relops.scratch import claimed_redis_db, scratch_database
+from relops.sink import HttpSink
 
 BASE_REDIS_URL = os.environ.get("RELOPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 BASE_PG_URL = os.environ.get("RELOPS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -37,6 +38,16 @@ class BenchStack:
         process = start_worker(self.env, self.workdir / f"{name}.log", name, queues, concurrency, extra)
         self._exit.callback(process.stop)
         return process
+
+
+def channel_env(webhook: HttpSink, email: HttpSink, label: str) -> dict[str, str]:
+    """The environment that points both alert channels at local receivers."""
+    return {
+        "MONITORING_ALERT_WEBHOOK_URL": f"{webhook.url}/services/T/B/{label}",
+        "RESEND_API_KEY": f"re_{label}",
+        "RESEND_API_URL": email.url,
+        "ADMIN_EMAILS": "oncall@example.com",
+    }
 
 
 def flows_config(flows: int, chunk_size: int, objective: str = "99.9", extra: str = "") -> str:

@@ -144,7 +144,7 @@ def _wait_out_outage(channel: Channel, key: str, wait_s: float, error: DeliveryE
     limit_s = channel.config.max_outage_wait_s
     reason = error.reason if error else None
     with engine().begin() as conn:
-        waited_s, attempts = outbox.record_outage(conn, key, reason or "", now + timedelta(seconds=wait_s), now)
+        waited_s, attempts = outbox.record_outage(conn, key, reason, now + timedelta(seconds=wait_s), now)
         if waited_s < limit_s:
             _send(channel.name, countdown_s=wait_s, message_key=key)
         else:

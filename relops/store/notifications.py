@@ -70,17 +70,17 @@ def record_failure(conn: Connection, key: str, error: str, next_attempt_at: date
 
 
 def record_outage(
-    conn: Connection, key: str, error: str, next_attempt_at: datetime, now: datetime
+    conn: Connection, key: str, error: str | None, next_attempt_at: datetime, now: datetime
 ) -> tuple[float, int]:
     """Note a wait on a known outage without spending an attempt (``error``: a failed trial call's,
-    or empty); returns how long the message's oldest notification has waited, in seconds, and the
+    or None); returns how long the message's oldest notification has waited, in seconds, and the
     attempts spent so far."""
     rows = conn.execute(
         text(
             "UPDATE ops_notifications SET last_error = coalesce(:error, last_error), next_attempt_at = :next "
             "WHERE message_key = :key AND status = 'sending' RETURNING created_at, attempts"
         ),
-        {"key": key, "error": error[:1000] if error else None, "next": next_attempt_at},
+        {"key": key, "error": error[:1000] if error is not None else None, "next": next_attempt_at},
     ).all()
     waited_s = max(((now - r.created_at).total_seconds() for r in rows), default=0.0)
     return waited_s, max((r.attempts for r in rows), default=0)

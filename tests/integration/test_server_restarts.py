@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -33,7 +35,7 @@ from tests.integration.conftest import alert_event, wait_for
 from tests.integration.test_database_outage import free_port
 
 pytestmark = pytest.mark.integration
-RELOPS = str(Path(services.__file__).resolve().parents[1] / ".venv" / "bin" / "relops")
+RELOPS = str(Path(sys.executable).parent / "relops")
 
 
 @contextmanager
@@ -229,8 +231,6 @@ def test_postgres_restarted_while_events_flow_loses_and_doubles_nothing(relops_e
 
 
 def send_alert(broker: str, flow: str) -> None:
-    from celery import Celery
-
     producer = Celery("restart-producer", broker=broker, set_as_current=False)
     try:
         with producer.connection_for_write(broker) as connection:
@@ -264,13 +264,13 @@ def test_redis_restarted_with_nothing_on_disk_recovers_by_itself(relops_env, db,
             with workers_on(env, output_dir, "redis-restart") as workers:
                 send_alert(server.url, "login")
                 wait_for(lambda: webhook_sink.received == 1, what="the first page")
+                shared_state = redis.Redis.from_url(server.url)
                 breaker = CircuitBreaker(
-                    "webhook",
-                    BreakerSettings(failure_threshold=1, open_s=600),
-                    lambda: redis.Redis.from_url(server.url),
+                    "webhook", BreakerSettings(failure_threshold=1, open_s=600), lambda: shared_state
                 )
                 breaker.record(breaker.admit(), ok=False)
                 assert breaker.is_degraded()
+                shared_state.close()
 
                 before = SteadyOutcomes(server.url, "search")
                 before_counts = before.finish()

@@ -124,3 +124,14 @@ def test_no_role_but_relops_own_can_read_ops_tables(database_url):
     finally:
         admin.execute(f"DROP ROLE {outsider}")
         admin.close()
+
+
+def test_no_token_reaches_the_web_log(web, tokens, output_dir):
+    """Tokens travel in headers, cookies and the login form: none of them is ever logged."""
+    requests.post(web + "/login", data={"token": tokens["admin"]}, timeout=10)
+    requests.get(web + "/api/v1/snapshot", headers=bearer(tokens["viewer"]), timeout=10)
+    requests.get(web + "/api/v1/snapshot", headers=bearer("rlp_not-a-real-token"), timeout=10)
+    log = (output_dir / "web.log").read_text(errors="replace")
+    assert "/api/v1/snapshot" in log  # the requests were logged, so this check can fail
+    for token in (*tokens.values(), "rlp_not-a-real-token"):
+        assert token not in log
