@@ -10,6 +10,8 @@ from datetime import timedelta
 from kombu import Queue
 
 from relops import names
+from relops.breakers.watch import CHECK_INTERVAL_S as BREAKER_CHECK_INTERVAL_S
+from relops.broker import TASK_TIME_LIMIT_S, VISIBILITY_TIMEOUT_S
 from relops.channels.registry import channel_classes
 from relops.runtime import get_config
 from relops.settings import get_settings
@@ -21,9 +23,8 @@ broker_url = _settings.broker_url
 broker_connection_retry_on_startup = True
 broker_transport_options = {
     # With late acks, a message taken by a worker that dies without acking comes back after this
-    # long. It must exceed the longest task run plus any retry countdown (both a few minutes at
-    # most), or a slow task would run twice; longer only delays recovery from a killed worker.
-    "visibility_timeout": 900,
+    # long (relops.broker says why 900 s, and caps every countdown below it).
+    "visibility_timeout": VISIBILITY_TIMEOUT_S,
     "socket_timeout": 10,
     "socket_connect_timeout": 5,
 }
@@ -47,8 +48,8 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 
 # A hung database call or a runaway evaluation is cut off instead of wedging a process forever.
-task_soft_time_limit = 90
-task_time_limit = 120
+task_soft_time_limit = TASK_TIME_LIMIT_S - 30
+task_time_limit = TASK_TIME_LIMIT_S
 
 # Every channel module gets its own queue and task (alerts.<name>, relops.notify_<name>).
 _channel_routes = {names.notify_task(name): names.channel_queue(name) for name in channel_classes()}
@@ -81,6 +82,11 @@ beat_schedule = {
         "task": names.TASK_SWEEP_NOTIFICATIONS,
         "schedule": timedelta(seconds=30),
         "options": {"expires": 30},
+    },
+    "check-breakers": {
+        "task": names.TASK_CHECK_BREAKERS,
+        "schedule": timedelta(seconds=BREAKER_CHECK_INTERVAL_S),
+        "options": {"expires": BREAKER_CHECK_INTERVAL_S},
     },
     "prune-history": {
         "task": names.TASK_PRUNE_HISTORY,

@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from bench.stack import BenchStack, bench_stack, channel_env, flows_config
 from bench.tick import seed
-from relops.celery_process import poll_until
-from relops.sink import HttpSink
+from relops.devtools.celery_process import poll_until
+from relops.devtools.sink import HttpSink
 from relops.timeutil import utcnow
 
 BREACHES = 200

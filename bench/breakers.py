@@ -12,9 +12,9 @@ import redis
 
 from bench.stack import BASE_REDIS_URL
 from relops.breakers.client import CircuitBreaker
+from relops.config import BreakerSettings
+from relops.devtools.scratch import claimed_redis_db
 from relops.errors import DegradedError
-from relops.scratch import claimed_redis_db
-from relops.slo_config import BreakerSettings
 
 CALLS = 20_000
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bench.stack import bench_stack
-from relops.celery_process import poll_until
+from relops.devtools.celery_process import poll_until
 from relops.timeutil import utcnow
 
 JOBS = 200

@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 
 from bench.stack import bench_stack, flows_config
-from relops.celery_process import poll_until
-from relops.outcome_batch import OutcomeCount
+from relops.devtools.celery_process import poll_until
+from relops.slo.outcome_batch import OutcomeCount
 from relops.store.outcomes import ingest_batch
 from relops.timeutil import floor_minute, iso_minute, utcnow
 

@@ -14,10 +14,10 @@ from celery import group
 from sqlalchemy import text
 
 from relops import names
-from relops.alert_event import slo_alert
-from relops.burnrate import Counts
-from relops.evaluation import evaluate_chunk
 from relops.runtime import engine, get_config
+from relops.slo.alerts import slo_alert
+from relops.slo.burnrate import Counts
+from relops.slo.evaluation import evaluate_chunk
 from relops.store.evaluations import save_snapshots
 from relops.store.windows import FlowCounts, period_start
 from relops.timeutil import evaluation_end, parse_utc, utcnow

@@ -14,9 +14,9 @@ from pathlib import Path
 from celery import Celery
 from sqlalchemy import Engine, create_engine
 
-from relops.celery_process import CeleryProcess, start_worker
-from relops.scratch import claimed_redis_db, scratch_database
-from relops.sink import HttpSink
+from relops.devtools.celery_process import CeleryProcess, start_worker
+from relops.devtools.scratch import claimed_redis_db, scratch_database
+from relops.devtools.sink import HttpSink
 
 BASE_REDIS_URL = os.environ.get("RELOPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 BASE_PG_URL = os.environ.get("RELOPS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")

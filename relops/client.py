@@ -29,11 +29,10 @@ from typing import Any
 from relops.logs import log_event
 from relops.names import QUEUE_INGEST, TASK_RECORD_FLOW_OUTCOMES
 from relops.producer import TaskProducer
+from relops.slo.outcome_batch import MAX_ITEMS_PER_BATCH
 
 logger = logging.getLogger(__name__)
 
-#: The server rejects larger batches, so the client must never build one.
-SERVER_MAX_ITEMS_PER_BATCH = 5000
 #: Rate limit for errors that could otherwise fire once per record() call.
 _LOG_EVERY_S = 60.0
 
@@ -90,9 +89,9 @@ class OutcomeRecorder:
     ) -> None:
         if flush_interval_s <= 0:
             raise ValueError(f"flush_interval_s must be > 0, got {flush_interval_s!r}")
-        if not 1 <= max_items_per_batch <= SERVER_MAX_ITEMS_PER_BATCH:
+        if not 1 <= max_items_per_batch <= MAX_ITEMS_PER_BATCH:
             raise ValueError(
-                f"max_items_per_batch must be within 1..{SERVER_MAX_ITEMS_PER_BATCH} (the server rejects "
+                f"max_items_per_batch must be within 1..{MAX_ITEMS_PER_BATCH} (the server rejects "
                 f"larger batches), got {max_items_per_batch!r}"
             )
         if max_pending_batches < 1:

@@ -1,4 +1,13 @@
-"""Every relops error derives from RelopsError."""
+"""Every relops error derives from RelopsError; a rejected input is described by a Rejection."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+#: Characters of a rejected input kept for logs and ops_rejected_inputs.
+EXCERPT_CHARS = 300
 
 
 class RelopsError(Exception):
@@ -37,3 +46,26 @@ class DegradedError(RelopsError):
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         return (DegradedError, (self.dependency, self.retry_in_s))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One rejected item of a payload (``item_index``), or the whole payload (``item_index`` None):
+    the field at fault, why, and a short excerpt of what was sent."""
+
+    item_index: int | None
+    field: str
+    reason: str
+    excerpt: str
+
+
+def excerpt(value: Any) -> str:
+    """A short, printable rendering of any input for logs and the rejection table."""
+    try:
+        text = json.dumps(value, default=repr, ensure_ascii=True)
+    except (TypeError, ValueError, RecursionError):
+        try:
+            text = repr(value)
+        except RecursionError:  # hostile nesting: json and repr both give up
+            text = f"<{type(value).__name__} nested too deeply to show>"
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "..."

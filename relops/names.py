@@ -34,7 +34,7 @@ TASK_RECORD_FLOW_OUTCOMES: Final = "relops.record_flow_outcomes"
 TASK_EVALUATE_TICK: Final = "relops.evaluate_tick"
 #: kwargs: as_of: ISO-8601 UTC minute, flows: [str]
 TASK_EVALUATE_FLOWS: Final = "relops.evaluate_flows"
-#: kwargs: the alert event fields listed in relops.alert_event.REQUIRED_FIELDS
+#: kwargs: the alert event fields listed in relops.alerting.events.REQUIRED_FIELDS
 TASK_DISPATCH_ALERT: Final = "relops.dispatch_alert"
 #: Sent by beat; drops minute rows, batch ids and snapshots past their retention.
 TASK_PRUNE_HISTORY: Final = "relops.prune_history"
@@ -48,6 +48,8 @@ TASK_NOTIFY_WEBHOOK: Final = "relops.notify_webhook"
 TASK_NOTIFY_EMAIL: Final = "relops.notify_email"
 #: Sent by beat; flushes notifications whose grouped flush was lost and restarts stalled messages.
 TASK_SWEEP_NOTIFICATIONS: Final = "relops.sweep_notifications"
+#: Sent by beat; alerts on breakers open anywhere (services using guard() included), resolves closed ones.
+TASK_CHECK_BREAKERS: Final = "relops.check_breakers"
 
 
 def channel_queue(channel: str) -> str:
@@ -69,6 +71,7 @@ TASK_QUEUES: Final = {
     TASK_CRON_RUN: QUEUE_CRON,
     TASK_CHECK_CRON_HEALTH: QUEUE_CRON,
     TASK_SWEEP_NOTIFICATIONS: QUEUE_ALERTS,
+    TASK_CHECK_BREAKERS: QUEUE_EVALUATE,
     TASK_NOTIFY_WEBHOOK: QUEUE_ALERTS_WEBHOOK,
     TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,
 }

@@ -44,6 +44,3 @@ def breaker(dependency: str) -> tuple[str, str, str]:
     """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker."""
     base = f"{PREFIX}breaker:{dependency}"
     return base, f"{base}:leases", f"{base}:buckets"
-
-
-BREAKER_PATTERN = f"{PREFIX}breaker:*"

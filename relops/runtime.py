@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from redis import Redis
 from sqlalchemy import Engine
 
 from relops.channels.base import Channel
-from relops.channels.registry import build_channels
+from relops.channels.registry import build_channels, check_channel_config
+from relops.config import RelopsConfig, load_config
 from relops.db import get_engine
+from relops.redis_state import redis_client
 from relops.settings import get_settings
-from relops.shared_state import redis_client
-from relops.slo_config import RelopsConfig, load_config
+
+
+def load_checked_config(path: Path) -> RelopsConfig:
+    """The config file at ``path`` validated as every process uses it: the file's own rules, then
+    its channel sections against the channels this installation has."""
+    config = load_config(path)
+    check_channel_config(config.alerts, str(path))
+    return config
 
 
 @lru_cache(maxsize=1)
 def get_config() -> RelopsConfig:
     """The config file, loaded and validated once per process."""
-    return load_config(get_settings().config_path)
+    return load_checked_config(get_settings().config_path)
 
 
 @lru_cache(maxsize=1)

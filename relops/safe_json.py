@@ -9,13 +9,16 @@ counted, and never reaches a task or the pool.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from typing import Any
 
 from kombu.serialization import register
+from kombu.utils import json as kombu_json
 
+from relops import redis_keys
 from relops.logs import log_event
+from relops.redis_state import REDIS_FAULTS
+from relops.runtime import redis
 
 MAX_DEPTH = 64
 logger = logging.getLogger(__name__)
@@ -38,9 +41,11 @@ def depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
-def loads(text: str | bytes) -> Any:
+def loads(text: str | bytes | bytearray | memoryview) -> Any:
+    """kombu's own JSON decoding (its typed values, datetimes included, come back as they were
+    sent), refusing what nests deeper than MAX_DEPTH."""
     try:
-        value = json.loads(text)
+        value = kombu_json.loads(text)
     except RecursionError:
         value = None
         too_deep = True
@@ -60,14 +65,11 @@ def loads(text: str | bytes) -> Any:
 
 
 def _count() -> None:
-    from relops import redis_keys
-    from relops.runtime import redis
-    from relops.shared_state import REDIS_FAULTS
-
     with contextlib.suppress(*REDIS_FAULTS):  # the log line above already says it happened
         redis().hincrby(redis_keys.task_faults(), "rejected:undecodable-message", 1)
 
 
 def install() -> None:
-    """Replace kombu's json decoder in this process (encoding is unchanged)."""
-    register("json", json.dumps, loads, content_type="application/json", content_encoding="utf-8")
+    """Wrap kombu's json decoder in this process; its encoder stays kombu's own, so datetimes,
+    decimals and UUIDs keep encoding as kombu's typed values."""
+    register("json", kombu_json.dumps, loads, content_type="application/json", content_encoding="utf-8")

@@ -1,5 +1,5 @@
 """The reliability snapshot: burn rates, dependency health, cron health and open incidents in one
-structure, for ``relops status`` and the dashboard."""
+structure. One implementation for ``relops status`` and the dashboard (page and JSON API)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from redis import Redis
+from sqlalchemy import Connection, Engine, text
 
-from relops.slo_config import RelopsConfig
+from relops import redis_keys
+from relops.breakers.client import BreakerRegistry
+from relops.config import RelopsConfig
+from relops.redis_state import REDIS_FAULTS
 from relops.store.cron import job_states
 from relops.store.incidents import list_incidents
 
@@ -100,7 +104,10 @@ def overall_status(
 
 
 def reliability_snapshot(
-    conn: Connection, config: RelopsConfig, breakers: dict[str, dict[str, Any]], task_faults: dict[str, int]
+    conn: Connection,
+    config: RelopsConfig,
+    breakers: dict[str, dict[str, Any]],
+    task_faults: dict[str, int] | None,
 ) -> dict[str, Any]:
     flows = flow_rows(conn, config)
     jobs = [_jsonable(j) for j in job_states(conn)]
@@ -113,3 +120,21 @@ def reliability_snapshot(
         "incidents": incidents,
         "task_faults": task_faults,
     }
+
+
+def read_task_faults(client: Redis) -> dict[str, int] | None:
+    """Retries, final failures and rejected messages per task since Redis started; None when Redis
+    cannot be asked."""
+    try:
+        raw = client.hgetall(redis_keys.task_faults())
+    except REDIS_FAULTS:
+        return None
+    return {key.decode(): int(count) for key, count in raw.items()}
+
+
+def collect_snapshot(engine: Engine, client: Redis, config: RelopsConfig, breakers: BreakerRegistry) -> dict[str, Any]:
+    """The snapshot now: one Redis pipeline for the breakers, one for the task faults, and the
+    database reads inside one connection."""
+    states, faults = breakers.states(), read_task_faults(client)
+    with engine.connect() as conn:
+        return reliability_snapshot(conn, config, states, faults)

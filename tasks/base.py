@@ -1,19 +1,51 @@
-"""What every relops task shares: retry on infrastructure faults, never on bad input."""
+"""What every relops task shares: retry on infrastructure faults, never on bad input; and the
+dependencies its logic runs with, built from this process's settings."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Task
-from celery.utils.log import get_task_logger
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from sqlalchemy.exc import InterfaceError, OperationalError
+
+from relops import redis_keys
+from relops.breakers.client import process_breakers
+from relops.broker import clamp_countdown
+from relops.deps import Deps
+from relops.logs import log_event
+from relops.redis_state import REDIS_FAULTS
+from relops.runtime import engine, get_channels, get_config, redis
+from workers import app
 
 #: Faults of the database or the broker that a later attempt can get past (lost connections,
 #: restarts, timeouts). Not DBAPIError as a whole: a DataError or IntegrityError would fail the same
 #: way on every retry. Bad input is rejected once, recorded, and acked.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError, TimeoutError)
+
+logger = logging.getLogger(__name__)
+
+
+def celery_publish(task: str, kwargs: Mapping[str, Any], queue: str, countdown_s: float = 0.0) -> None:
+    """relops.deps.Publisher through this process's Celery app. Countdowns are clamped below the
+    broker's visibility timeout (a longer one would be delivered twice)."""
+    countdown = clamp_countdown(countdown_s)
+    app.send_task(task, kwargs=dict(kwargs), queue=queue, countdown=countdown or None)
+
+
+def worker_deps() -> Deps:
+    """This process's engine, Redis, config, channels, breakers and publisher. Built per task: the
+    pieces are cached per process (and rebuilt after a fork), the bundle costs nothing."""
+    return Deps(
+        engine=engine(),
+        redis=redis(),
+        config=get_config(),
+        channels=get_channels(),
+        publish=celery_publish,
+        breakers=process_breakers(),
+    )
 
 
 class RelopsTask(Task):
@@ -34,14 +66,9 @@ class RelopsTask(Task):
 
 
 def _count_fault(kind: str, task: str, task_id: str, exc: Exception) -> None:
-    """Retries and final failures are counted per task in Redis (relops cron status shows them)."""
-    from relops import redis_keys
-    from relops.logs import log_event
-    from relops.runtime import redis
-    from relops.shared_state import REDIS_FAULTS
-
+    """Retries and final failures are counted per task in Redis (relops status shows them)."""
     log_event(
-        _logger,
+        logger,
         logging.ERROR if kind == "failure" else logging.WARNING,
         f"task.{kind}",
         task=task,
@@ -51,7 +78,4 @@ def _count_fault(kind: str, task: str, task_id: str, exc: Exception) -> None:
     try:
         redis().hincrby(redis_keys.task_faults(), f"{kind}:{task}", 1)
     except REDIS_FAULTS:
-        log_event(_logger, logging.WARNING, "task.fault_not_counted", task=task, reason="redis unreachable")
-
-
-_logger = get_task_logger(__name__)
+        log_event(logger, logging.WARNING, "task.fault_not_counted", task=task, reason="redis unreachable")

@@ -1,26 +1,30 @@
-"""relops.prune_history: keeps history tables bounded."""
+"""relops.prune_history (history tables stay bounded) and relops.check_breakers (breakers opened
+anywhere page; relops.breakers.watch)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from celery.utils.log import get_task_logger
-
 from relops import names
+from relops.breakers.watch import check_breakers as check_breaker_states
 from relops.logs import log_event
-from relops.runtime import engine, get_config
 from relops.store.retention import horizons, prune
-from relops.timeutil import utcnow
-from tasks.base import RelopsTask
+from tasks.base import RelopsTask, worker_deps
 from workers import app
 
-logger = get_task_logger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @app.task(name=names.TASK_PRUNE_HISTORY, base=RelopsTask)
 def prune_history(**_: Any) -> dict[str, int]:
-    with engine().begin() as conn:
-        deleted = prune(conn, horizons(get_config(), utcnow()))
+    deps = worker_deps()
+    with deps.engine.begin() as conn:
+        deleted = prune(conn, horizons(deps.config, deps.now()))
     log_event(logger, logging.INFO, "prune.done", **deleted)
     return deleted
+
+
+@app.task(name=names.TASK_CHECK_BREAKERS, base=RelopsTask)
+def check_breakers(**_: Any) -> dict[str, Any]:
+    return check_breaker_states(worker_deps())

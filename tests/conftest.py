@@ -17,7 +17,7 @@ from pathlib import Path
 import hypothesis  # noqa: F401
 import pytest
 
-from relops.scratch import claimed_redis_db, scratch_database
+from relops.devtools.scratch import claimed_redis_db, scratch_database
 
 BASE_REDIS_URL = os.environ.get("RELOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 BASE_PG_URL = os.environ.get("RELOPS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")

@@ -15,7 +15,7 @@ TITLE = "CRITICAL: checkout burning its error budget at 20.0x over 1h"
 
 
 def slo_details(flow: str = "checkout") -> dict[str, Any]:
-    """What relops.alert_event.evaluation_details produces for a flow burning at 20x over 1h."""
+    """What relops.alerting.events.evaluation_details produces for a flow burning at 20x over 1h."""
     return {
         "flow": flow,
         "objective_percent": 99.9,

@@ -1,12 +1,19 @@
 """The relops Celery app: ``celery -A workers worker|beat|flower``."""
 
+import logging
 import sys
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery._state import get_current_task
+from celery.signals import after_setup_logger, worker_process_init, worker_ready
 
+from relops.alerting.events import publish_alert
+from relops.breakers.alerts import breaker_event, breaker_runbook_url
+from relops.breakers.client import add_transition_listener, reset_breakers
+from relops.breakers.machine import State
 from relops.errors import ConfigError, SettingsError
-from relops.runtime import get_config
+from relops.logs import log_event
+from relops.runtime import get_channels, get_config, reset_after_fork
 from relops.safe_json import install as _install_safe_json
 from relops.settings import get_settings
 
@@ -30,46 +37,44 @@ app = Celery("relops")
 app.config_from_object("celeryconfig")
 
 
+class TaskAwareFormatter(logging.Formatter):
+    """Adds ``task=<name> task_id=<id>`` to every line logged while a task runs, from any logger:
+    relops' task logic lives in the library and logs under its own module names."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        task = get_current_task()
+        if task is None or task.request is None or not task.request.id:
+            return line
+        return f"{line} task={task.name} task_id={task.request.id}"
+
+
+@after_setup_logger.connect
+def _task_ids_on_every_line(logger: logging.Logger, format: str, **_: object) -> None:
+    for handler in logger.handlers:
+        handler.setFormatter(TaskAwareFormatter(format))
+
+
 @worker_process_init.connect
 def _fresh_connections_per_child(**_: object) -> None:
-    from relops.breakers.client import reset_breakers
-    from relops.runtime import reset_after_fork
-
     reset_after_fork()
     reset_breakers()
 
 
-def _alert_on_breaker_transition(dependency: str, before: object, after: object, at_ms: int) -> None:
+def _alert_on_breaker_transition(dependency: str, before: State, after: State, at_ms: int) -> None:
     """The process whose call moved a breaker tells the alert queue (exactly one per transition)."""
-    from relops import names
-    from relops.breakers.alerts import BREAKER_RUNBOOK, breaker_event
-    from relops.runtime import get_config
-
-    base = get_config().runbook_base_url
-    runbook = f"{base.rstrip('/')}/{BREAKER_RUNBOOK}" if base else BREAKER_RUNBOOK
-    event = breaker_event(dependency, before, after, at_ms, runbook)  # type: ignore[arg-type]
+    event = breaker_event(dependency, before, after, at_ms, breaker_runbook_url(get_config()))
     if event is not None:
-        app.send_task(names.TASK_DISPATCH_ALERT, kwargs=event.as_kwargs(), queue=names.QUEUE_ALERTS)
+        publish_alert(lambda task, kwargs, queue: app.send_task(task, kwargs=kwargs, queue=queue), event)
 
 
-def _install_breaker_alerts() -> None:
-    from relops.breakers.client import add_transition_listener
-
-    add_transition_listener(_alert_on_breaker_transition)
-
-
-_install_breaker_alerts()
+add_transition_listener(_alert_on_breaker_transition)
 
 
 @worker_ready.connect
 def _say_which_channels_deliver(**_: object) -> None:
     """Once per worker, at start: each channel that will deliver, and each skipped one with why
     (the skip lines come from building them). Children inherit the built channels."""
-    import logging
-
-    from relops.logs import log_event
-    from relops.runtime import get_channels
-
     for name, channel in get_channels().items():
         log_event(
             logging.getLogger("relops.channels"),

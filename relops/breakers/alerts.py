@@ -1,20 +1,39 @@
-"""Breaker transitions as alert events: OPEN raises a WARNING, CLOSED resolves it."""
+"""Breaker states as alert events: OPEN raises a WARNING, CLOSED resolves it. Pure: no I/O.
+
+Two paths raise them. The process whose call moves a breaker reports the transition at once
+(relops workers install a transition listener); and relops.check_breakers (beat) reads every
+breaker's shared state, so a breaker opened by a service that uses ``guard()`` on its own, with no
+listener, still pages. Both use one fingerprint per dependency: dedup and the incident absorb the
+second report of the same opening.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from relops.alert_event import AlertEvent
+from relops.alerting.events import AlertEvent
 from relops.breakers.machine import State
+from relops.config import RelopsConfig
 
 SOURCE_BREAKER = "breaker"
 #: docs/runbooks/breakers.md, under the config's runbook_base_url.
 BREAKER_RUNBOOK = "breakers.md"
 
 
+def breaker_fingerprint(dependency: str) -> str:
+    return f"{SOURCE_BREAKER}:{dependency}"
+
+
+def breaker_runbook_url(config: RelopsConfig) -> str:
+    base = config.runbook_base_url
+    return f"{base.rstrip('/')}/{BREAKER_RUNBOOK}" if base else BREAKER_RUNBOOK
+
+
 def breaker_event(dependency: str, before: State, after: State, at_ms: int, runbook_url: str = "") -> AlertEvent | None:
     """The alert a transition calls for, if any (HALF_OPEN comings and goings call for none)."""
-    key = f"{SOURCE_BREAKER}:{dependency}"
+    key = breaker_fingerprint(dependency)
     at = datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()
     details = {"dependency": dependency, "from": before.value, "to": after.value}
     if before is State.CLOSED and after is State.OPEN:
@@ -27,7 +46,7 @@ def breaker_event(dependency: str, before: State, after: State, at_ms: int, runb
             summary=f"Calls to {dependency} are failing; relops stopped calling it and fails fast until "
             "trial calls succeed.",
             details=details,
-            runbook_url="",
+            runbook_url=runbook_url,
             occurred_at=at,
         )
     if after is State.CLOSED:
@@ -39,8 +58,32 @@ def breaker_event(dependency: str, before: State, after: State, at_ms: int, runb
             title=f"RESOLVED: {dependency} is answering again (circuit closed)",
             summary=f"Trial calls to {dependency} succeeded; calls flow normally.",
             details=details,
-            runbook_url="",
+            runbook_url=runbook_url,
             occurred_at=at,
             status="resolved",
         )
     return None
+
+
+def watched_breaker_events(
+    states: Mapping[str, Mapping[str, Any]], open_incidents: Collection[str], now_ms: int, runbook_url: str
+) -> list[AlertEvent]:
+    """What the shared states call for, given which breaker incidents are unresolved: an alert for a
+    breaker that is not CLOSED and has none, a resolution for a CLOSED one that has one.
+
+    Timed ``now_ms`` (when it was seen), not at the transition: an operator may have resolved the
+    incident by hand since, and only a newer event reopens it. A breaker whose state is unknown
+    (Redis unreachable) calls for nothing either way.
+    """
+    events = []
+    for dependency, state in sorted(states.items()):
+        name = state.get("state")
+        has_incident = breaker_fingerprint(dependency) in open_incidents
+        event = None
+        if name in (State.OPEN.value, State.HALF_OPEN.value) and not has_incident:
+            event = breaker_event(dependency, State.CLOSED, State.OPEN, now_ms, runbook_url)
+        elif name == State.CLOSED.value and has_incident:
+            event = breaker_event(dependency, State.HALF_OPEN, State.CLOSED, now_ms, runbook_url)
+        if event is not None:
+            events.append(event)
+    return events

@@ -17,19 +17,23 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from relops import redis_keys
 from relops.breakers.machine import Decision, State
+from relops.config import BreakerSettings
 from relops.errors import DegradedError
 from relops.logs import log_event
-from relops.shared_state import REDIS_FAULTS, run_script
-from relops.slo_config import BreakerSettings
+from relops.redis_state import REDIS_FAULTS, run_script
+from relops.runtime import get_config, redis
 
 logger = logging.getLogger(__name__)
+#: The shared state machine (machine.py is its readable specification).
+SCRIPT = Path(__file__).with_name("breaker.lua")
 F = TypeVar("F", bound=Callable[..., Any])
 #: (dependency, from, to, at epoch ms) for each transition this process made happen.
 TransitionListener = Callable[[str, State, State, int], None]
@@ -92,7 +96,7 @@ class CircuitBreaker:
 
     def _call(self, op: str, *args: object) -> list[Any] | None:
         try:
-            reply = run_script(self._redis(), "breaker.lua", self._keys, [op, "", *self._rules(), *args])
+            reply = run_script(self._redis(), SCRIPT, self._keys, [op, "", *self._rules(), *args])
         except REDIS_FAULTS as exc:
             now = self._clock()
             if now - self._offline_logged_at >= OFFLINE_LOG_INTERVAL_S:
@@ -183,7 +187,8 @@ class CircuitBreaker:
         except REDIS_FAULTS:
             return False
         with self._lock:
-            self._state = State(_text(raw[0]) or "closed")
+            # A breaker that never opened has no state field (or no hash at all): it is CLOSED.
+            self._state = State(_text(raw[0])) if raw[0] is not None else State.CLOSED
             self._generation = int(raw[1] or 0)
             self._failures = int(raw[2] or 0)
             self._fetched_at = now
@@ -214,33 +219,85 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-_breakers: dict[str, CircuitBreaker] = {}
+class BreakerRegistry:
+    """One CircuitBreaker per configured dependency, built on first use and kept for the process."""
+
+    def __init__(self, settings: Mapping[str, BreakerSettings], redis_client: Callable[[], Any]) -> None:
+        self._settings = dict(settings)
+        self._redis = redis_client
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._lock = threading.Lock()
+
+    def get(self, dependency: str) -> CircuitBreaker:
+        """The breaker of a configured dependency. An unknown name is a typo and raises KeyError."""
+        with self._lock:
+            breaker = self._breakers.get(dependency)
+            if breaker is None:
+                if dependency not in self._settings:
+                    configured = ", ".join(sorted(self._settings))
+                    raise KeyError(f"unknown dependency {dependency!r}; configured: {configured}")
+                breaker = self._breakers[dependency] = CircuitBreaker(
+                    dependency, self._settings[dependency], self._redis
+                )
+            return breaker
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        """Every configured breaker's shared state, in one Redis round trip (dashboard, status)."""
+        names = sorted(self._settings)
+        try:
+            pipe = self._redis().pipeline(transaction=False)
+            for name in names:
+                pipe.hgetall(redis_keys.breaker(name)[0])
+            replies = pipe.execute()
+        except REDIS_FAULTS:
+            return {name: {"state": "unknown", "reason": "redis unreachable"} for name in names}
+        states = {}
+        for name, raw in zip(names, replies, strict=True):
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            states[name] = {
+                "state": fields.get("state", "closed"),
+                "generation": int(fields.get("generation", 0)),
+                "failures": int(fields.get("failures", 0)),
+                "last_failure_ms": int(fields["last_failure"]) if "last_failure" in fields else None,
+                "last_transition_ms": int(fields["last_transition"]) if "last_transition" in fields else None,
+                "open_until_ms": int(fields.get("open_until", 0)) or None,
+            }
+        return states
+
+
+_process_registry: BreakerRegistry | None = None
 _registry_lock = threading.Lock()
+
+
+def process_breakers() -> BreakerRegistry:
+    """The breakers of this process, from its config file and Redis (relops.runtime)."""
+    global _process_registry
+    with _registry_lock:
+        if _process_registry is None:
+            _process_registry = BreakerRegistry(get_config().breaker_settings(), redis)
+        return _process_registry
+
+
+def reset_breakers() -> None:
+    """Forget local views (after a fork, or when the config changes)."""
+    global _process_registry
+    with _registry_lock:
+        _process_registry = None
 
 
 def get_breaker(dependency: str) -> CircuitBreaker:
     """The process-wide breaker of a configured dependency (defaults: postgres, google_calendar,
     resend_email, webhook). An unknown name is a typo and raises KeyError."""
-    with _registry_lock:
-        breaker = _breakers.get(dependency)
-        if breaker is None:
-            from relops.runtime import get_config, redis
-
-            settings = get_config().breaker_settings()
-            if dependency not in settings:
-                raise KeyError(f"unknown dependency {dependency!r}; configured: {', '.join(sorted(settings))}")
-            breaker = _breakers[dependency] = CircuitBreaker(dependency, settings[dependency], redis)
-        return breaker
-
-
-def reset_breakers() -> None:
-    """Forget local views (after a fork, or when the config changes)."""
-    with _registry_lock:
-        _breakers.clear()
+    return process_breakers().get(dependency)
 
 
 def is_degraded(dependency: str) -> bool:
     return get_breaker(dependency).is_degraded()
+
+
+def breaker_states() -> dict[str, dict[str, Any]]:
+    """Every configured breaker's shared state, in one Redis round trip (dashboard, status)."""
+    return process_breakers().states()
 
 
 class guard:  # lower case: used as a decorator and a context manager, like contextlib's
@@ -261,16 +318,24 @@ class guard:  # lower case: used as a decorator and a context manager, like cont
         self.breaker = get_breaker(dependency)
         self.fallback = fallback
         self.failures = failures
-        self._active: list[Any] = []
+        # One guard may be entered by several threads at once (a module-level ``with POSTGRES:``):
+        # each thread keeps its own stack of active calls, so an outcome is reported for its own call.
+        self._local = threading.local()
+
+    def _active(self) -> list[Any]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
 
     def __enter__(self) -> guard:
         context = self.breaker._guarded(self.failures)
         context.__enter__()
-        self._active.append(context)
+        self._active().append(context)
         return self
 
     def __exit__(self, *exc_info: Any) -> bool | None:
-        return self._active.pop().__exit__(*exc_info)
+        return self._active().pop().__exit__(*exc_info)
 
     def __call__(self, function: F) -> F:
         @functools.wraps(function)
@@ -284,29 +349,3 @@ class guard:  # lower case: used as a decorator and a context manager, like cont
                 return self.fallback(*args, **kwargs) if callable(self.fallback) else self.fallback
 
         return guarded  # type: ignore[return-value]
-
-
-def breaker_states() -> dict[str, dict[str, Any]]:
-    """Every configured breaker's shared state, in one Redis round trip (dashboard, status)."""
-    from relops.runtime import get_config, redis
-
-    names = sorted(get_config().breaker_settings())
-    try:
-        pipe = redis().pipeline(transaction=False)
-        for name in names:
-            pipe.hgetall(redis_keys.breaker(name)[0])
-        replies = pipe.execute()
-    except REDIS_FAULTS:
-        return {name: {"state": "unknown", "reason": "redis unreachable"} for name in names}
-    states = {}
-    for name, raw in zip(names, replies, strict=True):
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        states[name] = {
-            "state": fields.get("state", "closed"),
-            "generation": int(fields.get("generation", 0)),
-            "failures": int(fields.get("failures", 0)),
-            "last_failure_ms": int(fields["last_failure"]) if "last_failure" in fields else None,
-            "last_transition_ms": int(fields["last_transition"]) if "last_transition" in fields else None,
-            "open_until_ms": int(fields.get("open_until", 0)) or None,
-        }
-    return states

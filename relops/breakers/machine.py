@@ -1,6 +1,6 @@
 """The circuit-breaker state machine. Pure: time is an argument, state is a value.
 
-relops/lua/breaker.lua runs the same machine atomically in Redis for every process at once;
+breaker.lua (beside this file) runs the same machine atomically in Redis for every process at once;
 tests/integration/test_breaker_lua.py replays random event sequences through both and requires
 identical results, so this module is the readable specification of the script.
 

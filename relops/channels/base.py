@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from relops.config import ChannelSettings
 from relops.errors import RelopsError
 from relops.settings import Settings
-from relops.slo_config import ChannelSettings
 from relops.timeutil import parse_utc
 
 SEVERITY_RANK = {"ok": 0, "warning": 1, "critical": 2}
@@ -97,6 +97,14 @@ class Channel(abc.ABC):
     default_rate_per_s: ClassVar[float]
     #: The channel's own keys in [alerts.channels.NAME], beyond ChannelSettings' fields.
     options: ClassVar[frozenset[str]] = frozenset()
+    #: How long after a message's first attempt a resend still carries an idempotency key the
+    #: receiver remembers; None: the receiver has no idempotency (a resend may be a duplicate).
+    idempotency_window_s: ClassVar[float | None] = None
+
+    @classmethod
+    def settings_problem(cls, config: ChannelSettings) -> str | None:
+        """Why this channel's [alerts.channels.NAME] settings cannot work, or None."""
+        return None
 
     def __init__(self, settings: Settings, config: ChannelSettings) -> None:
         self.settings = settings

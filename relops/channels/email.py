@@ -14,11 +14,12 @@ import hashlib
 import re
 from collections.abc import Sequence
 from email.utils import parseaddr
-from urllib.parse import urlsplit
 
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
 from relops.channels.email_format import render_email
 from relops.channels.http import post_json, url_problem
+from relops.config import ChannelSettings
+from relops.redaction import known_secrets, redact_url, url_credentials
 
 __all__ = ["CHANNEL", "EmailChannel", "idempotency_key", "render_email", "valid_sender"]
 
@@ -28,8 +29,20 @@ MAX_RECIPIENTS = 50
 MAX_IDEMPOTENCY_KEY_CHARS = 256
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$")
 _PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
-#: 409 from Resend: the same idempotency key is still in flight (a concurrent retry): try again.
-_RETRYABLE_STATUSES = frozenset({409})
+#: Resend keeps an idempotency key this long; a resend after that would be a second email.
+RESEND_IDEMPOTENCY_S = 24 * 3600
+#: Our window: Resend's less an hour, for the clocks of two machines and the time a send takes.
+IDEMPOTENCY_WINDOW_S = RESEND_IDEMPOTENCY_S - 3600
+#: Resend's 409 names: the same key is still being processed (a concurrent retry: try again)...
+CONCURRENT_IDEMPOTENT_REQUESTS = "concurrent_idempotent_requests"
+#: ...or the key was used for a different email (ADMIN_EMAILS or the sender changed between
+#: attempts): sending again would never succeed and the first email may have gone out.
+INVALID_IDEMPOTENT_REQUEST = "invalid_idempotent_request"
+
+
+def retry_409_when_concurrent(status: int, body: str) -> bool:
+    """Only a 409 for a request still in flight is worth retrying."""
+    return status == 409 and CONCURRENT_IDEMPOTENT_REQUESTS in body
 
 
 def valid_sender(sender: object) -> bool:
@@ -56,6 +69,17 @@ class EmailChannel(Channel):
     default_severities = ("critical",)
     default_rate_per_s = 2.0
     options = frozenset({"sender"})
+    idempotency_window_s = IDEMPOTENCY_WINDOW_S
+
+    @classmethod
+    def settings_problem(cls, config: ChannelSettings) -> str | None:
+        if config.max_outage_wait_s > IDEMPOTENCY_WINDOW_S:
+            return (
+                f"max_outage_wait_s={config.max_outage_wait_s} is longer than Resend keeps an idempotency key "
+                f"(24 h, {IDEMPOTENCY_WINDOW_S} s with a margin): a resend after that could be a second email; "
+                f"use at most {IDEMPOTENCY_WINDOW_S}"
+            )
+        return None
 
     def _api_key(self) -> str | None:
         secret = self.settings.resend_api_key
@@ -87,14 +111,7 @@ class EmailChannel(Channel):
         return url_problem(self.settings.resend_api_url, "RESEND_API_URL")
 
     def destination(self) -> str:
-        try:
-            parts = urlsplit(self.settings.resend_api_url.strip())
-            port = parts.port
-        except ValueError:
-            return "resend (malformed RESEND_API_URL)"
-        host = (parts.hostname or "").lower()
-        shown_host = f"[{host}]" if ":" in host else host
-        return f"{parts.scheme.lower()}://{shown_host}{f':{port}' if port else ''}{parts.path.rstrip('/')}"
+        return redact_url(self.settings.resend_api_url, "resend").rstrip("/")
 
     def send(self, notifications: Sequence[Notification], context: MessageContext) -> None:
         problem = self.missing_configuration()
@@ -103,7 +120,6 @@ class EmailChannel(Channel):
             raise DeliveryError(problem or "RESEND_API_KEY is not set", retryable=False)
         subject, html, text = render_email(notifications, context)
         base = self.settings.resend_api_url.strip().rstrip("/")
-        parts = urlsplit(base)
         payload = {
             "from": self._sender(),
             "to": self.settings.admin_email_list,
@@ -111,14 +127,27 @@ class EmailChannel(Channel):
             "html": html,
             "text": text,
         }
+        try:
+            self._post(base, payload, key, context)
+        except DeliveryError as error:
+            if error.status == 409 and not error.retryable:
+                raise DeliveryError(
+                    f"{error.reason} (Resend holds a different email under this message's idempotency key: "
+                    "ADMIN_EMAILS or the sender changed between attempts; the first may have been sent)",
+                    retryable=False,
+                    status=409,
+                ) from None
+            raise
+
+    def _post(self, base: str, payload: dict[str, object], key: str, context: MessageContext) -> None:
         post_json(
             f"{base}/emails",
             payload,
             timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
             describe=self.destination() + "/emails",
             headers={"Authorization": f"Bearer {key}", "Idempotency-Key": idempotency_key(context.message_key)},
-            secrets=[key, parts.password or "", parts.query],
-            retryable_statuses=_RETRYABLE_STATUSES,
+            secrets=[key, *url_credentials(base), *known_secrets(self.settings)],
+            retry_when=retry_409_when_concurrent,
         )
 
 

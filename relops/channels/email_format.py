@@ -22,12 +22,12 @@ MAX_UNLINKED_CHARS = 300
 MAX_GENERIC_FACTS = 12
 COLORS = {"critical": "#b91c1c", "warning": "#c2410c", "resolved": "#15803d"}
 _ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f]+")
-_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CELL = "padding:4px 10px;border:1px solid #ddd;text-align:left"
 
 
 def _h(text: str) -> str:
-    return html.escape(text, quote=True)
+    """Event text for the HTML part: escaped (quotes included), control characters replaced."""
+    return html.escape(facts.printable(text), quote=True)
 
 
 def _one_line(text: str) -> str:
@@ -36,7 +36,7 @@ def _one_line(text: str) -> str:
 
 def _plain(text: str) -> str:
     """Event text for the plain-text part: no control characters except newlines and tabs."""
-    return _TEXT_CONTROL.sub(" ", text)
+    return facts.printable(text)
 
 
 def _color(n: Notification) -> str:

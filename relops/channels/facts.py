@@ -28,7 +28,8 @@ _SUBJECT_KEYS = ("flow", "job", "name", "dependency")
 #: Characters that end or break a link in Slack (<url|text>) or an HTML attribute: percent-encoded.
 _LINK_UNSAFE = {"<": "%3C", ">": "%3E", "|": "%7C", '"': "%22", "'": "%27", "`": "%60", "\\": "%5C"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\s]")
-_SEVERITY_PREFIX = re.compile(r"^(critical|warning)\s*:\s*", re.IGNORECASE)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SEVERITY_PREFIX = re.compile(r"^(critical|warning|resolved)\s*:\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,22 +54,17 @@ class WindowFact:
         return self.rate if self.rate == "no data" else f"{self.rate} ({self.status})"
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (bell, escape sequences, C1 codes) replaced by spaces; line
+    breaks and tabs stay. Event text reaches terminals, mail clients and chat apps."""
+    return _CONTROL_CHARACTERS.sub(" ", text)
+
+
 def truncate(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, ending in "…" when cut."""
     if len(text) <= limit:
         return text
     return text[: max(limit - 1, 0)] + ELLIPSIS
-
-
-def truncate_escaped(text: str, limit: int) -> str:
-    """Like truncate, for text already escaped with &entities;: never cuts an entity in half."""
-    if len(text) <= limit:
-        return text
-    cut = text[: max(limit - 1, 0)]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + ELLIPSIS
 
 
 def is_firing(n: Notification) -> bool:

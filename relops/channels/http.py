@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -26,7 +26,7 @@ import requests
 from urllib3.exceptions import MaxRetryError
 
 from relops.channels.base import DeliveryError
-from relops.known_secrets import known_secrets
+from relops.redaction import scrub
 
 USER_AGENT = "relops-alerts/0.1"
 #: Characters of the receiver's response body quoted in an error.
@@ -36,7 +36,6 @@ _READ_BODY_BYTES = 2048
 DEFAULT_RETRY_AFTER_S = 1.0
 MAX_RETRY_AFTER_S = 300.0
 _RETRYABLE_STATUSES = frozenset({408, 429})
-_WHITESPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 #: "<urllib3.connection.HTTPConnection object at 0x7f...>: " in front of urllib3 messages.
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
 _SECONDS = re.compile(r"^\d+(\.\d+)?$")
@@ -78,16 +77,6 @@ def parse_retry_after(
         moment = moment.replace(tzinfo=UTC)
     delay = (moment - (now or datetime.now(UTC))).total_seconds()
     return min(max(delay, 0.0), cap)
-
-
-def scrub(text: str, secrets: Iterable[str], *, limit: int | None = None) -> str:
-    """``text`` on one line, with every secret replaced by "***" (longest first) and cut to ``limit``."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    text = _WHITESPACE.sub(" ", text).strip()
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
 
 
 def _cause(exc: requests.RequestException) -> str:
@@ -134,21 +123,23 @@ def post_json(
     describe: str,
     headers: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
-    retryable_statuses: Collection[int] = (),
+    retry_when: Callable[[int, str], bool] | None = None,
 ) -> None:
     """POST ``payload`` as JSON to ``url``; return on 2xx, else raise DeliveryError.
 
-    ``timeout`` is (connect, read) in seconds. ``describe`` (e.g. the channel's destination())
-    stands for ``url`` in error messages; ``secrets`` (tokens, API keys, URL parts) are masked.
-    ``retryable_statuses`` adds 4xx statuses this receiver means as "try again".
+        ``timeout`` is (connect, read) in seconds. ``describe`` (e.g. the channel's destination())
+        stands for ``url`` in error messages; ``secrets`` are masked out of every error: pass every
+    secret the process knows (relops.redaction.known_secrets), not only the channel's, because a
+    receiver's error body may echo anything.
+        ``retry_when(status, body)`` says whether a 4xx answer means "try again" at this receiver (the
+    body is the response's first 2 KiB, never stored or logged by this function).
     """
     try:
         body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise DeliveryError(f"{describe}: message is not JSON-serialisable: {exc}", retryable=False) from None
     all_headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT, **(headers or {})}
-    # Every secret of the process, not only this channel's: a receiver's error body may echo anything.
-    masked = [*secrets, *known_secrets()]
+    masked = list(secrets)
 
     def clean(text: str) -> str:
         return scrub(text.replace(url, describe), masked, limit=MAX_REASON_BODY_CHARS)
@@ -179,10 +170,11 @@ def post_json(
         error = DeliveryError(f"{describe}: request not sent: invalid request ({type(exc).__name__})", retryable=False)
     if error is not None:
         raise error
+    retry = retry_when is not None and 400 <= status < 500 and retry_when(status, snippet)
     raise delivery_error_for_status(
         status,
         clean(snippet),
         describe=describe,
         retry_after=retry_after,
-        retryable_statuses=retryable_statuses,
+        retryable_statuses=(status,) if retry else (),
     )

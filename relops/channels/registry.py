@@ -9,10 +9,10 @@ from functools import cache
 
 import relops.channels
 from relops.channels.base import Channel
+from relops.config import AlertsConfig, ChannelSettings, quoted
 from relops.errors import ConfigError
 from relops.logs import log_event
 from relops.settings import Settings
-from relops.slo_config import AlertsConfig, ChannelSettings, quoted
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ def check_channel_config(config: AlertsConfig, source: str) -> None:
         if extra:
             known = ", ".join(sorted({*ChannelSettings.model_fields, *classes[name].options}))
             raise ConfigError(f"{source}: alerts.channels.{name}: unknown key {quoted(extra[0])}; known: {known}")
+        problem = classes[name].settings_problem(entry)
+        if problem:
+            raise ConfigError(f"{source}: alerts.channels.{name}: {problem}")
 
 
 def build_channels(settings: Settings, config: AlertsConfig) -> dict[str, Channel]:

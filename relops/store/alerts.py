@@ -6,7 +6,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from models import AlertEvent as AlertEventRow
-from relops.alert_event import AlertEvent
+from relops.alerting.events import AlertEvent
 from relops.timeutil import parse_utc
 
 # Plain SQL: the alerts worker runs this once per event, and a Core insert built per call cost

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, RowMapping, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from relops.cron_event import CronRun
+from relops.cron.events import CronRun
 
 # Start and end of one run arrive in any order and may be redelivered: the earliest start wins,
 # an end (success/failure) wins over "running", and the same event twice changes nothing.
@@ -129,13 +129,16 @@ def job_finished(
     )
 
 
-def due_deadlines(conn: Connection, now: datetime) -> list[str]:
-    """Jobs whose start deadline has passed: one indexed range query."""
+def due_deadlines(conn: Connection, now: datetime) -> list[tuple[str, datetime]]:
+    """Jobs whose start deadline has passed, with that deadline: one indexed range query."""
     rows = conn.execute(
-        text("SELECT name FROM ops_cron_jobs WHERE next_deadline < :now ORDER BY next_deadline FOR UPDATE SKIP LOCKED"),
+        text(
+            "SELECT name, next_deadline FROM ops_cron_jobs WHERE next_deadline < :now "
+            "ORDER BY next_deadline FOR UPDATE SKIP LOCKED"
+        ),
         {"now": now},
     )
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 def rearm(conn: Connection, name: str, next_deadline: datetime | None, state: str) -> None:

@@ -9,9 +9,9 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert
 
 from models import BurnRateSnapshot, EvaluationTick
-from relops.alert_event import evaluation_details
-from relops.burnrate import FlowEvaluation
-from relops.slo_config import FlowConfig
+from relops.config import FlowConfig
+from relops.slo.alerts import evaluation_details
+from relops.slo.burnrate import FlowEvaluation
 
 
 def claim_tick(conn: Connection, *, slot: datetime, as_of: datetime, flows: int, chunks: int) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from relops.alert_event import AlertEvent
+from relops.alerting.events import AlertEvent
 
 # Concurrent workers upserting one fingerprint meet at the unique index, so there is one row.
 # A resolved incident reopens only for an event newer than its resolution: a firing event

@@ -47,6 +47,19 @@ def message_payloads(conn: Connection, key: str) -> list[dict[str, Any]]:
     return [r[0] for r in rows]
 
 
+def start_attempt(conn: Connection, key: str, now: datetime) -> tuple[datetime | None, int]:
+    """Note that the message is being handed to its receiver; returns when that first happened
+    (None when the message is no longer being sent) and the attempts spent so far."""
+    rows = conn.execute(
+        text(
+            "UPDATE ops_notifications SET first_attempt_at = coalesce(first_attempt_at, :now) "
+            "WHERE message_key = :key AND status = 'sending' RETURNING first_attempt_at, attempts"
+        ),
+        {"key": key, "now": now},
+    ).all()
+    return min((r[0] for r in rows), default=None), max((r[1] for r in rows), default=0)
+
+
 def mark_delivered(conn: Connection, key: str, now: datetime) -> int:
     return conn.execute(
         text(

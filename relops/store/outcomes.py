@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from relops.outcome_batch import OutcomeCount
+from relops.slo.outcome_batch import OutcomeCount
 from relops.timeutil import floor_hour
 
 _CLAIM_BATCH = text(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert
 
 from models import RejectedInput
-from relops.outcome_batch import Rejection
+from relops.errors import Rejection
 
 
 def printable(text: str, limit: int) -> str:

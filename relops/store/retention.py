@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, text
 
-from relops.slo_config import RelopsConfig
+from relops.config import RelopsConfig
 from relops.timeutil import floor_hour
 
 #: A batch id must outlive every redelivery or client resend of that batch.

@@ -15,8 +15,8 @@ from typing import Literal
 
 from sqlalchemy import Connection, text
 
-from relops.burnrate import Counts
-from relops.slo_config import FlowConfig, WindowRule
+from relops.config import FlowConfig, WindowRule
+from relops.slo.burnrate import Counts
 from relops.timeutil import floor_hour
 
 HOUR = timedelta(hours=1)

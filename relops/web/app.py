@@ -24,9 +24,15 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from relops import __version__
+from relops.alerting.incidents import Action, change_incident
+from relops.breakers.client import process_breakers
 from relops.db import CONNECT_TIMEOUT_S
 from relops.logs import log_event
+from relops.runtime import get_channels, get_config, redis
+from relops.settings import get_settings
+from relops.snapshot import collect_snapshot
 from relops.store.users import User
+from relops.timeutil import utcnow
 from relops.tokens import csrf_token
 from relops.web.auth import COOKIE, authenticate, request_token
 
@@ -64,33 +70,12 @@ def _when_ms(epoch_ms: int | None) -> str:
 TEMPLATES.env.filters.update(safe_link=_safe_link, when=_when, when_ms=_when_ms)
 
 
-def collect_snapshot(engine: Engine) -> dict[str, Any]:
-    from relops import redis_keys
-    from relops.breakers import breaker_states
-    from relops.runtime import get_config, redis
-    from relops.shared_state import REDIS_FAULTS
-    from relops.snapshot import reliability_snapshot
-
-    try:
-        faults = {k.decode(): int(v) for k, v in redis().hgetall(redis_keys.task_faults()).items()}
-    except REDIS_FAULTS:
-        faults = {}
-    with engine.connect() as conn:
-        return reliability_snapshot(conn, get_config(), breaker_states(), faults)
+def snapshot_now(engine: Engine) -> dict[str, Any]:
+    return collect_snapshot(engine, redis(), get_config(), process_breakers())
 
 
-def change_incident(engine: Engine, incident_id: int, action: str) -> bool:
-    from relops.runtime import get_channels, redis
-    from relops.shared_state import forget_dedup
-    from relops.store.incidents import set_status
-    from relops.timeutil import utcnow
-
-    status = {"ack": "acknowledged", "resolve": "resolved"}[action]
-    with engine.begin() as conn:
-        row = set_status(conn, incident_id, status, utcnow())
-    if row is not None and status == "resolved":
-        forget_dedup(redis(), list(get_channels()), row["fingerprint"])
-    return row is not None
+def change(engine: Engine, incident_id: int, action: Action) -> bool:
+    return change_incident(engine, redis(), list(get_channels()), incident_id, action, utcnow()) is not None
 
 
 def database_unavailable(request: Request, exc: Exception, password: str | None = None) -> Response:
@@ -125,8 +110,6 @@ def database_unavailable(request: Request, exc: Exception, password: str | None 
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
-    from relops.settings import get_settings
-
     engine = create_engine(
         database_url or get_settings().web_db_url,
         pool_pre_ping=True,
@@ -163,14 +146,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.get("/api/v1/snapshot", summary="The reliability snapshot: burn rates, breakers, cron jobs, incidents")
     def snapshot(request: Request) -> JSONResponse:
         api_admin(request)
-        return JSONResponse(collect_snapshot(engine))
+        return JSONResponse(snapshot_now(engine))
 
     @app.post("/api/v1/incidents/{incident_id}/{action}", summary="Acknowledge or resolve an incident")
     def incident_api(incident_id: int, action: str, request: Request) -> dict[str, Any]:
         api_admin(request)
         if action not in ("ack", "resolve"):
             raise HTTPException(404, "action must be ack or resolve")
-        if not change_incident(engine, incident_id, action):
+        if not change(engine, incident_id, action):
             raise HTTPException(409, f"incident {incident_id} does not exist or cannot {action} from its status")
         return {"incident": incident_id, "action": action}
 
@@ -179,7 +162,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         user, refusal = page_user(request)
         if refusal is not None:
             return refusal
-        snap = collect_snapshot(engine)
+        snap = snapshot_now(engine)
         token = request_token(request) or ""
         return TEMPLATES.TemplateResponse(
             request,
@@ -214,7 +197,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
             return refusal
         if csrf != csrf_token(request_token(request) or "") or action not in ("ack", "resolve"):
             raise HTTPException(400, "bad form")
-        change_incident(engine, incident_id, action)
+        change(engine, incident_id, action)
         return RedirectResponse("/", status_code=303)
 
     return app

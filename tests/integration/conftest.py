@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from celery import Celery
+from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from relops.celery_process import CeleryProcess, poll_until, start_worker
-from relops.sink import HttpSink, SinkResponse
+from relops.breakers.client import BreakerRegistry
+from relops.channels.registry import build_channels
+from relops.deps import Deps
+from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
+from relops.devtools.sink import HttpSink, SinkResponse
 from relops.timeutil import utcnow
+from tests.integration.inprocess import InProcessWorker, RecordingPublisher
+from tests.integration.secrets_audit import secrets_written, stored_text
 
 TEST_CONFIG = """
 dashboard_url = "http://127.0.0.1:8080/"
@@ -82,6 +90,10 @@ objective_percent = 99.0
 """
 
 
+#: The test config's monitored job (period 1 h, failure_threshold 2).
+CRON_JOB = "nightly-export"
+
+
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> Any:
     """Poll until ``predicate`` returns something truthy; fail the test at the deadline."""
     try:
@@ -90,19 +102,41 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = 
         pytest.fail(str(exc))
 
 
-def alert_event(flow: str, severity: str = "critical") -> dict[str, Any]:
-    """A minimal SLO alert event for ``flow``, as a service sends relops.dispatch_alert its kwargs."""
+def alert_event(flow: str = "checkout", severity: str = "critical", status: str = "firing", **overrides: Any) -> dict:
+    """An SLO alert event for ``flow``, as a service sends relops.dispatch_alert its kwargs."""
     key = f"slo:{flow}"
-    return {
+    base = {
         "dedup_key": key,
         "fingerprint": key,
         "severity": severity,
         "source": "slo",
-        "title": f"{severity.upper()}: {flow}",
-        "summary": "burning",
-        "details": {},
-        "runbook_url": "",
+        "title": f"{severity.upper()}: {flow} burning its error budget at 20.0x over 1h",
+        "summary": f"{flow}: 20 bad of 1000 events in the last 1h.",
+        "details": {
+            "flow": flow,
+            "objective_percent": 99.9,
+            "windows": {"1h": {"window_s": 3600, "events": 1000, "errors": 20, "burn_rate": 20.0, "status": severity}},
+            "budget_remaining": 0.5,
+            "time_to_exhaustion_s": 3600,
+        },
+        "runbook_url": f"https://runbooks.example.com/{flow}.md",
         "occurred_at": utcnow().isoformat(),
+        "status": status,
+    }
+    return {**base, **overrides}
+
+
+def cron_run_event(status: str, run_id: str | None = None, at: datetime | None = None, **fields: Any) -> dict:
+    """A cron-run event of the test config's monitored job, as a service sends relops.cron_run."""
+    return {
+        "name": CRON_JOB,
+        "run_id": run_id or uuid.uuid4().hex,
+        "status": status,
+        "at": (at or utcnow()).isoformat(),
+        "duration_ms": fields.pop("duration_ms", None if status == "started" else 1200),
+        "result": fields.pop("result", None),
+        "error": fields.pop("error", None),
+        **fields,
     }
 
 
@@ -120,6 +154,8 @@ WEBHOOK_SECRET_PATH = "/services/T0001/B0001/s3cr3tT0k3n"
 RESEND_KEY = "re_test_5ecret_key"
 WORKER_DB_PASSWORD = "wkr-db-pa55word"
 ADMIN_EMAILS = "oncall@example.com,lead@example.com"
+#: What no log, stored payload, error or page of the run may ever quote.
+SECRETS = (WEBHOOK_SECRET_PATH.rsplit("/", 1)[-1], RESEND_KEY, WORKER_DB_PASSWORD)
 
 
 @pytest.fixture(scope="session")
@@ -211,8 +247,9 @@ def channel_workers(relops_env: dict[str, str], output_dir: Path, run_id: str) -
 
 
 @pytest.fixture
-def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink: HttpSink) -> None:
-    """Empty tables, no relops keys in Redis (dedup windows, rate limits), sinks cleared."""
+def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink: HttpSink) -> Iterator[None]:
+    """Empty tables, no relops keys in Redis (dedup windows, rate limits), sinks cleared. Afterwards,
+    before the next test empties them again: nothing the test stored quotes a secret."""
     with db.begin() as conn:
         conn.execute(
             text(
@@ -230,3 +267,58 @@ def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink:
         sink.default = SinkResponse()
         sink.respond_with()
         sink.clear()
+    yield
+    stored = stored_text(db)
+    leaked = [i for i, secret in enumerate(SECRETS) if secret in stored]
+    assert not leaked, f"secrets #{leaked} stored by this test (an error, a payload or a dead letter)"
+
+
+@pytest.fixture(scope="session")
+def worker_engine(relops_env: dict[str, str]) -> Iterator[Engine]:
+    """The workers' connection (the relops_worker role), for task logic run in this process."""
+    engine = create_engine(relops_env["DATABASE_URL"])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def inproc(
+    relops_env: dict[str, str], worker_engine: Engine, redis_url: str, clean_tables: None
+) -> Iterator[InProcessWorker]:
+    """Task logic in this process with the run's database, Redis, config and receivers; fresh
+    breakers and an empty outbox for each test."""
+    from relops.runtime import get_config
+    from relops.settings import get_settings
+
+    client = redis.Redis.from_url(redis_url)
+    config = get_config()
+    deps = Deps(
+        engine=worker_engine,
+        redis=client,
+        config=config,
+        channels=build_channels(get_settings(), config.alerts),
+        publish=RecordingPublisher(),
+        breakers=BreakerRegistry(config.breaker_settings(), lambda: client),
+    )
+    yield InProcessWorker(deps, client)
+    client.close()
+
+
+def run_cli(*args: str) -> str:
+    """``relops ARGS`` in this process (the environment is the run's, set by relops_env); its output."""
+    from relops.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_written(db: Engine, output_dir: Path) -> Iterator[None]:
+    """Once every test of the session has run (after the workers stopped, before the database is
+    dropped): no log the run wrote and nothing it stored quotes a secret. Works in any order and
+    with any -k selection; a leak fails the session."""
+    yield
+    found = secrets_written(db, output_dir, SECRETS)
+    if found:
+        pytest.fail(f"this run wrote secrets: {', '.join(found)}", pytrace=False)

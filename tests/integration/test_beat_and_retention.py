@@ -11,31 +11,13 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from relops.celery_process import CeleryProcess, start_worker
-from relops.scratch import claimed_redis_db
+from relops.devtools.celery_process import CeleryProcess, start_worker
+from relops.devtools.scratch import claimed_redis_db
 from relops.timeutil import floor_hour, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import wait_for, write_config
 
 pytestmark = pytest.mark.integration
-
-
-def test_beat_sends_ticks_that_workers_evaluate(worker, relops_env, db, clean_tables, tmp_path, output_dir):
-    beat_env = {**relops_env, "RELOPS_CONFIG": str(write_config(tmp_path / "beat.toml", tick_interval_s=10))}
-    beat = CeleryProcess(
-        ["beat", f"--schedule={tmp_path / 'beat-schedule'}", "--loglevel=INFO"], beat_env, output_dir / "beat.log"
-    )
-    try:
-
-        def ticks():
-            with db.connect() as conn:
-                return conn.execute(text("SELECT count(*) FROM ops_evaluation_ticks")).scalar()
-
-        wait_for(ticks, timeout_s=45, what="a tick sent by beat")
-        assert "Sending due task evaluate-tick (relops.evaluate_tick)" in beat.log_text()
-    finally:
-        beat.stop()
-    assert not beat.alive()
 
 
 def test_prune_drops_only_rows_past_their_horizon(worker, producer, db, clean_tables):
@@ -109,9 +91,12 @@ def test_two_beats_by_mistake_double_no_tick(worker, relops_env, db, clean_table
     assert slots[0] == slots[1] >= 1
 
 
-def test_a_restarted_beat_neither_doubles_nor_skips_ticks(relops_env, db, clean_tables, tmp_path, output_dir):
-    """Beat killed with SIGKILL (its schedule file possibly stale) and started again: ticks go on
-    from the next slot, each slot evaluated once. A dedicated worker shares beat's 10 s slots."""
+def test_beat_ticks_and_a_restarted_beat_neither_doubles_nor_skips_ticks(
+    relops_env, db, clean_tables, tmp_path, output_dir
+):
+    """Beat sends ticks that a worker evaluates; killed with SIGKILL (its schedule file possibly
+    stale) and started again, it goes on from the next slot, each slot evaluated once. A dedicated
+    worker shares beat's 10 s slots."""
     config = write_config(tmp_path / "beat-restart.toml", tick_interval_s=10)
     with claimed_redis_db(BASE_REDIS_URL, f"test-{RUN_ID}-beat-restart") as broker:
         env = {**relops_env, "REDIS_URL": broker, "CELERY_BROKER_URL": broker, "RELOPS_CONFIG": str(config)}
@@ -120,7 +105,8 @@ def test_a_restarted_beat_neither_doubles_nor_skips_ticks(relops_env, db, clean_
         beat_argv = ["beat", f"--schedule={tmp_path / 'beat-restart-schedule'}", "--loglevel=INFO"]
         beats = [CeleryProcess(beat_argv, env, output_dir / "beat-restart-1.log")]
         try:
-            wait_for(lambda: len(tick_slots(db)) >= 2, timeout_s=60, what="two ticks from the first beat")
+            wait_for(lambda: len(tick_slots(db)) >= 1, timeout_s=45, what="a tick from the first beat, evaluated")
+            assert "Sending due task evaluate-tick (relops.evaluate_tick)" in beats[0].log_text()
             os.killpg(beats[0].pid, signal.SIGKILL)
             wait_for(lambda: not beats[0].alive(), what="the first beat gone")
             before_restart = len(tick_slots(db))
@@ -130,6 +116,7 @@ def test_a_restarted_beat_neither_doubles_nor_skips_ticks(relops_env, db, clean_
             for beat in beats:
                 beat.stop()
             evaluator.stop()
+    assert not any(beat.alive() for beat in beats)
     slots = tick_slots(db)
     assert len(slots) == len(set(slots))  # one evaluation per slot
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(slots)]

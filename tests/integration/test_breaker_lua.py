@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relops import redis_keys
+from relops.breakers.client import SCRIPT as BREAKER_SCRIPT
 from relops.breakers.machine import Breaker, BreakerRules, acquire, report
-from relops.shared_state import run_script
+from relops.redis_state import run_script
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ def test_lua_matches_the_specification(client, rule_index, steps):
             if op[0] == "acquire":
                 lease = uuid.uuid4().hex
                 out = acquire(model, rules, now, lease)
-                reply = run_script(client, "breaker.lua", keys, ["acquire", now, *rules_args(rules), lease])
+                reply = run_script(client, BREAKER_SCRIPT, keys, ["acquire", now, *rules_args(rules), lease])
                 assert reply[0].decode() == out.decision.value
                 if out.decision.value == "probe":
                     leases.append(lease)
@@ -77,7 +78,7 @@ def test_lua_matches_the_specification(client, rule_index, steps):
                 out = report(model, rules, now, generation, successes, failures, lease)
                 reply = run_script(
                     client,
-                    "breaker.lua",
+                    BREAKER_SCRIPT,
                     keys,
                     ["report", now, *rules_args(rules), generation, successes, failures, lease],
                 )

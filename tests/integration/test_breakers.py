@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
-import subprocess
-import sys
+import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import redis
 
-from relops.breakers.client import CircuitBreaker, add_transition_listener
+from relops.breakers.client import BreakerRegistry, CircuitBreaker, add_transition_listener, guard, is_degraded
 from relops.breakers.machine import State
+from relops.config import BreakerSettings
 from relops.errors import DegradedError
-from relops.slo_config import BreakerSettings
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import run_cli, wait_for
 
 pytestmark = pytest.mark.integration
 PROCESSES = 8
@@ -163,13 +160,26 @@ def test_redis_down_lets_calls_through_and_says_so_once(caplog, name):
     assert not b.is_degraded()
 
 
-def test_guard_decorator_fallback_and_error_classes(bare_redis_url, name, monkeypatch):
+@pytest.fixture
+def configure(bare_redis_url, monkeypatch):
+    """``configure(name, **settings)``: the breakers guard() and is_degraded() use in this process,
+    on the bare Redis index, as a config file with one [breakers.NAME] section would make them."""
     import relops.breakers.client as client_module
 
-    b = breaker(bare_redis_url, name, failure_threshold=1, open_s=60, refresh_s=0)
-    monkeypatch.setitem(client_module._breakers, name, b)
+    client = redis.Redis.from_url(bare_redis_url)
 
-    @client_module.guard(name, fallback=lambda x: f"cached {x}", failures=(ConnectionError,))
+    def configure(name: str, **settings) -> None:
+        registry = BreakerRegistry({name: BreakerSettings(**settings)}, lambda: client)
+        monkeypatch.setattr(client_module, "_process_registry", registry)
+
+    yield configure
+    client.close()
+
+
+def test_guard_decorator_fallback_and_error_classes(bare_redis_url, name, configure):
+    configure(name, failure_threshold=1, open_s=60, refresh_s=0)
+
+    @guard(name, fallback=lambda x: f"cached {x}", failures=(ConnectionError,))
     def fetch(x):
         if x == "bug":
             raise KeyError(x)  # not a dependency failure: the breaker stays closed
@@ -183,9 +193,59 @@ def test_guard_decorator_fallback_and_error_classes(bare_redis_url, name, monkey
     with pytest.raises(ConnectionError):
         fetch("down")
     assert fetch("a") == "cached a"
-    assert b.is_degraded()
-    with pytest.raises(DegradedError), client_module.guard(name):
+    assert is_degraded(name)
+    with pytest.raises(DegradedError), guard(name):
         pass
+
+
+def test_is_degraded_on_a_breaker_that_never_opened(bare_redis_url, name, configure):
+    """A new [breakers.x] section, never called; then one failure below the threshold (the state hash
+    exists with a failure count and no state field): both are CLOSED, not an error."""
+    configure(name, failure_threshold=5, refresh_s=0)
+    assert is_degraded(name) is False
+    with pytest.raises(ConnectionError), guard(name):
+        raise ConnectionError("one failure")
+    assert redis.Redis.from_url(bare_redis_url).hget(f"relops:breaker:{name}", "failures") == b"1"
+    assert is_degraded(name) is False
+
+
+def test_one_guard_shared_by_threads_reports_each_outcome_for_its_own_call(bare_redis_url, name, configure):
+    """Thread A's call started before the breaker opened and closed again; its failure belongs to that
+    old generation and must be ignored, even though thread B entered the same guard after it."""
+    configure(name, failure_threshold=1, open_s=0.1, refresh_s=0)
+    shared = guard(name)
+    entered_a, entered_b, go_a, go_b = (threading.Event() for _ in range(4))
+    errors: list[BaseException] = []
+
+    def call(entered: threading.Event, go: threading.Event, fail: bool) -> None:
+        try:
+            with shared:
+                entered.set()
+                go.wait(10)
+                if fail:
+                    raise ConnectionError("the old call fails late")
+        except ConnectionError:
+            pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    a = threading.Thread(target=call, args=(entered_a, go_a, True))
+    a.start()
+    assert entered_a.wait(10)
+    other = breaker(bare_redis_url, name, failure_threshold=1, open_s=0.1, refresh_s=0)  # another process
+    other.record(other.admit(), ok=False)
+    wait_until_trial_due(bare_redis_url, name)
+    other.record(other.admit(), ok=True)
+    assert state_of(bare_redis_url, name) == "closed"  # two generations after A's call began
+    b = threading.Thread(target=call, args=(entered_b, go_b, False))
+    b.start()
+    assert entered_b.wait(10)
+    go_a.set()
+    a.join(10)
+    assert state_of(bare_redis_url, name) == "closed", "A's stale failure was reported for B's call"
+    go_b.set()
+    b.join(10)
+    assert not errors and state_of(bare_redis_url, name) == "closed"
 
 
 def test_transitions_of_every_breaker_are_readable_in_one_call(relops_env, bare_redis_url):
@@ -198,10 +258,6 @@ def test_transitions_of_every_breaker_are_readable_in_one_call(relops_env, bare_
 
 
 def test_relops_breakers_prints_every_breaker(relops_env):
-    relops = str(Path(sys.executable).parent / "relops")
-    done = subprocess.run(
-        [relops, "breakers"], env={**os.environ, **relops_env}, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
+    output = run_cli("breakers")
     for name in ("postgres", "google_calendar", "resend_email", "webhook"):
-        assert name in done.stdout
+        assert name in output

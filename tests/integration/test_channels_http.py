@@ -1,4 +1,4 @@
-"""The webhook and email channels against a real local HTTP server (relops.sink.HttpSink).
+"""The webhook and email channels against a real local HTTP server (relops.devtools.sink.HttpSink).
 
 No mocks: every request goes through requests and a socket to a ThreadingHTTPServer on 127.0.0.1.
 """
@@ -17,14 +17,16 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from relops.channels.base import DeliveryError, MessageContext, Notification
 from relops.channels.email import EmailChannel, idempotency_key, render_email
 from relops.channels.http import parse_retry_after, post_json
-from relops.channels.webhook import WebhookChannel, redact_url, render_slack
+from relops.channels.webhook import WebhookChannel, render_slack
+from relops.config import ChannelSettings
+from relops.devtools.sink import HttpSink, SinkResponse
+from relops.redaction import redact_url
 from relops.settings import Settings
-from relops.sink import HttpSink, SinkResponse
-from relops.slo_config import ChannelSettings
 
 pytestmark = pytest.mark.integration
 
@@ -416,18 +418,16 @@ def test_sink_prints_one_line_per_request(capsys: pytest.CaptureFixture[str]):
     assert "POST /hook" in line and "-> 200" in line and "CRITICAL: checkout" in line
 
 
-def test_a_receiver_echoing_another_channels_secret_gets_it_masked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The webhook channel knows only its own URL, yet its error must not quote the Resend key either."""
-    from relops.settings import get_settings
-
-    monkeypatch.setenv("RESEND_API_KEY", API_KEY)
-    get_settings.cache_clear()
-    try:
-        with HttpSink() as sink:
-            sink.respond_with(SinkResponse(status=500, body=f"rejected key {API_KEY}".encode()))
-            with pytest.raises(DeliveryError) as caught:
-                post_json(sink.url + "/hook", {"text": "x"}, timeout=(0.5, 0.5), describe="webhook")
-    finally:
-        get_settings.cache_clear()
-    assert API_KEY not in caught.value.reason
-    assert caught.value.reason.endswith("HTTP 500: rejected key ***")
+def test_a_receiver_echoing_another_channels_secret_gets_it_masked() -> None:
+    """The webhook's receiver echoes the Resend key and a database password: every secret the
+    process's settings hold is masked, not only the channel's own."""
+    password = "db-pa55word-x"
+    settings = Settings(
+        RESEND_API_KEY=API_KEY, DATABASE_URL=f"postgresql+psycopg://relops_worker:{password}@127.0.0.1/relops"
+    )
+    with HttpSink() as sink:
+        sink.respond_with(SinkResponse(status=500, body=f"rejected key {API_KEY} and {password}".encode()))
+        channel = WebhookChannel(settings.model_copy(update={"webhook_url": SecretStr(sink.url + "/hook")}), FAST)
+        error = send_failure(channel)
+    assert API_KEY not in error.reason and password not in error.reason
+    assert error.reason.endswith("HTTP 500: rejected key *** and ***")

@@ -16,8 +16,8 @@ from celery import Celery
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from relops.celery_process import start_worker
-from relops.scratch import claimed_redis_db
+from relops.devtools.celery_process import start_worker
+from relops.devtools.scratch import claimed_redis_db
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import wait_for

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from relops.timeutil import evaluation_end, floor_minute, iso_minute, utcnow
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import run_cli, wait_for
+from tests.integration.queries import batch_landed
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +23,6 @@ def send_batch(producer, counts, batch_id=None):
     batch_id = batch_id or uuid.uuid4().hex
     producer.send_task(INGEST, kwargs={"batch_id": batch_id, "counts": counts}, queue="ingest")
     return batch_id
-
-
-def batch_landed(db, batch_id):
-    with db.connect() as conn:
-        return conn.execute(text("SELECT 1 FROM ops_ingested_batches WHERE batch_id = :b"), {"b": batch_id}).scalar()
 
 
 def minute_ago(minutes: int) -> str:
@@ -236,18 +228,11 @@ def test_relops_status_shows_the_same_snapshot(worker, channel_workers, producer
             return conn.execute(text("SELECT status FROM ops_incidents WHERE fingerprint = 'slo:checkout'")).scalar()
 
     wait_for(lambda: incident_open() == "open", what="checkout incident")
-    relops = str(Path(sys.executable).parent / "relops")
-    done = subprocess.run(
-        [relops, "status", "--json"], env={**os.environ, **relops_env}, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    snap = json.loads(done.stdout)
+    snap = json.loads(run_cli("status", "--json"))
     assert snap["status"] == "CRITICAL"
     checkout = next(f for f in snap["flows"] if f["flow"] == "checkout")
     assert checkout["severity"] == "critical" and checkout["windows"]["1h"]["burn_rate"] == 200.0
     assert next(i["title"] for i in snap["incidents"]).startswith("CRITICAL: checkout")
     assert {"postgres", "webhook"} <= set(snap["breakers"])
-    table = subprocess.run(
-        [relops, "status"], env={**os.environ, **relops_env}, capture_output=True, text=True, timeout=60
-    ).stdout
+    table = run_cli("status")
     assert "relops: CRITICAL" in table and "checkout" in table

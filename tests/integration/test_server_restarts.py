@@ -24,12 +24,12 @@ from celery import Celery
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from relops import services
 from relops.breakers.client import CircuitBreaker
-from relops.celery_process import CeleryProcess, poll_until, start_worker
 from relops.client import OutcomeRecorder
-from relops.scratch import claimed_redis_db, scratch_database
-from relops.slo_config import BreakerSettings
+from relops.config import BreakerSettings
+from relops.devtools import local_servers as services
+from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
+from relops.devtools.scratch import claimed_redis_db, scratch_database
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import alert_event, wait_for
 from tests.integration.test_database_outage import free_port

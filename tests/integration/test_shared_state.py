@@ -8,10 +8,11 @@ import uuid
 import pytest
 import redis
 
+from relops.alerting.dedup import dedup
+from relops.alerting.rate_limit import block_destination, take_token
 from relops.channels.registry import build_channels
+from relops.config import AlertsConfig, ChannelSettings
 from relops.settings import Settings
-from relops.shared_state import block_destination, dedup, take_token
-from relops.slo_config import AlertsConfig, ChannelSettings
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +66,9 @@ def test_an_unconfigured_channel_is_skipped_with_one_clear_line(caplog, monkeypa
     assert list(channels) == ["webhook"]
     skipped = [r.getMessage() for r in caplog.records if "channel.skipped" in r.getMessage()]
     assert skipped == ['event=channel.skipped channel=email reason="RESEND_API_KEY is not set"']
+
+
+def test_an_unreachable_redis_fails_dedup_open():
+    closed = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    decisions = dedup(closed, ["webhook", "email"], "slo:x", 2, 300, uuid.uuid4().hex)
+    assert all(d.deliver and d.failed_open for d in decisions.values())

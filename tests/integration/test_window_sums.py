@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from relops.burnrate import Counts
-from relops.outcome_batch import OutcomeCount
-from relops.slo_config import DEFAULT_WINDOWS, FlowConfig, WindowRule
+from relops.config import DEFAULT_WINDOWS, FlowConfig, WindowRule
+from relops.slo.burnrate import Counts
+from relops.slo.outcome_batch import OutcomeCount
 from relops.store.outcomes import ingest_batch
 from relops.store.windows import fetch_flow_counts
 

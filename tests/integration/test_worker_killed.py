@@ -20,9 +20,9 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine, text
 
-from relops.celery_process import CeleryProcess, start_worker
-from relops.scratch import claimed_redis_db
-from relops.sink import SinkResponse
+from relops.devtools.celery_process import CeleryProcess, start_worker
+from relops.devtools.scratch import claimed_redis_db
+from relops.devtools.sink import SinkResponse
 from relops.timeutil import evaluation_end, floor_minute, iso_minute, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import alert_event, wait_for

@@ -4,10 +4,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from relops.alert_event import REQUIRED_FIELDS, slo_alert, slo_resolved, validate_alert_event
-from relops.burnrate import Counts, evaluate_flow, objective_fraction
+from relops.alerting.events import REQUIRED_FIELDS, validate_alert_event
+from relops.config import DEFAULT_WINDOWS, FlowConfig
 from relops.errors import InputRejected
-from relops.slo_config import DEFAULT_WINDOWS, FlowConfig
+from relops.slo.alerts import slo_alert, slo_resolved
+from relops.slo.burnrate import Counts, evaluate_flow, objective_fraction
 
 AS_OF = datetime(2026, 11, 27, 12, 31, tzinfo=UTC)
 FLOW = FlowConfig(name="checkout", objective_percent=99.9, runbook="checkout.md")
@@ -94,3 +95,27 @@ def test_a_resolution_event_closes_the_incident():
     assert (event["status"], event["severity"], event["fingerprint"]) == ("resolved", "ok", "slo:checkout")
     assert event["title"] == "RESOLVED: checkout is no longer burning its error budget"
     assert validate_alert_event(event).status == "resolved"
+
+
+def test_severity_and_status_are_taken_in_any_case_and_returned_lowercase():
+    """Producers written against the original design send "CRITICAL"."""
+    event = slo_alert(evaluation({"1h": Counts(good=900, bad=100)}, Counts(good=900, bad=100)), FLOW, AS_OF, "")
+    shouted = validate_alert_event({**event.as_kwargs(), "severity": "CRITICAL", "status": "Firing"})
+    assert (shouted.severity, shouted.status) == ("critical", "firing")
+    resolved = validate_alert_event({**event.as_kwargs(), "severity": "OK", "status": "RESOLVED"})
+    assert (resolved.severity, resolved.status) == ("ok", "resolved")
+    with pytest.raises(InputRejected, match="any case") as caught:
+        validate_alert_event({**event.as_kwargs(), "severity": "SEVERE"})
+    assert caught.value.field == "severity"
+
+
+def test_a_breaker_alert_links_its_runbook():
+    from relops.breakers.alerts import breaker_event, breaker_runbook_url
+    from relops.breakers.machine import State
+    from relops.config import RelopsConfig
+
+    url = breaker_runbook_url(RelopsConfig(runbook_base_url="https://runbooks.example.com/relops/"))
+    assert url == "https://runbooks.example.com/relops/breakers.md"
+    for before, after in ((State.CLOSED, State.OPEN), (State.HALF_OPEN, State.CLOSED)):
+        event = breaker_event("postgres", before, after, 1_764_000_000_000, url)
+        assert event is not None and event.runbook_url == url

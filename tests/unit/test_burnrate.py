@@ -5,7 +5,8 @@ from fractions import Fraction
 
 import pytest
 
-from relops.burnrate import (
+from relops.config import DEFAULT_WINDOWS, WindowRule
+from relops.slo.burnrate import (
     Counts,
     Severity,
     WindowStatus,
@@ -15,7 +16,6 @@ from relops.burnrate import (
     objective_fraction,
     time_to_exhaustion_s,
 )
-from relops.slo_config import DEFAULT_WINDOWS, WindowRule
 
 ONE_HOUR, SIX_HOURS, DAY = DEFAULT_WINDOWS
 P999 = objective_fraction("99.9")

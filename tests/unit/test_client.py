@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from relops.client import SERVER_MAX_ITEMS_PER_BATCH, OutcomeRecorder, format_minute
+from relops.client import OutcomeRecorder, format_minute
+from relops.slo.outcome_batch import MAX_ITEMS_PER_BATCH
 
 #: 2026-11-27T10:24:00Z
 T0 = datetime(2026, 11, 27, 10, 24, tzinfo=UTC).timestamp()
@@ -158,7 +159,7 @@ def test_batches_split_at_max_items_per_batch(make_recorder: Any, sender: Sender
 
 def test_max_items_per_batch_cannot_exceed_what_the_server_accepts() -> None:
     with pytest.raises(ValueError, match="max_items_per_batch"):
-        OutcomeRecorder(broker_url="redis://unused", start=False, max_items_per_batch=SERVER_MAX_ITEMS_PER_BATCH + 1)
+        OutcomeRecorder(broker_url="redis://unused", start=False, max_items_per_batch=MAX_ITEMS_PER_BATCH + 1)
 
 
 def test_failed_batch_stays_pending_and_is_resent_with_the_same_batch_id(make_recorder: Any, sender: Sender) -> None:

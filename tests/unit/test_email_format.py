@@ -221,3 +221,18 @@ def test_long_fields_are_cut():
 def test_an_empty_message_is_refused():
     with pytest.raises(ValueError):
         render_email([], CONTEXT)
+
+
+def test_control_characters_never_reach_either_part():
+    """A bell or an escape sequence in alert text would ring or recolour a terminal mail reader."""
+    n = alert(
+        title="CRITICAL: check\x07out\x1b[31m",
+        summary="bell\x07 esc\x1b[0m c1\x9b",
+        details={**slo_details("check\x07out"), "note": "x\x00y"},
+    )
+    for notifications in ([n], [n, alert()]):
+        subject, html, text = render_email(notifications, CONTEXT)
+        for part in (subject, html, text):
+            assert not any(c in part for c in "\x00\x07\x1b\x9b"), repr(part[:200])
+        assert "check out [31m" in html and "bell  esc [0m c1 " in html
+        assert "check out [31m" in text

@@ -20,14 +20,17 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from relops.alert_event import slo_alert, slo_resolved, validate_alert_event
+from relops.alerting.events import validate_alert_event
 from relops.breakers.alerts import breaker_event
 from relops.breakers.machine import State
-from relops.burnrate import Counts, evaluate_flow, objective_fraction
-from relops.cron_alerts import failing_alert, missed_alert, overrun_alert
-from relops.cron_schedule import overrun_deadline, start_deadline
+from relops.channels.registry import check_channel_config
+from relops.config import RelopsConfig, load_config, parse_config
+from relops.cron.alerts import failing_alert, missed_alert, overrun_alert
+from relops.cron.schedule import overrun_deadline, start_deadline
 from relops.errors import ConfigError
-from relops.slo_config import RelopsConfig, load_config, parse_config
+from relops.runtime import load_checked_config
+from relops.slo.alerts import slo_alert, slo_resolved
+from relops.slo.burnrate import Counts, evaluate_flow, objective_fraction
 from relops.store.retention import horizons
 from relops.store.windows import period_start
 from tests.unit.test_slo_config import REPO_CONFIG, error_of
@@ -143,14 +146,16 @@ def load_or_error(data: dict[str, Any], path: Path) -> RelopsConfig | str:
     if has_none(data):
         source = "none.toml"
         try:
-            return parse_config(data, source)
+            config = parse_config(data, source)
+            check_channel_config(config.alerts, source)
+            return config
         except ConfigError as exc:
             assert_clear(str(exc), source)
             return str(exc)
     path.write_text(toml_document(data), encoding="utf-8")
     assert tomllib.loads(path.read_text(encoding="utf-8")).keys() == data.keys()
     try:
-        return load_config(path)
+        return load_checked_config(path)
     except ConfigError as exc:
         assert_clear(str(exc), str(path))
         return str(exc)

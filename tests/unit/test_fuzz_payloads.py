@@ -1,15 +1,17 @@
-"""Hostile payloads for every public task's validation: only a clear rejection, never a crash."""
+"""Hostile payloads for every public task's validation: a clear rejection naming a field, or an
+accepted value that validates again to itself; never a crash."""
 
-import contextlib
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relops.alert_event import validate_alert_event
-from relops.cron_event import parse_cron_run
+from relops.alerting.events import validate_alert_event
+from relops.cron.events import parse_cron_run
 from relops.errors import InputRejected
-from relops.outcome_batch import parse_counts, validate_batch_id
+from relops.slo.outcome_batch import parse_counts, validate_batch_id
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -65,18 +67,25 @@ def deep(depth: int) -> object:
 @given(payloads)
 def test_alert_events(payload):
     try:
-        validate_alert_event(payload)
+        event = validate_alert_event(payload)
     except InputRejected as exc:
         assert exc.field and exc.reason
+        return
+    assert event.severity in ("warning", "critical", "ok") and event.status in ("firing", "resolved")
+    assert validate_alert_event(event.as_kwargs()) == event
 
 
 @settings(max_examples=150, deadline=None)
 @given(payloads)
 def test_cron_runs(payload):
     try:
-        parse_cron_run(payload, now=NOW, result_max_bytes=16384)
+        run = parse_cron_run(payload, now=NOW, result_max_bytes=16384)
     except InputRejected as exc:
         assert exc.field and exc.reason
+        return
+    assert run.status in ("started", "success", "failure") and run.at <= NOW + timedelta(minutes=5)
+    again = {**asdict(run), "at": run.at.isoformat()}
+    assert parse_cron_run(again, now=NOW, result_max_bytes=16384) == run
 
 
 @settings(max_examples=150, deadline=None)
@@ -87,21 +96,31 @@ def test_outcome_batches(batch_id, counts):
         valid, rejected = parse_counts(counts, known_flows={"checkout"}, now=NOW, oldest=NOW - timedelta(days=31))
     except InputRejected as exc:
         assert exc.field and exc.reason
-    else:
-        assert len(valid) + len(rejected) == len(counts)
-        assert all(r.field and r.reason and len(r.excerpt) < 400 for r in rejected)
+        return
+    assert len(valid) + len(rejected) == len(counts)
+    assert all(r.field and r.reason and len(r.excerpt) < 400 for r in rejected)
+    assert all(c.flow == "checkout" and c.good >= 0 and c.bad >= 0 for c in valid)
 
 
-def test_deeply_nested_json_is_rejected_not_a_crash():
+def test_deeply_nested_json_is_rejected_naming_its_field_not_a_crash():
     hostile = deep(5000)
-    for call in (
-        lambda: validate_alert_event({"details": hostile}),
-        lambda: parse_cron_run(
-            {"name": "j", "run_id": "r", "status": "success", "at": NOW.isoformat(), "result": hostile},
-            now=NOW,
-            result_max_bytes=16384,
-        ),
-        lambda: parse_counts([hostile], known_flows={"checkout"}, now=NOW, oldest=NOW - timedelta(days=31)),
-    ):
-        with contextlib.suppress(InputRejected):
-            call()
+    event = {
+        "dedup_key": "k",
+        "fingerprint": "k",
+        "severity": "critical",
+        "source": "slo",
+        "title": "t",
+        "summary": "",
+        "details": hostile,
+        "runbook_url": "",
+        "occurred_at": NOW.isoformat(),
+    }
+    with pytest.raises(InputRejected) as caught:
+        validate_alert_event(event)
+    assert (caught.value.field, caught.value.reason) == ("details", "is not JSON-serialisable")
+    run = {"name": "j", "run_id": "r", "status": "success", "at": NOW.isoformat(), "result": hostile}
+    with pytest.raises(InputRejected) as caught:
+        parse_cron_run(run, now=NOW, result_max_bytes=16384)
+    assert (caught.value.field, caught.value.reason) == ("result", "is not JSON-serialisable")
+    valid, [rejection] = parse_counts([hostile], known_flows={"checkout"}, now=NOW, oldest=NOW - timedelta(days=31))
+    assert valid == [] and (rejection.item_index, rejection.field, rejection.reason) == (0, "flow", "is missing")

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from relops.errors import InputRejected
-from relops.outcome_batch import MAX_ITEMS_PER_BATCH, parse_counts, validate_batch_id
+from relops.slo.outcome_batch import MAX_ITEMS_PER_BATCH, parse_counts, validate_batch_id
 
 NOW = datetime(2026, 11, 27, 12, 0, 30, tzinfo=UTC)
 OLDEST = NOW - timedelta(days=31)

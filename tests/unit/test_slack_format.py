@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -9,19 +10,23 @@ from typing import Any
 
 import pytest
 
-from relops.alert_event import slo_alert
-from relops.burnrate import Counts, evaluate_flow, objective_fraction
 from relops.channels.base import MessageContext, Notification
-from relops.channels.facts import truncate_escaped
 from relops.channels.slack_format import (
     MAX_BLOCKS,
     MAX_FIELD_CHARS,
     MAX_HEADER_CHARS,
+    MAX_MESSAGE_TEXT,
     MAX_SECTION_CHARS,
+    MAX_SHOWN,
+    block_text_length,
     escape,
     render_slack,
+    slack_length,
+    truncate_escaped,
 )
-from relops.slo_config import DEFAULT_WINDOWS, FlowConfig
+from relops.config import DEFAULT_WINDOWS, FlowConfig
+from relops.slo.alerts import slo_alert
+from relops.slo.burnrate import Counts, evaluate_flow, objective_fraction
 from tests.samples import CONTEXT, DASHBOARD, RUNBOOK, notification, slo_details
 
 SUMMARY = (
@@ -252,8 +257,50 @@ def test_max_full_never_breaks_the_block_limit():
     blocks = payload["blocks"]
     assert len(blocks) <= MAX_BLOCKS
     shown = sum(1 for b in blocks if "fields" in b)
-    assert shown >= 10
+    assert shown == MAX_SHOWN == 16
     assert blocks[-1]["text"]["text"].startswith(f"…and {1000 - shown:,} more: {1000 - shown:,} critical — ")
+
+
+def test_a_message_of_long_alerts_stays_under_slacks_total_and_counts_the_rest():
+    """Sixteen alerts with 3,000-character summaries would be 48,000 characters: Slack refuses a
+    message above about 12,000 (msg_blocks_too_long), so fewer are shown and the rest are counted."""
+    long = [dataclasses.replace(n, summary="burning & " * 400) for n in many(critical=16, warning=4)]
+    payload = render_slack(long, MessageContext("k", DASHBOARD, max_full=16))
+    blocks = payload["blocks"]
+    assert block_text_length(blocks) <= MAX_MESSAGE_TEXT
+    shown = sum(1 for b in blocks if "fields" in b)
+    assert 1 <= shown < 16
+    assert blocks[-1]["text"]["text"].startswith(f"…and {20 - shown} more: ")
+    counted = re.match(r"…and (\d+) more", blocks[-1]["text"]["text"])
+    assert counted and shown + int(counted.group(1)) == 20
+
+
+def test_a_long_link_full_of_ampersands_is_never_cut_open():
+    """Escaping turns each & into &amp;: a 1,900-character runbook URL became 7,000 characters, and
+    cutting it to the section limit left an unterminated <https://… link."""
+    url = "https://runbooks.example.com/r?" + "a=1&" * 470
+    for notifications in ([alert(runbook_url=url)], [alert(runbook_url=url), alert()]):
+        payload = render_slack(notifications, MessageContext("k", url, max_full=5))
+        for text in all_strings(payload):
+            assert text.count("<") == text.count(">"), text[:200]
+        elements = [e["text"] for e in payload["blocks"][2]["elements"]]
+        assert elements[0].startswith("📖 Runbook: https://runbooks.example.com/r?a=1&amp;")
+        assert all(slack_length(t["text"]) <= 3000 for t in text_objects(payload["blocks"]))
+
+
+def test_lengths_are_counted_as_slack_counts_them():
+    """Slack counts UTF-16 code units: each 🔥 is two, so 2,000 of them are 4,000, not 2,000."""
+    payload = render_slack([alert(summary="🔥" * 2000)], CONTEXT)
+    section = payload["blocks"][1]["text"]["text"]
+    assert slack_length(section) <= MAX_SECTION_CHARS and section.endswith("…")
+    assert slack_length("🔥") == 2 and slack_length(truncate_escaped("🔥🔥🔥", 4)) <= 4
+
+
+def test_control_characters_in_event_text_become_spaces():
+    payload = render_slack([alert(title="CRITICAL: check\x07out\x1b[31m", summary="bell\x07 esc\x1b[0m")], CONTEXT)
+    dumped = json.dumps(payload)
+    assert "\\u0007" not in dumped and "\\u001b" not in dumped
+    assert "check out [31m" in payload["blocks"][1]["text"]["text"]
 
 
 def test_without_a_dashboard_the_count_line_has_no_link():

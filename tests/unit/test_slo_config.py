@@ -2,8 +2,9 @@
 
 import pytest
 
+from relops.channels.registry import check_channel_config
+from relops.config import load_config, parse_config
 from relops.errors import ConfigError
-from relops.slo_config import load_config, parse_config
 
 REPO_CONFIG = "relops.toml"
 
@@ -27,8 +28,9 @@ def test_defaults_are_the_design_windows():
 
 
 def error_of(data) -> str:
+    """The message a process would stop with: the file's own rules, then its channel sections."""
     with pytest.raises(ConfigError) as caught:
-        parse_config(data, "bad.toml")
+        check_channel_config(parse_config(data, "bad.toml").alerts, "bad.toml")
     return str(caught.value)
 
 
@@ -80,3 +82,17 @@ def test_missing_file_and_bad_toml(tmp_path):
     bad.write_text("[flows\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_group_max_full_is_bounded_by_what_a_message_can_show():
+    assert "alerts.group_max_full" in error_of({"alerts": {"group_max_full": 17}})
+    assert parse_config({"alerts": {"group_max_full": 16}}, "ok.toml").alerts.group_max_full == 16
+
+
+def test_email_may_not_wait_longer_than_resend_remembers_an_idempotency_key():
+    message = error_of({"alerts": {"channels": {"email": {"max_outage_wait_s": 86400}}}})
+    assert "alerts.channels.email: max_outage_wait_s=86400 is longer than Resend keeps an idempotency key" in message
+    ok = parse_config({"alerts": {"channels": {"email": {"max_outage_wait_s": 82800}}}}, "ok.toml")
+    check_channel_config(ok.alerts, "ok.toml")
+    webhook = parse_config({"alerts": {"channels": {"webhook": {"max_outage_wait_s": 86400}}}}, "ok.toml")
+    check_channel_config(webhook.alerts, "ok.toml")  # a webhook has no idempotency key to outlive

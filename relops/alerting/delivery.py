@@ -1,0 +1,229 @@
+"""relops.notify_<channel>'s and relops.sweep_notifications' logic: the outbox to the receivers.
+
+A flush claims every pending notification of a channel into one message; delivering a message
+takes a token from the destination's shared rate limit, a permit from the channel's breaker, then
+sends. A failed send retries with backoff on the channel's own queue until ``max_attempts``, then
+becomes a dead letter; while the receiver is known to be down (breaker open) the message waits
+without spending attempts, up to ``max_outage_wait_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from relops.alerting.grouping import send_notify
+from relops.alerting.rate_limit import block_destination, take_token
+from relops.backoff import backoff_s
+from relops.broker import clamp_countdown
+from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
+from relops.channels.registry import rate_per_s
+from relops.deps import Deps
+from relops.logs import log_event
+from relops.store import notifications as outbox
+
+logger = logging.getLogger(__name__)
+
+#: A message whose next attempt is this overdue lost its task (a broker restart): send it again.
+STALLED_AFTER = timedelta(minutes=2)
+
+
+def _send_later(deps: Deps, channel: Channel, key: str, countdown_s: float) -> float:
+    """Schedule the message's next attempt; returns the countdown used (clamped: a task that wakes
+    before what it waits for is over checks again and waits again)."""
+    countdown_s = clamp_countdown(countdown_s)
+    send_notify(deps.publish, channel.name, countdown_s=countdown_s, message_key=key)
+    return countdown_s
+
+
+def flush(deps: Deps, channel: Channel) -> dict[str, Any]:
+    """Claim the channel's pending notifications into one new message and ask for its delivery."""
+    key = uuid.uuid4().hex
+    with deps.engine.begin() as conn:
+        claimed = outbox.claim_pending(conn, channel.name, key, deps.now())
+        if claimed:
+            # Published before the commit: if publishing fails, the claim rolls back.
+            send_notify(deps.publish, channel.name, message_key=key)
+    if claimed:
+        log_event(logger, logging.INFO, "notify.grouped", channel=channel.name, message_key=key, alerts=claimed)
+    return {"message_key": key if claimed else None, "alerts": claimed}
+
+
+def _retry_later(deps: Deps, channel: Channel, key: str, countdown_s: float) -> None:
+    with deps.engine.begin() as conn:
+        outbox.touch_message(conn, key, deps.now() + timedelta(seconds=countdown_s))
+        _send_later(deps, channel, key, countdown_s)
+
+
+def _dead(deps: Deps, channel: Channel, key: str, reason: str, attempts: int, status: int | None = None) -> dict:
+    with deps.engine.begin() as conn:
+        dead = outbox.dead_letter(conn, channel=channel.name, key=key, reason=reason, attempts=attempts)
+    log_event(
+        logger,
+        logging.ERROR,
+        "notify.dead_letter",
+        channel=channel.name,
+        message_key=key,
+        alerts=dead,
+        attempts=attempts,
+        status=status,
+        reason=reason,
+    )
+    return {"delivered": False, "dead_letter": True}
+
+
+def _failed(deps: Deps, channel: Channel, key: str, error: DeliveryError) -> dict[str, Any]:
+    alerts = deps.config.alerts
+    with deps.engine.begin() as conn:
+        attempts = outbox.record_failure(conn, key, error.reason, deps.now())
+        if error.retryable and attempts < channel.config.max_attempts:
+            countdown = error.retry_after_s or backoff_s(attempts, alerts.retry_base_s, alerts.retry_max_s)
+            outbox.touch_message(conn, key, deps.now() + timedelta(seconds=countdown))
+            countdown = _send_later(deps, channel, key, countdown)
+            log_event(
+                logger,
+                logging.WARNING,
+                "notify.retry",
+                channel=channel.name,
+                message_key=key,
+                attempt=attempts,
+                retry_in_s=round(countdown, 2),
+                status=error.status,
+                reason=error.reason,
+            )
+            return {"delivered": False, "retry_in_s": countdown}
+    return _dead(deps, channel, key, error.reason, attempts, error.status)
+
+
+def _wait_out_outage(deps: Deps, channel: Channel, key: str, wait_s: float, error: DeliveryError | None) -> dict:
+    """Wait for the breaker's next trial, or give up once the message has waited max_outage_wait_s."""
+    now = deps.now()
+    wait_s = clamp_countdown(max(1.0, wait_s))
+    limit_s = channel.config.max_outage_wait_s
+    reason = error.reason if error else None
+    with deps.engine.begin() as conn:
+        waited_s, attempts = outbox.record_outage(conn, key, reason, now + timedelta(seconds=wait_s), now)
+        if waited_s < limit_s:
+            _send_later(deps, channel, key, wait_s)
+    if waited_s >= limit_s:
+        why = f"receiver down for over {limit_s} s (breaker {channel.breaker} open): {reason or 'no trial call'}"
+        return _dead(deps, channel, key, why, attempts)
+    log_event(
+        logger,
+        logging.WARNING,
+        "notify.degraded",
+        channel=channel.name,
+        message_key=key,
+        dependency=channel.breaker,
+        retry_in_s=round(wait_s, 1),
+        waited_s=round(waited_s),
+        **({"status": error.status, "reason": error.reason} if error else {}),
+    )
+    return {"delivered": False, "degraded": True}
+
+
+def _idempotency_expired(deps: Deps, channel: Channel, key: str) -> int | None:
+    """For a channel whose receiver deduplicates by idempotency key: record this attempt, and return
+    the attempts spent so far when the receiver no longer remembers the key from the first attempt
+    (a resend could be a second copy of a message already delivered); None when sending is safe."""
+    window = channel.idempotency_window_s
+    if window is None:
+        return None
+    with deps.engine.begin() as conn:
+        first, attempts = outbox.start_attempt(conn, key, deps.now())
+    if first is not None and (deps.now() - first).total_seconds() > window:
+        return attempts
+    return None
+
+
+def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
+    """One attempt at message ``key``: rate limit, breaker, idempotency window, send, then record what
+    happened."""
+    with deps.engine.connect() as conn:
+        payloads = outbox.message_payloads(conn, key)
+    if not payloads:  # delivered or dead already: a redelivered task message
+        return {"delivered": False, "alerts": 0}
+    # The rate limit first: a trial permit of a half-open breaker must be spent on a real send.
+    wait_s = take_token(deps.redis, channel.destination(), rate_per_s(channel), channel.config.burst)
+    if wait_s > 0:
+        _retry_later(deps, channel, key, wait_s)
+        return {"delivered": False, "rate_limited_s": wait_s}
+    breaker = deps.breakers.get(channel.breaker)
+    ticket = breaker.admit()
+    if ticket is None:  # the receiver is known to be down: wait for the breaker, spend no attempt
+        return _wait_out_outage(deps, channel, key, breaker.seconds_until_trial(), None)
+    expired_after = _idempotency_expired(deps, channel, key)
+    if expired_after is not None:
+        # The ticket goes unreported: nothing was asked of the receiver (a probe's lease expires).
+        why = (
+            f"first attempt over {channel.idempotency_window_s:.0f} s ago: the receiver no longer remembers "
+            "its idempotency key and may have delivered it already, so it is not sent again"
+        )
+        return _dead(deps, channel, key, why, expired_after)
+    config = deps.config
+    context = MessageContext(message_key=key, dashboard_url=config.dashboard_url, max_full=config.alerts.group_max_full)
+    started = time.monotonic()
+    try:
+        channel.send([Notification(**p) for p in payloads], context)
+    except DeliveryError as error:
+        # Only an outage counts against the breaker: a 4xx (429 and Resend's 409 included) means
+        # the receiver answered.
+        outage = error.retryable and (error.status is None or error.status >= 500)
+        breaker.record(ticket, ok=not outage)
+        if error.retry_after_s:
+            block_destination(deps.redis, channel.destination(), error.retry_after_s)
+        if ticket.lease and outage:
+            # A failed trial call only confirms the outage the breaker already knows about: spending
+            # an attempt on it would turn a few minutes of receiver downtime into dead letters.
+            return _wait_out_outage(deps, channel, key, breaker.seconds_until_trial(), error)
+        return _failed(deps, channel, key, error)
+    breaker.record(ticket, ok=True)
+    with deps.engine.begin() as conn:
+        outbox.mark_delivered(conn, key, deps.now())
+    log_event(
+        logger,
+        logging.WARNING,
+        "notify.delivered",
+        channel=channel.name,
+        message_key=key,
+        alerts=len(payloads),
+        send_ms=round((time.monotonic() - started) * 1000),
+    )
+    return {"delivered": True, "alerts": len(payloads)}
+
+
+def notify(deps: Deps, channel_name: str, message_key: str | None) -> dict[str, Any]:
+    """relops.notify_<channel>: flush the channel's pending notifications, or deliver one message."""
+    channel = deps.channels.get(channel_name)
+    if channel is None:
+        # Its notifications stay pending in the outbox until a worker with the configuration runs.
+        log_event(
+            logger,
+            logging.ERROR,
+            "notify.channel_unavailable",
+            channel=channel_name,
+            reason="not configured in this worker's environment",
+        )
+        return {"delivered": False}
+    return deliver(deps, channel, message_key) if message_key else flush(deps, channel)
+
+
+def sweep(deps: Deps) -> dict[str, int]:
+    """Flush what missed its grouped flush; resend messages whose retry task was lost."""
+    now = deps.now()
+    alerts = deps.config.alerts
+    with deps.engine.connect() as conn:
+        due = outbox.channels_with_pending(conn, now - timedelta(seconds=alerts.group_wait_s + 10))
+        stalled = outbox.stalled_messages(conn, now - STALLED_AFTER)
+    for channel in due:
+        send_notify(deps.publish, channel)
+    for channel, key in stalled:
+        with deps.engine.begin() as conn:
+            outbox.touch_message(conn, key, now)
+        send_notify(deps.publish, channel, message_key=key)
+    if due or stalled:
+        log_event(logger, logging.WARNING, "notify.swept", channels=",".join(due) or "-", stalled=len(stalled))
+    return {"flushed": len(due), "stalled": len(stalled)}

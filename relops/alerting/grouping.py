@@ -1,0 +1,70 @@
+"""When a channel's pending notifications go out: one grouped flush per group window.
+
+A notification waits in the outbox (ops_notifications) for ``group_wait_s``, then every pending
+notification of the channel goes out as one message. Right after a flush (a storm still arriving)
+the wait is ``group_interval_s`` instead, so a storm's tail does not sit out a whole new window
+(Alertmanager's group_interval). The timers live in Redis so every alerts process shares them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from kombu.exceptions import OperationalError as BrokerError
+from redis import Redis
+
+from relops import names, redis_keys
+from relops.deps import Publisher
+from relops.logs import log_event
+from relops.redis_state import REDIS_FAULTS
+
+logger = logging.getLogger(__name__)
+
+
+def send_notify(publish: Publisher, channel: str, countdown_s: float = 0.0, message_key: str | None = None) -> None:
+    """relops.notify_<channel>: without a key, flush the channel's pending notifications into one
+    message; with one, deliver that message."""
+    kwargs: Mapping[str, Any] = {"message_key": message_key} if message_key else {}
+    publish(names.notify_task(channel), kwargs, names.channel_queue(channel), countdown_s)
+
+
+def schedule_flush(
+    client: Redis, publish: Publisher, channel: str, group_wait_s: float, group_interval_s: float
+) -> None:
+    """Ask for one grouped flush of the channel after the group window, unless one is scheduled.
+
+    Never raises: a notification that misses its flush waits in the outbox for the sweeper.
+    """
+    try:
+        recent = client.exists(redis_keys.recent_flush(channel))
+        wait_s = min(group_wait_s, group_interval_s) if recent else group_wait_s
+        first = client.set(redis_keys.group_timer(channel), 1, nx=True, px=max(1, int(wait_s * 1000)))
+        if first:
+            # The group stays "recent" a window past this flush: alerts that keep arriving after it
+            # (a storm's tail) wait group_interval_s, not a new window.
+            client.set(redis_keys.recent_flush(channel), 1, px=max(1, int((wait_s + group_wait_s) * 1000)))
+    except REDIS_FAULTS as exc:
+        log_event(
+            logger,
+            logging.WARNING,
+            "notify.group_skipped",
+            channel=channel,
+            error=type(exc).__name__,
+            reason="redis unreachable, flushing without grouping",
+        )
+        first, wait_s = True, 0.0
+    if not first:
+        return
+    try:
+        send_notify(publish, channel, countdown_s=wait_s)
+    except BrokerError as exc:
+        log_event(
+            logger,
+            logging.ERROR,
+            "notify.flush_not_scheduled",
+            channel=channel,
+            error=str(exc)[:200],
+            reason="left for the sweeper",
+        )

@@ -1,0 +1,34 @@
+"""An operator's acknowledge or resolve of an incident: one implementation for the CLI and the web."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Literal
+
+from redis import Redis
+from sqlalchemy import Engine, RowMapping
+
+from relops.alerting.dedup import forget_dedup
+from relops.store.incidents import set_status
+
+Action = Literal["ack", "resolve"]
+#: The status each action moves an incident to.
+STATUS_OF: dict[str, str] = {"ack": "acknowledged", "resolve": "resolved"}
+
+
+def change_incident(
+    engine: Engine, redis: Redis, channels: Collection[str], incident_id: int, action: Action, now: datetime
+) -> RowMapping | None:
+    """Apply ``action``; returns the changed row, or None when the incident does not exist or its
+    status does not allow it (acknowledging a resolved incident, resolving twice).
+
+    A resolution forgets the incident's dedup windows, so its next firing pages at once; relops' own
+    alerts use the fingerprint as their dedup key.
+    """
+    status = STATUS_OF[action]
+    with engine.begin() as conn:
+        row = set_status(conn, incident_id, status, now)
+    if row is not None and status == "resolved":
+        forget_dedup(redis, list(channels), row["fingerprint"])
+    return row

@@ -1,0 +1,60 @@
+"""``relops incidents``: list open incidents, acknowledge or resolve one."""
+
+from __future__ import annotations
+
+import click
+
+from relops.alerting.incidents import Action
+
+
+@click.group(invoke_without_command=True)
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved incidents.")
+@click.pass_context
+def incidents(ctx: click.Context, include_resolved: bool) -> None:
+    """List open (and acknowledged) incidents, worst first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from relops.runtime import engine
+    from relops.store.incidents import list_incidents
+
+    with engine().connect() as conn:
+        rows = list_incidents(conn, include_resolved=include_resolved)
+    if not rows:
+        click.echo("no open incidents")
+        return
+    click.echo(f"{'id':>6} {'status':<12} {'severity':<8} {'seen':>6} {'last seen':<19} title")
+    for row in rows:
+        click.echo(
+            f"{row['id']:>6} {row['status']:<12} {row['severity']:<8} {row['occurrences']:>6} "
+            f"{row['last_seen']:%Y-%m-%d %H:%M:%S} {row['title']}"
+        )
+        if row["runbook_url"]:
+            click.echo(f"{'':>6} runbook: {row['runbook_url']}")
+
+
+def _change(incident_id: int, action: Action) -> None:
+    from relops.alerting.incidents import STATUS_OF, change_incident
+    from relops.logs import kv
+    from relops.runtime import engine, get_channels, redis
+    from relops.timeutil import utcnow
+
+    row = change_incident(engine(), redis(), list(get_channels()), incident_id, action, utcnow())
+    if row is None:
+        raise click.ClickException(
+            f"incident {incident_id} does not exist or cannot become {STATUS_OF[action]} from its status"
+        )
+    click.echo(kv(incident=incident_id, fingerprint=row["fingerprint"], status=STATUS_OF[action]))
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+def ack(incident_id: int) -> None:
+    """Acknowledge an open incident: its repeats stop notifying until it resolves."""
+    _change(incident_id, "ack")
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+def resolve(incident_id: int) -> None:
+    """Resolve an open or acknowledged incident by hand."""
+    _change(incident_id, "resolve")

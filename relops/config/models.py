@@ -1,0 +1,363 @@
+"""The config file's model: every section and key, its type, default and bounds, and the rules
+that tie keys together. Key names are part of the contract (README, "Config file").
+
+Pure: no file access (relops.config.loader reads the file) and no channel code (channel names and
+options are checked where channels are assembled: relops.channels.registry).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from relops.config.messages import quoted
+
+#: Printable text without control characters: names reach logs, Slack and HTML, which escape them,
+#: but a newline in a name would still forge log lines, and a NUL makes every alert naming it invalid.
+_NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{1,200}$")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+#: The alert event contract's limit on runbook_url (relops.alerting.events uses it): a flow or job whose
+#: runbook URL is longer would have every one of its alerts refused at dispatch.
+MAX_URL_CHARS = 2000
+
+
+def _printable_name(value: str) -> str:
+    if not _NAME_PATTERN.match(value):
+        raise ValueError("must be 1-200 printable characters (no control characters)")
+    return value
+
+
+def _no_control_characters(value: str) -> str:
+    if _CONTROL_CHARACTER.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _toml_number(value: object) -> object:
+    # Lax Decimal parsing would take a quoted "99.9" (or true as 1); TOML has real numbers, so a
+    # value of another type is a mistake in the file.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
+
+
+#: A flow's, job's, window's or breaker's name.
+Name = Annotated[str, AfterValidator(_printable_name)]
+#: A URL or URL path that ends up in alert messages.
+Url = Annotated[str, AfterValidator(_no_control_characters)]
+#: Exact (99.9 stays 99.9, not 99.900000000000005684...), from a TOML integer or float.
+Number = Annotated[Decimal, Field(strict=False), BeforeValidator(_toml_number)]
+Percent = Annotated[Number, Field(gt=0, lt=100)]
+#: Beyond this a burn rate needs an objective above 99.9999%; it also keeps TOML's unbounded
+#: integers out of arithmetic and messages.
+MAX_BURN = 1_000_000
+#: Longest window (and retention margin): a year, like the longest SLO period.
+MAX_WINDOW_S = 366 * 86400
+#: Bound on counts: TOML integers are unbounded, and a 5000-digit one cannot even be printed.
+MAX_COUNT = 10**9
+
+
+class _Strict(BaseModel):
+    # strict: the file's TOML types are taken as written (no "300" for 300, no true for 1); the
+    # array fields opt out, since TOML arrays arrive as lists.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class WindowRule(_Strict):
+    """One burn-rate window and its thresholds (the design's multi-window rules)."""
+
+    name: Name = Field(max_length=20)
+    window_s: int = Field(gt=0, le=MAX_WINDOW_S)
+    #: Fewer events than this in the window: "insufficient data", never a breach.
+    min_events: int = Field(ge=1, le=MAX_COUNT)
+    warning_burn: Number = Field(gt=0, le=MAX_BURN)
+    critical_burn: Number = Field(gt=0, le=MAX_BURN)
+    #: Optional short confirmation window (SRE Workbook: window/12): a rule fires only while both
+    #: the long and the short window burn above its threshold, so alerts clear soon after recovery.
+    confirm_window_s: int | None = Field(None, gt=0, le=MAX_WINDOW_S)
+    #: Optional floor on bad events for low-traffic flows: fewer bad events never breach.
+    min_bad_events: int = Field(0, ge=0, le=MAX_COUNT)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> WindowRule:
+        if self.window_s % 60:
+            raise ValueError(f"window_s={self.window_s} must be a whole number of minutes")
+        if self.critical_burn < self.warning_burn:
+            raise ValueError(f"critical_burn={self.critical_burn} is below warning_burn={self.warning_burn}")
+        if self.confirm_window_s is not None:
+            if self.confirm_window_s % 60:
+                raise ValueError(f"confirm_window_s={self.confirm_window_s} must be whole minutes")
+            if self.confirm_window_s >= self.window_s:
+                raise ValueError(
+                    f"confirm_window_s={self.confirm_window_s} must be shorter than window_s={self.window_s}"
+                )
+        return self
+
+
+DEFAULT_WINDOWS: tuple[WindowRule, ...] = (
+    WindowRule(name="1h", window_s=3600, min_events=3, warning_burn=Decimal(7), critical_burn=Decimal(14)),
+    WindowRule(name="6h", window_s=21600, min_events=10, warning_burn=Decimal(3), critical_burn=Decimal(6)),
+    WindowRule(name="24h", window_s=86400, min_events=30, warning_burn=Decimal("1.5"), critical_burn=Decimal(3)),
+)
+
+
+class EvaluationConfig(_Strict):
+    """How and how often flows are evaluated."""
+
+    tick_interval_s: int = Field(300, ge=10, le=3600)
+    #: Flows per evaluate_flows task: one batched query per chunk (see README, "Evaluation").
+    chunk_size: int = Field(100, ge=1, le=5000)
+    #: Period events below which an exhausted budget is not called CRITICAL (sparse data).
+    budget_min_events: int = Field(30, ge=1, le=MAX_COUNT)
+    windows: tuple[WindowRule, ...] = Field(DEFAULT_WINDOWS, strict=False)
+    #: Minute rows are kept this long beyond the longest window, for late data and the window edges.
+    minute_retention_margin_s: int = Field(7200, ge=3600, le=MAX_WINDOW_S)
+    snapshot_retention_days: int = Field(30, ge=1, le=3650)
+
+    @field_validator("windows")
+    @classmethod
+    def _unique_windows(cls, windows: tuple[WindowRule, ...]) -> tuple[WindowRule, ...]:
+        if not windows:
+            raise ValueError("at least one window is required")
+        names = [w.name for w in windows]
+        if len(set(names)) != len(names):
+            raise ValueError(f"window names must be unique, got {names}")
+        return windows
+
+    @property
+    def longest_window_s(self) -> int:
+        return max(w.window_s for w in self.windows)
+
+    @property
+    def minute_retention_s(self) -> int:
+        return self.longest_window_s + self.minute_retention_margin_s
+
+
+class FlowConfig(_Strict):
+    """A critical user flow with an availability SLO."""
+
+    name: Name
+    objective_percent: Percent
+    period_days: int = Field(30, ge=1, le=365)
+    description: str = ""
+    #: Path under the runbook base URL, or an absolute URL.
+    runbook: Url = ""
+
+    @property
+    def error_allowance(self) -> Decimal:
+        """1 - objective, as an exact fraction of events allowed to fail."""
+        return (Decimal(100) - self.objective_percent) / Decimal(100)
+
+    @property
+    def period_s(self) -> int:
+        return self.period_days * 86400
+
+
+class ChannelSettings(BaseModel):
+    """One alert channel ([alerts.channels.NAME]); keys beyond these are the channel's own options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True, allow_inf_nan=False)
+
+    enabled: bool = True
+    #: Severities routed to this channel; unset: the channel's default (webhook: warning and
+    #: critical, email: critical).
+    severities: tuple[Literal["warning", "critical"], ...] | None = Field(None, strict=False)
+    #: Messages per second to this destination, shared by every worker; unset: the channel's default.
+    rate_per_s: float | None = Field(None, gt=0, le=1000)
+    burst: int = Field(1, ge=1, le=1000)
+    #: Attempts per message before it becomes a dead letter. Trial calls that fail while the
+    #: channel's breaker is open do not count: the receiver is known to be down.
+    max_attempts: int = Field(6, ge=1, le=30)
+    #: How long a message may wait out a known outage (breaker open) before it becomes a dead letter.
+    max_outage_wait_s: int = Field(21600, ge=1, le=7 * 86400)
+    connect_timeout_s: float = Field(3.0, gt=0, le=60)
+    read_timeout_s: float = Field(10.0, gt=0, le=300)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class AlertsConfig(_Strict):
+    """Routing, dedup and grouping of alert notifications."""
+
+    #: Later events with the same dedup key are suppressed per channel for this long.
+    dedup_window_s: int = Field(300, ge=1, le=86400)
+    #: Alerts for one channel arriving within this long go out as one message.
+    group_wait_s: float = Field(5.0, ge=0, le=600)
+    #: Alerts that keep arriving right after a flush (a storm still coming in) go out after this
+    #: shorter wait rather than a whole new group window (Alertmanager's group_interval).
+    group_interval_s: float = Field(1.0, ge=0, le=600)
+    #: A grouped message shows this many alerts in full, worst first, and counts the rest. At most 16:
+    #: a Slack message holds 50 blocks (three per alert, plus its header and count line), and fewer
+    #: are shown when their text would pass Slack's 12,000-character message limit.
+    group_max_full: int = Field(5, ge=1, le=16)
+    #: First retry of a failed send after about this long, doubling (with jitter) up to retry_max_s.
+    retry_base_s: float = Field(2.0, gt=0, le=600)
+    retry_max_s: float = Field(300.0, gt=0, le=600)
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+
+
+class JobConfig(_Strict):
+    """A monitored scheduled job: when it should start, and how long it may take."""
+
+    name: Name
+    #: A cron expression ("0 9 * * 1"), evaluated in ``timezone``; or give period_s instead.
+    #: Bounded: a missed-run alert quotes it, and alert summaries have a length limit.
+    schedule: str | None = Field(None, max_length=500)
+    period_s: int | None = Field(None, ge=60, le=366 * 86400)
+    timezone: str = "UTC"
+    #: A run may start this late before it counts as missed.
+    grace_s: int = Field(300, ge=0, le=7 * 86400)
+    #: A started run with no end after this long is overrunning.
+    max_runtime_s: int = Field(3600, ge=1, le=7 * 86400)
+    #: Consecutive failed runs that raise a CRITICAL alert.
+    failure_threshold: int = Field(1, ge=1, le=100)
+    description: str = ""
+    runbook: Url = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        # OSError: the key is looked up as a file path ("America" is a directory, a 300-character
+        # name is too long for the file system).
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {quoted(value)} (use an IANA name like Europe/Riga)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> JobConfig:
+        if (self.schedule is None) == (self.period_s is None):
+            raise ValueError("give exactly one of schedule (a cron expression) or period_s")
+        if self.schedule is not None:
+            try:
+                CronSim(self.schedule, datetime.now(ZoneInfo(self.timezone)))
+            except CronSimError as exc:
+                raise ValueError(f"schedule {quoted(self.schedule)} is not a cron expression: {exc}") from None
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class CronConfig(_Strict):
+    """How cron health is checked."""
+
+    #: Beat sends relops.check_cron_health this often.
+    check_interval_s: int = Field(30, ge=5, le=3600)
+    #: More cron-queue messages than this waiting means relops itself is behind.
+    lag_backlog: int = Field(100, ge=1, le=MAX_COUNT)
+    #: A cron-run result larger than this (JSON bytes) is rejected.
+    result_max_bytes: int = Field(16384, ge=256, le=1_048_576)
+
+
+class BreakerSettings(_Strict):
+    """One dependency's circuit breaker ([breakers.NAME])."""
+
+    #: Consecutive failures that open the breaker (used unless failure_rate is set).
+    failure_threshold: int = Field(5, ge=1, le=10_000)
+    #: Failure rate over window_s that opens it once min_calls calls were seen, e.g. 0.5.
+    failure_rate: float | None = Field(None, gt=0, le=1)
+    window_s: float = Field(60, gt=0, le=3600)
+    min_calls: int = Field(20, ge=1, le=MAX_COUNT)
+    #: A call slower than this counts as a failure even when it succeeded.
+    latency_threshold_ms: float | None = Field(None, gt=0)
+    #: How long OPEN fails fast before trial calls are let through.
+    open_s: float = Field(30, gt=0, le=86400)
+    #: Trial calls HALF_OPEN admits across every process together; that many successes close it.
+    half_open_probes: int = Field(1, ge=1, le=1000)
+    #: A trial call that never reports back frees its permit after this long.
+    probe_lease_s: float = Field(30, gt=0, le=3600)
+    #: How long a process trusts its last view of the shared state before asking Redis again: the
+    #: cost per call in CLOSED is one Redis round trip per this interval, and a process may keep
+    #: calling for up to this long after another process opened the breaker.
+    refresh_s: float = Field(1.0, ge=0, le=60)
+
+
+#: Breakers every deployment has; the config file may tune them and add others.
+DEFAULT_BREAKERS = ("postgres", "google_calendar", "resend_email", "webhook")
+
+
+class RelopsConfig(_Strict):
+    """The whole config file."""
+
+    #: Base for relative runbook paths and dashboard links in alerts.
+    runbook_base_url: Url = ""
+    dashboard_url: Url = ""
+    evaluation: EvaluationConfig = EvaluationConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    cron: CronConfig = CronConfig()
+    breakers: dict[Name, BreakerSettings] = Field(default_factory=dict)
+    flows: tuple[FlowConfig, ...] = Field((), strict=False)
+    jobs: tuple[JobConfig, ...] = Field((), strict=False)
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> RelopsConfig:
+        for kind, items in (("flow", self.flows), ("job", self.jobs)):
+            names = [item.name for item in items]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{kind} name {quoted(duplicates[0])} appears more than once")
+        return self
+
+    @model_validator(mode="after")
+    def _runbook_urls_fit(self) -> RelopsConfig:
+        for kind, items in (("flow", self.flows), ("job", self.jobs)):
+            for item in items:
+                length = len(self.runbook_url(item))
+                if length > MAX_URL_CHARS:
+                    raise ValueError(
+                        f"{kind} {quoted(item.name)}: runbook URL (runbook_base_url + runbook) is {length} "
+                        f"characters, more than {MAX_URL_CHARS}; its alerts would be refused"
+                    )
+        return self
+
+    def breaker_settings(self) -> dict[str, BreakerSettings]:
+        """Every known dependency: the defaults, tuned or extended by the config file."""
+        return {**{name: BreakerSettings() for name in DEFAULT_BREAKERS}, **self.breakers}
+
+    @property
+    def jobs_by_name(self) -> dict[str, JobConfig]:
+        return {j.name: j for j in self.jobs}
+
+    @property
+    def flows_by_name(self) -> dict[str, FlowConfig]:
+        return {f.name: f for f in self.flows}
+
+    def runbook_url(self, item: FlowConfig | JobConfig) -> str:
+        if not item.runbook or "://" in item.runbook or not self.runbook_base_url:
+            return item.runbook
+        return self.runbook_base_url.rstrip("/") + "/" + item.runbook.lstrip("/")
+
+
+def unreachable_thresholds(flow: FlowConfig, windows: tuple[WindowRule, ...]) -> list[str]:
+    """Thresholds the flow can never exceed: the burn rate tops out at 1 / (1 - objective)."""
+    max_burn = Decimal(1) / flow.error_allowance
+    problems = []
+    for rule in windows:
+        for level, threshold in (("warning_burn", rule.warning_burn), ("critical_burn", rule.critical_burn)):
+            if threshold >= max_burn:
+                problems.append(
+                    f"window {rule.name!r} {level}={threshold} can never fire: with objective "
+                    f"{flow.objective_percent}% the burn rate cannot exceed {float(max_burn):g}x "
+                    "(every event failing); raise the objective or lower the threshold"
+                )
+    return problems

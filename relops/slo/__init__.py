@@ -1,0 +1,1 @@
+"""SLOs: burn-rate math, chunk evaluation, outcome batches and the alerts a burning flow raises."""

@@ -1,0 +1,57 @@
+"""relops.record_flow_outcomes' logic: validate a batch, then add its valid counts once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from relops import names
+from relops.deps import Deps
+from relops.errors import InputRejected
+from relops.logs import log_event
+from relops.rejections import log_rejections, reject_payload
+from relops.slo.outcome_batch import parse_counts, validate_batch_id
+from relops.store.outcomes import ingest_batch
+from relops.store.rejections import record_rejections
+from relops.store.retention import horizons
+
+logger = logging.getLogger(__name__)
+
+
+def record_outcomes(
+    deps: Deps, batch_id: Any, counts: Any, *, args: Sequence[Any] = (), unknown: Mapping[str, Any] | None = None
+) -> dict[str, int]:
+    """Add a batch's valid counts to the minute and hour counters, once per batch id (a redelivered
+    or resent batch changes nothing); reject bad items one by one and a malformed batch whole."""
+    now = deps.now()
+    for name in unknown or {}:
+        log_event(logger, logging.WARNING, "ingest.unknown_field", batch_id=batch_id, field=name)
+    try:
+        if args:
+            raise InputRejected("args", "outcome batches are sent as kwargs, not positional arguments")
+        batch_id = validate_batch_id(batch_id)
+        limits = horizons(deps.config, now)
+        items, rejections = parse_counts(counts, known_flows=deps.config.flows_by_name, now=now, oldest=limits.hours)
+    except InputRejected as exc:
+        reject_payload(
+            deps.engine,
+            logger,
+            task=names.TASK_RECORD_FLOW_OUTCOMES,
+            event="ingest.rejected",
+            reference=("batch_id", batch_id),
+            error=exc,
+            payload={"batch_id": batch_id, "counts": counts},
+        )
+        return {"accepted": 0, "rejected": 1}
+
+    with deps.engine.begin() as conn:
+        fresh = ingest_batch(conn, batch_id, items, rejected=len(rejections), minute_horizon=limits.minutes)
+        if fresh:
+            record_rejections(conn, names.TASK_RECORD_FLOW_OUTCOMES, batch_id, rejections)
+    if not fresh:
+        log_event(logger, logging.INFO, "ingest.duplicate_batch", batch_id=batch_id)
+        return {"accepted": 0, "rejected": 0}
+    log_rejections(logger, "ingest.rejected", {"batch_id": batch_id}, rejections)
+    log_event(logger, logging.INFO, "ingest.batch", batch_id=batch_id, accepted=len(items), rejected=len(rejections))
+    return {"accepted": len(items), "rejected": len(rejections)}
