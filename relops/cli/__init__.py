@@ -1,4 +1,8 @@
-"""The ``relops`` command: one module per command group in this package, assembled here."""
+"""The ``relops`` command: one module per command group in this package, assembled here.
+
+Each command imports what it needs when it runs, not when the command line is parsed: ``relops
+cron exec`` wraps crontab lines, and importing the web and Celery stacks too would more than double
+its start (measured: 0.6 s to import this package, 1.5 s with the dashboard and the worker app)."""
 
 from __future__ import annotations
 

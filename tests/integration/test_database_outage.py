@@ -21,6 +21,7 @@ from relops.devtools.scratch import claimed_redis_db
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import wait_for
+from tests.integration.queries import batches_landed
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
@@ -69,11 +70,7 @@ def test_events_sent_during_a_database_outage_land_once_it_is_back(relops_env, d
             )
             proxy.start()  # back
 
-            def landed() -> int:
-                with db.connect() as conn:
-                    return conn.execute(text("SELECT count(*) FROM ops_ingested_batches")).scalar()
-
-            wait_for(lambda: landed() == BATCHES, timeout_s=120, what="every batch landed after the outage")
+            wait_for(lambda: batches_landed(db) == BATCHES, timeout_s=120, what="every batch landed after the outage")
             with db.connect() as conn:
                 good, bad = conn.execute(text("SELECT good, bad FROM ops_flow_minutes WHERE flow = 'signup'")).one()
             assert (good, bad) == (3 * BATCHES, 1 * BATCHES)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.integration.conftest import wait_for
+from tests.integration.queries import batch_landed, scalar
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "clean_tables")]
 
@@ -80,18 +81,13 @@ def test_every_hostile_payload_is_rejected_and_recorded(producer, db, worker, re
     nested_payloads = 3  # refused while decoding, before any task runs (relops/safe_json.py)
     expected = sum(len(p) for p in HOSTILE.values()) - nested_payloads
 
-    def rejected():
-        with db.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM ops_rejected_inputs")).scalar()
-
-    def landed():
-        with db.connect() as conn:
-            return conn.execute(
-                text("SELECT 1 FROM ops_ingested_batches WHERE batch_id = :b"), {"b": batch_id}
-            ).scalar()
+    def rejected() -> int:
+        return scalar(db, "SELECT count(*) FROM ops_rejected_inputs")
 
     wait_for(
-        lambda: rejected() >= expected and landed(), timeout_s=60, what=f"{expected} rejections and the valid batch"
+        lambda: rejected() >= expected and batch_landed(db, batch_id),
+        timeout_s=60,
+        what=f"{expected} rejections and the valid batch",
     )
     assert rejected() == expected
     assert worker.alive()

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from celery import Celery
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from relops.devtools.celery_process import start_worker
@@ -16,6 +15,7 @@ from relops.devtools.scratch import claimed_redis_db
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import wait_for
+from tests.integration.queries import batch_landed
 from tests.integration.test_database_outage import free_port
 from tests.tcp_proxy import TcpProxy
 
@@ -44,18 +44,10 @@ def test_a_worker_recovers_by_itself_after_redis_comes_back(relops_env, db, outp
         worker = start_worker(env, output_dir / f"{name}.log", name, "ingest", 1)
         producer = Celery("redis-outage-producer", broker=broker, set_as_current=False)
 
-        def landed(batch_id: str) -> bool:
-            with db.connect() as conn:
-                return bool(
-                    conn.execute(
-                        text("SELECT 1 FROM ops_ingested_batches WHERE batch_id = :b"), {"b": batch_id}
-                    ).scalar()
-                )
-
         try:
             before = uuid.uuid4().hex
             send(producer, broker, before)
-            wait_for(lambda: landed(before), what="a batch before the outage")
+            wait_for(lambda: batch_landed(db, before), what="a batch before the outage")
             proxy.stop()  # every connection the worker holds is cut; new ones are refused
             wait_for(
                 lambda: (
@@ -69,7 +61,7 @@ def test_a_worker_recovers_by_itself_after_redis_comes_back(relops_env, db, outp
             during = uuid.uuid4().hex
             send(producer, broker, during)  # queued in Redis while the worker cannot reach it
             proxy.start()
-            wait_for(lambda: landed(during), timeout_s=90, what="the worker consuming again after the outage")
+            wait_for(lambda: batch_landed(db, during), timeout_s=90, what="the worker consuming again after the outage")
             assert worker.alive()
         finally:
             producer.close()

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 
 import pytest
 from sqlalchemy import text
 
 from relops.devtools.sink import SinkResponse
 from tests.integration.conftest import alert_event, wait_for
+from tests.integration.queries import dead_letter_count, incident_status, notification_statuses
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "clean_tables")]
 
@@ -28,25 +30,11 @@ ALERTS = 6
 
 def statuses(db, channel: str) -> dict[str, int]:
     """The test's own alerts only: the breaker's alert about itself goes to the webhook too."""
-    with db.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT status, count(*) FROM ops_notifications "
-                "WHERE channel = :c AND payload->>'fingerprint' LIKE 'slo:outage-%' GROUP BY status"
-            ),
-            {"c": channel},
-        )
-        return {r[0]: r[1] for r in rows}
+    return dict(Counter(notification_statuses(db, channel, "slo:outage-%")))
 
 
 def breaker_incident(db) -> str | None:
-    with db.connect() as conn:
-        return conn.execute(text("SELECT status FROM ops_incidents WHERE fingerprint = 'breaker:webhook'")).scalar()
-
-
-def dead_letters(db) -> int:
-    with db.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM ops_dead_letters")).scalar()
+    return incident_status(db, "breaker:webhook")
 
 
 def test_alerts_wait_out_a_long_webhook_outage_and_arrive_once(producer, db, webhook_sink, email_sink, channel_workers):
@@ -64,7 +52,7 @@ def test_alerts_wait_out_a_long_webhook_outage_and_arrive_once(producer, db, web
         until = started + OUTAGE_S * (i + 1) / ALERTS
 
         def held(until: float = until) -> bool:
-            assert dead_letters(db) == 0, "a message gave up during the outage"
+            assert dead_letter_count(db) == 0, "a message gave up during the outage"
             assert statuses(db, "webhook").get("delivered", 0) == 0, "delivered while the receiver was down"
             return time.monotonic() >= until
 
@@ -82,7 +70,7 @@ def test_alerts_wait_out_a_long_webhook_outage_and_arrive_once(producer, db, web
         assert sum(post.count(f"CRITICAL: {flow}") > 0 for post in delivered_posts) == 1, flow
     assert statuses(db, "email") == {"delivered": ALERTS}
     assert email_sink.received == ALERTS  # email never failed, never repeated
-    assert dead_letters(db) == 0
+    assert dead_letter_count(db) == 0
     webhook_log = channel_workers[0].log_text()
     assert "event=notify.degraded" in webhook_log
 

@@ -26,6 +26,7 @@ from relops.devtools.sink import SinkResponse
 from relops.timeutil import evaluation_end, floor_minute, iso_minute, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import alert_event, wait_for
+from tests.integration.queries import scalar
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
@@ -74,11 +75,6 @@ def kill_mid_write(db: Engine, worker: CeleryProcess, table: str, send) -> None:
         wait_for(lambda: blocked_on(db, table), what=f"the task blocked writing {table}")
         kill_pool(worker)
     wait_for(lambda: lost_processes(worker) > lost_before, what="the worker logging its lost task")
-
-
-def scalar(db: Engine, sql: str, **params) -> object:
-    with db.connect() as conn:
-        return conn.execute(text(sql), params).scalar()
 
 
 def minute_ago(minutes: int) -> str:
