@@ -13,7 +13,8 @@ from typing import Any
 
 from relops.errors import RelopsError
 
-REPO = Path(__file__).resolve().parents[1]
+#: The checkout: Celery processes run from here, so the benchmarks can --include their own modules.
+REPO = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).parent / "celery")
 
 
