@@ -48,10 +48,6 @@ def dispatch(inproc: InProcessWorker, **event) -> None:
     inproc.drain()
 
 
-def notify_tasks(inproc: InProcessWorker, channel: str) -> list:
-    return [s for s in inproc.ran if s.task == names.notify_task(channel)]
-
-
 def test_a_critical_alert_is_grouped_then_delivered_to_both_channels_once(inproc, db, webhook_sink, email_sink):
     dispatch(inproc, **alert_event("checkout"))
     # Nothing goes out before the group window closes: each channel has one flush scheduled for then.
