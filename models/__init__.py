@@ -2,6 +2,7 @@
 
 from models.tables import (
     AlertEvent,
+    AuditEntry,
     Base,
     BurnRateSnapshot,
     CronExecution,
@@ -14,11 +15,13 @@ from models.tables import (
     IngestedBatch,
     Notification,
     RejectedInput,
+    Session,
     User,
 )
 
 __all__ = [
     "AlertEvent",
+    "AuditEntry",
     "Base",
     "BurnRateSnapshot",
     "CronExecution",
@@ -31,5 +34,6 @@ __all__ = [
     "IngestedBatch",
     "Notification",
     "RejectedInput",
+    "Session",
     "User",
 ]

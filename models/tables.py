@@ -287,5 +287,51 @@ class User(Base):
     role: Mapped[str] = mapped_column(Text, nullable=False)
     token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    #: Set by `relops users revoke`: the token and every session stop working.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="ck_ops_users_role"),)
+
+
+class Session(Base):
+    """A signed-in browser: the cookie carries a random id, the table only its hash."""
+
+    __tablename__ = "ops_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    session_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ops_users.id", ondelete="CASCADE"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: created_at plus the absolute lifetime (12 h by default), whatever the activity.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: An idle session (no request for the idle timeout) ends too.
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: The address the session was opened from.
+    client: Mapped[str] = mapped_column(Text, nullable=False)
+
+    __table_args__ = (Index("ix_ops_sessions_user_id", "user_id"),)
+
+
+class AuditEntry(Base):
+    """Who changed what, when and from where: appended, never changed or deleted by relops' roles."""
+
+    __tablename__ = "ops_audit"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    #: The user name (web, api) or the operating-system user (cli).
+    actor: Mapped[str] = mapped_column(Text, nullable=False)
+    #: web (a signed-in page), api (a bearer token) or cli
+    via: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The client address, or the host the CLI ran on.
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    #: e.g. incident.ack, incident.resolve, user.add, user.revoke, user.rotate, user.set_role, session.login
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    #: e.g. "incident 42", "user alice"
+    target: Mapped[str] = mapped_column(Text, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+
+    __table_args__ = (
+        CheckConstraint("via IN ('web', 'api', 'cli')", name="ck_ops_audit_via"),
+        Index("ix_ops_audit_at", "at"),
+    )

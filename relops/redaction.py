@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from relops.settings import Settings
 
@@ -128,3 +128,35 @@ def mask_password(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{netloc}"))
+
+
+#: Query parameters whose values are credentials whatever they look like.
+SECRET_PARAMETERS = frozenset(
+    {"token", "access_token", "api_key", "apikey", "key", "secret", "password", "passwd", "session", "auth", "csrf"}
+)
+#: relops' own credentials: API tokens (rlp_…) and any later key with a prefix of the same shape.
+_RELOPS_CREDENTIAL = re.compile(r"rl[a-z]_[A-Za-z0-9_\-]{16,}")
+#: A long unbroken run of URL-safe characters: session ids (43), hex digests (64), others' API keys.
+#: Shorter names (a flow like checkout-eu-west-1) stay readable in the log.
+_LONG_RANDOM = re.compile(r"[A-Za-z0-9_\-]{32,}")
+
+
+def _secret_value(value: str) -> bool:
+    return bool(_RELOPS_CREDENTIAL.search(value) or _LONG_RANDOM.search(value))
+
+
+def redact_request_target(target: str) -> str:
+    """A request's path and query as an access log may show them: the values of credential-named
+    parameters, and any path segment or value shaped like a credential (relops' ``rlp_…``, or 32 and
+    more URL-safe characters in a row), replaced by "***". A key in a ping URL
+    (/api/v1/ping/<key>/<job>) is masked by its shape, so no route needs to be listed here."""
+    path, _, query = target.partition("?")
+    segments = [MASK if _secret_value(unquote(s)) else s for s in path.split("/")]
+    shown = "/".join(segments)
+    if not query:
+        return shown
+    pairs = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        masked = name.lower() in SECRET_PARAMETERS or _secret_value(value)
+        pairs.append(f"{quote(name, safe='')}={MASK if masked else quote(value, safe='')}")
+    return f"{shown}?{'&'.join(pairs)}"

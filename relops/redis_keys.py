@@ -40,6 +40,11 @@ def task_faults() -> str:
     return f"{PREFIX}task-faults"
 
 
+def login_failures(scope: str, value: str) -> str:
+    """Failed sign-ins counted in the current window, per client address or per (hashed) user name."""
+    return f"{PREFIX}login-failures:{scope}:{value}"
+
+
 def breaker(dependency: str) -> tuple[str, str, str]:
     """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker."""
     base = f"{PREFIX}breaker:{dependency}"

@@ -5,10 +5,12 @@ Environment variable names are part of the contract (README, "Integration").
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relops.errors import SettingsError
@@ -39,6 +41,18 @@ class Settings(BaseSettings):
     web_database_url: str | None = Field(None, validation_alias="RELOPS_WEB_DATABASE_URL")
     web_host: str = Field("127.0.0.1", validation_alias="RELOPS_WEB_HOST")
     web_port: int = Field(8080, ge=1, le=65535, validation_alias="RELOPS_WEB_PORT")
+    #: Session cookies marked Secure (and named __Host-relops_session, which no sibling subdomain
+    #: can plant): true behind TLS; auto: when the request arrived over https (as the trusted proxy
+    #: says); false only for plain-HTTP development.
+    web_secure_cookies: Literal["auto", "true", "false"] = Field("auto", validation_alias="RELOPS_WEB_SECURE_COOKIES")
+    #: Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    #: networks, or *): the client address that sign-ins are throttled by and audit rows name, and
+    #: whether the request was https.
+    web_trusted_proxies: str = Field("127.0.0.1", validation_alias="RELOPS_WEB_TRUSTED_PROXIES")
+    #: A session ends this long after sign-in, however active.
+    web_session_max_s: int = Field(12 * 3600, ge=300, le=7 * 86400, validation_alias="RELOPS_WEB_SESSION_MAX_S")
+    #: A session with no request for this long ends.
+    web_session_idle_s: int = Field(3600, ge=60, le=7 * 86400, validation_alias="RELOPS_WEB_SESSION_IDLE_S")
     #: Slack-style incoming webhook; a secret (it authorises posting), never logged.
     webhook_url: SecretStr | None = Field(None, validation_alias="MONITORING_ALERT_WEBHOOK_URL")
     #: Comma-separated recipients of email alerts.
@@ -65,6 +79,18 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
 
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",") if e.strip()):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network (e.g. 10.0.0.0/8), nor *") from None
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -80,6 +106,15 @@ class Settings(BaseSettings):
             if "@" not in address or any(c.isspace() for c in address):
                 raise ValueError(f"{address!r} is not an email address")
         return value
+
+    @model_validator(mode="after")
+    def _session_limits(self) -> Settings:
+        if self.web_session_idle_s > self.web_session_max_s:
+            raise ValueError(
+                f"RELOPS_WEB_SESSION_IDLE_S={self.web_session_idle_s} is longer than "
+                f"RELOPS_WEB_SESSION_MAX_S={self.web_session_max_s}: a session could never idle out"
+            )
+        return self
 
     @property
     def admin_email_list(self) -> list[str]:

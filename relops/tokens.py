@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 PREFIX = "rlp_"
@@ -16,8 +15,3 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def csrf_token(token: str) -> str:
-    """A form token bound to the session's own token: a cross-site form cannot know it."""
-    return hmac.new(token.encode(), b"relops-csrf", hashlib.sha256).hexdigest()

@@ -14,19 +14,34 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import run_cli, wait_for
 
 RELOPS = str(Path(sys.executable).parent / "relops")
 
 
-def relops(env, *args) -> str:
-    done = subprocess.run([RELOPS, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+def new_login(role: str) -> tuple[str, str]:
+    """A new user with ``role``, made by `relops users add` (in this process): (name, token)."""
+    name = f"{role}-{uuid.uuid4().hex[:6]}"
+    return name, run_cli("users", "add", name, "--role", role).strip().splitlines()[-1]
 
 
-def new_user(env, role) -> str:
-    return relops(env, "users", "add", f"{role}-{uuid.uuid4().hex[:6]}", "--role", role).strip().splitlines()[-1]
+def new_user(env: Mapping[str, str], role: str) -> str:
+    """The token of a new user with ``role``."""
+    return new_login(role)[1]
+
+
+def sign_in(web: str, name: str, token: str, **headers: str) -> requests.Session:
+    """A browser-like session signed in through the login form (the form's own origin)."""
+    session = requests.Session()
+    response = session.post(
+        web + "/login",
+        data={"name": name, "token": token},
+        headers={"Origin": web, **headers},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert response.status_code == 303, (response.status_code, response.text[:300])
+    return session
 
 
 def free_port() -> int:

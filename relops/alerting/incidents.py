@@ -1,4 +1,4 @@
-"""An operator's acknowledge or resolve of an incident: one implementation for the CLI and the web."""
+"""An operator's acknowledge or resolve of an incident, audited: one implementation for the CLI and the web."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from redis import Redis
 from sqlalchemy import Engine, RowMapping
 
 from relops.alerting.dedup import forget_dedup
+from relops.audit import Actor
 from relops.store.incidents import set_status
 
 Action = Literal["ack", "resolve"]
@@ -18,10 +19,17 @@ STATUS_OF: dict[str, str] = {"ack": "acknowledged", "resolve": "resolved"}
 
 
 def change_incident(
-    engine: Engine, redis: Redis, channels: Collection[str], incident_id: int, action: Action, now: datetime
+    engine: Engine,
+    redis: Redis,
+    channels: Collection[str],
+    incident_id: int,
+    action: Action,
+    now: datetime,
+    actor: Actor,
 ) -> RowMapping | None:
-    """Apply ``action``; returns the changed row, or None when the incident does not exist or its
-    status does not allow it (acknowledging a resolved incident, resolving twice).
+    """Apply ``action`` for ``actor``; returns the changed row, or None when the incident does not
+    exist or its status does not allow it (acknowledging a resolved incident, resolving twice). A
+    change and its audit row commit together.
 
     A resolution forgets the incident's dedup windows, so its next firing pages at once; relops' own
     alerts use the fingerprint as their dedup key.
@@ -29,6 +37,8 @@ def change_incident(
     status = STATUS_OF[action]
     with engine.begin() as conn:
         row = set_status(conn, incident_id, status, now)
+        if row is not None:
+            actor.record(conn, f"incident.{action}", f"incident {incident_id}", fingerprint=row["fingerprint"])
     if row is not None and status == "resolved":
         forget_dedup(redis, list(channels), row["fingerprint"])
     return row

@@ -12,6 +12,7 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from relops.cli.alerts import alerts, rejections
+from relops.cli.audit import audit
 from relops.cli.breakers import breakers
 from relops.cli.config import config
 from relops.cli.cron import cron
@@ -33,6 +34,7 @@ def cli() -> None:
 
 for _command in (
     alerts,
+    audit,
     breakers,
     config,
     cron,

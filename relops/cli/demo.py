@@ -32,6 +32,7 @@ def _traffic(recorder: object, flows: list[str], stop: threading.Event, outage: 
 @click.option("--outage-after", default=45.0, show_default=True, help="Seconds of healthy traffic first.")
 def demo(minutes: float, outage_after: float) -> None:
     """Send traffic for the example flows, break one, fail a cron job; print what the webhook gets."""
+    from relops.audit import cli_actor
     from relops.client import OutcomeRecorder
     from relops.cron.tracking import broker_sender
     from relops.db import get_engine
@@ -45,8 +46,10 @@ def demo(minutes: float, outage_after: float) -> None:
     config = get_config()
     token = new_token()
     with get_engine(settings.admin_db_url).begin() as conn:
-        add_user(conn, f"demo-{uuid.uuid4().hex[:6]}", "admin", hash_token(token))
-    click.echo(f"dashboard: http://127.0.0.1:{settings.web_port}/  (sign in with {token})")
+        name = f"demo-{uuid.uuid4().hex[:6]}"
+        add_user(conn, name, "admin", hash_token(token))
+        cli_actor().record(conn, "user.add", f"user {name}", role="admin")
+    click.echo(f"dashboard: http://127.0.0.1:{settings.web_port}/  (sign in as {name} with {token})")
     click.echo(f"webhook sink: http://127.0.0.1:{DEMO_SINK_PORT}/ (start the stack with `make demo` to use it)")
 
     flows = [f.name for f in config.flows]

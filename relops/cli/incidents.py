@@ -34,11 +34,12 @@ def incidents(ctx: click.Context, include_resolved: bool) -> None:
 
 def _change(incident_id: int, action: Action) -> None:
     from relops.alerting.incidents import STATUS_OF, change_incident
+    from relops.audit import cli_actor
     from relops.logs import kv
     from relops.runtime import engine, get_channels, redis
     from relops.timeutil import utcnow
 
-    row = change_incident(engine(), redis(), list(get_channels()), incident_id, action, utcnow())
+    row = change_incident(engine(), redis(), list(get_channels()), incident_id, action, utcnow(), cli_actor())
     if row is None:
         raise click.ClickException(
             f"incident {incident_id} does not exist or cannot become {STATUS_OF[action]} from its status"

@@ -13,7 +13,19 @@ def web(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from relops.settings import get_settings
+    from relops.web.access_log import log_config
     from relops.web.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(), host=host or settings.web_host, port=port or settings.web_port, log_level="info")
+    uvicorn.run(
+        create_app(),
+        host=host or settings.web_host,
+        port=port or settings.web_port,
+        log_level="info",
+        log_config=log_config(),
+        # X-Forwarded-For and -Proto are believed from these proxies only: the client address that
+        # sign-ins are throttled by, and whether the request came over https (Secure cookies).
+        proxy_headers=True,
+        forwarded_allow_ips=settings.web_trusted_proxies,
+        server_header=False,
+    )

@@ -1,10 +1,11 @@
-"""Dashboard and API users: a name, a role, a token hash."""
+"""Dashboard and API users (a name, a role, a token hash, revoked or not) and their sessions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RowMapping, text
 
 ROLES = ("admin", "viewer")
 
@@ -28,7 +29,48 @@ def add_user(conn: Connection, name: str, role: str, token_hash: str) -> int:
 
 
 def user_by_token_hash(conn: Connection, token_hash: str) -> User | None:
+    """The user a token belongs to, unless revoked."""
     row = conn.execute(
-        text("SELECT id, name, role FROM ops_users WHERE token_hash = :hash"), {"hash": token_hash}
+        text("SELECT id, name, role FROM ops_users WHERE token_hash = :hash AND revoked_at IS NULL"),
+        {"hash": token_hash},
     ).first()
     return None if row is None else User(id=row.id, name=row.name, role=row.role)
+
+
+def list_users(conn: Connection) -> list[RowMapping]:
+    """Every user, with its number of live sessions (revoked users too, marked)."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT u.name, u.role, u.created_at, u.revoked_at, "
+                "  (SELECT count(*) FROM ops_sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS sessions "
+                "FROM ops_users u ORDER BY u.name"
+            )
+        ).mappings()
+    )
+
+
+def user_row(conn: Connection, name: str) -> RowMapping | None:
+    return (
+        conn.execute(text("SELECT id, name, role, revoked_at FROM ops_users WHERE name = :name"), {"name": name})
+        .mappings()
+        .first()
+    )
+
+
+def end_sessions(conn: Connection, user_id: int) -> int:
+    """Sign the user out everywhere; returns how many sessions ended."""
+    return conn.execute(text("DELETE FROM ops_sessions WHERE user_id = :id"), {"id": user_id}).rowcount
+
+
+def revoke_user(conn: Connection, user_id: int, at: datetime) -> None:
+    conn.execute(text("UPDATE ops_users SET revoked_at = :at WHERE id = :id"), {"id": user_id, "at": at})
+
+
+def replace_token(conn: Connection, user_id: int, token_hash: str) -> None:
+    """A new token; the old one stops working at once. A revoked user stays revoked."""
+    conn.execute(text("UPDATE ops_users SET token_hash = :hash WHERE id = :id"), {"id": user_id, "hash": token_hash})
+
+
+def set_role(conn: Connection, user_id: int, role: str) -> None:
+    conn.execute(text("UPDATE ops_users SET role = :role WHERE id = :id"), {"id": user_id, "role": role})

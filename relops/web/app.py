@@ -1,43 +1,63 @@
 """The dashboard and JSON API. Every ops endpoint and page: anonymous 401, viewer 403, admin 200.
 
-The service reads with the relops_web database role, which can read the ops tables and change an
-incident's status, nothing else.
+One middleware decides before any route, parameter or body is looked at: who is asking (a bearer
+token, or a server-side session), whether they may (admins only; a viewer may only sign out), and,
+for a state-changing request made with the session cookie, whether it comes from this origin (and,
+for the JSON API, carries the session's CSRF token; forms carry it as a field). Every response
+gets the security headers, and everything but the stylesheet ``Cache-Control: no-store``.
 
-While PostgreSQL is unreachable, tokens cannot be checked: every request that needs the database
-(any request with a token) gets a 503 that says so, never ops data, never a 500 with the driver's
-message; a request without a token is still refused with a 401. The engine's pre-ping reconnects
-when the database is back, so the process recovers without a restart.
+The service reads with the relops_web database role: it may read the ops tables, change an
+incident's status, keep sessions and append audit rows, nothing else.
+
+While PostgreSQL is unreachable, tokens and sessions cannot be checked: a request that carries
+either gets a 503 that says so, never ops data and never a 500 with the driver's message; a request
+with neither is still refused with a 401. The engine's pre-ping reconnects when the database is
+back, so the process recovers without a restart.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import create_engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.middleware.base import BaseHTTPMiddleware
 
 from relops import __version__
-from relops.alerting.incidents import Action, change_incident
+from relops.alerting.incidents import STATUS_OF, Action, change_incident
+from relops.audit import Actor
 from relops.breakers.client import process_breakers
 from relops.db import CONNECT_TIMEOUT_S
 from relops.logs import log_event
 from relops.runtime import get_channels, get_config, redis
-from relops.settings import get_settings
+from relops.settings import Settings, get_settings
 from relops.snapshot import collect_snapshot
-from relops.store.users import User
+from relops.store.audit import recent_audit
 from relops.timeutil import utcnow
-from relops.tokens import csrf_token
-from relops.web.auth import COOKIE, authenticate, request_token
+from relops.web.auth import AmbiguousCookie, Authenticator, Principal
+from relops.web.protection import NO_STORE, SAFE_METHODS, SECURITY_HEADERS, csrf_matches, same_origin
+from relops.web.throttle import LoginThrottle
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC_DIR = Path(__file__).parent / "static"
 REFRESH_S = 30
+AUDIT_ROWS_SHOWN = 20
+#: Routes anyone may reach: signing in, the health check, the stylesheet.
+PUBLIC_PATHS = frozenset({"/login", "/healthz"})
+PUBLIC_PREFIXES = ("/static/",)
+#: A viewer may reach these and nothing else: they can sign out of their session.
+VIEWER_PATHS = frozenset({"/logout"})
 #: The database cannot be reached right now (refused, connection cut, pool exhausted): a later
 #: request can succeed, so these are a 503, not a 500. Other database errors (a missing grant, a
 #: bad query) are bugs and stay 500s.
@@ -56,26 +76,39 @@ def _safe_link(url: str) -> str | None:
     return url if url.startswith(("https://", "http://")) else None
 
 
-def _when(iso: str | None) -> str:
-    """2026-11-27 12:04:44 UTC from an ISO timestamp; "-" for none."""
-    if not iso:
+def _when(value: str | datetime | None) -> str:
+    """2026-11-27 12:04:44 UTC from an ISO timestamp or a datetime; "-" for none."""
+    if not value:
         return "-"
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _when_ms(epoch_ms: int | None) -> str:
     return "-" if not epoch_ms else datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-TEMPLATES.env.filters.update(safe_link=_safe_link, when=_when, when_ms=_when_ms)
+def _trend_height(burn_rate: float | None) -> int:
+    """A trend bar's height class (4-20 px): the page may not carry inline styles."""
+    return max(4, min(int((burn_rate or 0) * 2), 20))
 
 
-def snapshot_now(engine: Engine) -> dict[str, Any]:
-    return collect_snapshot(engine, redis(), get_config(), process_breakers())
+TEMPLATES.env.filters.update(safe_link=_safe_link, when=_when, when_ms=_when_ms, trend_height=_trend_height)
 
 
-def change(engine: Engine, incident_id: int, action: Action) -> bool:
-    return change_incident(engine, redis(), list(get_channels()), incident_id, action, utcnow()) is not None
+def form_text(form: FormData, field: str) -> str | None:
+    """A text field of a submitted form (an uploaded file in its place counts as missing)."""
+    value = form.get(field)
+    return value if isinstance(value, str) else None
+
+
+def client_address(request: Request) -> str:
+    """The client as the trusted proxy reports it (uvicorn applies RELOPS_WEB_TRUSTED_PROXIES)."""
+    return request.client.host if request.client else "unknown"
+
+
+def own_origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 def database_unavailable(request: Request, exc: Exception, password: str | None = None) -> Response:
@@ -97,7 +130,7 @@ def database_unavailable(request: Request, exc: Exception, password: str | None 
         error=type(cause).__name__,
         reason=reason,
     )
-    headers = {"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"}
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
     if request.url.path.startswith("/api/"):
         return JSONResponse({"detail": UNAVAILABLE_DETAIL}, status_code=503, headers=headers)
     return TEMPLATES.TemplateResponse(
@@ -109,95 +142,191 @@ def database_unavailable(request: Request, exc: Exception, password: str | None 
     )
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def refusal(request: Request, status: int, detail: str, principal: Principal | None = None) -> Response:
+    """401 or 403, in JSON for the API and as a page otherwise; never any ops data."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    if status == 401:
+        return TEMPLATES.TemplateResponse(request, "login.html", {"error": None}, status_code=401, headers=headers)
+    context = {
+        "user": principal.user if principal else None,
+        "detail": detail,
+        "csrf": principal.csrf if principal else "",
+    }
+    return TEMPLATES.TemplateResponse(request, "forbidden.html", context, status_code=403)
+
+
+def with_protection_headers(request: Request, response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    if not request.url.path.startswith(PUBLIC_PREFIXES):
+        response.headers.update(NO_STORE)
+    return response
+
+
+class AccessControl(BaseHTTPMiddleware):
+    """Authentication, authorization and cross-site checks for every route, before routing."""
+
+    def __init__(self, app: Any, authenticator: Authenticator, password: str | None) -> None:
+        super().__init__(app)
+        self.authenticator = authenticator
+        self.password = password
+
+    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        return with_protection_headers(request, await self._checked(request, call_next))
+
+    async def _checked(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        path, unsafe = request.url.path, request.method not in SAFE_METHODS
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            # Signing in from another site (login CSRF) would sign the victim in as the attacker.
+            if unsafe and not same_origin(request.headers, own_origin(request)):
+                return refusal(request, 403, "cross-site request refused")
+            return await call_next(request)
+        try:
+            principal = await run_in_threadpool(self.authenticator.identify, request)
+        except AmbiguousCookie:
+            log_event(logger, logging.WARNING, "web.cookie_ambiguous", path=path, client=client_address(request))
+            principal = None
+        except DATABASE_UNAVAILABLE as exc:
+            return database_unavailable(request, exc, self.password)
+        if principal is None:
+            return refusal(request, 401, "authentication required")
+        if not principal.user.is_admin and path not in VIEWER_PATHS:
+            return refusal(request, 403, "only admins may read ops data", principal)
+        if unsafe and principal.via == "web":
+            if not same_origin(request.headers, own_origin(request)):
+                return refusal(request, 403, "cross-site request refused", principal)
+            if path.startswith("/api/") and not csrf_matches(
+                principal.session_id or "", request.headers.get("x-csrf-token")
+            ):
+                return refusal(request, 403, "missing or wrong X-CSRF-Token for a signed-in session", principal)
+        request.state.principal = principal
+        return await call_next(request)
+
+
+def create_app(database_url: str | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     engine = create_engine(
-        database_url or get_settings().web_db_url,
+        database_url or settings.web_db_url,
         pool_pre_ping=True,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
     )
-    app = FastAPI(title="relops", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    authenticator = Authenticator(engine, settings)
+    throttle = LoginThrottle(redis())
+    # The API's schema is served to admins; no docs pages (they would load scripts from a CDN).
+    app = FastAPI(title="relops", version=__version__, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.add_middleware(AccessControl, authenticator=authenticator, password=engine.url.password)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def on_database_unavailable(request: Request, exc: Exception) -> Response:
-        return database_unavailable(request, exc, engine.url.password)
+        return with_protection_headers(request, database_unavailable(request, exc, engine.url.password))
 
     for error in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error, on_database_unavailable)
 
-    def api_admin(request: Request) -> User:
-        user = authenticate(engine, request_token(request))
-        if user is None:
-            raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
-        if not user.is_admin:
-            raise HTTPException(403, "only admins may read ops data")
-        return user
+    def actor(request: Request) -> tuple[Principal, Actor]:
+        principal: Principal = request.state.principal
+        return principal, Actor(principal.user.name, principal.via, client_address(request))
 
-    def page_user(request: Request) -> tuple[User | None, Response | None]:
-        user = authenticate(engine, request_token(request))
-        if user is None:
-            return None, TEMPLATES.TemplateResponse(request, "login.html", {"error": None}, status_code=401)
-        if not user.is_admin:
-            return user, TEMPLATES.TemplateResponse(request, "forbidden.html", {"user": user}, status_code=403)
-        return user, None
+    def change(request: Request, incident_id: int, action: str) -> bool:
+        _, who = actor(request)
+        channels = list(get_channels())
+        return change_incident(engine, redis(), channels, incident_id, cast(Action, action), utcnow(), who) is not None
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, bool]:
         return {"ok": True}
 
     @app.get("/api/v1/snapshot", summary="The reliability snapshot: burn rates, breakers, cron jobs, incidents")
-    def snapshot(request: Request) -> JSONResponse:
-        api_admin(request)
-        return JSONResponse(snapshot_now(engine))
+    def snapshot() -> JSONResponse:
+        return JSONResponse(collect_snapshot(engine, redis(), get_config(), process_breakers()))
+
+    @app.get("/api/v1/audit", summary="The newest audit entries: who acknowledged, resolved or changed what")
+    def audit(limit: int = 50) -> JSONResponse:
+        with engine.connect() as conn:
+            rows = recent_audit(conn, max(1, min(limit, 500)))
+        return JSONResponse([{**row, "at": row["at"].isoformat()} for row in rows])
 
     @app.post("/api/v1/incidents/{incident_id}/{action}", summary="Acknowledge or resolve an incident")
     def incident_api(incident_id: int, action: str, request: Request) -> dict[str, Any]:
-        api_admin(request)
-        if action not in ("ack", "resolve"):
+        if action not in STATUS_OF:
             raise HTTPException(404, "action must be ack or resolve")
-        if not change(engine, incident_id, action):
+        if not change(request, incident_id, action):
             raise HTTPException(409, f"incident {incident_id} does not exist or cannot {action} from its status")
         return {"incident": incident_id, "action": action}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request) -> Response:
-        user, refusal = page_user(request)
-        if refusal is not None:
-            return refusal
-        snap = snapshot_now(engine)
-        token = request_token(request) or ""
-        return TEMPLATES.TemplateResponse(
-            request,
-            "dashboard.html",
-            {"snap": snap, "user": user, "csrf": csrf_token(token), "refresh_s": REFRESH_S},
-        )
+        principal: Principal = request.state.principal
+        snap = collect_snapshot(engine, redis(), get_config(), process_breakers())
+        with engine.connect() as conn:
+            changes = recent_audit(conn, AUDIT_ROWS_SHOWN)
+        context = {
+            "snap": snap,
+            "audit": changes,
+            "user": principal.user,
+            "csrf": principal.csrf,
+            "refresh_s": REFRESH_S,
+        }
+        return TEMPLATES.TemplateResponse(request, "dashboard.html", context)
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_page(request: Request) -> Response:
         return TEMPLATES.TemplateResponse(request, "login.html", {"error": None})
 
     @app.post("/login", include_in_schema=False)
-    def login(request: Request, token: str = Form(...)) -> Response:
-        if authenticate(engine, token) is None:
-            return TEMPLATES.TemplateResponse(request, "login.html", {"error": "unknown token"}, status_code=401)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        name, token = (form_text(form, "name") or "").strip(), (form_text(form, "token") or "").strip()
+        client = client_address(request)
+        wait_s = await run_in_threadpool(throttle.retry_after_s, client, name)
+        if wait_s is not None:
+            log_event(logger, logging.WARNING, "web.login_throttled", client=client, retry_after_s=wait_s)
+            error = f"Too many failed sign-ins: try again in {wait_s} s."
+            headers = {"Retry-After": str(wait_s)}
+            return TEMPLATES.TemplateResponse(request, "login.html", {"error": error}, status_code=429, headers=headers)
+        try:
+            principal = await run_in_threadpool(authenticator.sign_in, name, token, client)
+        except DATABASE_UNAVAILABLE as exc:
+            return database_unavailable(request, exc, engine.url.password)
+        if principal is None:
+            await run_in_threadpool(throttle.failed, client, name)
+            log_event(logger, logging.WARNING, "web.login_failed", client=client)
+            error = "Unknown user name or token."
+            return TEMPLATES.TemplateResponse(request, "login.html", {"error": error}, status_code=401)
+        await run_in_threadpool(throttle.succeeded, client, name)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
-            COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", max_age=12 * 3600
+            authenticator.cookie_name(request),
+            principal.session_id or "",
+            httponly=True,
+            samesite="strict",
+            secure=authenticator.secure(request),
+            path="/",
+            max_age=settings.web_session_max_s,
         )
         return response
 
     @app.post("/logout", include_in_schema=False)
-    def logout() -> Response:
+    async def logout(request: Request) -> Response:
+        principal: Principal = request.state.principal
+        form = await request.form()
+        if principal.via == "web" and not csrf_matches(principal.session_id or "", form_text(form, "csrf")):
+            return refusal(request, 403, "missing or wrong form token", principal)
+        await run_in_threadpool(authenticator.sign_out, principal)
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
+        response.delete_cookie(authenticator.cookie_name(request), path="/", secure=authenticator.secure(request))
         return response
 
     @app.post("/incidents/{incident_id}/{action}", include_in_schema=False)
-    def incident_form(incident_id: int, action: str, request: Request, csrf: str = Form(...)) -> Response:
-        _, refusal = page_user(request)
-        if refusal is not None:
-            return refusal
-        if csrf != csrf_token(request_token(request) or "") or action not in ("ack", "resolve"):
-            raise HTTPException(400, "bad form")
-        change(engine, incident_id, action)
+    async def incident_form(incident_id: int, action: str, request: Request) -> Response:
+        principal: Principal = request.state.principal
+        form = await request.form()
+        if principal.via == "web" and not csrf_matches(principal.session_id or "", form_text(form, "csrf")):
+            return refusal(request, 403, "missing or wrong form token", principal)
+        if action not in STATUS_OF:
+            raise HTTPException(404, "action must be ack or resolve")
+        await run_in_threadpool(change, request, incident_id, action)
         return RedirectResponse("/", status_code=303)
 
     return app
