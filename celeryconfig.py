@@ -15,6 +15,7 @@ from relops.broker import TASK_TIME_LIMIT_S, VISIBILITY_TIMEOUT_S
 from relops.channels.registry import channel_classes
 from relops.runtime import get_config
 from relops.settings import get_settings
+from relops.silencing.housekeeping import CHECK_INTERVAL_S as SILENCE_CHECK_INTERVAL_S
 
 _settings = get_settings()
 _config = get_config()
@@ -87,6 +88,11 @@ beat_schedule = {
         "task": names.TASK_CHECK_BREAKERS,
         "schedule": timedelta(seconds=BREAKER_CHECK_INTERVAL_S),
         "options": {"expires": BREAKER_CHECK_INTERVAL_S},
+    },
+    "check-silences": {
+        "task": names.TASK_CHECK_SILENCES,
+        "schedule": timedelta(seconds=SILENCE_CHECK_INTERVAL_S),
+        "options": {"expires": SILENCE_CHECK_INTERVAL_S},
     },
     "prune-history": {
         "task": names.TASK_PRUNE_HISTORY,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import alerts, breakers, client_record, cron, ingest, load, tick
+from bench import alerts, breakers, client_record, cron, ingest, load, silences, tick
 
 BENCHES = {
     "client": client_record.run,
     "ingest": ingest.run,
     "tick": tick.run,
     "alerts": alerts.run,
+    "silences": silences.run,
     "cron": cron.run,
     "breakers": breakers.run,
     "load": load.run,

@@ -38,7 +38,7 @@ def _start_alert_workers(stack: BenchStack) -> None:
     stack.worker("bench-email", "alerts.email", concurrency=1)
 
 
-def _event(flow: str) -> dict[str, object]:
+def alert_event(flow: str) -> dict[str, object]:
     key = f"slo:{flow}"
     return {
         "dedup_key": key,
@@ -69,7 +69,7 @@ def single_breach_latency(breaches: int = BREACHES) -> list[str]:
             for i in range(breaches):
                 before = webhook.received
                 started = time.monotonic()
-                stack.producer.send_task("relops.dispatch_alert", kwargs=_event(f"bench-{i}"), queue="alerts")
+                stack.producer.send_task("relops.dispatch_alert", kwargs=alert_event(f"bench-{i}"), queue="alerts")
                 received = webhook.wait_for_requests(before + 1, timeout_s=60)[before]
                 latencies.append(received.received_monotonic - started)
         direct = []

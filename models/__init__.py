@@ -16,6 +16,7 @@ from models.tables import (
     Notification,
     RejectedInput,
     Session,
+    Silence,
     User,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "Notification",
     "RejectedInput",
     "Session",
+    "Silence",
     "User",
 ]

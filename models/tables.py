@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -137,6 +139,9 @@ class AlertEvent(Base):
     #: firing or resolved
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="firing")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    #: "silence:<id>" or "maintenance:<name>" when a silence muted this event.
+    silenced_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_ops_alert_events_fingerprint", "fingerprint"),
@@ -168,11 +173,16 @@ class Incident(Base):
     last_event: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     #: Channels notified during the current episode: they get the "resolved" message.
     notified_channels: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+    #: The labels of its latest event.
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    #: "silence:<id>" or "maintenance:<name>" while a silence mutes it; cleared when it ends.
+    silenced_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="ck_ops_incidents_status"),
         Index("ix_ops_incidents_status", "status"),
         Index("ix_ops_incidents_severity", "severity"),
+        Index("ix_ops_incidents_silenced_by", "silenced_by"),
     )
 
 
@@ -183,7 +193,8 @@ class Notification(Base):
     __tablename__ = "ops_notifications"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    incident_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ops_incidents.id"), nullable=False)
+    #: None for notices that belong to no incident (a silence created or ended).
+    incident_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("ops_incidents.id"))
     channel: Mapped[str] = mapped_column(Text, nullable=False)
     #: firing or resolved
     kind: Mapped[str] = mapped_column(Text, nullable=False)
@@ -334,4 +345,36 @@ class AuditEntry(Base):
     __table_args__ = (
         CheckConstraint("via IN ('web', 'api', 'cli')", name="ck_ops_audit_via"),
         Index("ix_ops_audit_at", "at"),
+    )
+
+
+class Silence(Base):
+    """An operator's "be quiet": alerts whose labels match are recorded but notify nobody."""
+
+    __tablename__ = "ops_silences"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    #: [{"name": "flow", "op": "=", "value": "checkout"}, ...]; op one of =, !=, =~, !~
+    matchers: Mapped[list[dict[str, str]]] = mapped_column(JSONB, nullable=False)
+    #: A silence without matchers mutes everything, and only when asked for explicitly.
+    match_all: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str] = mapped_column(Text, nullable=False)
+    created_via: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    #: Set when someone ended it before ends_at.
+    expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expired_by: Mapped[str | None] = mapped_column(Text)
+    #: Alert events it muted.
+    muted: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    #: When the channels were told it started, and that it ended.
+    start_noticed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_noticed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ck_ops_silences_window"),
+        CheckConstraint("match_all OR jsonb_array_length(matchers) > 0", name="ck_ops_silences_matchers"),
+        Index("ix_ops_silences_ends_at", "ends_at"),
     )

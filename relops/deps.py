@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from relops.breakers.client import BreakerRegistry
 from relops.channels.base import Channel
 from relops.config import RelopsConfig
+from relops.silencing.cache import ActiveSilences
 from relops.timeutil import utcnow
 
 
@@ -38,3 +39,5 @@ class Deps:
     publish: Publisher
     breakers: BreakerRegistry
     now: Callable[[], datetime] = field(default=utcnow)
+    #: The silences in force as this process sees them (workers: reloaded at most every second).
+    silences: ActiveSilences = field(default_factory=lambda: ActiveSilences(max_age_s=0))

@@ -50,6 +50,8 @@ TASK_NOTIFY_EMAIL: Final = "relops.notify_email"
 TASK_SWEEP_NOTIFICATIONS: Final = "relops.sweep_notifications"
 #: Sent by beat; alerts on breakers open anywhere (services using guard() included), resolves closed ones.
 TASK_CHECK_BREAKERS: Final = "relops.check_breakers"
+#: Sent by beat; tells the channels about silences created and ended, and unmutes what ended ones muted.
+TASK_CHECK_SILENCES: Final = "relops.check_silences"
 
 
 def channel_queue(channel: str) -> str:
@@ -72,6 +74,7 @@ TASK_QUEUES: Final = {
     TASK_CHECK_CRON_HEALTH: QUEUE_CRON,
     TASK_SWEEP_NOTIFICATIONS: QUEUE_ALERTS,
     TASK_CHECK_BREAKERS: QUEUE_EVALUATE,
+    TASK_CHECK_SILENCES: QUEUE_ALERTS,
     TASK_NOTIFY_WEBHOOK: QUEUE_ALERTS_WEBHOOK,
     TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,
 }

@@ -14,6 +14,7 @@ from relops.config import RelopsConfig, load_config
 from relops.db import get_engine
 from relops.redis_state import redis_client
 from relops.settings import get_settings
+from relops.silencing.cache import ActiveSilences
 
 
 def load_checked_config(path: Path) -> RelopsConfig:
@@ -36,6 +37,12 @@ def get_channels() -> dict[str, Channel]:
     return build_channels(get_settings(), get_config().alerts)
 
 
+@lru_cache(maxsize=1)
+def active_silences() -> ActiveSilences:
+    """This process's view of the silences in force (reloaded at most every second)."""
+    return ActiveSilences(max_age_s=1.0)
+
+
 def redis() -> Redis:
     return redis_client(get_settings().redis_url)
 
@@ -48,3 +55,4 @@ def reset_after_fork() -> None:
     """A forked child must not reuse the parent's pooled connections."""
     get_engine.cache_clear()
     redis_client.cache_clear()
+    active_silences.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 MINUTE = timedelta(minutes=1)
@@ -41,3 +42,18 @@ def parse_utc(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("has no UTC offset (append Z)")
     return moment.astimezone(UTC)
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "90m", "2h", "1d", "1h30m", "45s", or plain seconds ("600"); ValueError otherwise."""
+    text = text.strip().lower()
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    found = _DURATION.match(text)
+    if not text or not found or not any(found.groups()):
+        raise ValueError(f"{text[:40]!r} is not a duration like 90m, 2h, 1d or 1h30m")
+    days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)

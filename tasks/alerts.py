@@ -1,5 +1,5 @@
 """relops.dispatch_alert: validates an alert event, keeps its incident, dedups, routes to channels
-(relops.alerting.routing)."""
+(relops.alerting.routing); relops.check_silences (relops.silencing.housekeeping)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from relops import names
 from relops.alerting import routing
+from relops.silencing import housekeeping
 from tasks.base import RelopsTask, worker_deps
 from workers import app
 
@@ -14,3 +15,8 @@ from workers import app
 @app.task(name=names.TASK_DISPATCH_ALERT, base=RelopsTask, bind=True)
 def dispatch_alert(self: Any, *args: Any, **payload: Any) -> dict[str, Any]:
     return routing.dispatch_alert(worker_deps(), payload, event_id=self.request.id or "", args=args)
+
+
+@app.task(name=names.TASK_CHECK_SILENCES, base=RelopsTask)
+def check_silences(**_: Any) -> dict[str, int]:
+    return housekeeping.check_silences(worker_deps())

@@ -17,7 +17,7 @@ from relops.broker import clamp_countdown
 from relops.deps import Deps
 from relops.logs import log_event
 from relops.redis_state import REDIS_FAULTS
-from relops.runtime import engine, get_channels, get_config, redis
+from relops.runtime import active_silences, engine, get_channels, get_config, redis
 from workers import app
 
 #: Faults of the database or the broker that a later attempt can get past (lost connections,
@@ -45,6 +45,7 @@ def worker_deps() -> Deps:
         channels=get_channels(),
         publish=celery_publish,
         breakers=process_breakers(),
+        silences=active_silences(),
     )
 
 

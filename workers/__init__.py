@@ -63,7 +63,9 @@ def _fresh_connections_per_child(**_: object) -> None:
 
 def _alert_on_breaker_transition(dependency: str, before: State, after: State, at_ms: int) -> None:
     """The process whose call moved a breaker tells the alert queue (exactly one per transition)."""
-    event = breaker_event(dependency, before, after, at_ms, breaker_runbook_url(get_config()))
+    config = get_config()
+    own = config.breaker_settings().get(dependency)
+    event = breaker_event(dependency, before, after, at_ms, breaker_runbook_url(config), own.labels if own else None)
     if event is not None:
         publish_alert(lambda task, kwargs, queue: app.send_task(task, kwargs=kwargs, queue=queue), event)
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from relops.alerting.labels import complete_labels, validate_labels
 from relops.config import MAX_URL_CHARS
 from relops.errors import InputRejected
 from relops.names import QUEUE_ALERTS, TASK_DISPATCH_ALERT
@@ -36,13 +37,15 @@ class AlertEvent:
     runbook_url: str
     occurred_at: str
     status: str = "firing"
+    #: What silences, maintenance windows and routes match on (relops.alerting.labels).
+    labels: dict[str, str] = field(default_factory=dict)
 
     def as_kwargs(self) -> dict[str, Any]:
         return asdict(self)
 
 
-REQUIRED_FIELDS = tuple(name for name in AlertEvent.__dataclass_fields__ if name != "status")
-OPTIONAL_FIELDS = ("status",)
+OPTIONAL_FIELDS = ("status", "labels")
+REQUIRED_FIELDS = tuple(name for name in AlertEvent.__dataclass_fields__ if name not in OPTIONAL_FIELDS)
 
 
 def _text(payload: Mapping[str, Any], field: str, limit: int, *, allow_empty: bool = False) -> str:
@@ -95,17 +98,21 @@ def validate_alert_event(payload: Mapping[str, Any]) -> AlertEvent:
         parse_utc(occurred_at)
     except ValueError as exc:
         raise InputRejected("occurred_at", f"not an ISO-8601 UTC timestamp ({exc})") from None
+    fingerprint = _text(payload, "fingerprint", MAX_KEY_CHARS)
+    source = _text(payload, "source", 50)
+    labels = validate_labels(payload.get("labels"))
     return AlertEvent(
         dedup_key=_text(payload, "dedup_key", MAX_KEY_CHARS),
-        fingerprint=_text(payload, "fingerprint", MAX_KEY_CHARS),
+        fingerprint=fingerprint,
         severity=severity,
-        source=_text(payload, "source", 50),
+        source=source,
         title=_text(payload, "title", MAX_TITLE_CHARS),
         summary=_text(payload, "summary", MAX_SUMMARY_CHARS, allow_empty=True),
         details=details,
         runbook_url=_text(payload, "runbook_url", MAX_URL_CHARS, allow_empty=True),
         occurred_at=occurred_at,
         status=status,
+        labels=complete_labels(labels, source=source, severity=severity, fingerprint=fingerprint, details=details),
     )
 
 

@@ -26,9 +26,11 @@ from relops.deps import Deps
 from relops.errors import InputRejected
 from relops.logs import log_event
 from relops.rejections import reject_payload
+from relops.silencing.silences import Silence
 from relops.store.alerts import record_alert_event
 from relops.store.incidents import mark_notified, resolve_incident, upsert_incident
 from relops.store.notifications import enqueue
+from relops.store.silences import count_muted
 from relops.timeutil import parse_utc
 
 logger = logging.getLogger(__name__)
@@ -41,9 +43,11 @@ class Routed:
 
     incident_id: int | None
     channels: list[str] = field(default_factory=list)
+    #: The silence or maintenance window that muted the event.
+    silenced_by: str | None = None
 
     def as_result(self) -> dict[str, Any]:
-        return {"incident_id": self.incident_id, "channels": self.channels}
+        return {"incident_id": self.incident_id, "channels": self.channels, "silenced_by": self.silenced_by}
 
 
 def notification_payload(event: AlertEvent, kind: str, severity: str) -> dict[str, Any]:
@@ -68,17 +72,34 @@ def route_alert(
     channels: Mapping[str, Channel],
     event: AlertEvent,
     event_id: str,
+    muted_by: Silence | None = None,
 ) -> Routed:
     """A firing event: record it, upsert its incident, and owe each routed channel a notification
-    unless the incident is acknowledged or dedup suppresses it there.
+    unless a silence mutes it, the incident is acknowledged, or dedup suppresses it there.
 
+    A muted event is recorded and counted on its incident (which says what mutes it) and on its
+    silence, and claims no dedup window, so the first firing after the silence ends pages at once.
     The dedup call runs inside the caller's transaction: if it rolls back, the retry carries the same
     ``event_id``, which the dedup script lets through again, so no notification is lost to a window
     claimed by an attempt that never committed.
     """
     routed = [c.name for c in channels.values() if event.severity in routed_severities(c)]
-    record_alert_event(conn, event)
-    incident = upsert_incident(conn, event, parse_utc(event.occurred_at))
+    muted_key = muted_by.key if muted_by else None
+    record_alert_event(conn, event, silenced_by=muted_key)
+    incident = upsert_incident(conn, event, parse_utc(event.occurred_at), silenced_by=muted_key)
+    if muted_by is not None:
+        if muted_by.silence_id is not None:
+            count_muted(conn, muted_by.silence_id)
+        log_event(
+            logger,
+            logging.INFO,
+            "alert.silenced",
+            fingerprint=event.fingerprint,
+            incident_id=incident.id,
+            silenced_by=muted_by.key,
+            channels=",".join(routed) or "-",
+        )
+        return Routed(incident.id, silenced_by=muted_by.key)
     if incident.status != "open":
         log_event(
             logger,
@@ -154,9 +175,12 @@ def dispatch_alert(
         return {"rejected": True}
     with deps.engine.begin() as conn:
         if event.status == "resolved":
+            # Never muted: an incident whose firing was notified before a silence began still owes
+            # its channels the resolution; one that opened and closed inside the silence owes nobody.
             routed = resolve_alert(conn, list(deps.channels), event)
         else:
-            routed = route_alert(conn, deps.redis, deps.config, deps.channels, event, event_id)
+            muted_by = deps.silences.index(conn, deps.config, deps.now()).first_match(event.labels, deps.now())
+            routed = route_alert(conn, deps.redis, deps.config, deps.channels, event, event_id, muted_by)
     if event.status == "resolved":
         if routed.incident_id is None:
             return routed.as_result()
@@ -173,6 +197,7 @@ def dispatch_alert(
         severity=event.severity,
         incident_id=routed.incident_id,
         channels=",".join(routed.channels) or "-",
+        silenced_by=routed.silenced_by,
         title=event.title,
     )
     return routed.as_result()

@@ -31,9 +31,21 @@ def breaker_runbook_url(config: RelopsConfig) -> str:
     return f"{base.rstrip('/')}/{BREAKER_RUNBOOK}" if base else BREAKER_RUNBOOK
 
 
-def breaker_event(dependency: str, before: State, after: State, at_ms: int, runbook_url: str = "") -> AlertEvent | None:
-    """The alert a transition calls for, if any (HALF_OPEN comings and goings call for none)."""
+def breaker_event(
+    dependency: str,
+    before: State,
+    after: State,
+    at_ms: int,
+    runbook_url: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> AlertEvent | None:
+    """The alert a transition calls for, if any (HALF_OPEN comings and goings call for none).
+    ``labels``: the breaker's own, from its [breakers.NAME] section."""
     key = breaker_fingerprint(dependency)
+
+    def labelled(severity: str) -> dict[str, str]:
+        return {**(labels or {}), "source": SOURCE_BREAKER, "severity": severity, "dependency": dependency}
+
     at = datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()
     details = {"dependency": dependency, "from": before.value, "to": after.value}
     if before is State.CLOSED and after is State.OPEN:
@@ -48,6 +60,7 @@ def breaker_event(dependency: str, before: State, after: State, at_ms: int, runb
             details=details,
             runbook_url=runbook_url,
             occurred_at=at,
+            labels=labelled("warning"),
         )
     if after is State.CLOSED:
         return AlertEvent(
@@ -61,12 +74,17 @@ def breaker_event(dependency: str, before: State, after: State, at_ms: int, runb
             runbook_url=runbook_url,
             occurred_at=at,
             status="resolved",
+            labels=labelled("ok"),
         )
     return None
 
 
 def watched_breaker_events(
-    states: Mapping[str, Mapping[str, Any]], open_incidents: Collection[str], now_ms: int, runbook_url: str
+    states: Mapping[str, Mapping[str, Any]],
+    open_incidents: Collection[str],
+    now_ms: int,
+    runbook_url: str,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[AlertEvent]:
     """What the shared states call for, given which breaker incidents are unresolved: an alert for a
     breaker that is not CLOSED and has none, a resolution for a CLOSED one that has one.
@@ -79,11 +97,12 @@ def watched_breaker_events(
     for dependency, state in sorted(states.items()):
         name = state.get("state")
         has_incident = breaker_fingerprint(dependency) in open_incidents
+        own = (labels or {}).get(dependency)
         event = None
         if name in (State.OPEN.value, State.HALF_OPEN.value) and not has_incident:
-            event = breaker_event(dependency, State.CLOSED, State.OPEN, now_ms, runbook_url)
+            event = breaker_event(dependency, State.CLOSED, State.OPEN, now_ms, runbook_url, own)
         elif name == State.CLOSED.value and has_incident:
-            event = breaker_event(dependency, State.HALF_OPEN, State.CLOSED, now_ms, runbook_url)
+            event = breaker_event(dependency, State.HALF_OPEN, State.CLOSED, now_ms, runbook_url, own)
         if event is not None:
             events.append(event)
     return events

@@ -28,7 +28,8 @@ def check_breakers(deps: Deps) -> dict[str, Any]:
     with deps.engine.connect() as conn:
         unresolved = open_fingerprints(conn, [breaker_fingerprint(name) for name in states])
     now_ms = int(deps.now().timestamp() * 1000)
-    events = watched_breaker_events(states, unresolved, now_ms, breaker_runbook_url(deps.config))
+    labels = {name: settings.labels for name, settings in deps.config.breaker_settings().items()}
+    events = watched_breaker_events(states, unresolved, now_ms, breaker_runbook_url(deps.config), labels)
     for event in events:
         publish_alert(deps.publish, event)
         log_event(

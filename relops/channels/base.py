@@ -16,6 +16,8 @@ from relops.settings import Settings
 from relops.timeutil import parse_utc
 
 SEVERITY_RANK = {"ok": 0, "warning": 1, "critical": 2}
+#: Worst first: alerts, then resolutions, then notices about relops itself.
+_KIND_RANK = {"firing": 0, "resolved": 1, "notice": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,7 @@ class Notification:
     """One alert, or the resolution of one, as it appears in a message."""
 
     fingerprint: str
-    #: "firing" or "resolved"
+    #: "firing", "resolved", or "notice" (a silence created or ended: about relops, not an alert)
     kind: str
     #: "warning" or "critical" while firing; the incident's last severity when resolved
     severity: str
@@ -69,10 +71,15 @@ def _rebuild_delivery_error(
 
 
 def ordered(notifications: Sequence[Notification]) -> list[Notification]:
-    """Worst first: firing before resolved, critical before warning, then oldest first."""
+    """Worst first: firing, then resolved, then notices; critical before warning; then oldest first."""
     return sorted(
         notifications,
-        key=lambda n: (n.kind != "firing", -SEVERITY_RANK.get(n.severity, 0), _moment(n.occurred_at), n.fingerprint),
+        key=lambda n: (
+            _KIND_RANK.get(n.kind, 3),
+            -SEVERITY_RANK.get(n.severity, 0),
+            _moment(n.occurred_at),
+            n.fingerprint,
+        ),
     )
 
 
@@ -95,6 +102,8 @@ class Channel(abc.ABC):
     default_severities: ClassVar[tuple[str, ...]]
     #: Messages per second the destination accepts when the config file does not say.
     default_rate_per_s: ClassVar[float]
+    #: Whether the channel hears when a silence is created and when it ends, unless the config says.
+    default_silence_notices: ClassVar[bool] = False
     #: The channel's own keys in [alerts.channels.NAME], beyond ChannelSettings' fields.
     options: ClassVar[frozenset[str]] = frozenset()
     #: How long after a message's first attempt a resend still carries an idempotency key the

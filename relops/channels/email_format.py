@@ -20,7 +20,7 @@ MAX_TITLE_CHARS = 300
 MAX_SUMMARY_CHARS = 4000
 MAX_UNLINKED_CHARS = 300
 MAX_GENERIC_FACTS = 12
-COLORS = {"critical": "#b91c1c", "warning": "#c2410c", "resolved": "#15803d"}
+COLORS = {"critical": "#b91c1c", "warning": "#c2410c", "resolved": "#15803d", "notice": "#4b5563"}
 _ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f]+")
 _CELL = "padding:4px 10px;border:1px solid #ddd;text-align:left"
 
@@ -40,6 +40,8 @@ def _plain(text: str) -> str:
 
 
 def _color(n: Notification) -> str:
+    if facts.is_notice(n):
+        return COLORS["notice"]
     return COLORS["resolved"] if not facts.is_firing(n) else COLORS.get(n.severity, "#555")
 
 

@@ -23,8 +23,8 @@ ELLIPSIS = "…"
 MAX_LINK_CHARS = 2000
 #: Longest value of one generic detail (cron and other non-SLO alerts).
 MAX_FACT_VALUE_CHARS = 200
-EMOJI = {"critical": "🔴", "warning": "🟠", "resolved": "✅"}
-_SUBJECT_KEYS = ("flow", "job", "name", "dependency")
+EMOJI = {"critical": "🔴", "warning": "🟠", "resolved": "✅", "notice": "🔕", "notice-ended": "🔔"}
+_SUBJECT_KEYS = ("flow", "job", "name", "dependency", "silence")
 #: Characters that end or break a link in Slack (<url|text>) or an HTML attribute: percent-encoded.
 _LINK_UNSAFE = {"<": "%3C", ">": "%3E", "|": "%7C", '"': "%22", "'": "%27", "`": "%60", "\\": "%5C"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\s]")
@@ -68,17 +68,26 @@ def truncate(text: str, limit: int) -> str:
 
 
 def is_firing(n: Notification) -> bool:
-    return n.kind != "resolved"
+    return n.kind == "firing"
+
+
+def is_notice(n: Notification) -> bool:
+    """A notice about relops itself (a silence created or ended), not an alert."""
+    return n.kind == "notice"
 
 
 def label(n: Notification) -> str:
-    """CRITICAL, WARNING or RESOLVED."""
+    """CRITICAL, WARNING, RESOLVED or NOTICE."""
+    if is_notice(n):
+        return "NOTICE"
     if not is_firing(n):
         return "RESOLVED"
     return (n.severity or "alert").upper()
 
 
 def emoji(n: Notification) -> str:
+    if is_notice(n):
+        return EMOJI["notice-ended"] if n.details.get("event") == "ended" else EMOJI["notice"]
     return EMOJI["resolved"] if not is_firing(n) else EMOJI.get(n.severity, "⚪")
 
 
@@ -109,13 +118,17 @@ def labelled_title(n: Notification) -> str:
 
 
 def count_summary(notifications: Sequence[Notification]) -> str:
-    """ "990 critical, 5 warning, 2 resolved": firing by severity (worst first), then resolved."""
+    """ "990 critical, 5 warning, 2 resolved, 1 notice": firing by severity (worst first), then
+    resolved, then notices."""
     firing = Counter(n.severity for n in notifications if is_firing(n))
-    resolved = sum(1 for n in notifications if not is_firing(n))
+    resolved = sum(1 for n in notifications if not is_firing(n) and not is_notice(n))
+    notices = sum(1 for n in notifications if is_notice(n))
     order = sorted(firing, key=lambda s: ({"critical": 0, "warning": 1}.get(s, 2), s))
     parts = [f"{firing[s]:,} {s}" for s in order]
     if resolved:
         parts.append(f"{resolved:,} resolved")
+    if notices:
+        parts.append(f"{notices:,} notice{'s' if notices != 1 else ''}")
     return ", ".join(parts)
 
 
@@ -130,6 +143,8 @@ def group_emoji(notifications: Sequence[Notification]) -> str:
         return EMOJI["critical"]
     if firing:
         return EMOJI["warning"]
+    if all(is_notice(n) for n in notifications):
+        return EMOJI["notice"]
     return EMOJI["resolved"]
 
 

@@ -70,3 +70,9 @@ def routed_severities(channel: Channel) -> tuple[str, ...]:
 
 def rate_per_s(channel: Channel) -> float:
     return channel.config.rate_per_s or channel.default_rate_per_s
+
+
+def silence_notices(channel: Channel) -> bool:
+    """Whether the channel is told when a silence is created and when it ends."""
+    configured = channel.config.silence_notices
+    return channel.default_silence_notices if configured is None else configured

@@ -24,6 +24,7 @@ class WebhookChannel(Channel):
     breaker = "webhook"
     default_severities = ("warning", "critical")
     default_rate_per_s = 1.0
+    default_silence_notices = True
 
     def _url(self) -> str | None:
         secret = self.settings.webhook_url

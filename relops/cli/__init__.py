@@ -19,8 +19,10 @@ from relops.cli.cron import cron
 from relops.cli.demo import demo
 from relops.cli.evaluate import evaluate, tick
 from relops.cli.incidents import incidents
+from relops.cli.maintenance import maintenance
 from relops.cli.migrate import migrate
 from relops.cli.services import services
+from relops.cli.silence import silence
 from relops.cli.status import status
 from relops.cli.users import users
 from relops.cli.web import web
@@ -41,9 +43,11 @@ for _command in (
     demo,
     evaluate,
     incidents,
+    maintenance,
     migrate,
     rejections,
     services,
+    silence,
     status,
     tick,
     users,

@@ -29,6 +29,7 @@ def describe_location(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
     for prefix, items, kind in (
         (("flows",), data.get("flows"), "flow"),
         (("jobs",), data.get("jobs"), "job"),
+        (("maintenance",), data.get("maintenance"), "maintenance window"),
         (("evaluation", "windows"), windows, "window"),
     ):
         at = len(prefix)

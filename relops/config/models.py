@@ -24,7 +24,10 @@ from pydantic import (
     model_validator,
 )
 
+from relops.alerting.labels import MAX_LABELS, RESERVED, label_problem
 from relops.config.messages import quoted
+from relops.errors import InputRejected
+from relops.silencing.matchers import Matcher, parse_matcher
 
 #: Printable text without control characters: names reach logs, Slack and HTML, which escape them,
 #: but a newline in a name would still forge log lines, and a NUL makes every alert naming it invalid.
@@ -58,6 +61,22 @@ def _toml_number(value: object) -> object:
 
 #: A flow's, job's, window's or breaker's name.
 Name = Annotated[str, AfterValidator(_printable_name)]
+
+
+def _config_labels(value: dict[str, str]) -> dict[str, str]:
+    for name, label_value in value.items():
+        problem = label_problem(name, label_value)
+        if problem:
+            raise ValueError(problem)
+        if name in RESERVED:
+            raise ValueError(f"label {name!r} is set by relops itself ({', '.join(RESERVED)}); pick another name")
+    if len(value) > MAX_LABELS - len(RESERVED):
+        raise ValueError(f"at most {MAX_LABELS - len(RESERVED)} labels")
+    return value
+
+
+#: Labels a flow, job or breaker adds to its alerts, e.g. { team = "payments", tier = "1" }.
+Labels = Annotated[dict[str, str], Field(default_factory=dict, strict=False), AfterValidator(_config_labels)]
 #: A URL or URL path that ends up in alert messages.
 Url = Annotated[str, AfterValidator(_no_control_characters)]
 #: Exact (99.9 stays 99.9, not 99.900000000000005684...), from a TOML integer or float.
@@ -157,6 +176,7 @@ class FlowConfig(_Strict):
     description: str = ""
     #: Path under the runbook base URL, or an absolute URL.
     runbook: Url = ""
+    labels: Labels
 
     @property
     def error_allowance(self) -> Decimal:
@@ -187,6 +207,9 @@ class ChannelSettings(BaseModel):
     max_outage_wait_s: int = Field(21600, ge=1, le=7 * 86400)
     connect_timeout_s: float = Field(3.0, gt=0, le=60)
     read_timeout_s: float = Field(10.0, gt=0, le=300)
+    #: Tell this channel when a silence is created and when it ends (who, why, what it muted);
+    #: unset: the channel's default (webhook: yes, email: no).
+    silence_notices: bool | None = None
 
     @property
     def options(self) -> dict[str, Any]:
@@ -230,6 +253,7 @@ class JobConfig(_Strict):
     failure_threshold: int = Field(1, ge=1, le=100)
     description: str = ""
     runbook: Url = ""
+    labels: Labels
 
     @field_validator("timezone")
     @classmethod
@@ -247,15 +271,19 @@ class JobConfig(_Strict):
         if (self.schedule is None) == (self.period_s is None):
             raise ValueError("give exactly one of schedule (a cron expression) or period_s")
         if self.schedule is not None:
-            try:
-                CronSim(self.schedule, datetime.now(ZoneInfo(self.timezone)))
-            except CronSimError as exc:
-                raise ValueError(f"schedule {quoted(self.schedule)} is not a cron expression: {exc}") from None
+            _check_cron_expression(self.schedule, self.timezone)
         return self
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def _check_cron_expression(schedule: str, timezone: str) -> None:
+    try:
+        CronSim(schedule, datetime.now(ZoneInfo(timezone)))
+    except CronSimError as exc:
+        raise ValueError(f"schedule {quoted(schedule)} is not a cron expression: {exc}") from None
 
 
 class CronConfig(_Strict):
@@ -290,6 +318,56 @@ class BreakerSettings(_Strict):
     #: cost per call in CLOSED is one Redis round trip per this interval, and a process may keep
     #: calling for up to this long after another process opened the breaker.
     refresh_s: float = Field(1.0, ge=0, le=60)
+    labels: Labels
+
+
+class SilencesConfig(_Strict):
+    """Limits on operators' silences ([silences])."""
+
+    #: No silence may last longer: a forgotten one must not hide real pages for long.
+    max_duration_s: int = Field(7 * 86400, ge=60, le=90 * 86400)
+
+
+class MaintenanceConfig(_Strict):
+    """A recurring maintenance window ([[maintenance]]): alerts matching it are silenced while it
+    lasts, and flows with exclude_maintenance leave its minutes out of their error budget."""
+
+    name: Name
+    #: When each window starts: a cron expression evaluated in ``timezone`` (DST-correct).
+    schedule: str = Field(max_length=500)
+    duration_s: int = Field(ge=60, le=7 * 86400)
+    timezone: str = "UTC"
+    #: Label matchers, e.g. ["flow=checkout", "team=payments"]: an alert must satisfy all of them.
+    matchers: tuple[str, ...] = Field(min_length=1, max_length=20, strict=False)
+    description: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return JobConfig._known_zone(value)
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            try:
+                parse_matcher(text)
+            except InputRejected as exc:
+                raise ValueError(exc.reason) from None
+        return value
+
+    @model_validator(mode="after")
+    def _schedule(self) -> MaintenanceConfig:
+        _check_cron_expression(self.schedule, self.timezone)
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def parsed_matchers(self) -> tuple[Matcher, ...]:
+        return tuple(parse_matcher(text) for text in self.matchers)
 
 
 #: Breakers every deployment has; the config file may tune them and add others.
@@ -308,10 +386,29 @@ class RelopsConfig(_Strict):
     breakers: dict[Name, BreakerSettings] = Field(default_factory=dict)
     flows: tuple[FlowConfig, ...] = Field((), strict=False)
     jobs: tuple[JobConfig, ...] = Field((), strict=False)
+    silences: SilencesConfig = SilencesConfig()
+    maintenance: tuple[MaintenanceConfig, ...] = Field((), strict=False)
+
+    @model_validator(mode="after")
+    def _maintenance_labels_known(self) -> RelopsConfig:
+        known = self.label_names()
+        for window in self.maintenance:
+            for matcher in window.parsed_matchers:
+                if matcher.name not in known:
+                    raise ValueError(
+                        f"maintenance {quoted(window.name)}: label {matcher.name!r} is not one relops sets or "
+                        f"this config declares ({', '.join(sorted(known))})"
+                    )
+        return self
+
+    def label_names(self) -> set[str]:
+        """Every label an alert of this installation can carry: relops' own and the config's."""
+        declared = [item.labels for item in (*self.flows, *self.jobs, *self.breakers.values())]
+        return {*RESERVED, *(name for labels in declared for name in labels)}
 
     @model_validator(mode="after")
     def _names_unique(self) -> RelopsConfig:
-        for kind, items in (("flow", self.flows), ("job", self.jobs)):
+        for kind, items in (("flow", self.flows), ("job", self.jobs), ("maintenance window", self.maintenance)):
             names = [item.name for item in items]
             duplicates = sorted({n for n in names if names.count(n) > 1})
             if duplicates:

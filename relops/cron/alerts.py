@@ -38,6 +38,7 @@ def _event(
         runbook_url=runbook_url,
         occurred_at=at.isoformat(),
         status=status,
+        labels={**job.labels, "source": SOURCE_CRON, "severity": severity, "job": job.name, "problem": problem},
     )
 
 

@@ -17,6 +17,11 @@ def _rate(value: Fraction | None) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
+def slo_labels(flow: FlowConfig, severity: str) -> dict[str, str]:
+    """The flow's own labels from the config, then what relops sets."""
+    return {**flow.labels, "source": SOURCE_SLO, "severity": severity, "flow": flow.name}
+
+
 def slo_fingerprint(flow: str) -> str:
     """One incident per flow, whatever its severity: also the dedup key of its notifications."""
     return f"{SOURCE_SLO}:{flow}"
@@ -75,6 +80,7 @@ def slo_alert(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, run
         details=evaluation_details(evaluation, flow, as_of),
         runbook_url=runbook_url,
         occurred_at=as_of.isoformat(),
+        labels=slo_labels(flow, evaluation.severity.value),
     )
 
 
@@ -98,4 +104,5 @@ def slo_resolved(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, 
         runbook_url=runbook_url,
         occurred_at=as_of.isoformat(),
         status="resolved",
+        labels=slo_labels(flow, "ok"),
     )

@@ -16,10 +16,13 @@ from relops.alerting.events import AlertEvent
 # redelivered after the flow recovered must not reopen it.
 _UPSERT = text("""
 INSERT INTO ops_incidents AS i (fingerprint, status, severity, source, title, runbook_url,
-                               first_seen, last_seen, opened_at, occurrences, last_event)
-VALUES (:fingerprint, 'open', :severity, :source, :title, :runbook_url, :at, :at, :at, 1, :event)
+                               first_seen, last_seen, opened_at, occurrences, last_event, labels, silenced_by)
+VALUES (:fingerprint, 'open', :severity, :source, :title, :runbook_url, :at, :at, :at, 1, :event, :labels,
+        :silenced_by)
 ON CONFLICT (fingerprint) DO UPDATE SET
     occurrences = i.occurrences + 1,
+    labels = EXCLUDED.labels,
+    silenced_by = EXCLUDED.silenced_by,
     last_seen = greatest(i.last_seen, EXCLUDED.last_seen),
     severity = EXCLUDED.severity,
     title = EXCLUDED.title,
@@ -33,7 +36,7 @@ ON CONFLICT (fingerprint) DO UPDATE SET
     resolved_at = CASE WHEN i.status = 'resolved' AND EXCLUDED.last_seen > i.resolved_at
                        THEN NULL ELSE i.resolved_at END
 RETURNING i.id, i.status
-""").bindparams(bindparam("event", type_=JSONB))
+""").bindparams(bindparam("event", type_=JSONB), bindparam("labels", type_=JSONB))
 
 # Only an unresolved incident resolves, once: the row lock taken by the CTE makes two concurrent
 # resolutions of one fingerprint produce one "resolved" notification, not two.
@@ -68,10 +71,15 @@ class ResolvedIncident:
     severity: str
 
 
-def upsert_incident(conn: Connection, event: AlertEvent, at: datetime) -> UpsertedIncident:
+def upsert_incident(
+    conn: Connection, event: AlertEvent, at: datetime, silenced_by: str | None = None
+) -> UpsertedIncident:
+    """Open or update the fingerprint's incident; ``silenced_by`` says what mutes it now (None: nothing)."""
     row = conn.execute(
         _UPSERT,
         {
+            "labels": event.labels,
+            "silenced_by": silenced_by,
             "fingerprint": event.fingerprint,
             "severity": event.severity,
             "source": event.source,
@@ -130,7 +138,7 @@ def list_incidents(conn: Connection, include_resolved: bool = False, limit: int 
         conn.execute(
             text(
                 "SELECT id, fingerprint, status, severity, source, title, runbook_url, opened_at, last_seen, "
-                f"occurrences FROM ops_incidents {where} "
+                f"occurrences, labels, silenced_by FROM ops_incidents {where} "
                 "ORDER BY (status = 'resolved'), (severity = 'critical') DESC, last_seen DESC LIMIT :limit"
             ),
             {"limit": limit},

@@ -25,8 +25,9 @@ RETURNING id
 
 
 def enqueue(
-    conn: Connection, *, incident_id: int, channel: str, kind: str, severity: str, payload: dict[str, Any]
+    conn: Connection, *, incident_id: int | None, channel: str, kind: str, severity: str, payload: dict[str, Any]
 ) -> None:
+    """Owe ``channel`` one notification (``incident_id`` None: a notice that belongs to no incident)."""
     conn.execute(
         _ENQUEUE,
         {"incident_id": incident_id, "channel": channel, "kind": kind, "severity": severity, "payload": payload},

@@ -18,12 +18,12 @@ back, so the process recovers without a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -39,12 +39,17 @@ from relops.alerting.incidents import STATUS_OF, Action, change_incident
 from relops.audit import Actor
 from relops.breakers.client import process_breakers
 from relops.db import CONNECT_TIMEOUT_S
+from relops.errors import InputRejected
 from relops.logs import log_event
 from relops.runtime import get_channels, get_config, redis
 from relops.settings import Settings, get_settings
+from relops.silencing.matchers import matcher_from_dict, parse_matcher
+from relops.silencing.service import Added, add_silence, silence_view
+from relops.silencing.service import expire as expire_silence_now
 from relops.snapshot import collect_snapshot
 from relops.store.audit import recent_audit
-from relops.timeutil import utcnow
+from relops.store.silences import silence_rows
+from relops.timeutil import parse_duration, parse_utc, utcnow
 from relops.web.auth import AmbiguousCookie, Authenticator, Principal
 from relops.web.protection import NO_STORE, SAFE_METHODS, SECURITY_HEADERS, csrf_matches, same_origin
 from relops.web.throttle import LoginThrottle
@@ -96,10 +101,29 @@ def _trend_height(burn_rate: float | None) -> int:
 TEMPLATES.env.filters.update(safe_link=_safe_link, when=_when, when_ms=_when_ms, trend_height=_trend_height)
 
 
+def _time_field(spec: Mapping[str, Any], field: str) -> datetime | None:
+    value = spec.get(field)
+    if value is None:
+        return None
+    try:
+        return parse_utc(str(value))
+    except ValueError as exc:
+        raise InputRejected(field, f"not an ISO-8601 time with its offset ({exc})") from None
+
+
 def form_text(form: FormData, field: str) -> str | None:
     """A text field of a submitted form (an uploaded file in its place counts as missing)."""
     value = form.get(field)
     return value if isinstance(value, str) else None
+
+
+async def signed_form(request: Request) -> tuple[Principal, FormData] | Response:
+    """A dashboard form's fields, once its CSRF token is the session's (a bearer caller needs none)."""
+    principal: Principal = request.state.principal
+    form = await request.form()
+    if principal.via == "web" and not csrf_matches(principal.session_id or "", form_text(form, "csrf")):
+        return refusal(request, 403, "missing or wrong form token", principal)
+    return principal, form
 
 
 def client_address(request: Request) -> str:
@@ -255,6 +279,103 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             raise HTTPException(409, f"incident {incident_id} does not exist or cannot {action} from its status")
         return {"incident": incident_id, "action": action}
 
+    def silences_now() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            rows = silence_rows(conn, include_past=False)
+        now = utcnow()
+        return [silence_view(row, now) for row in rows]
+
+    def new_silence(request: Request, spec: Mapping[str, Any]) -> Added:
+        """A silence from the API's JSON or a dashboard form; InputRejected names the field."""
+        _, who = actor(request)
+        raw = spec.get("matchers") or []
+        if not isinstance(raw, list):
+            raise InputRejected("matchers", 'must be a list like ["flow=checkout"] or [{"name", "op", "value"}]')
+        matchers = [parse_matcher(m) if isinstance(m, str) else matcher_from_dict(m) for m in raw]
+        now = utcnow()
+        starts_at = _time_field(spec, "starts_at") or now
+        ends_at = _time_field(spec, "ends_at")
+        duration = spec.get("duration")
+        if (ends_at is None) == (duration is None):
+            raise InputRejected("ends_at", "give exactly one of ends_at (ISO-8601) or duration (90m, 2h, 1d)")
+        if duration is not None:
+            try:
+                ends_at = starts_at + parse_duration(str(duration))
+            except ValueError as exc:
+                raise InputRejected("duration", str(exc)) from None
+        assert ends_at is not None
+        reason = spec.get("reason")
+        return add_silence(
+            engine,
+            get_config(),
+            who,
+            matchers=matchers,
+            match_all=spec.get("all") is True,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=reason if isinstance(reason, str) else "",
+            now=now,
+        )
+
+    @app.get("/api/v1/silences", summary="Active and pending silences (?all=true: past ones too)")
+    def list_silences(include_past: bool = Query(False, alias="all")) -> JSONResponse:
+        with engine.connect() as conn:
+            rows = silence_rows(conn, include_past=include_past)
+        now = utcnow()
+        return JSONResponse([silence_view(row, now) for row in rows])
+
+    @app.post("/api/v1/silences", status_code=201, summary="Add a silence")
+    async def create_silence(request: Request) -> JSONResponse:
+        try:
+            spec = await request.json()
+        except ValueError:
+            return JSONResponse({"detail": {"field": "body", "reason": "must be a JSON object"}}, status_code=422)
+        if not isinstance(spec, dict):
+            return JSONResponse({"detail": {"field": "body", "reason": "must be a JSON object"}}, status_code=422)
+        try:
+            added = await run_in_threadpool(new_silence, request, spec)
+        except InputRejected as exc:
+            return JSONResponse({"detail": {"field": exc.field, "reason": exc.reason}}, status_code=422)
+        matching = [{"id": r["id"], "title": r["title"], "status": r["status"]} for r in added.matches_now]
+        return JSONResponse({"id": added.silence_id, "matches_now": matching}, status_code=201)
+
+    @app.delete("/api/v1/silences/{silence_id}", summary="Expire a silence now")
+    def delete_silence(silence_id: int, request: Request) -> dict[str, Any]:
+        _, who = actor(request)
+        row = expire_silence_now(engine, who, silence_id, utcnow())
+        if row is None:
+            raise HTTPException(404, f"silence {silence_id} does not exist or is over already")
+        return {"silence": silence_id, "expired": True, "muted": row["muted"]}
+
+    @app.post("/silences", include_in_schema=False)
+    async def silence_form(request: Request) -> Response:
+        checked = await signed_form(request)
+        if isinstance(checked, Response):
+            return checked
+        _principal, form = checked
+        spec = {
+            "matchers": [form_text(form, "matcher") or ""],
+            "duration": form_text(form, "duration") or "",
+            "reason": form_text(form, "reason") or "",
+        }
+        try:
+            await run_in_threadpool(new_silence, request, spec)
+        except InputRejected as exc:
+            return HTMLResponse(
+                TEMPLATES.get_template("form_error.html").render(field=exc.field, reason=exc.reason), status_code=422
+            )
+        return RedirectResponse("/#silences", status_code=303)
+
+    @app.post("/silences/{silence_id}/expire", include_in_schema=False)
+    async def silence_expire_form(silence_id: int, request: Request) -> Response:
+        checked = await signed_form(request)
+        if isinstance(checked, Response):
+            return checked
+        _principal, _form = checked
+        _, who = actor(request)
+        await run_in_threadpool(expire_silence_now, engine, who, silence_id, utcnow())
+        return RedirectResponse("/#silences", status_code=303)
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request) -> Response:
         principal: Principal = request.state.principal
@@ -264,6 +385,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         context = {
             "snap": snap,
             "audit": changes,
+            "silences": silences_now(),
             "user": principal.user,
             "csrf": principal.csrf,
             "refresh_s": REFRESH_S,
@@ -309,10 +431,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        principal: Principal = request.state.principal
-        form = await request.form()
-        if principal.via == "web" and not csrf_matches(principal.session_id or "", form_text(form, "csrf")):
-            return refusal(request, 403, "missing or wrong form token", principal)
+        checked = await signed_form(request)
+        if isinstance(checked, Response):
+            return checked
+        principal, _form = checked
         await run_in_threadpool(authenticator.sign_out, principal)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(authenticator.cookie_name(request), path="/", secure=authenticator.secure(request))
@@ -320,10 +442,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @app.post("/incidents/{incident_id}/{action}", include_in_schema=False)
     async def incident_form(incident_id: int, action: str, request: Request) -> Response:
-        principal: Principal = request.state.principal
-        form = await request.form()
-        if principal.via == "web" and not csrf_matches(principal.session_id or "", form_text(form, "csrf")):
-            return refusal(request, 403, "missing or wrong form token", principal)
+        checked = await signed_form(request)
+        if isinstance(checked, Response):
+            return checked
+        _principal, _form = checked
         if action not in STATUS_OF:
             raise HTTPException(404, "action must be ack or resolve")
         await run_in_threadpool(change, request, incident_id, action)

@@ -25,6 +25,7 @@ from relops.breakers import watch
 from relops.channels.registry import channel_classes
 from relops.cron import health
 from relops.deps import Deps
+from relops.silencing import housekeeping
 from relops.slo import pipeline
 from relops.slo.ingest import record_outcomes
 from relops.timeutil import parse_utc
@@ -66,6 +67,7 @@ def _handlers() -> dict[str, Handler]:
         names.TASK_EVALUATE_FLOWS: lambda d, kw: pipeline.evaluate_flows(d, parse_utc(kw["as_of"]), kw["flows"]),
         names.TASK_RECORD_FLOW_OUTCOMES: lambda d, kw: record_outcomes(d, kw.get("batch_id"), kw.get("counts")),
         names.TASK_CHECK_BREAKERS: lambda d, kw: watch.check_breakers(d),
+        names.TASK_CHECK_SILENCES: lambda d, kw: housekeeping.check_silences(d),
     }
     for channel in channel_classes():
         handlers[names.notify_task(channel)] = lambda d, kw, c=channel: delivery.notify(d, c, kw.get("message_key"))

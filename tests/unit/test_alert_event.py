@@ -30,8 +30,9 @@ def evaluation(window_counts, period):
 def test_a_burn_alert_carries_the_contract_fields_and_numbers():
     result = evaluation({"1h": Counts(good=980, bad=20)}, Counts(good=999_700, bad=300))
     event = slo_alert(result, FLOW, AS_OF, "https://runbooks/checkout.md").as_kwargs()
-    assert set(event) == {*REQUIRED_FIELDS, "status"}
+    assert set(event) == {*REQUIRED_FIELDS, "status", "labels"}
     assert event["status"] == "firing"
+    assert event["labels"] == {"source": "slo", "severity": "critical", "flow": "checkout"}
     assert event["severity"] == "critical"
     assert event["dedup_key"] == event["fingerprint"] == "slo:checkout"
     assert event["title"] == "CRITICAL: checkout burning its error budget at 20.0x over 1h"
@@ -119,3 +120,45 @@ def test_a_breaker_alert_links_its_runbook():
     for before, after in ((State.CLOSED, State.OPEN), (State.HALF_OPEN, State.CLOSED)):
         event = breaker_event("postgres", before, after, 1_764_000_000_000, url)
         assert event is not None and event.runbook_url == url
+
+
+def test_labels_are_derived_for_events_sent_without_them_and_checked_when_sent():
+    base = {
+        "dedup_key": "k",
+        "summary": "",
+        "details": {},
+        "runbook_url": "",
+        "occurred_at": AS_OF.isoformat(),
+        "title": "t",
+        "severity": "CRITICAL",
+    }
+    cron = validate_alert_event({**base, "fingerprint": "cron:nightly-export:failing", "source": "cron"})
+    assert cron.labels == {"source": "cron", "severity": "critical", "job": "nightly-export", "problem": "failing"}
+    own = validate_alert_event(
+        {**base, "fingerprint": "disk:db-1", "source": "disks", "labels": {"team": "storage", "severity": "low"}}
+    )
+    assert own.labels == {"team": "storage", "source": "disks", "severity": "critical"}  # severity is the event's
+    for bad, word in (
+        ({"9team": "x"}, "label name '9team'"),
+        ({"team": ""}, "1-256 characters"),
+        ({"team": "a\nb"}, "control characters"),
+        ({"team": 7}, "string value"),
+        ({f"l{i}": "x" for i in range(33)}, "more than 32"),
+        (["team"], "must be an object"),
+    ):
+        with pytest.raises(InputRejected, match=word) as caught:
+            validate_alert_event({**base, "fingerprint": "x", "source": "s", "labels": bad})
+        assert caught.value.field == "labels"
+
+
+def test_a_flows_config_labels_reach_its_alerts():
+    flow = FlowConfig(name="checkout", objective_percent=99.9, labels={"team": "payments", "tier": "1"})
+    event = slo_alert(evaluation({"1h": Counts(good=980, bad=20)}, Counts(good=980, bad=20)), flow, AS_OF, "")
+    assert event.labels == {
+        "team": "payments",
+        "tier": "1",
+        "source": "slo",
+        "severity": "critical",
+        "flow": "checkout",
+    }
+    assert validate_alert_event(event.as_kwargs()) == event

@@ -1,0 +1,77 @@
+"""A silence through real workers: a burning flow evaluated again and again pages nobody while its
+incident keeps counting, and pages at the first evaluation after the silence is expired early
+(its dedup window, claimed by the page before the silence, does not hold it back)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from relops.timeutil import evaluation_end, floor_minute, iso_minute, utcnow
+from tests.integration.conftest import run_cli, wait_for
+from tests.integration.queries import batch_landed, scalar
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]
+
+
+def burn(producer, db) -> None:
+    """checkout fails 20 % of its requests over the last minutes: CRITICAL on the 1h window."""
+    minutes = [iso_minute(floor_minute(utcnow()) - timedelta(minutes=m)) for m in range(1, 4)]
+    batch_id = uuid.uuid4().hex
+    counts = [{"flow": "checkout", "minute": m, "good": 80, "bad": 20} for m in minutes]
+    producer.send_task("relops.record_flow_outcomes", kwargs={"batch_id": batch_id, "counts": counts}, queue="ingest")
+    wait_for(lambda: batch_landed(db, batch_id), what="the outcomes ingested")
+
+
+def evaluate(producer) -> None:
+    """One evaluation of checkout, as the tick's chunk would run it."""
+    as_of = evaluation_end(utcnow()).isoformat()
+    producer.send_task("relops.evaluate_flows", kwargs={"as_of": as_of, "flows": ["checkout"]}, queue="evaluate")
+
+
+def occurrences(db) -> int:
+    return scalar(db, "SELECT coalesce(max(occurrences), 0) FROM ops_incidents WHERE fingerprint = 'slo:checkout'")
+
+
+def pages(webhook_sink) -> list[str]:
+    return [r.json["text"] for r in webhook_sink.requests if "checkout burning" in r.json["text"]]
+
+
+def test_a_silenced_burning_flow_keeps_counting_and_pages_again_once_expired(producer, db, webhook_sink):
+    burn(producer, db)
+    evaluate(producer)
+    wait_for(lambda: len(pages(webhook_sink)) == 1, timeout_s=30, what="the first page")
+
+    added = run_cli("silence", "add", "--match", "flow=checkout", "--for", "1h", "--reason", "deploy 4812")
+    silence_id = int(added.split()[1])
+    assert "CRITICAL: checkout" in added  # it matches the open incident now
+
+    def muted_once_more() -> bool:  # the workers reload silences within a second
+        before = occurrences(db)
+        evaluate(producer)
+        wait_for(lambda: occurrences(db) > before, what="the evaluation counted")
+        return scalar(db, "SELECT silenced_by FROM ops_incidents WHERE fingerprint = 'slo:checkout'") is not None
+
+    wait_for(muted_once_more, timeout_s=30, what="the silence in force")
+    for _ in range(3):
+        assert muted_once_more()
+    producer.send_task("relops.check_silences", queue="alerts")
+    wait_for(lambda: any(f"Silence #{silence_id}" in r.json["text"] for r in webhook_sink.requests), what="notice")
+    assert len(pages(webhook_sink)) == 1  # nothing while silenced, however often it burned
+    muted = scalar(db, "SELECT muted FROM ops_silences WHERE id = :id", id=silence_id)
+    assert muted >= 4
+
+    assert f"silence {silence_id} expired" in run_cli("silence", "expire", str(silence_id))
+    producer.send_task("relops.check_silences", queue="alerts")
+    wait_for(
+        lambda: scalar(db, "SELECT end_noticed_at FROM ops_silences WHERE id = :id", id=silence_id) is not None,
+        what="the end processed",
+    )
+    evaluate(producer)  # the next tick
+    wait_for(lambda: len(pages(webhook_sink)) == 2, timeout_s=30, what="a page right after the silence")
+    with db.connect() as conn:
+        ended = conn.execute(text("SELECT count(*) FROM ops_notifications WHERE payload->>'kind' = 'notice'")).scalar()
+    assert ended == 2  # created and ended, on the webhook only
