@@ -17,6 +17,7 @@ from models.tables import (
     RejectedInput,
     Session,
     Silence,
+    SloCorrection,
     User,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "RejectedInput",
     "Session",
     "Silence",
+    "SloCorrection",
     "User",
 ]

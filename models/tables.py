@@ -114,6 +114,11 @@ class BurnRateSnapshot(Base):
     period_errors: Mapped[int] = mapped_column(BigInteger, nullable=False)
     #: Non-empty windows: [{window, window_s, events, errors, burn_rate, status}]
     windows: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    #: Events of the period that corrections (maintenance windows, one-off corrections) left out.
+    excluded_events: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    excluded_errors: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    #: The budget as it would be without the corrections.
+    budget_remaining_uncorrected: Mapped[Decimal | None] = mapped_column(Numeric)
 
     __table_args__ = (
         UniqueConstraint("flow", "evaluated_at", name="uq_ops_burn_rate_snapshots_flow_evaluated_at"),
@@ -377,4 +382,23 @@ class Silence(Base):
         CheckConstraint("ends_at > starts_at", name="ck_ops_silences_window"),
         CheckConstraint("match_all OR jsonb_array_length(matchers) > 0", name="ck_ops_silences_matchers"),
         Index("ix_ops_silences_ends_at", "ends_at"),
+    )
+
+
+class SloCorrection(Base):
+    """A span of one flow's events left out of its burn rates and budget, added after the fact."""
+
+    __tablename__ = "ops_slo_corrections"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    flow: Mapped[str] = mapped_column(Text, nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ck_ops_slo_corrections_span"),
+        Index("ix_ops_slo_corrections_flow", "flow", "ends_at"),
     )

@@ -20,7 +20,8 @@ from relops.store.incidents import list_incidents
 TREND_POINTS = 12
 
 _LATEST = text("""
-SELECT DISTINCT ON (flow) flow, evaluated_at, severity, windows, budget_remaining, time_to_exhaustion_s
+SELECT DISTINCT ON (flow) flow, evaluated_at, severity, windows, budget_remaining, time_to_exhaustion_s,
+       excluded_events, budget_remaining_uncorrected
 FROM ops_burn_rate_snapshots ORDER BY flow, evaluated_at DESC
 """)
 
@@ -70,6 +71,12 @@ def flow_rows(conn: Connection, config: RelopsConfig) -> list[dict[str, Any]]:
                 if snap and snap.budget_remaining is not None
                 else None,
                 "time_to_exhaustion_s": snap.time_to_exhaustion_s if snap else None,
+                # What corrections (maintenance windows, one-off corrections) left out, and the
+                # budget as it would be without them.
+                "excluded_events": snap.excluded_events if snap else 0,
+                "budget_remaining_uncorrected": float(snap.budget_remaining_uncorrected)
+                if snap and snap.budget_remaining_uncorrected is not None
+                else None,
                 "trend": trends.get(flow.name, []),
                 "runbook_url": config.runbook_url(flow),
             }

@@ -9,6 +9,7 @@ from typing import Any
 from relops import names
 from relops.breakers.watch import check_breakers as check_breaker_states
 from relops.logs import log_event
+from relops.store.corrections import flows_with_corrections
 from relops.store.retention import horizons, prune
 from tasks.base import RelopsTask, worker_deps
 from workers import app
@@ -19,8 +20,11 @@ logger = logging.getLogger(__name__)
 @app.task(name=names.TASK_PRUNE_HISTORY, base=RelopsTask)
 def prune_history(**_: Any) -> dict[str, int]:
     deps = worker_deps()
+    limits = horizons(deps.config, deps.now())
     with deps.engine.begin() as conn:
-        deleted = prune(conn, horizons(deps.config, deps.now()))
+        corrected = {f.name for f in deps.config.flows if f.exclude_maintenance}
+        corrected |= flows_with_corrections(conn, limits.hours)
+        deleted = prune(conn, limits, corrected)
     log_event(logger, logging.INFO, "prune.done", **deleted)
     return deleted
 

@@ -15,6 +15,7 @@ from relops.cli.alerts import alerts, rejections
 from relops.cli.audit import audit
 from relops.cli.breakers import breakers
 from relops.cli.config import config
+from relops.cli.correction import correction
 from relops.cli.cron import cron
 from relops.cli.demo import demo
 from relops.cli.evaluate import evaluate, tick
@@ -39,6 +40,7 @@ for _command in (
     audit,
     breakers,
     config,
+    correction,
     cron,
     demo,
     evaluate,

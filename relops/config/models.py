@@ -177,6 +177,9 @@ class FlowConfig(_Strict):
     #: Path under the runbook base URL, or an absolute URL.
     runbook: Url = ""
     labels: Labels
+    #: Leave the events of minutes inside this flow's maintenance windows out of its burn rates and
+    #: error budget (planned downtime is not charged to the budget).
+    exclude_maintenance: bool = False
 
     @property
     def error_allowance(self) -> Decimal:

@@ -29,6 +29,13 @@ def slo_fingerprint(flow: str) -> str:
 
 def evaluation_details(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime) -> dict[str, Any]:
     """The numbers an on-call needs: per-window counts and burn, budget left, time to exhaustion."""
+    corrected = {}
+    if evaluation.excluded_events:
+        corrected = {
+            "excluded_events": evaluation.excluded_events,
+            "excluded_errors": evaluation.excluded_errors,
+            "budget_remaining_uncorrected": _rate(evaluation.budget_remaining_uncorrected),
+        }
     return {
         "flow": flow.name,
         "objective_percent": float(flow.objective_percent),
@@ -49,6 +56,7 @@ def evaluation_details(evaluation: FlowEvaluation, flow: FlowConfig, as_of: date
         "budget_remaining": _rate(evaluation.budget_remaining),
         "budget_exhausted": evaluation.budget_exhausted,
         "time_to_exhaustion_s": evaluation.time_to_exhaustion_s,
+        **corrected,
     }
 
 

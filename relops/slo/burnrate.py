@@ -86,6 +86,11 @@ class FlowEvaluation:
     #: already spent; None when nothing is burning or there is no data.
     time_to_exhaustion_s: int | None
     severity: Severity
+    #: Events of the period that corrections left out (maintenance windows, one-off corrections).
+    excluded_events: int = 0
+    excluded_errors: int = 0
+    #: The budget as it would be with those events counted (None when the period has no events).
+    budget_remaining_uncorrected: Fraction | None = None
 
     @property
     def non_empty_windows(self) -> tuple[WindowResult, ...]:
@@ -155,6 +160,7 @@ def evaluate_flow(
     confirm_counts: Mapping[str, Counts],
     period_counts: Counts,
     budget_min_events: int,
+    excluded: Counts = Counts(),
 ) -> FlowEvaluation:
     """Evaluate every window of one flow, its error budget, and its overall severity.
 
@@ -169,9 +175,7 @@ def evaluate_flow(
         )
         for rule in rules
     )
-    budget_remaining: Fraction | None = None
-    if period_counts.total:
-        budget_remaining = 1 - Fraction(period_counts.bad, period_counts.total) / (1 - objective)
+    budget_remaining = budget_left(period_counts, objective)
     budget_exhausted = (
         budget_remaining is not None and budget_remaining <= 0 and period_counts.total >= budget_min_events
     )
@@ -196,7 +200,19 @@ def evaluate_flow(
         budget_exhausted=budget_exhausted,
         time_to_exhaustion_s=time_to_exhaustion_s(budget_remaining, _shortest(windows), period_s),
         severity=severity,
+        excluded_events=excluded.total,
+        excluded_errors=excluded.bad,
+        budget_remaining_uncorrected=budget_left(
+            Counts(good=period_counts.good + excluded.good, bad=period_counts.bad + excluded.bad), objective
+        ),
     )
+
+
+def budget_left(period: Counts, objective: Fraction) -> Fraction | None:
+    """The fraction of the period's error budget left: 1 untouched, 0 spent, negative overspent."""
+    if not period.total:
+        return None
+    return 1 - Fraction(period.bad, period.total) / (1 - objective)
 
 
 def _shortest(windows: Sequence[WindowResult]) -> WindowResult | None:

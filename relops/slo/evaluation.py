@@ -24,6 +24,7 @@ def evaluate_chunk(
             confirm_counts=flow_counts.confirms,
             period_counts=flow_counts.period,
             budget_min_events=settings.budget_min_events,
+            excluded=flow_counts.period_excluded,
         )
         results.append((flow, evaluation))
     return results

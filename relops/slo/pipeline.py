@@ -11,19 +11,39 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from relops import names
 from relops.alerting.events import AlertEvent, publish_alert
+from relops.config import FlowConfig, RelopsConfig
 from relops.deps import Deps
 from relops.logs import log_event
 from relops.slo.alerts import slo_alert, slo_fingerprint, slo_resolved
 from relops.slo.burnrate import Severity
+from relops.slo.corrections import flow_exclusions
 from relops.slo.evaluation import chunked, evaluate_chunk
+from relops.store.corrections import correction_spans
 from relops.store.evaluations import claim_tick, save_snapshots
 from relops.store.incidents import open_fingerprints
-from relops.store.windows import fetch_flow_counts
+from relops.store.windows import fetch_flow_counts, period_start
 from relops.timeutil import evaluation_end, floor_to_interval
 
 logger = logging.getLogger(__name__)
+
+
+def exclusions(
+    conn: Connection, config: RelopsConfig, flows: Sequence[FlowConfig], as_of: datetime
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Each flow's spans left out of its sums over its SLO period: its maintenance windows (when it
+    excludes them) and its one-off corrections. One query for the whole chunk."""
+    if not flows:
+        return {}
+    since = min(period_start(as_of, f) for f in flows)
+    corrections = correction_spans(conn, [f.name for f in flows], since)
+    return {
+        f.name: flow_exclusions(f, config.maintenance, corrections.get(f.name, ()), period_start(as_of, f), as_of)
+        for f in flows
+    }
 
 
 def tick(deps: Deps) -> dict[str, Any]:
@@ -64,7 +84,8 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str]) -> dict[st
 
     breaches = recovered = 0
     with deps.engine.begin() as conn:
-        counts = fetch_flow_counts(conn, chunk, config.evaluation.windows, as_of)
+        excluded = exclusions(conn, config, chunk, as_of)
+        counts = fetch_flow_counts(conn, chunk, config.evaluation.windows, as_of, excluded)
         evaluated = evaluate_chunk(chunk, counts, config.evaluation)
         saved = save_snapshots(conn, as_of, evaluated)
         # Alerts go out before the commit: a failed publish rolls back and retries the chunk, and a

@@ -42,6 +42,9 @@ def save_snapshots(conn: Connection, as_of: datetime, evaluated: Sequence[tuple[
                 "time_to_exhaustion_s": evaluation.time_to_exhaustion_s,
                 "period_events": evaluation.period_events,
                 "period_errors": evaluation.period_errors,
+                "excluded_events": evaluation.excluded_events,
+                "excluded_errors": evaluation.excluded_errors,
+                "budget_remaining_uncorrected": details.get("budget_remaining_uncorrected"),
                 "windows": [
                     {"window": name, **window} for name, window in details["windows"].items() if window["events"]
                 ],

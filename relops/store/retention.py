@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,12 +49,19 @@ _DELETES = (
 )
 
 
-def prune(conn: Connection, limits: Horizons) -> dict[str, int]:
-    """Delete rows older than their horizon; returns rows deleted per table."""
+def prune(conn: Connection, limits: Horizons, keep_minutes_of: Collection[str] = ()) -> dict[str, int]:
+    """Delete rows older than their horizon; returns rows deleted per table.
+
+    The minute rows of ``keep_minutes_of`` (flows with corrections: maintenance windows or one-off
+    corrections) are kept as long as hour rows, so the minutes at a correction's edges stay exact
+    over the whole SLO period.
+    """
     deleted = {}
     for table, column, horizon in _DELETES:
-        result = conn.execute(
-            text(f"DELETE FROM {table} WHERE {column} < :horizon"), {"horizon": getattr(limits, horizon)}
-        )
-        deleted[table] = result.rowcount
+        sql = f"DELETE FROM {table} WHERE {column} < :horizon"
+        params: dict[str, object] = {"horizon": getattr(limits, horizon)}
+        if table == "ops_flow_minutes" and keep_minutes_of:
+            sql += " AND NOT (flow = ANY(:keep) AND minute >= :hours)"
+            params.update(keep=list(keep_minutes_of), hours=limits.hours)
+        deleted[table] = conn.execute(text(sql), params).rowcount
     return deleted

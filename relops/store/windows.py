@@ -8,7 +8,7 @@ about 24 hour rows and at most two partial hours of minute rows per flow, not 1,
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -26,9 +26,17 @@ _BUCKET_COLUMN = {"ops_flow_minutes": "minute", "ops_flow_hours": "hour"}
 
 @dataclass
 class FlowCounts:
+    """A flow's sums, with the events of its excluded spans (corrections) already left out."""
+
     windows: dict[str, Counts] = field(default_factory=dict)
     confirms: dict[str, Counts] = field(default_factory=dict)
     period: Counts = field(default_factory=Counts)
+    #: What the corrections left out of the period (the uncorrected period is period + this).
+    period_excluded: Counts = field(default_factory=Counts)
+
+
+#: Spans of time, [start, end), oldest first and not overlapping.
+Spans = Sequence[tuple[datetime, datetime]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +104,44 @@ def _sum_pieces(conn: Connection, table: Table, pieces: Sequence[Piece], flows: 
     return {row[0]: list(row[1:]) for row in conn.execute(text(sql), params)}
 
 
+def _intersect(spans: Spans, start: datetime, end: datetime) -> list[Piece]:
+    """The pieces of ``spans`` that fall inside [start, end), as minute and hour pieces."""
+    pieces = []
+    for span_start, span_end in spans:
+        lo, hi = max(span_start, start), min(span_end, end)
+        if lo < hi:
+            pieces += split_span(lo, hi)
+    return pieces
+
+
 def fetch_flow_counts(
-    conn: Connection, flows: Sequence[FlowConfig], rules: Sequence[WindowRule], as_of: datetime
+    conn: Connection,
+    flows: Sequence[FlowConfig],
+    rules: Sequence[WindowRule],
+    as_of: datetime,
+    excluded: Mapping[str, Spans] | None = None,
 ) -> dict[str, FlowCounts]:
-    """Window, confirmation-window and period sums for every flow of the chunk."""
+    """Window, confirmation-window and period sums for every flow of the chunk, less the events of
+    each flow's ``excluded`` spans (merged, so no event is left out twice)."""
     result = {f.name: FlowCounts() for f in flows}
     if not flows:
         return result
     spans = _spans(flows, rules, as_of)
+    # Excluded pieces are the flow's own: keyed (kind, name, flow).
+    minus: dict[tuple[str, str, str], list[Piece]] = {}
+    for flow in flows:
+        own = (excluded or {}).get(flow.name)
+        if not own:
+            continue
+        for rule in rules:
+            minus[("w", rule.name, flow.name)] = _intersect(own, as_of - timedelta(seconds=rule.window_s), as_of)
+            if rule.confirm_window_s is not None:
+                start = as_of - timedelta(seconds=rule.confirm_window_s)
+                minus[("c", rule.name, flow.name)] = _intersect(own, start, as_of)
+        minus[("p", "", flow.name)] = _intersect(own, period_start(as_of, flow), as_of)
     by_table: dict[Table, list[Piece]] = defaultdict(list)
-    for piece in dict.fromkeys(p for pieces in spans.values() for p in pieces):
+    every_piece = [p for pieces in (*spans.values(), *minus.values()) for p in pieces]
+    for piece in dict.fromkeys(every_piece):
         by_table[piece.table].append(piece)
     names = [f.name for f in flows]
     piece_counts: dict[tuple[str, Piece], Counts] = {}
@@ -115,16 +151,22 @@ def fetch_flow_counts(
                 good, bad = values[2 * i], values[2 * i + 1]
                 piece_counts[(flow, piece)] = Counts(good=int(good or 0), bad=int(bad or 0))
 
-    def total(flow: str, pieces: list[Piece]) -> Counts:
+    def total(flow: str, pieces: Sequence[Piece]) -> Counts:
         parts = [piece_counts.get((flow, p), Counts()) for p in pieces]
         return Counts(good=sum(c.good for c in parts), bad=sum(c.bad for c in parts))
+
+    def less(flow: str, pieces: Sequence[Piece], kind: str, name: str) -> Counts:
+        whole, out = total(flow, pieces), total(flow, minus.get((kind, name, flow), ()))
+        return Counts(good=whole.good - out.good, bad=whole.bad - out.bad)
 
     for flow in flows:
         counts = result[flow.name]
         for (kind, name), pieces in spans.items():
             if kind == "w":
-                counts.windows[name] = total(flow.name, pieces)
+                counts.windows[name] = less(flow.name, pieces, "w", name)
             elif kind == "c":
-                counts.confirms[name] = total(flow.name, pieces)
-        counts.period = total(flow.name, spans[("p", str(flow.period_days))])
+                counts.confirms[name] = less(flow.name, pieces, "c", name)
+        period_pieces = spans[("p", str(flow.period_days))]
+        counts.period = less(flow.name, period_pieces, "p", "")
+        counts.period_excluded = total(flow.name, minus.get(("p", "", flow.name), ()))
     return result

@@ -255,7 +255,8 @@ def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink:
             text(
                 "TRUNCATE ops_flow_minutes, ops_flow_hours, ops_ingested_batches, ops_rejected_inputs, "
                 "ops_evaluation_ticks, ops_burn_rate_snapshots, ops_alert_events, ops_notifications, "
-                "ops_dead_letters, ops_incidents, ops_cron_executions, ops_cron_jobs, ops_silences, ops_audit"
+                "ops_dead_letters, ops_incidents, ops_cron_executions, ops_cron_jobs, ops_silences, "
+                "ops_slo_corrections, ops_audit"
             )
         )
     client = redis.Redis.from_url(redis_url)

@@ -71,3 +71,11 @@ def test_hostile_names_and_links_are_escaped():
     assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &#34;q&#34;" in page
     assert 'href="javascript:' not in page
+
+
+def test_a_corrected_budget_shows_what_it_would_be_without_the_corrections():
+    corrected = {**flow("checkout"), "budget_remaining": 0.9, "excluded_events": 1234}
+    corrected["budget_remaining_uncorrected"] = 0.25
+    page = render({**EMPTY, "flows": [corrected, {**flow("login"), "excluded_events": 0}]})
+    assert "90.0%" in page and "(25.0% without corrections)" in page
+    assert page.count("without corrections") == 1
