@@ -1,6 +1,8 @@
-"""A silence through real workers: a burning flow evaluated again and again pages nobody while its
+"""Silences through real workers: a burning flow evaluated again and again pages nobody while its
 incident keeps counting, and pages at the first evaluation after the silence is expired early
-(its dedup window, claimed by the page before the silence, does not hold it back)."""
+(its dedup window, claimed by the page before the silence, does not hold it back). A flow that
+recovers during a silence still sends its resolved notice to whoever heard it fire; one that burned
+and recovered entirely inside the silence notifies nobody."""
 
 from __future__ import annotations
 
@@ -17,23 +19,38 @@ from tests.integration.queries import batch_landed, scalar
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]
 
 
-def burn(producer, db) -> None:
-    """checkout fails 20 % of its requests over the last minutes: CRITICAL on the 1h window."""
+def send_outcomes(producer, db, flow: str, good: int, bad: int) -> None:
     minutes = [iso_minute(floor_minute(utcnow()) - timedelta(minutes=m)) for m in range(1, 4)]
     batch_id = uuid.uuid4().hex
-    counts = [{"flow": "checkout", "minute": m, "good": 80, "bad": 20} for m in minutes]
+    counts = [{"flow": flow, "minute": m, "good": good, "bad": bad} for m in minutes]
     producer.send_task("relops.record_flow_outcomes", kwargs={"batch_id": batch_id, "counts": counts}, queue="ingest")
     wait_for(lambda: batch_landed(db, batch_id), what="the outcomes ingested")
 
 
-def evaluate(producer) -> None:
-    """One evaluation of checkout, as the tick's chunk would run it."""
+def burn(producer, db, flow: str = "checkout") -> None:
+    """The flow fails 20 % of its requests over the last minutes: CRITICAL on the 1h window."""
+    send_outcomes(producer, db, flow, good=80, bad=20)
+
+
+def recover(producer, db, flow: str) -> None:
+    """Enough good requests that no window burns and the budget is far from spent (60 bad in 300,300)."""
+    send_outcomes(producer, db, flow, good=100_000, bad=0)
+
+
+def evaluate(producer, *flows: str) -> None:
+    """One evaluation of the flows (checkout by default), as the tick's chunk would run it."""
     as_of = evaluation_end(utcnow()).isoformat()
-    producer.send_task("relops.evaluate_flows", kwargs={"as_of": as_of, "flows": ["checkout"]}, queue="evaluate")
+    chunk = list(flows or ["checkout"])
+    producer.send_task("relops.evaluate_flows", kwargs={"as_of": as_of, "flows": chunk}, queue="evaluate")
 
 
-def occurrences(db) -> int:
-    return scalar(db, "SELECT coalesce(max(occurrences), 0) FROM ops_incidents WHERE fingerprint = 'slo:checkout'")
+def occurrences(db, flow: str = "checkout") -> int:
+    return scalar(db, "SELECT coalesce(max(occurrences), 0) FROM ops_incidents WHERE fingerprint = :f", f=f"slo:{flow}")
+
+
+def incident(db, flow: str):
+    with db.connect() as conn:
+        return conn.execute(text("SELECT * FROM ops_incidents WHERE fingerprint = :f"), {"f": f"slo:{flow}"}).one()
 
 
 def pages(webhook_sink) -> list[str]:
@@ -75,3 +92,33 @@ def test_a_silenced_burning_flow_keeps_counting_and_pages_again_once_expired(pro
     with db.connect() as conn:
         ended = conn.execute(text("SELECT count(*) FROM ops_notifications WHERE payload->>'kind' = 'notice'")).scalar()
     assert ended == 2  # created and ended, on the webhook only
+
+
+def test_a_flow_that_recovers_while_silenced_resolves_where_it_was_heard_and_nowhere_else(producer, db, webhook_sink):
+    burn(producer, db, "checkout")
+    evaluate(producer, "checkout")
+    wait_for(lambda: len(pages(webhook_sink)) == 1, timeout_s=30, what="checkout's page, before the silence")
+    run_cli("silence", "add", "--match", "source=slo", "--for", "1h", "--reason", "db failover")
+
+    def in_force() -> bool:  # the workers reload silences within a second
+        before = occurrences(db)
+        evaluate(producer, "checkout")
+        wait_for(lambda: occurrences(db) > before, what="the evaluation counted")
+        return incident(db, "checkout").silenced_by is not None
+
+    wait_for(in_force, timeout_s=30, what="the silence in force")
+    burn(producer, db, "login")  # burns and recovers inside the silence
+    evaluate(producer, "login")
+    wait_for(lambda: occurrences(db, "login") >= 1, what="login's incident")
+    assert incident(db, "login").silenced_by is not None
+
+    recover(producer, db, "checkout")
+    recover(producer, db, "login")
+    evaluate(producer, "checkout", "login")
+    resolved = "RESOLVED: checkout is no longer burning"
+    wait_for(lambda: any(resolved in r.json["text"] for r in webhook_sink.requests), timeout_s=30, what="resolved")
+    wait_for(lambda: incident(db, "login").status == "resolved", what="login resolved")
+    assert not any("login" in r.json["text"] for r in webhook_sink.requests)
+    login_id = incident(db, "login").id
+    owed = scalar(db, "SELECT count(*) FROM ops_notifications WHERE incident_id = :i", i=login_id)
+    assert owed == 0  # no channel owes anyone a word about login, now or later
