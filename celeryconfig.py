@@ -10,6 +10,7 @@ from datetime import timedelta
 from kombu import Queue
 
 from relops import names
+from relops.alerting.incident_check import CHECK_INTERVAL_S as INCIDENT_CHECK_INTERVAL_S
 from relops.breakers.watch import CHECK_INTERVAL_S as BREAKER_CHECK_INTERVAL_S
 from relops.broker import TASK_TIME_LIMIT_S, VISIBILITY_TIMEOUT_S
 from relops.channels.registry import channel_classes
@@ -52,9 +53,11 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = TASK_TIME_LIMIT_S - 30
 task_time_limit = TASK_TIME_LIMIT_S
 
-# Every channel module gets its own queue and task (alerts.<name>, relops.notify_<name>).
+# Every channel module gets its own queue and task (alerts.<name>, relops.notify_<name>); a receiver
+# with a queue of its own is published there explicitly (relops.alerting.grouping.send_notify).
 _channel_routes = {names.notify_task(name): names.channel_queue(name) for name in channel_classes()}
-task_queues = [Queue(name) for name in dict.fromkeys([*names.ALL_QUEUES, *_channel_routes.values()])]
+_receiver_queues = [spec.queue for spec in _config.receivers.values() if spec.queue]
+task_queues = [Queue(name) for name in dict.fromkeys([*names.ALL_QUEUES, *_channel_routes.values(), *_receiver_queues])]
 task_default_queue = names.QUEUE_EVALUATE
 task_routes = {task: {"queue": queue} for task, queue in {**names.TASK_QUEUES, **_channel_routes}.items()}
 
@@ -93,6 +96,11 @@ beat_schedule = {
         "task": names.TASK_CHECK_SILENCES,
         "schedule": timedelta(seconds=SILENCE_CHECK_INTERVAL_S),
         "options": {"expires": SILENCE_CHECK_INTERVAL_S},
+    },
+    "check-incidents": {
+        "task": names.TASK_CHECK_INCIDENTS,
+        "schedule": timedelta(seconds=INCIDENT_CHECK_INTERVAL_S),
+        "options": {"expires": INCIDENT_CHECK_INTERVAL_S},
     },
     "prune-history": {
         "task": names.TASK_PRUNE_HISTORY,

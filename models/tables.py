@@ -20,7 +20,7 @@ from sqlalchemy import (
     false,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -176,8 +176,13 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     occurrences: Mapped[int] = mapped_column(BigInteger, nullable=False)
     last_event: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    #: Channels notified during the current episode: they get the "resolved" message.
-    notified_channels: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+    #: The receivers notified during the current episode: receiver -> {at, severity, via}. They get
+    #: the "resolved" message; a repeat counts from ``at``.
+    notified: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    #: The route(s) its latest alert landed on ("route.routes[0] 'payments'").
+    route: Mapped[str | None] = mapped_column(Text)
+    #: Escalation steps taken in the current (or, once resolved, the last) episode: [{step, to, after_s, at}].
+    escalations: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default="[]")
     #: The labels of its latest event.
     labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
     #: "silence:<id>" or "maintenance:<name>" while a silence mutes it; cleared when it ends.
@@ -200,7 +205,10 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     #: None for notices that belong to no incident (a silence created or ended).
     incident_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("ops_incidents.id"))
+    #: The channel type (webhook, email).
     channel: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The receiver it is owed to (a type's default receiver has the type's name).
+    receiver: Mapped[str] = mapped_column(Text, nullable=False)
     #: firing or resolved
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     severity: Mapped[str] = mapped_column(Text, nullable=False)
@@ -220,6 +228,7 @@ class Notification(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sending', 'delivered', 'dead')", name="ck_ops_notifications_status"),
         Index("ix_ops_notifications_channel_status", "channel", "status", "created_at"),
+        Index("ix_ops_notifications_receiver_status", "receiver", "status", "created_at"),
         Index("ix_ops_notifications_message_key", "message_key"),
         Index("ix_ops_notifications_incident_id", "incident_id"),
     )
@@ -232,6 +241,7 @@ class DeadLetter(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(Text, nullable=False)
+    receiver: Mapped[str] = mapped_column(Text, nullable=False)
     message_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     notifications: Mapped[int] = mapped_column(Integer, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False)

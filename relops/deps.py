@@ -15,8 +15,10 @@ from typing import Any, Protocol
 from redis import Redis
 from sqlalchemy import Engine
 
+from relops.alerting.routes import Route, cached_tree
 from relops.breakers.client import BreakerRegistry
 from relops.channels.base import Channel
+from relops.channels.registry import channel_classes
 from relops.config import RelopsConfig
 from relops.silencing.cache import ActiveSilences
 from relops.timeutil import utcnow
@@ -34,10 +36,15 @@ class Deps:
     engine: Engine
     redis: Redis
     config: RelopsConfig
-    #: The alert channels this process can deliver to, by name.
-    channels: Mapping[str, Channel]
+    #: The receivers this process can deliver to, by receiver name.
+    receivers: Mapping[str, Channel]
     publish: Publisher
     breakers: BreakerRegistry
     now: Callable[[], datetime] = field(default=utcnow)
     #: The silences in force as this process sees them (workers: reloaded at most every second).
     silences: ActiveSilences = field(default_factory=lambda: ActiveSilences(max_age_s=0))
+    #: The config's route tree, inheritance resolved (follows ``config``, also through dataclasses.replace).
+    routes: Route = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routes", cached_tree(self.config, list(channel_classes())))

@@ -15,7 +15,7 @@ QUEUE_ALERTS: Final = "alerts"
 
 #: Cron-run events from services and relops' own cron health checks.
 QUEUE_CRON: Final = "cron"
-#: One queue per alert channel, so one channel's slow or failing receiver never delays another.
+#: One queue per alert channel type; a receiver may have a queue of its own ([receivers.NAME] queue).
 QUEUE_ALERTS_WEBHOOK: Final = "alerts.webhook"
 QUEUE_ALERTS_EMAIL: Final = "alerts.email"
 
@@ -42,8 +42,9 @@ TASK_PRUNE_HISTORY: Final = "relops.prune_history"
 TASK_CRON_RUN: Final = "relops.cron_run"
 #: Sent by beat; finds missed and overrunning runs of the monitored jobs.
 TASK_CHECK_CRON_HEALTH: Final = "relops.check_cron_health"
-#: kwargs: message_key: str | None. Without a key: group the channel's pending notifications into
-#: one message; with one: deliver that message.
+#: kwargs: receiver: str (unset: the channel's default receiver, named after it), message_key: str |
+#: None. Without a key: group the receiver's pending notifications into one message; with one:
+#: deliver that message.
 TASK_NOTIFY_WEBHOOK: Final = "relops.notify_webhook"
 TASK_NOTIFY_EMAIL: Final = "relops.notify_email"
 #: Sent by beat; flushes notifications whose grouped flush was lost and restarts stalled messages.
@@ -52,6 +53,8 @@ TASK_SWEEP_NOTIFICATIONS: Final = "relops.sweep_notifications"
 TASK_CHECK_BREAKERS: Final = "relops.check_breakers"
 #: Sent by beat; tells the channels about silences created and ended, and unmutes what ended ones muted.
 TASK_CHECK_SILENCES: Final = "relops.check_silences"
+#: Sent by beat; repeats open, unacknowledged incidents and takes their escalation steps when due.
+TASK_CHECK_INCIDENTS: Final = "relops.check_incidents"
 
 
 def channel_queue(channel: str) -> str:
@@ -75,6 +78,7 @@ TASK_QUEUES: Final = {
     TASK_SWEEP_NOTIFICATIONS: QUEUE_ALERTS,
     TASK_CHECK_BREAKERS: QUEUE_EVALUATE,
     TASK_CHECK_SILENCES: QUEUE_ALERTS,
+    TASK_CHECK_INCIDENTS: QUEUE_ALERTS,
     TASK_NOTIFY_WEBHOOK: QUEUE_ALERTS_WEBHOOK,
     TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,
 }

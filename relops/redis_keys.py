@@ -10,19 +10,19 @@ from typing import Final
 PREFIX: Final = "relops:"
 
 
-def dedup(channel: str, dedup_key: str) -> str:
-    """Hash {rank, suppressed}: the notification window of one dedup key on one channel."""
-    return f"{PREFIX}dedup:{channel}:{dedup_key}"
+def dedup(receiver: str, dedup_key: str) -> str:
+    """Hash {rank, suppressed}: the notification window of one dedup key at one receiver."""
+    return f"{PREFIX}dedup:{receiver}:{dedup_key}"
 
 
-def group_timer(channel: str) -> str:
-    """Set while a grouped flush of the channel's pending notifications is scheduled."""
-    return f"{PREFIX}group:{channel}"
+def group_timer(receiver: str) -> str:
+    """Set while a grouped flush of the receiver's pending notifications is scheduled."""
+    return f"{PREFIX}group:{receiver}"
 
 
-def recent_flush(channel: str) -> str:
-    """Set while a channel's group is recent: alerts still arriving are flushed sooner."""
-    return f"{PREFIX}group:{channel}:flushed"
+def recent_flush(receiver: str) -> str:
+    """Set while a receiver's group is recent: alerts still arriving are flushed sooner."""
+    return f"{PREFIX}group:{receiver}:flushed"
 
 
 def rate_limit(destination: str) -> str:

@@ -9,7 +9,7 @@ from redis import Redis
 from sqlalchemy import Engine
 
 from relops.channels.base import Channel
-from relops.channels.registry import build_channels, check_channel_config
+from relops.channels.registry import build_receivers, check_alerting_config
 from relops.config import RelopsConfig, load_config
 from relops.db import get_engine
 from relops.redis_state import redis_client
@@ -19,9 +19,9 @@ from relops.silencing.cache import ActiveSilences
 
 def load_checked_config(path: Path) -> RelopsConfig:
     """The config file at ``path`` validated as every process uses it: the file's own rules, then
-    its channel sections against the channels this installation has."""
+    its channel, receiver and route sections against the channels this installation has."""
     config = load_config(path)
-    check_channel_config(config.alerts, str(path))
+    check_alerting_config(config, str(path))
     return config
 
 
@@ -32,9 +32,9 @@ def get_config() -> RelopsConfig:
 
 
 @lru_cache(maxsize=1)
-def get_channels() -> dict[str, Channel]:
-    """The alert channels this process can deliver to (built once, so a skip is logged once)."""
-    return build_channels(get_settings(), get_config().alerts)
+def get_receivers() -> dict[str, Channel]:
+    """The receivers this process can deliver to, by name (built once, so a skip is logged once)."""
+    return build_receivers(get_settings(), get_config())
 
 
 @lru_cache(maxsize=1)

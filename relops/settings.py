@@ -6,6 +6,7 @@ Environment variable names are part of the contract (README, "Integration").
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -151,3 +152,10 @@ def get_settings() -> Settings:
             for err in exc.errors()
         )
         raise SettingsError(f"invalid environment settings: {problems}") from None
+
+
+def named_variable(variable: str) -> SecretStr | None:
+    """A variable the config file names (a receiver's url_env or to_env), read when the receivers are
+    built at start; treated as a secret, since a webhook URL is one. None when unset or blank."""
+    value = os.environ.get(variable, "").strip()
+    return SecretStr(value) if value else None

@@ -17,7 +17,7 @@ from relops.broker import clamp_countdown
 from relops.deps import Deps
 from relops.logs import log_event
 from relops.redis_state import REDIS_FAULTS
-from relops.runtime import active_silences, engine, get_channels, get_config, redis
+from relops.runtime import active_silences, engine, get_config, get_receivers, redis
 from workers import app
 
 #: Faults of the database or the broker that a later attempt can get past (lost connections,
@@ -42,7 +42,7 @@ def worker_deps() -> Deps:
         engine=engine(),
         redis=redis(),
         config=get_config(),
-        channels=get_channels(),
+        receivers=get_receivers(),
         publish=celery_publish,
         breakers=process_breakers(),
         silences=active_silences(),

@@ -1,5 +1,5 @@
-"""relops.notify_<channel> (one task and one queue per channel) and relops.sweep_notifications
-(relops.alerting.delivery)."""
+"""relops.notify_<channel> (one task and one queue per channel type; the receiver is an argument)
+and relops.sweep_notifications (relops.alerting.delivery)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from workers import app
 
 def _register(channel_name: str) -> None:
     @app.task(name=names.notify_task(channel_name), base=RelopsTask)
-    def notify(message_key: str | None = None, **_: Any) -> dict[str, Any]:
-        return delivery.notify(worker_deps(), channel_name, message_key)
+    def notify(*, message_key: str | None = None, receiver: str | None = None, **_: Any) -> dict[str, Any]:
+        # Messages queued before receivers existed carry no receiver: the type's default one.
+        return delivery.notify(worker_deps(), receiver or channel_name, message_key)
 
 
 for _name in channel_classes():

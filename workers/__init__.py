@@ -13,7 +13,7 @@ from relops.breakers.client import add_transition_listener, reset_breakers
 from relops.breakers.machine import State
 from relops.errors import ConfigError, SettingsError
 from relops.logs import log_event
-from relops.runtime import get_channels, get_config, reset_after_fork
+from relops.runtime import get_config, get_receivers, reset_after_fork
 from relops.safe_json import install as _install_safe_json
 from relops.settings import get_settings
 
@@ -74,16 +74,18 @@ add_transition_listener(_alert_on_breaker_transition)
 
 
 @worker_ready.connect
-def _say_which_channels_deliver(**_: object) -> None:
-    """Once per worker, at start: each channel that will deliver, and each skipped one with why
-    (the skip lines come from building them). Children inherit the built channels."""
-    for name, channel in get_channels().items():
+def _say_which_receivers_deliver(**_: object) -> None:
+    """Once per worker, at start: each receiver that will deliver, and each skipped one with why
+    (the skip lines come from building them). Children inherit the built receivers."""
+    for name, channel in get_receivers().items():
         log_event(
             logging.getLogger("relops.channels"),
             logging.INFO,
             "channel.ready",
-            channel=name,
+            channel=channel.name,
+            receiver=name,
             destination=channel.destination(),
+            queue=channel.queue,
         )
 
 

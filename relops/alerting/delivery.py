@@ -1,7 +1,7 @@
 """relops.notify_<channel>'s and relops.sweep_notifications' logic: the outbox to the receivers.
 
-A flush claims every pending notification of a channel into one message; delivering a message
-takes a token from the destination's shared rate limit, a permit from the channel's breaker, then
+A flush claims every pending notification of a receiver into one message; delivering a message
+takes a token from the destination's shared rate limit, a permit from the receiver's breaker, then
 sends. A failed send retries with backoff on the channel's own queue until ``max_attempts``, then
 becomes a dead letter; while the receiver is known to be down (breaker open) the message waits
 without spending attempts, up to ``max_outage_wait_s``.
@@ -15,7 +15,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from relops.alerting.grouping import send_notify
+from relops import names
+from relops.alerting.grouping import Destination, destination_of, send_notify
 from relops.alerting.rate_limit import block_destination, take_token
 from relops.backoff import backoff_s
 from relops.broker import clamp_countdown
@@ -35,20 +36,28 @@ def _send_later(deps: Deps, channel: Channel, key: str, countdown_s: float) -> f
     """Schedule the message's next attempt; returns the countdown used (clamped: a task that wakes
     before what it waits for is over checks again and waits again)."""
     countdown_s = clamp_countdown(countdown_s)
-    send_notify(deps.publish, channel.name, countdown_s=countdown_s, message_key=key)
+    send_notify(deps.publish, destination_of(channel), countdown_s=countdown_s, message_key=key)
     return countdown_s
 
 
 def flush(deps: Deps, channel: Channel) -> dict[str, Any]:
-    """Claim the channel's pending notifications into one new message and ask for its delivery."""
+    """Claim the receiver's pending notifications into one new message and ask for its delivery."""
     key = uuid.uuid4().hex
     with deps.engine.begin() as conn:
-        claimed = outbox.claim_pending(conn, channel.name, key, deps.now())
+        claimed = outbox.claim_pending(conn, channel.receiver, key, deps.now())
         if claimed:
             # Published before the commit: if publishing fails, the claim rolls back.
-            send_notify(deps.publish, channel.name, message_key=key)
+            send_notify(deps.publish, destination_of(channel), message_key=key)
     if claimed:
-        log_event(logger, logging.INFO, "notify.grouped", channel=channel.name, message_key=key, alerts=claimed)
+        log_event(
+            logger,
+            logging.INFO,
+            "notify.grouped",
+            channel=channel.name,
+            receiver=channel.receiver,
+            message_key=key,
+            alerts=claimed,
+        )
     return {"message_key": key if claimed else None, "alerts": claimed}
 
 
@@ -60,12 +69,15 @@ def _retry_later(deps: Deps, channel: Channel, key: str, countdown_s: float) -> 
 
 def _dead(deps: Deps, channel: Channel, key: str, reason: str, attempts: int, status: int | None = None) -> dict:
     with deps.engine.begin() as conn:
-        dead = outbox.dead_letter(conn, channel=channel.name, key=key, reason=reason, attempts=attempts)
+        dead = outbox.dead_letter(
+            conn, channel=channel.name, receiver=channel.receiver, key=key, reason=reason, attempts=attempts
+        )
     log_event(
         logger,
         logging.ERROR,
         "notify.dead_letter",
         channel=channel.name,
+        receiver=channel.receiver,
         message_key=key,
         alerts=dead,
         attempts=attempts,
@@ -88,6 +100,7 @@ def _failed(deps: Deps, channel: Channel, key: str, error: DeliveryError) -> dic
                 logging.WARNING,
                 "notify.retry",
                 channel=channel.name,
+                receiver=channel.receiver,
                 message_key=key,
                 attempt=attempts,
                 retry_in_s=round(countdown, 2),
@@ -116,6 +129,7 @@ def _wait_out_outage(deps: Deps, channel: Channel, key: str, wait_s: float, erro
         logging.WARNING,
         "notify.degraded",
         channel=channel.name,
+        receiver=channel.receiver,
         message_key=key,
         dependency=channel.breaker,
         retry_in_s=round(wait_s, 1),
@@ -147,7 +161,7 @@ def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
     if not payloads:  # delivered or dead already: a redelivered task message
         return {"delivered": False, "alerts": 0}
     # The rate limit first: a trial permit of a half-open breaker must be spent on a real send.
-    wait_s = take_token(deps.redis, channel.destination(), rate_per_s(channel), channel.config.burst)
+    wait_s = take_token(deps.redis, channel.rate_limit_key(), rate_per_s(channel), channel.config.burst)
     if wait_s > 0:
         _retry_later(deps, channel, key, wait_s)
         return {"delivered": False, "rate_limited_s": wait_s}
@@ -174,7 +188,7 @@ def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
         outage = error.retryable and (error.status is None or error.status >= 500)
         breaker.record(ticket, ok=not outage)
         if error.retry_after_s:
-            block_destination(deps.redis, channel.destination(), error.retry_after_s)
+            block_destination(deps.redis, channel.rate_limit_key(), error.retry_after_s)
         if ticket.lease and outage:
             # A failed trial call only confirms the outage the breaker already knows about: spending
             # an attempt on it would turn a few minutes of receiver downtime into dead letters.
@@ -188,6 +202,7 @@ def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
         logging.WARNING,
         "notify.delivered",
         channel=channel.name,
+        receiver=channel.receiver,
         message_key=key,
         alerts=len(payloads),
         send_ms=round((time.monotonic() - started) * 1000),
@@ -195,35 +210,47 @@ def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
     return {"delivered": True, "alerts": len(payloads)}
 
 
-def notify(deps: Deps, channel_name: str, message_key: str | None) -> dict[str, Any]:
-    """relops.notify_<channel>: flush the channel's pending notifications, or deliver one message."""
-    channel = deps.channels.get(channel_name)
+def notify(deps: Deps, receiver: str, message_key: str | None) -> dict[str, Any]:
+    """relops.notify_<channel>: flush the receiver's pending notifications, or deliver one message."""
+    channel = deps.receivers.get(receiver)
     if channel is None:
         # Its notifications stay pending in the outbox until a worker with the configuration runs.
         log_event(
             logger,
             logging.ERROR,
-            "notify.channel_unavailable",
-            channel=channel_name,
-            reason="not configured in this worker's environment",
+            "notify.receiver_unavailable",
+            receiver=receiver,
+            reason="not configured in this worker's environment (see its channel.skipped line at start)",
         )
         return {"delivered": False}
     return deliver(deps, channel, message_key) if message_key else flush(deps, channel)
 
 
+def destination_by_name(deps: Deps, receiver: str) -> Destination:
+    """Where a receiver's tasks go, also for one this process cannot deliver to (its worker can)."""
+    channel = deps.receivers.get(receiver)
+    if channel is not None:
+        return destination_of(channel)
+    spec = deps.config.receivers.get(receiver)
+    channel_type = spec.type if spec is not None else receiver
+    queue = spec.queue if spec is not None and spec.queue else names.channel_queue(channel_type)
+    return Destination(channel_type, receiver, queue)
+
+
 def sweep(deps: Deps) -> dict[str, int]:
     """Flush what missed its grouped flush; resend messages whose retry task was lost."""
     now = deps.now()
-    alerts = deps.config.alerts
     with deps.engine.connect() as conn:
-        due = outbox.channels_with_pending(conn, now - timedelta(seconds=alerts.group_wait_s + 10))
+        # A route may wait longer than [alerts] group_wait_s before its flush: not lost until the longest.
+        longest_wait_s = max(route.group_wait_s for route in deps.routes.walk())
+        due = outbox.receivers_with_pending(conn, now - timedelta(seconds=longest_wait_s + 10))
         stalled = outbox.stalled_messages(conn, now - STALLED_AFTER)
-    for channel in due:
-        send_notify(deps.publish, channel)
-    for channel, key in stalled:
+    for receiver in due:
+        send_notify(deps.publish, destination_by_name(deps, receiver))
+    for receiver, key in stalled:
         with deps.engine.begin() as conn:
             outbox.touch_message(conn, key, now)
-        send_notify(deps.publish, channel, message_key=key)
+        send_notify(deps.publish, destination_by_name(deps, receiver), message_key=key)
     if due or stalled:
-        log_event(logger, logging.WARNING, "notify.swept", channels=",".join(due) or "-", stalled=len(stalled))
+        log_event(logger, logging.WARNING, "notify.swept", receivers=",".join(due) or "-", stalled=len(stalled))
     return {"flushed": len(due), "stalled": len(stalled)}

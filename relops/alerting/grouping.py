@@ -1,7 +1,7 @@
-"""When a channel's pending notifications go out: one grouped flush per group window.
+"""When a receiver's pending notifications go out: one grouped flush per group window.
 
 A notification waits in the outbox (ops_notifications) for ``group_wait_s``, then every pending
-notification of the channel goes out as one message. Right after a flush (a storm still arriving)
+notification of the receiver goes out as one message. Right after a flush (a storm still arriving)
 the wait is ``group_interval_s`` instead, so a storm's tail does not sit out a whole new window
 (Alertmanager's group_interval). The timers live in Redis so every alerts process shares them.
 """
@@ -9,13 +9,14 @@ the wait is ``group_interval_s`` instead, so a storm's tail does not sit out a w
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
 from redis import Redis
 
 from relops import names, redis_keys
+from relops.channels.base import Channel
 from relops.deps import Publisher
 from relops.logs import log_event
 from relops.redis_state import REDIS_FAULTS
@@ -23,34 +24,50 @@ from relops.redis_state import REDIS_FAULTS
 logger = logging.getLogger(__name__)
 
 
-def send_notify(publish: Publisher, channel: str, countdown_s: float = 0.0, message_key: str | None = None) -> None:
-    """relops.notify_<channel>: without a key, flush the channel's pending notifications into one
+@dataclass(frozen=True)
+class Destination:
+    """Where a receiver's notify tasks go: its channel type's task, on its queue."""
+
+    channel: str
+    receiver: str
+    queue: str
+
+
+def destination_of(channel: Channel) -> Destination:
+    return Destination(channel.name, channel.receiver, channel.queue)
+
+
+def send_notify(publish: Publisher, to: Destination, countdown_s: float = 0.0, message_key: str | None = None) -> None:
+    """relops.notify_<channel>: without a key, flush the receiver's pending notifications into one
     message; with one, deliver that message."""
-    kwargs: Mapping[str, Any] = {"message_key": message_key} if message_key else {}
-    publish(names.notify_task(channel), kwargs, names.channel_queue(channel), countdown_s)
+    kwargs: dict[str, Any] = {"receiver": to.receiver}
+    if message_key:
+        kwargs["message_key"] = message_key
+    publish(names.notify_task(to.channel), kwargs, to.queue, countdown_s)
 
 
 def schedule_flush(
-    client: Redis, publish: Publisher, channel: str, group_wait_s: float, group_interval_s: float
+    client: Redis, publish: Publisher, to: Destination, group_wait_s: float, group_interval_s: float
 ) -> None:
-    """Ask for one grouped flush of the channel after the group window, unless one is scheduled.
+    """Ask for one grouped flush of the receiver after the group window, unless one is scheduled.
 
     Never raises: a notification that misses its flush waits in the outbox for the sweeper.
     """
     try:
-        recent = client.exists(redis_keys.recent_flush(channel))
+        recent = client.exists(redis_keys.recent_flush(to.receiver))
         wait_s = min(group_wait_s, group_interval_s) if recent else group_wait_s
-        first = client.set(redis_keys.group_timer(channel), 1, nx=True, px=max(1, int(wait_s * 1000)))
+        first = client.set(redis_keys.group_timer(to.receiver), 1, nx=True, px=max(1, int(wait_s * 1000)))
         if first:
             # The group stays "recent" a window past this flush: alerts that keep arriving after it
             # (a storm's tail) wait group_interval_s, not a new window.
-            client.set(redis_keys.recent_flush(channel), 1, px=max(1, int((wait_s + group_wait_s) * 1000)))
+            client.set(redis_keys.recent_flush(to.receiver), 1, px=max(1, int((wait_s + group_wait_s) * 1000)))
     except REDIS_FAULTS as exc:
         log_event(
             logger,
             logging.WARNING,
             "notify.group_skipped",
-            channel=channel,
+            channel=to.channel,
+            receiver=to.receiver,
             error=type(exc).__name__,
             reason="redis unreachable, flushing without grouping",
         )
@@ -58,13 +75,14 @@ def schedule_flush(
     if not first:
         return
     try:
-        send_notify(publish, channel, countdown_s=wait_s)
+        send_notify(publish, to, countdown_s=wait_s)
     except BrokerError as exc:
         log_event(
             logger,
             logging.ERROR,
             "notify.flush_not_scheduled",
-            channel=channel,
+            channel=to.channel,
+            receiver=to.receiver,
             error=str(exc)[:200],
             reason="left for the sweeper",
         )

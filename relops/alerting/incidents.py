@@ -21,7 +21,7 @@ STATUS_OF: dict[str, str] = {"ack": "acknowledged", "resolve": "resolved"}
 def change_incident(
     engine: Engine,
     redis: Redis,
-    channels: Collection[str],
+    receivers: Collection[str],
     incident_id: int,
     action: Action,
     now: datetime,
@@ -40,5 +40,5 @@ def change_incident(
         if row is not None:
             actor.record(conn, f"incident.{action}", f"incident {incident_id}", fingerprint=row["fingerprint"])
     if row is not None and status == "resolved":
-        forget_dedup(redis, list(channels), row["fingerprint"])
+        forget_dedup(redis, list(receivers), row["fingerprint"])
     return row

@@ -1,5 +1,5 @@
-"""relops.dispatch_alert's logic: validate an alert event, keep its incident, dedup it per channel,
-and put what each channel is owed in the outbox.
+"""relops.dispatch_alert's logic: validate an alert event, keep its incident, route it to its
+receivers, dedup it per receiver, and put what each receiver is owed in the outbox.
 
 ``route_alert`` and ``resolve_alert`` are the rules, run inside the caller's transaction;
 ``dispatch_alert`` is the whole task: rejection, transaction, then the grouped flushes.
@@ -10,25 +10,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from redis import Redis
 from sqlalchemy import Connection
 
 from relops import names
 from relops.alerting.dedup import dedup, forget_dedup
 from relops.alerting.events import AlertEvent, validate_alert_event
-from relops.alerting.grouping import schedule_flush
-from relops.channels.base import SEVERITY_RANK, Channel
+from relops.alerting.grouping import destination_of, schedule_flush
+from relops.alerting.routes import Route, Target, matching_routes, reach
+from relops.channels.base import SEVERITY_RANK
 from relops.channels.registry import routed_severities
-from relops.config import RelopsConfig
 from relops.deps import Deps
 from relops.errors import InputRejected
 from relops.logs import log_event
 from relops.rejections import reject_payload
 from relops.silencing.silences import Silence
 from relops.store.alerts import record_alert_event
-from relops.store.incidents import mark_notified, resolve_incident, upsert_incident
+from relops.store.incidents import Heard, mark_muted, mark_notified, resolve_incident, upsert_incident
 from relops.store.notifications import enqueue
 from relops.store.silences import count_muted
 from relops.timeutil import parse_utc
@@ -38,16 +38,22 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Routed:
-    """What one event did: its incident (None when a resolution found none open) and the channels
+    """What one event did: its incident (None when a resolution found none open) and the receivers
     now owed a notification for it."""
 
     incident_id: int | None
-    channels: list[str] = field(default_factory=list)
+    receivers: list[Target] = field(default_factory=list)
     #: The silence or maintenance window that muted the event.
     silenced_by: str | None = None
+    #: The receivers it would have reached (muted or not).
+    routed: list[str] = field(default_factory=list)
 
     def as_result(self) -> dict[str, Any]:
-        return {"incident_id": self.incident_id, "channels": self.channels, "silenced_by": self.silenced_by}
+        return {
+            "incident_id": self.incident_id,
+            "receivers": [t.receiver for t in self.receivers],
+            "silenced_by": self.silenced_by,
+        }
 
 
 def notification_payload(event: AlertEvent, kind: str, severity: str) -> dict[str, Any]:
@@ -65,17 +71,32 @@ def notification_payload(event: AlertEvent, kind: str, severity: str) -> dict[st
     }
 
 
+def route_label(routes: Route, event: AlertEvent) -> str:
+    """The routes the event lands on, as incidents and logs name them."""
+    return ", ".join(r.label for r in matching_routes(routes, event.labels))
+
+
+def repeat_due(heard: Heard | None, severity: str, repeat_interval_s: int, now: datetime) -> bool:
+    """Whether a receiver that heard ``heard`` of the incident is owed this firing: it never heard of
+    this episode, or heard something less severe, or heard nothing since a silence or an inhibition,
+    or last heard ``repeat_interval_s`` ago or more."""
+    if heard is None or heard.at is None:
+        return True
+    if SEVERITY_RANK[severity] > SEVERITY_RANK.get(heard.severity, 0):
+        return True
+    return (now - heard.at).total_seconds() >= repeat_interval_s
+
+
 def route_alert(
     conn: Connection,
-    redis: Redis,
-    config: RelopsConfig,
-    channels: Mapping[str, Channel],
+    deps: Deps,
     event: AlertEvent,
     event_id: str,
     muted_by: Silence | None = None,
 ) -> Routed:
-    """A firing event: record it, upsert its incident, and owe each routed channel a notification
-    unless a silence mutes it, the incident is acknowledged, or dedup suppresses it there.
+    """A firing event: record it, upsert its incident, and owe each receiver its routes reach a
+    notification unless a silence mutes it, the incident is acknowledged, dedup suppresses it there,
+    or that receiver heard of it within the route's repeat interval.
 
     A muted event is recorded and counted on its incident (which says what mutes it) and on its
     silence, and claims no dedup window, so the first firing after the silence ends pages at once.
@@ -83,13 +104,18 @@ def route_alert(
     ``event_id``, which the dedup script lets through again, so no notification is lost to a window
     claimed by an attempt that never committed.
     """
-    routed = [c.name for c in channels.values() if event.severity in routed_severities(c)]
+    severities = {name: routed_severities(channel) for name, channel in deps.receivers.items()}
+    found = reach(deps.routes, event.labels, event.severity, severities)
+    reached = found.targets
+    names_reached = [t.receiver for t in reached]
     muted_key = muted_by.key if muted_by else None
     record_alert_event(conn, event, silenced_by=muted_key)
-    incident = upsert_incident(conn, event, parse_utc(event.occurred_at), silenced_by=muted_key)
+    at = parse_utc(event.occurred_at)
+    incident = upsert_incident(conn, event, at, silenced_by=muted_key, route=route_label(deps.routes, event))
     if muted_by is not None:
         if muted_by.silence_id is not None:
             count_muted(conn, muted_by.silence_id)
+        mark_muted(conn, incident.id)
         log_event(
             logger,
             logging.INFO,
@@ -97,9 +123,9 @@ def route_alert(
             fingerprint=event.fingerprint,
             incident_id=incident.id,
             silenced_by=muted_by.key,
-            channels=",".join(routed) or "-",
+            receivers=",".join(names_reached) or "-",
         )
-        return Routed(incident.id, silenced_by=muted_by.key)
+        return Routed(incident.id, silenced_by=muted_by.key, routed=names_reached)
     if incident.status != "open":
         log_event(
             logger,
@@ -109,33 +135,80 @@ def route_alert(
             incident_id=incident.id,
             reason=f"incident is {incident.status}",
         )
-        return Routed(incident.id)
-    decisions = dedup(
-        redis, routed, event.dedup_key, SEVERITY_RANK[event.severity], config.alerts.dedup_window_s, event_id
-    )
-    owed = []
-    for channel, decision in decisions.items():
+        return Routed(incident.id, routed=names_reached)
+    if found.fell_back_from:
+        log_event(
+            logger,
+            logging.WARNING,
+            "alert.fallback",
+            fingerprint=event.fingerprint,
+            incident_id=incident.id,
+            route=route_label(deps.routes, event),
+            unavailable=",".join(found.fell_back_from),
+            receivers=",".join(names_reached) or "-",
+            reason="its routes' receivers cannot deliver in this process: the root's receivers take it",
+        )
+    if not reached:
+        # Usually the config says so (a route's severities, a receiver's): recorded, told nobody.
+        undeliverable = bool(found.fell_back_from)
+        log_event(
+            logger,
+            logging.ERROR if undeliverable else logging.INFO,
+            "alert.unrouted",
+            fingerprint=event.fingerprint,
+            incident_id=incident.id,
+            severity=event.severity,
+            route=route_label(deps.routes, event),
+            reason="no receiver can deliver in this process, not even the root's"
+            if undeliverable
+            else "no receiver of its routes takes this severity",
+        )
+    rank = SEVERITY_RANK[event.severity]
+    decisions = dedup(deps.redis, names_reached, event.dedup_key, rank, deps.config.alerts.dedup_window_s, event_id)
+    now = deps.now()
+    owed: list[Target] = []
+    for target in reached:
+        decision = decisions[target.receiver]
         if not decision.deliver:
             log_event(
                 logger,
                 logging.INFO,
                 "alert.suppressed",
-                channel=channel,
+                receiver=target.receiver,
                 dedup_key=event.dedup_key,
                 severity=event.severity,
                 suppressed=decision.suppressed,
             )
             continue
+        if not repeat_due(incident.notified.get(target.receiver), event.severity, target.route.repeat_interval_s, now):
+            log_event(
+                logger,
+                logging.INFO,
+                "alert.repeat_not_due",
+                receiver=target.receiver,
+                fingerprint=event.fingerprint,
+                repeat_interval_s=target.route.repeat_interval_s,
+            )
+            continue
+        channel = deps.receivers[target.receiver]
         payload = notification_payload(event, "firing", event.severity)
-        enqueue(conn, incident_id=incident.id, channel=channel, kind="firing", severity=event.severity, payload=payload)
-        owed.append(channel)
-    mark_notified(conn, incident.id, owed)
-    return Routed(incident.id, owed)
+        enqueue(
+            conn,
+            incident_id=incident.id,
+            channel=channel.name,
+            receiver=target.receiver,
+            kind="firing",
+            severity=event.severity,
+            payload=payload,
+        )
+        owed.append(target)
+    mark_notified(conn, incident.id, {t.receiver: Heard(now, event.severity, "route") for t in owed})
+    return Routed(incident.id, owed, routed=names_reached)
 
 
-def resolve_alert(conn: Connection, channels: Sequence[str], event: AlertEvent) -> Routed:
+def resolve_alert(conn: Connection, deps: Deps, event: AlertEvent) -> Routed:
     """A resolved event: close the fingerprint's incident once, and owe a "resolved" notification
-    to each of ``channels`` that was notified of it."""
+    to each receiver that heard of its firing."""
     record_alert_event(conn, event)
     resolved = resolve_incident(conn, event.fingerprint, parse_utc(event.occurred_at))
     if resolved is None:
@@ -143,12 +216,34 @@ def resolve_alert(conn: Connection, channels: Sequence[str], event: AlertEvent) 
             logger, logging.INFO, "alert.resolve_ignored", fingerprint=event.fingerprint, reason="no open incident"
         )
         return Routed(None)
-    owed = [name for name in resolved.notified_channels if name in channels]
-    for name in owed:
+    # The resolution reaches whoever heard the firing, by the route that sent it there (for its
+    # group timing), or by the route the resolution itself lands on.
+    landed = matching_routes(deps.routes, event.labels)
+    route = landed[0] if landed else deps.routes
+    owed = []
+    for name in resolved.notified:
+        channel = deps.receivers.get(name)
+        if channel is None:
+            log_event(
+                logger,
+                logging.ERROR,
+                "alert.resolution_undeliverable",
+                receiver=name,
+                fingerprint=event.fingerprint,
+                reason="the receiver that heard the firing is not configured in this process",
+            )
+            continue
         payload = notification_payload(event, "resolved", resolved.severity)
         enqueue(
-            conn, incident_id=resolved.id, channel=name, kind="resolved", severity=resolved.severity, payload=payload
+            conn,
+            incident_id=resolved.id,
+            channel=channel.name,
+            receiver=name,
+            kind="resolved",
+            severity=resolved.severity,
+            payload=payload,
         )
+        owed.append(Target(name, route))
     return Routed(resolved.id, owed)
 
 
@@ -176,19 +271,23 @@ def dispatch_alert(
     with deps.engine.begin() as conn:
         if event.status == "resolved":
             # Never muted: an incident whose firing was notified before a silence began still owes
-            # its channels the resolution; one that opened and closed inside the silence owes nobody.
-            routed = resolve_alert(conn, list(deps.channels), event)
+            # its receivers the resolution; one that opened and closed inside the silence owes nobody.
+            routed = resolve_alert(conn, deps, event)
         else:
             muted_by = deps.silences.index(conn, deps.config, deps.now()).first_match(event.labels, deps.now())
-            routed = route_alert(conn, deps.redis, deps.config, deps.channels, event, event_id, muted_by)
+            routed = route_alert(conn, deps, event, event_id, muted_by)
     if event.status == "resolved":
         if routed.incident_id is None:
             return routed.as_result()
         # The next firing of this key opens a new episode and must page at once.
-        forget_dedup(deps.redis, list(deps.channels), event.dedup_key)
-    alerts = deps.config.alerts
-    for name in routed.channels:
-        schedule_flush(deps.redis, deps.publish, name, alerts.group_wait_s, alerts.group_interval_s)
+        forget_dedup(deps.redis, list(deps.receivers), event.dedup_key)
+    elif routed.silenced_by is not None:
+        # A window claimed before the silence must not hold back the first firing after it.
+        forget_dedup(deps.redis, routed.routed, event.dedup_key)
+    for target in routed.receivers:
+        route = target.route
+        to = destination_of(deps.receivers[target.receiver])
+        schedule_flush(deps.redis, deps.publish, to, route.group_wait_s, route.group_interval_s)
     log_event(
         logger,
         logging.WARNING,
@@ -196,7 +295,7 @@ def dispatch_alert(
         fingerprint=event.fingerprint,
         severity=event.severity,
         incident_id=routed.incident_id,
-        channels=",".join(routed.channels) or "-",
+        receivers=",".join(t.receiver for t in routed.receivers) or "-",
         silenced_by=routed.silenced_by,
         title=event.title,
     )

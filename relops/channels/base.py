@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from relops.config import ChannelSettings
+from relops.config.routing import ReceiverConfig
 from relops.errors import RelopsError
+from relops.names import channel_queue
 from relops.settings import Settings
 from relops.timeutil import parse_utc
 
@@ -92,12 +94,20 @@ def _moment(occurred_at: str) -> datetime:
 
 
 class Channel(abc.ABC):
-    """A destination for alert messages."""
+    """A channel type, and as an instance one receiver of that type: a destination for alert messages.
 
-    #: Config key, queue suffix (alerts.NAME) and task suffix (relops.notify_NAME).
+    Every channel type has a default receiver named after it (webhook, email) whose destination
+    comes from the environment (MONITORING_ALERT_WEBHOOK_URL, ADMIN_EMAILS); [receivers.NAME]
+    entries add more, each with its own destination, dedup windows, group timer, breaker (webhook)
+    and rate limit.
+    """
+
+    #: Config key, queue suffix (alerts.NAME) and task suffix (relops.notify_NAME); also the name
+    #: of the type's default receiver.
     name: ClassVar[str]
-    #: The circuit breaker ([breakers.NAME]) that guards calls to the receiver.
-    breaker: ClassVar[str]
+    #: The circuit breaker ([breakers.NAME]) that guards calls to the default receiver; a
+    #: [receivers.NAME] receiver has its own (RelopsConfig.receiver_breaker).
+    default_breaker: ClassVar[str]
     #: Severities routed here when the config file does not say.
     default_severities: ClassVar[tuple[str, ...]]
     #: Messages per second the destination accepts when the config file does not say.
@@ -106,6 +116,8 @@ class Channel(abc.ABC):
     default_silence_notices: ClassVar[bool] = False
     #: The channel's own keys in [alerts.channels.NAME], beyond ChannelSettings' fields.
     options: ClassVar[frozenset[str]] = frozenset()
+    #: The [receivers.NAME] keys that say where a receiver of this type sends (webhook: url_env).
+    destination_keys: ClassVar[frozenset[str]] = frozenset()
     #: How long after a message's first attempt a resend still carries an idempotency key the
     #: receiver remembers; None: the receiver has no idempotency (a resend may be a duplicate).
     idempotency_window_s: ClassVar[float | None] = None
@@ -115,9 +127,26 @@ class Channel(abc.ABC):
         """Why this channel's [alerts.channels.NAME] settings cannot work, or None."""
         return None
 
-    def __init__(self, settings: Settings, config: ChannelSettings) -> None:
+    @classmethod
+    def receiver_problem(cls, receiver: ReceiverConfig) -> str | None:
+        """Why a [receivers.NAME] entry of this type cannot work as written, or None."""
+        return None
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: ChannelSettings,
+        receiver: str | None = None,
+        spec: ReceiverConfig | None = None,
+    ) -> None:
         self.settings = settings
         self.config = config
+        #: The receiver's name: the type's name for its default receiver.
+        self.receiver = receiver or self.name
+        #: Its [receivers.NAME] entry; None for the default receiver.
+        self.spec = spec
+        self.breaker = self.default_breaker if spec is None else spec.breaker or self.receiver
+        self.queue = spec.queue if spec is not None and spec.queue else channel_queue(self.name)
 
     @abc.abstractmethod
     def missing_configuration(self) -> str | None:
@@ -127,6 +156,11 @@ class Channel(abc.ABC):
     def destination(self) -> str:
         """A name for the receiver that holds no secret (host and path, no query or token): the key
         of the rate limit shared by every worker sending there."""
+
+    def rate_limit_key(self) -> str:
+        """What the shared rate limit counts by: the destination. Receivers whose destinations read
+        the same once masked (two Slack webhooks) but are different receivers override it."""
+        return self.destination()
 
     @abc.abstractmethod
     def send(self, notifications: Sequence[Notification], context: MessageContext) -> None:

@@ -19,7 +19,9 @@ from relops.channels.base import Channel, DeliveryError, MessageContext, Notific
 from relops.channels.email_format import render_email
 from relops.channels.http import post_json, url_problem
 from relops.config import ChannelSettings
+from relops.config.routing import ReceiverConfig
 from relops.redaction import known_secrets, redact_url, url_credentials
+from relops.settings import named_variable
 
 __all__ = ["CHANNEL", "EmailChannel", "idempotency_key", "render_email", "valid_sender"]
 
@@ -65,7 +67,8 @@ class EmailChannel(Channel):
     """Sends alert emails (see email_format.render_email) to ADMIN_EMAILS through Resend."""
 
     name = "email"
-    breaker = "resend_email"
+    default_breaker = "resend_email"
+    destination_keys = frozenset({"to", "to_env"})
     default_severities = ("critical",)
     default_rate_per_s = 2.0
     options = frozenset({"sender"})
@@ -81,6 +84,29 @@ class EmailChannel(Channel):
             )
         return None
 
+    @classmethod
+    def receiver_problem(cls, receiver: ReceiverConfig) -> str | None:
+        if receiver.to is None and receiver.to_env is None:
+            return "an email receiver needs 'to' (a list of addresses) or 'to_env' (a variable that lists them)"
+        bad = [a for a in receiver.to or () if not _ADDRESS.match(a)]
+        if bad:
+            return f"'to': {bad[0][:100]!r} is not an email address"
+        return None
+
+    def _recipients_variable(self) -> str | None:
+        """The variable the recipients come from; None when the config lists them."""
+        if self.spec is None:
+            return "ADMIN_EMAILS"
+        return self.spec.to_env
+
+    def _recipients(self) -> list[str]:
+        if self.spec is None:
+            return self.settings.admin_email_list
+        if self.spec.to is not None:
+            return list(self.spec.to)
+        listed = named_variable(self.spec.to_env or "")
+        return [a.strip() for a in listed.get_secret_value().split(",") if a.strip()] if listed else []
+
     def _api_key(self) -> str | None:
         secret = self.settings.resend_api_key
         key = secret.get_secret_value().strip() if secret is not None else ""
@@ -95,11 +121,15 @@ class EmailChannel(Channel):
             return "RESEND_API_KEY is not set"
         if not _PRINTABLE_ASCII.match(key):
             return "RESEND_API_KEY contains spaces, control or non-ASCII characters"
-        recipients = self.settings.admin_email_list
+        recipients = self._recipients()
+        source = self._recipients_variable() or f"receivers.{self.receiver}.to"
         if not recipients:
-            return "ADMIN_EMAILS is empty"
+            return f"{source} is empty" if self.spec is None or self.spec.to is not None else f"{source} is not set"
         if len(recipients) > MAX_RECIPIENTS:
-            return f"ADMIN_EMAILS has {len(recipients)} addresses; Resend accepts at most {MAX_RECIPIENTS} per email"
+            return f"{source} has {len(recipients)} addresses; Resend accepts at most {MAX_RECIPIENTS} per email"
+        bad = [a for a in recipients if not _ADDRESS.match(a)]
+        if bad:
+            return f"{source}: {bad[0][:100]!r} is not an email address"
         sender = self._sender()
         if sender is None or (isinstance(sender, str) and not sender.strip()):
             return 'alerts.channels.email.sender is not set (e.g. sender = "relops <alerts@example.com>")'
@@ -122,7 +152,7 @@ class EmailChannel(Channel):
         base = self.settings.resend_api_url.strip().rstrip("/")
         payload = {
             "from": self._sender(),
-            "to": self.settings.admin_email_list,
+            "to": self._recipients(),
             "subject": subject,
             "html": html,
             "text": text,

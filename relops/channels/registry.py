@@ -1,4 +1,5 @@
-"""Finds the channel modules and builds the channels the config and environment enable."""
+"""Finds the channel modules, checks the config's channel, receiver and route sections against them,
+and builds the receivers the config and environment enable."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pkgutil
 from functools import cache
 
 import relops.channels
+from relops.alerting.routes import build_tree, tree_problems
 from relops.channels.base import Channel
-from relops.config import AlertsConfig, ChannelSettings, quoted
+from relops.config import AlertsConfig, ChannelSettings, RelopsConfig, quoted
 from relops.errors import ConfigError
 from relops.logs import log_event
 from relops.settings import Settings
@@ -47,18 +49,74 @@ def check_channel_config(config: AlertsConfig, source: str) -> None:
             raise ConfigError(f"{source}: alerts.channels.{name}: {problem}")
 
 
-def build_channels(settings: Settings, config: AlertsConfig) -> dict[str, Channel]:
-    """The channels that are enabled and configured. Each one skipped is said once, here."""
-    ready: dict[str, Channel] = {}
-    for name, cls in channel_classes().items():
-        entry = config.channels.get(name, ChannelSettings())
-        if not entry.enabled:
-            log_event(logger, logging.INFO, "channel.skipped", channel=name, reason="disabled in the config")
+def check_receivers(config: RelopsConfig, source: str) -> None:
+    """[receivers.NAME] entries name a channel type this installation has and say where they send
+    in that type's keys; the route tree names only receivers that exist and reaches every route."""
+    classes = channel_classes()
+    problems = []
+    for name, receiver in sorted(config.receivers.items()):
+        where = f"{source}: receivers.{name}"
+        cls = classes.get(receiver.type)
+        if name in classes:
+            problems.append(
+                f"{where}: {name!r} is the default receiver of the {name} channel; configure it in "
+                f"[alerts.channels.{name}] or pick another name"
+            )
             continue
+        if cls is None:
+            problems.append(
+                f"{where} field 'type': unknown channel {quoted(receiver.type)}; known: {', '.join(sorted(classes))}"
+            )
+            continue
+        given = {key for key in ("url_env", "to", "to_env") if getattr(receiver, key) is not None}
+        for key in sorted(given - cls.destination_keys):
+            problems.append(f"{where} field {key!r}: not a key of a {receiver.type} receiver")
+        extra = sorted(set(receiver.overrides) - set(ChannelSettings.model_fields) - cls.options)
+        if extra:
+            known = ", ".join(sorted({*ChannelSettings.model_fields, *cls.options, *cls.destination_keys}))
+            problems.append(f"{where}: unknown key {quoted(extra[0])}; known: {known}, type, breaker, queue")
+        problem = cls.receiver_problem(receiver) or cls.settings_problem(config.receiver_settings(name))
+        if problem:
+            problems.append(f"{where}: {problem}")
+    try:
+        tree = build_tree(config, list(classes))
+    except ValueError as exc:
+        problems.append(f"{source}: {exc}")
+    else:
+        problems += [f"{source}: {p}" for p in tree_problems(tree, {*classes, *config.receivers})]
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems[:20]))
+
+
+def check_alerting_config(config: RelopsConfig, source: str) -> None:
+    """Everything about alert delivery that needs the installed channels to check."""
+    check_channel_config(config.alerts, source)
+    check_receivers(config, source)
+
+
+def configured_receivers(settings: Settings, config: RelopsConfig) -> dict[str, tuple[Channel, str | None]]:
+    """Every receiver the config knows (each channel type's default one and [receivers.NAME]), with
+    why it cannot deliver in this environment (None: it can)."""
+    found: dict[str, tuple[Channel, str | None]] = {}
+    for name, cls in channel_classes().items():
+        entry = config.alerts.channels.get(name, ChannelSettings())
         channel = cls(settings, entry)
-        missing = channel.missing_configuration()
-        if missing:
-            log_event(logger, logging.WARNING, "channel.skipped", channel=name, reason=missing)
+        found[name] = (channel, None if entry.enabled else "disabled in the config")
+    for name, spec in config.receivers.items():
+        receiver_settings = config.receiver_settings(name)
+        channel = channel_classes()[spec.type](settings, receiver_settings, name, spec)
+        found[name] = (channel, None if receiver_settings.enabled else "disabled in the config")
+    return {name: (channel, problem or channel.missing_configuration()) for name, (channel, problem) in found.items()}
+
+
+def build_receivers(settings: Settings, config: RelopsConfig) -> dict[str, Channel]:
+    """The receivers that are enabled and configured, by name: each channel type's default receiver
+    and the config's [receivers.NAME]. Each one skipped is said once, here."""
+    ready: dict[str, Channel] = {}
+    for name, (channel, problem) in configured_receivers(settings, config).items():
+        if problem is not None:
+            level = logging.INFO if problem == "disabled in the config" else logging.WARNING
+            log_event(logger, level, "channel.skipped", channel=channel.name, receiver=name, reason=problem)
             continue
         ready[name] = channel
     return ready
@@ -73,6 +131,10 @@ def rate_per_s(channel: Channel) -> float:
 
 
 def silence_notices(channel: Channel) -> bool:
-    """Whether the channel is told when a silence is created and when it ends."""
+    """Whether the receiver is told when a silence is created and when it ends. A [receivers.NAME]
+    receiver is told only when its own entry says ``silence_notices = true``: a team's channel
+    should not hear of every other team's silences."""
+    if channel.spec is not None:
+        return channel.spec.overrides.get("silence_notices") is True
     configured = channel.config.silence_notices
     return channel.default_silence_notices if configured is None else configured

@@ -22,6 +22,7 @@ from relops.cli.evaluate import evaluate, tick
 from relops.cli.incidents import incidents
 from relops.cli.maintenance import maintenance
 from relops.cli.migrate import migrate
+from relops.cli.routes import routes
 from relops.cli.services import services
 from relops.cli.silence import silence
 from relops.cli.status import status
@@ -48,6 +49,7 @@ for _command in (
     maintenance,
     migrate,
     rejections,
+    routes,
     services,
     silence,
     status,

@@ -30,16 +30,22 @@ def incidents(ctx: click.Context, include_resolved: bool) -> None:
         )
         if row["runbook_url"]:
             click.echo(f"{'':>6} runbook: {row['runbook_url']}")
+        heard = ", ".join(sorted(row["notified"] or {}))
+        if row["route"] or heard:
+            click.echo(f"{'':>6} route: {row['route'] or '-'}; heard by: {heard or 'nobody yet'}")
+        for step in row["escalations"] or ():
+            when = step["at"][:19].replace("T", " ")
+            click.echo(f"{'':>6} escalated to {step['to']} at {when} (after {step['after_s']}s unacknowledged)")
 
 
 def _change(incident_id: int, action: Action) -> None:
     from relops.alerting.incidents import STATUS_OF, change_incident
     from relops.audit import cli_actor
     from relops.logs import kv
-    from relops.runtime import engine, get_channels, redis
+    from relops.runtime import engine, get_receivers, redis
     from relops.timeutil import utcnow
 
-    row = change_incident(engine(), redis(), list(get_channels()), incident_id, action, utcnow(), cli_actor())
+    row = change_incident(engine(), redis(), list(get_receivers()), incident_id, action, utcnow(), cli_actor())
     if row is None:
         raise click.ClickException(
             f"incident {incident_id} does not exist or cannot become {STATUS_OF[action]} from its status"

@@ -20,12 +20,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
 from relops.alerting.labels import MAX_LABELS, RESERVED, label_problem
 from relops.config.messages import quoted
+from relops.config.routing import ReceiverConfig, ReceiverName, RouteConfig
 from relops.errors import InputRejected
 from relops.silencing.matchers import Matcher, parse_matcher
 
@@ -391,6 +393,50 @@ class RelopsConfig(_Strict):
     jobs: tuple[JobConfig, ...] = Field((), strict=False)
     silences: SilencesConfig = SilencesConfig()
     maintenance: tuple[MaintenanceConfig, ...] = Field((), strict=False)
+    #: Named destinations beyond the default ones (one per channel type, named after it).
+    receivers: dict[ReceiverName, ReceiverConfig] = Field(default_factory=dict)
+    #: The route tree's root: every alert; unset, it sends each alert to the default receivers.
+    route: RouteConfig = RouteConfig()
+
+    @model_validator(mode="after")
+    def _root_route_matches_everything(self) -> RelopsConfig:
+        if self.route.matchers:
+            raise ValueError("route: the root route matches every alert: put matchers on its routes")
+        if self.route.continue_:
+            raise ValueError("route: 'continue' means nothing on the root route")
+        return self
+
+    @model_validator(mode="after")
+    def _route_labels_known(self) -> RelopsConfig:
+        known = self.label_names()
+        pending = [("route", self.route)]
+        while pending:
+            where, route = pending.pop()
+            for matcher in route.parsed_matchers:
+                if matcher.name not in known:
+                    raise ValueError(
+                        f"{where}{f' {quoted(route.name)}' if route.name else ''}: label {matcher.name!r} is not "
+                        f"one relops sets or this config declares ({', '.join(sorted(known))})"
+                    )
+            pending += [(f"{where}.routes[{i}]", child) for i, child in enumerate(route.routes)]
+        return self
+
+    @model_validator(mode="after")
+    def _receiver_settings_valid(self) -> RelopsConfig:
+        for name in self.receivers:
+            try:
+                self.receiver_settings(name)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(map(str, first["loc"])) or "settings"
+                raise ValueError(f"receiver {quoted(name)} field {quoted(field)}: {first['msg']}") from None
+        return self
+
+    def receiver_settings(self, name: str) -> ChannelSettings:
+        """A configured receiver's delivery settings: its own keys over its type's [alerts.channels.TYPE]."""
+        receiver = self.receivers[name]
+        base = self.alerts.channels.get(receiver.type, ChannelSettings())
+        return ChannelSettings.model_validate({**base.model_dump(exclude_unset=True), **receiver.overrides})
 
     @model_validator(mode="after")
     def _maintenance_labels_known(self) -> RelopsConfig:
@@ -431,8 +477,9 @@ class RelopsConfig(_Strict):
         return self
 
     def breaker_settings(self) -> dict[str, BreakerSettings]:
-        """Every known dependency: the defaults, tuned or extended by the config file."""
-        return {**{name: BreakerSettings() for name in DEFAULT_BREAKERS}, **self.breakers}
+        """Every known dependency: the defaults and each receiver's, tuned or extended by the config file."""
+        receivers = {spec.breaker or name: BreakerSettings() for name, spec in self.receivers.items()}
+        return {**{name: BreakerSettings() for name in DEFAULT_BREAKERS}, **receivers, **self.breakers}
 
     @property
     def jobs_by_name(self) -> dict[str, JobConfig]:

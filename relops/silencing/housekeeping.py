@@ -1,11 +1,11 @@
 """relops.check_silences' logic (beat, every CHECK_INTERVAL_S): what silences starting and ending owe.
 
-- A new silence: the channels that take silence notices hear who muted what, why, until when,
+- A new silence: the receivers that take silence notices hear who muted what, why, until when,
   and which open incidents it matches.
 - A silence that ended (expired early, or reached its end) and a maintenance window that closed:
   the incidents they muted are muted no more, and their dedup windows are forgotten, so an
   incident still firing pages at its next evaluation instead of waiting out a window claimed
-  before the silence. The channels hear that it ended and what it muted; one that muted nothing
+  before the silence. The receivers hear that it ended and what it muted; one that muted nothing
   in its whole life is called out, since it may have been a mistake or a leftover.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping
 
 from relops.alerting.dedup import forget_dedup
-from relops.alerting.grouping import schedule_flush
+from relops.alerting.grouping import destination_of, schedule_flush
 from relops.channels.registry import silence_notices
 from relops.deps import Deps
 from relops.logs import log_event
@@ -105,10 +105,19 @@ def end_notice(row: RowMapping, now: datetime) -> dict[str, Any]:
 
 
 def _notify(conn: Connection, deps: Deps, payload: dict[str, Any]) -> list[str]:
-    channels = [c.name for c in deps.channels.values() if silence_notices(c)]
-    for name in channels:
-        enqueue(conn, incident_id=None, channel=name, kind="notice", severity="info", payload=payload)
-    return channels
+    """Owe the notice to every receiver that takes silence notices."""
+    receivers = [c for c in deps.receivers.values() if silence_notices(c)]
+    for channel in receivers:
+        enqueue(
+            conn,
+            incident_id=None,
+            channel=channel.name,
+            receiver=channel.receiver,
+            kind="notice",
+            severity="info",
+            payload=payload,
+        )
+    return [c.receiver for c in receivers]
 
 
 def check_silences(deps: Deps) -> dict[str, int]:
@@ -132,10 +141,10 @@ def check_silences(deps: Deps) -> dict[str, int]:
         closed = [k for k in silenced_incident_keys(conn) if k.startswith("maintenance:") and k not in open_windows]
         released += release_incidents(conn, closed)
     for incident in released:
-        forget_dedup(deps.redis, list(deps.channels), incident["dedup_key"])
-    alerts = deps.config.alerts
+        forget_dedup(deps.redis, list(deps.receivers), incident["dedup_key"])
     for name in sorted(owed):
-        schedule_flush(deps.redis, deps.publish, name, alerts.group_wait_s, alerts.group_interval_s)
+        to = destination_of(deps.receivers[name])
+        schedule_flush(deps.redis, deps.publish, to, deps.routes.group_wait_s, deps.routes.group_interval_s)
     if started or ended or released:
         deps.silences.forget()
         log_event(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -16,13 +17,14 @@ from relops.alerting.events import AlertEvent
 # redelivered after the flow recovered must not reopen it.
 _UPSERT = text("""
 INSERT INTO ops_incidents AS i (fingerprint, status, severity, source, title, runbook_url,
-                               first_seen, last_seen, opened_at, occurrences, last_event, labels, silenced_by)
+                               first_seen, last_seen, opened_at, occurrences, last_event, labels, silenced_by, route)
 VALUES (:fingerprint, 'open', :severity, :source, :title, :runbook_url, :at, :at, :at, 1, :event, :labels,
-        :silenced_by)
+        :silenced_by, :route)
 ON CONFLICT (fingerprint) DO UPDATE SET
     occurrences = i.occurrences + 1,
     labels = EXCLUDED.labels,
     silenced_by = EXCLUDED.silenced_by,
+    route = EXCLUDED.route,
     last_seen = greatest(i.last_seen, EXCLUDED.last_seen),
     severity = EXCLUDED.severity,
     title = EXCLUDED.title,
@@ -33,51 +35,87 @@ ON CONFLICT (fingerprint) DO UPDATE SET
                      THEN EXCLUDED.opened_at ELSE i.opened_at END,
     acknowledged_at = CASE WHEN i.status = 'resolved' AND EXCLUDED.last_seen > i.resolved_at
                            THEN NULL ELSE i.acknowledged_at END,
+    escalations = CASE WHEN i.status = 'resolved' AND EXCLUDED.last_seen > i.resolved_at
+                       THEN '[]'::jsonb ELSE i.escalations END,
     resolved_at = CASE WHEN i.status = 'resolved' AND EXCLUDED.last_seen > i.resolved_at
                        THEN NULL ELSE i.resolved_at END
-RETURNING i.id, i.status
+RETURNING i.id, i.status, i.notified
 """).bindparams(bindparam("event", type_=JSONB), bindparam("labels", type_=JSONB))
 
 # Only an unresolved incident resolves, once: the row lock taken by the CTE makes two concurrent
 # resolutions of one fingerprint produce one "resolved" notification, not two.
 _RESOLVE = text("""
 WITH current AS (
-    SELECT id, notified_channels, severity FROM ops_incidents
+    SELECT id, notified, severity FROM ops_incidents
     WHERE fingerprint = :fingerprint AND status <> 'resolved' FOR UPDATE
 )
 UPDATE ops_incidents i
-SET status = 'resolved', resolved_at = :at, last_seen = greatest(i.last_seen, :at), notified_channels = '{}'
+SET status = 'resolved', resolved_at = :at, last_seen = greatest(i.last_seen, :at), notified = '{}'
 FROM current WHERE i.id = current.id
-RETURNING i.id, current.notified_channels, current.severity
+RETURNING i.id, current.notified, current.severity
 """)
 
-_MARK_NOTIFIED = text("""
-UPDATE ops_incidents SET notified_channels = ARRAY(
-    SELECT DISTINCT unnest(notified_channels || CAST(:channels AS text[])))
-WHERE id = :id
+_MARK_NOTIFIED = text("UPDATE ops_incidents SET notified = notified || :heard WHERE id = :id").bindparams(
+    bindparam("heard", type_=JSONB)
+)
+
+# A muted alert makes the next unmuted one due at once: each receiver keeps its place (it still
+# gets the resolution) but loses the time it last heard, which a repeat would count from.
+_MARK_MUTED = text("""
+UPDATE ops_incidents SET notified = coalesce(
+    (SELECT jsonb_object_agg(k, v || '{"at": null}'::jsonb) FROM jsonb_each(notified) AS e(k, v)), '{}'::jsonb)
+WHERE id = :id AND notified <> '{}'::jsonb
 """)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """When a receiver last heard of an incident's current episode, at what severity, and how."""
+
+    at: datetime | None
+    severity: str
+    #: "route" or "escalation"
+    via: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat() if self.at else None, "severity": self.severity, "via": self.via}
+
+
+def _heard(raw: dict[str, Any]) -> dict[str, Heard]:
+    return {
+        receiver: Heard(
+            at=datetime.fromisoformat(v["at"]) if v.get("at") else None,
+            severity=v.get("severity", "warning"),
+            via=v.get("via", "route"),
+        )
+        for receiver, v in (raw or {}).items()
+    }
 
 
 @dataclass(frozen=True)
 class UpsertedIncident:
     id: int
     status: str
+    notified: dict[str, Heard]
 
 
 @dataclass(frozen=True)
 class ResolvedIncident:
     id: int
-    notified_channels: list[str]
+    #: The receivers that heard the current episode's firing: they are owed its resolution.
+    notified: dict[str, Heard]
     severity: str
 
 
 def upsert_incident(
-    conn: Connection, event: AlertEvent, at: datetime, silenced_by: str | None = None
+    conn: Connection, event: AlertEvent, at: datetime, silenced_by: str | None = None, route: str | None = None
 ) -> UpsertedIncident:
-    """Open or update the fingerprint's incident; ``silenced_by`` says what mutes it now (None: nothing)."""
+    """Open or update the fingerprint's incident; ``silenced_by`` says what mutes it now (None:
+    nothing), ``route`` which routes its alert landed on."""
     row = conn.execute(
         _UPSERT,
         {
+            "route": route,
             "labels": event.labels,
             "silenced_by": silenced_by,
             "fingerprint": event.fingerprint,
@@ -89,7 +127,7 @@ def upsert_incident(
             "event": event.as_kwargs(),
         },
     ).one()
-    return UpsertedIncident(id=row.id, status=row.status)
+    return UpsertedIncident(id=row.id, status=row.status, notified=_heard(row.notified))
 
 
 def resolve_incident(conn: Connection, fingerprint: str, at: datetime) -> ResolvedIncident | None:
@@ -97,12 +135,18 @@ def resolve_incident(conn: Connection, fingerprint: str, at: datetime) -> Resolv
     row = conn.execute(_RESOLVE, {"fingerprint": fingerprint, "at": at}).first()
     if row is None:
         return None
-    return ResolvedIncident(id=row.id, notified_channels=list(row.notified_channels), severity=row.severity)
+    return ResolvedIncident(id=row.id, notified=_heard(row.notified), severity=row.severity)
 
 
-def mark_notified(conn: Connection, incident_id: int, channels: Sequence[str]) -> None:
-    if channels:
-        conn.execute(_MARK_NOTIFIED, {"id": incident_id, "channels": list(channels)})
+def mark_notified(conn: Connection, incident_id: int, heard: Mapping[str, Heard]) -> None:
+    """Record that these receivers heard of the incident now."""
+    if heard:
+        conn.execute(_MARK_NOTIFIED, {"id": incident_id, "heard": {r: h.as_json() for r, h in heard.items()}})
+
+
+def mark_muted(conn: Connection, incident_id: int) -> None:
+    """A muted alert: the next unmuted one is due at every receiver at once."""
+    conn.execute(_MARK_MUTED, {"id": incident_id})
 
 
 def open_fingerprints(conn: Connection, fingerprints: Sequence[str]) -> set[str]:
@@ -121,7 +165,7 @@ def set_status(conn: Connection, incident_id: int, status: str, at: datetime) ->
     """
     column = {"acknowledged": "acknowledged_at", "resolved": "resolved_at"}[status]
     allowed_from = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}[status]
-    extra = ", notified_channels = '{}'" if status == "resolved" else ""
+    extra = ", notified = '{}'" if status == "resolved" else ""
     row = conn.execute(
         text(
             f"UPDATE ops_incidents SET status = :status, {column} = :at{extra} "
@@ -138,9 +182,91 @@ def list_incidents(conn: Connection, include_resolved: bool = False, limit: int 
         conn.execute(
             text(
                 "SELECT id, fingerprint, status, severity, source, title, runbook_url, opened_at, last_seen, "
-                f"occurrences, labels, silenced_by FROM ops_incidents {where} "
+                f"occurrences, labels, silenced_by, route, notified, escalations FROM ops_incidents {where} "
                 "ORDER BY (status = 'resolved'), (severity = 'critical') DESC, last_seen DESC LIMIT :limit"
             ),
             {"limit": limit},
         ).mappings()
     )
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    """An open, unmuted incident, as repeats and escalations see it."""
+
+    id: int
+    fingerprint: str
+    severity: str
+    labels: dict[str, str]
+    opened_at: datetime
+    occurrences: int
+    last_event: dict[str, Any]
+    notified: dict[str, Heard]
+    #: The raw "at" of each receiver's entry: what a repeat compares and sets (compare-and-set).
+    notified_at_raw: dict[str, str | None]
+    #: The keys of the escalation steps already taken in this episode.
+    escalated: frozenset[str]
+
+
+def followup_candidates(conn: Connection, limit: int = 5000) -> list[OpenIncident]:
+    """Open (not acknowledged) incidents nothing mutes: the ones that may repeat or escalate."""
+    rows = conn.execute(
+        text(
+            "SELECT id, fingerprint, severity, labels, opened_at, occurrences, last_event, notified, escalations "
+            "FROM ops_incidents WHERE status = 'open' AND silenced_by IS NULL ORDER BY id LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [
+        OpenIncident(
+            id=r.id,
+            fingerprint=r.fingerprint,
+            severity=r.severity,
+            labels=dict(r.labels or {}),
+            opened_at=r.opened_at,
+            occurrences=r.occurrences,
+            last_event=dict(r.last_event or {}),
+            notified=_heard(r.notified),
+            notified_at_raw={k: v.get("at") for k, v in (r.notified or {}).items()},
+            escalated=frozenset(str(step.get("step")) for step in r.escalations or ()),
+        )
+        for r in rows
+    ]
+
+
+# Compare-and-set: the receiver's entry must still be what the check saw (a firing routed meanwhile,
+# an ack, a resolution or a silence wins), so a repeat is owed once however many checks race.
+_CLAIM_REPEAT = text("""
+UPDATE ops_incidents SET notified = notified || :heard
+WHERE id = :id AND status = 'open' AND silenced_by IS NULL
+  AND (notified -> :receiver ->> 'at') IS NOT DISTINCT FROM :seen_at
+RETURNING id
+""").bindparams(bindparam("heard", type_=JSONB))
+
+# Each step once per episode; only while the incident is open, unacknowledged and unmuted. An
+# escalation receiver that already heard of it by a route keeps that entry (its repeats go on).
+_CLAIM_ESCALATION = text("""
+UPDATE ops_incidents SET
+    escalations = escalations || :step,
+    notified = CASE WHEN notified ? :receiver THEN notified ELSE notified || :heard END
+WHERE id = :id AND status = 'open' AND silenced_by IS NULL AND NOT escalations @> :step_key
+RETURNING id
+""").bindparams(bindparam("step", type_=JSONB), bindparam("step_key", type_=JSONB), bindparam("heard", type_=JSONB))
+
+
+def claim_repeat(conn: Connection, incident_id: int, receiver: str, seen_at: str | None, heard: Heard) -> bool:
+    """Record a repeat to ``receiver`` if nothing changed its entry since it was read as ``seen_at``."""
+    params = {"id": incident_id, "receiver": receiver, "seen_at": seen_at, "heard": {receiver: heard.as_json()}}
+    return conn.execute(_CLAIM_REPEAT, params).first() is not None
+
+
+def claim_escalation(conn: Connection, incident_id: int, step: dict[str, Any], receiver: str, heard: Heard) -> bool:
+    """Record an escalation step unless it was taken already or the incident is no longer escalating."""
+    params = {
+        "id": incident_id,
+        "receiver": receiver,
+        "step": [step],
+        "step_key": [{"step": step["step"]}],
+        "heard": {receiver: heard.as_json()},
+    }
+    return conn.execute(_CLAIM_ESCALATION, params).first() is not None

@@ -1,4 +1,4 @@
-"""The notification outbox: every alert owed to a channel, from pending to delivered or dead."""
+"""The notification outbox: every alert owed to a receiver, from pending to delivered or dead."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from sqlalchemy import Connection, RowMapping, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 _ENQUEUE = text(
-    "INSERT INTO ops_notifications (incident_id, channel, kind, severity, payload, status) "
-    "VALUES (:incident_id, :channel, :kind, :severity, :payload, 'pending')"
+    "INSERT INTO ops_notifications (incident_id, channel, receiver, kind, severity, payload, status) "
+    "VALUES (:incident_id, :channel, :receiver, :kind, :severity, :payload, 'pending')"
 ).bindparams(bindparam("payload", type_=JSONB))
 
-# SKIP LOCKED: two flushes of one channel racing each take disjoint rows instead of waiting.
+# SKIP LOCKED: two flushes of one receiver racing each take disjoint rows instead of waiting.
 _CLAIM = text("""
 UPDATE ops_notifications SET status = 'sending', message_key = :key, claimed_at = :now, next_attempt_at = :now
 WHERE id IN (
-    SELECT id FROM ops_notifications WHERE channel = :channel AND status = 'pending'
+    SELECT id FROM ops_notifications WHERE receiver = :receiver AND status = 'pending'
     ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
 )
 RETURNING id
@@ -25,18 +25,33 @@ RETURNING id
 
 
 def enqueue(
-    conn: Connection, *, incident_id: int | None, channel: str, kind: str, severity: str, payload: dict[str, Any]
+    conn: Connection,
+    *,
+    incident_id: int | None,
+    channel: str,
+    receiver: str,
+    kind: str,
+    severity: str,
+    payload: dict[str, Any],
 ) -> None:
-    """Owe ``channel`` one notification (``incident_id`` None: a notice that belongs to no incident)."""
+    """Owe ``receiver`` (of type ``channel``) one notification (``incident_id`` None: a notice that
+    belongs to no incident)."""
     conn.execute(
         _ENQUEUE,
-        {"incident_id": incident_id, "channel": channel, "kind": kind, "severity": severity, "payload": payload},
+        {
+            "incident_id": incident_id,
+            "channel": channel,
+            "receiver": receiver,
+            "kind": kind,
+            "severity": severity,
+            "payload": payload,
+        },
     )
 
 
-def claim_pending(conn: Connection, channel: str, key: str, now: datetime, limit: int = 10_000) -> int:
-    """Move the channel's pending notifications into message ``key``; returns how many."""
-    return len(conn.execute(_CLAIM, {"channel": channel, "key": key, "now": now, "limit": limit}).all())
+def claim_pending(conn: Connection, receiver: str, key: str, now: datetime, limit: int = 10_000) -> int:
+    """Move the receiver's pending notifications into message ``key``; returns how many."""
+    return len(conn.execute(_CLAIM, {"receiver": receiver, "key": key, "now": now, "limit": limit}).all())
 
 
 def message_payloads(conn: Connection, key: str) -> list[dict[str, Any]]:
@@ -100,7 +115,7 @@ def record_outage(
     return waited_s, max((r.attempts for r in rows), default=0)
 
 
-def dead_letter(conn: Connection, *, channel: str, key: str, reason: str, attempts: int) -> int:
+def dead_letter(conn: Connection, *, channel: str, receiver: str, key: str, reason: str, attempts: int) -> int:
     """Give up on a message: its notifications become dead and one dead letter records why."""
     alerts = (
         conn.execute(
@@ -117,11 +132,14 @@ def dead_letter(conn: Connection, *, channel: str, key: str, reason: str, attemp
     if alerts:
         conn.execute(
             text(
-                "INSERT INTO ops_dead_letters (channel, message_key, notifications, attempts, reason, alerts) "
-                "VALUES (:channel, :key, :n, :attempts, :reason, :alerts) ON CONFLICT (message_key) DO NOTHING"
+                "INSERT INTO ops_dead_letters "
+                "(channel, receiver, message_key, notifications, attempts, reason, alerts) "
+                "VALUES (:channel, :receiver, :key, :n, :attempts, :reason, :alerts) "
+                "ON CONFLICT (message_key) DO NOTHING"
             ).bindparams(bindparam("alerts", type_=JSONB)),
             {
                 "channel": channel,
+                "receiver": receiver,
                 "key": key,
                 "n": len(alerts),
                 "attempts": attempts,
@@ -132,19 +150,19 @@ def dead_letter(conn: Connection, *, channel: str, key: str, reason: str, attemp
     return len(alerts)
 
 
-def channels_with_pending(conn: Connection, created_before: datetime) -> list[str]:
+def receivers_with_pending(conn: Connection, created_before: datetime) -> list[str]:
     rows = conn.execute(
-        text("SELECT DISTINCT channel FROM ops_notifications WHERE status = 'pending' AND created_at < :before"),
+        text("SELECT DISTINCT receiver FROM ops_notifications WHERE status = 'pending' AND created_at < :before"),
         {"before": created_before},
     )
     return [r[0] for r in rows]
 
 
 def stalled_messages(conn: Connection, due_before: datetime) -> list[tuple[str, str]]:
-    """(channel, message_key) of messages whose next attempt is long overdue: their task was lost."""
+    """(receiver, message_key) of messages whose next attempt is long overdue: their task was lost."""
     rows = conn.execute(
         text(
-            "SELECT DISTINCT channel, message_key FROM ops_notifications "
+            "SELECT DISTINCT receiver, message_key FROM ops_notifications "
             "WHERE status = 'sending' AND next_attempt_at < :before"
         ),
         {"before": due_before},
@@ -163,7 +181,7 @@ def dead_letters(conn: Connection, limit: int = 50) -> list[RowMapping]:
     return list(
         conn.execute(
             text(
-                "SELECT id, channel, message_key, notifications, attempts, reason, alerts, failed_at "
+                "SELECT id, channel, receiver, message_key, notifications, attempts, reason, alerts, failed_at "
                 "FROM ops_dead_letters ORDER BY id DESC LIMIT :limit"
             ),
             {"limit": limit},

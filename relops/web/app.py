@@ -41,7 +41,7 @@ from relops.breakers.client import process_breakers
 from relops.db import CONNECT_TIMEOUT_S
 from relops.errors import InputRejected
 from relops.logs import log_event
-from relops.runtime import get_channels, get_config, redis
+from relops.runtime import get_config, get_receivers, redis
 from relops.settings import Settings, get_settings
 from relops.silencing.matchers import matcher_from_dict, parse_matcher
 from relops.silencing.service import Added, add_silence, silence_view
@@ -254,8 +254,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     def change(request: Request, incident_id: int, action: str) -> bool:
         _, who = actor(request)
-        channels = list(get_channels())
-        return change_incident(engine, redis(), channels, incident_id, cast(Action, action), utcnow(), who) is not None
+        receivers = list(get_receivers())
+        return change_incident(engine, redis(), receivers, incident_id, cast(Action, action), utcnow(), who) is not None
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, bool]:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from relops.breakers.client import BreakerRegistry
-from relops.channels.registry import build_channels
+from relops.channels.registry import build_receivers
 from relops.deps import Deps
 from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
 from relops.devtools.sink import HttpSink, SinkResponse
@@ -87,6 +87,47 @@ objective_percent = 99.5
 [[flows]]
 name = "<script>alert(1)</script> & \\"quotes\\""
 objective_percent = 99.0
+
+# Two teams with webhooks of their own and an escalation email; only alerts labelled with a team
+# reach them, so every other test sees the default receivers alone.
+[[flows]]
+name = "payments"
+objective_percent = 99.9
+labels = {{ team = "a" }}
+
+[[flows]]
+name = "catalog"
+objective_percent = 99.5
+labels = {{ team = "b" }}
+
+[receivers.team-a]
+type = "webhook"
+url_env = "TEAM_A_WEBHOOK_URL"
+
+[receivers.team-b]
+type = "webhook"
+url_env = "TEAM_B_WEBHOOK_URL"
+
+[receivers.escalation]
+type = "email"
+to = ["escalation@example.com"]
+
+[breakers.team-a]
+failure_threshold = 3
+open_s = 1
+
+[[route.routes]]
+name = "team a"
+matchers = ["team=a"]
+receivers = ["team-a"]
+repeat_interval_s = 4
+escalate_after_s = 3
+escalate_to = "escalation"
+
+[[route.routes]]
+name = "team b"
+matchers = ["team=b"]
+receivers = ["team-b"]
 """
 
 
@@ -151,11 +192,17 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 WEBHOOK_SECRET_PATH = "/services/T0001/B0001/s3cr3tT0k3n"
+TEAM_A_PATH = "/services/T0002/B0002/t3amAs3cr3t"
+TEAM_B_PATH = "/services/T0003/B0003/t3amBs3cr3t"
 RESEND_KEY = "re_test_5ecret_key"
 WORKER_DB_PASSWORD = "wkr-db-pa55word"
 ADMIN_EMAILS = "oncall@example.com,lead@example.com"
 #: What no log, stored payload, error or page of the run may ever quote.
-SECRETS = (WEBHOOK_SECRET_PATH.rsplit("/", 1)[-1], RESEND_KEY, WORKER_DB_PASSWORD)
+SECRETS = (
+    *(path.rsplit("/", 1)[-1] for path in (WEBHOOK_SECRET_PATH, TEAM_A_PATH, TEAM_B_PATH)),
+    RESEND_KEY,
+    WORKER_DB_PASSWORD,
+)
 
 
 @pytest.fixture(scope="session")
@@ -173,8 +220,28 @@ def email_sink() -> Iterator[HttpSink]:
 
 
 @pytest.fixture(scope="session")
+def team_a_sink() -> Iterator[HttpSink]:
+    """Team A's webhook ([receivers.team-a])."""
+    with HttpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def team_b_sink() -> Iterator[HttpSink]:
+    """Team B's webhook ([receivers.team-b])."""
+    with HttpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
 def relops_env(
-    redis_url: str, database_url: str, config_path: Path, webhook_sink: HttpSink, email_sink: HttpSink
+    redis_url: str,
+    database_url: str,
+    config_path: Path,
+    webhook_sink: HttpSink,
+    email_sink: HttpSink,
+    team_a_sink: HttpSink,
+    team_b_sink: HttpSink,
 ) -> dict[str, str]:
     """The environment every relops process of this run gets; also applied to this process."""
     env = {
@@ -189,17 +256,19 @@ def relops_env(
         "RELOPS_ADMIN_DATABASE_URL": database_url,
         "RELOPS_CONFIG": str(config_path),
         "MONITORING_ALERT_WEBHOOK_URL": webhook_sink.url + WEBHOOK_SECRET_PATH,
+        "TEAM_A_WEBHOOK_URL": team_a_sink.url + TEAM_A_PATH,
+        "TEAM_B_WEBHOOK_URL": team_b_sink.url + TEAM_B_PATH,
         "RESEND_API_KEY": RESEND_KEY,
         "RESEND_API_URL": email_sink.url,
         "ADMIN_EMAILS": ADMIN_EMAILS,
     }
     os.environ.update(env)
-    from relops.runtime import get_channels, get_config
+    from relops.runtime import get_config, get_receivers
     from relops.settings import get_settings
 
     get_settings.cache_clear()
     get_config.cache_clear()
-    get_channels.cache_clear()
+    get_receivers.cache_clear()
     return env
 
 
@@ -247,7 +316,14 @@ def channel_workers(relops_env: dict[str, str], output_dir: Path, run_id: str) -
 
 
 @pytest.fixture
-def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink: HttpSink) -> Iterator[None]:
+def clean_tables(
+    db: Engine,
+    redis_url: str,
+    webhook_sink: HttpSink,
+    email_sink: HttpSink,
+    team_a_sink: HttpSink,
+    team_b_sink: HttpSink,
+) -> Iterator[None]:
     """Empty tables, no relops keys in Redis (dedup windows, rate limits), sinks cleared. Afterwards,
     before the next test empties them again: nothing the test stored quotes a secret."""
     with db.begin() as conn:
@@ -264,7 +340,7 @@ def clean_tables(db: Engine, redis_url: str, webhook_sink: HttpSink, email_sink:
     if keys:
         client.delete(*keys)
     client.close()
-    for sink in (webhook_sink, email_sink):
+    for sink in (webhook_sink, email_sink, team_a_sink, team_b_sink):
         sink.default = SinkResponse()
         sink.respond_with()
         sink.clear()
@@ -297,7 +373,7 @@ def inproc(
         engine=worker_engine,
         redis=client,
         config=config,
-        channels=build_channels(get_settings(), config.alerts),
+        receivers=build_receivers(get_settings(), config),
         publish=RecordingPublisher(),
         breakers=BreakerRegistry(config.breaker_settings(), lambda: client),
     )

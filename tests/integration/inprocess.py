@@ -20,7 +20,7 @@ from typing import Any
 import redis as redis_lib
 
 from relops import names
-from relops.alerting import delivery, routing
+from relops.alerting import delivery, incident_check, routing
 from relops.breakers import watch
 from relops.channels.registry import channel_classes
 from relops.cron import health
@@ -68,9 +68,12 @@ def _handlers() -> dict[str, Handler]:
         names.TASK_RECORD_FLOW_OUTCOMES: lambda d, kw: record_outcomes(d, kw.get("batch_id"), kw.get("counts")),
         names.TASK_CHECK_BREAKERS: lambda d, kw: watch.check_breakers(d),
         names.TASK_CHECK_SILENCES: lambda d, kw: housekeeping.check_silences(d),
+        names.TASK_CHECK_INCIDENTS: lambda d, kw: incident_check.check_incidents(d),
     }
     for channel in channel_classes():
-        handlers[names.notify_task(channel)] = lambda d, kw, c=channel: delivery.notify(d, c, kw.get("message_key"))
+        handlers[names.notify_task(channel)] = lambda d, kw, c=channel: delivery.notify(
+            d, kw.get("receiver") or c, kw.get("message_key")
+        )
     return handlers
 
 

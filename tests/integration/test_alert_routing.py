@@ -42,7 +42,7 @@ def test_a_critical_alert_reaches_webhook_and_email_once(producer, db, webhook_s
     with db.connect() as conn:
         incident = conn.execute(text("SELECT * FROM ops_incidents")).one()
     assert (incident.status, incident.severity, incident.occurrences) == ("open", "critical", 1)
-    assert sorted(incident.notified_channels) == ["email", "webhook"]
+    assert sorted(incident.notified) == ["email", "webhook"]
     assert notification_statuses(db, "webhook") == ["delivered"] and notification_statuses(db, "email") == ["delivered"]
 
 

@@ -75,7 +75,7 @@ def test_a_critical_alert_is_grouped_then_delivered_to_both_channels_once(inproc
     with db.connect() as conn:
         incident = conn.execute(text("SELECT * FROM ops_incidents")).one()
     assert (incident.status, incident.severity, incident.occurrences) == ("open", "critical", 1)
-    assert sorted(incident.notified_channels) == ["email", "webhook"]
+    assert sorted(incident.notified) == ["email", "webhook"]
 
 
 def test_a_warning_goes_to_the_webhook_only(inproc, db, webhook_sink, email_sink):
@@ -133,7 +133,7 @@ def test_a_429_retry_after_makes_every_sender_wait(inproc, db, webhook_sink):
     inproc.pass_time()
     [retry] = [s for s in inproc.delayed if s.kwargs.get("message_key")]
     assert retry.countdown_s == 1.0
-    destination = inproc.deps.channels["webhook"].destination()
+    destination = inproc.deps.receivers["webhook"].rate_limit_key()
     # Any worker asking for this destination now is told to wait for the rest of the second.
     assert 0 < take_token(inproc.redis, destination, rate_per_s=100.0, burst=10) <= 1.0
     blocked_until = int(inproc.redis.hget(redis_keys.rate_limit(destination), "blocked_until"))

@@ -32,6 +32,7 @@ from relops.devtools.celery_process import CeleryProcess, poll_until, start_work
 from relops.devtools.scratch import claimed_redis_db, scratch_database
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import alert_event, wait_for
+from tests.integration.queries import scalar
 from tests.integration.test_database_outage import free_port
 
 pytestmark = pytest.mark.integration
@@ -255,7 +256,8 @@ def workers_on(env: dict[str, str], output_dir: Path, label: str) -> Iterator[li
 @pytest.mark.usefixtures("clean_tables")
 def test_redis_restarted_with_nothing_on_disk_recovers_by_itself(relops_env, db, webhook_sink, output_dir):
     """As this machine runs Redis: breaker and dedup state are gone after the restart (breakers read
-    CLOSED, a repeated alert pages again), and the stack goes on without anyone touching it."""
+    CLOSED), a repeated alert is still held to its repeat interval (who heard of an incident, and
+    when, is in PostgreSQL), and the stack goes on without anyone touching it."""
     with private_dir() as var:
         server = PrivateRedis(var, appendonly=False)
         server.start()
@@ -298,9 +300,15 @@ def test_redis_restarted_with_nothing_on_disk_recovers_by_itself(relops_env, db,
                 assert breaker_state.returncode == 0, breaker_state.stderr
                 webhook_line = next(line for line in breaker_state.stdout.splitlines() if "webhook" in line)
                 assert "closed" in webhook_line.lower(), breaker_state.stdout
-                # The dedup window of slo:login was in Redis: the repeat pages again (documented).
+                # The dedup window of slo:login was in Redis and is gone; the incident remembers.
                 send_alert(server.url, "login")
-                wait_for(lambda: webhook_sink.received == 2, timeout_s=60, what="the repeat paging again")
+                occurrences = "SELECT occurrences FROM ops_incidents WHERE fingerprint = 'slo:login'"
+                wait_for(lambda: scalar(db, occurrences) == 2, timeout_s=60, what="the repeat recorded")
+                owed = (
+                    "SELECT count(*) FROM ops_notifications "
+                    "WHERE receiver = 'webhook' AND payload->>'fingerprint' = 'slo:login'"
+                )
+                assert scalar(db, owed) == 1 and webhook_sink.received == 1  # decided in the same transaction
                 assert all(w.alive() for w in workers)
         finally:
             server.stop()

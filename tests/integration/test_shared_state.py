@@ -10,8 +10,8 @@ import redis
 
 from relops.alerting.dedup import dedup
 from relops.alerting.rate_limit import block_destination, take_token
-from relops.channels.registry import build_channels
-from relops.config import AlertsConfig, ChannelSettings
+from relops.channels.registry import build_receivers
+from relops.config import AlertsConfig, ChannelSettings, RelopsConfig
 from relops.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -60,12 +60,12 @@ def test_dedup_first_then_suppressed_then_escalation(client):
 def test_an_unconfigured_channel_is_skipped_with_one_clear_line(caplog, monkeypatch):
     for name in ("MONITORING_ALERT_WEBHOOK_URL", "RESEND_API_KEY", "ADMIN_EMAILS"):
         monkeypatch.delenv(name, raising=False)
-    config = AlertsConfig(channels={"email": ChannelSettings(sender="relops <a@example.com>")})
+    config = RelopsConfig(alerts=AlertsConfig(channels={"email": ChannelSettings(sender="relops <a@example.com>")}))
     with caplog.at_level(logging.INFO):
-        channels = build_channels(Settings(MONITORING_ALERT_WEBHOOK_URL="http://127.0.0.1:9/hook"), config)
-    assert list(channels) == ["webhook"]
+        receivers = build_receivers(Settings(MONITORING_ALERT_WEBHOOK_URL="http://127.0.0.1:9/hook"), config)
+    assert list(receivers) == ["webhook"]
     skipped = [r.getMessage() for r in caplog.records if "channel.skipped" in r.getMessage()]
-    assert skipped == ['event=channel.skipped channel=email reason="RESEND_API_KEY is not set"']
+    assert skipped == ['event=channel.skipped channel=email receiver=email reason="RESEND_API_KEY is not set"']
 
 
 def test_an_unreachable_redis_fails_dedup_open():

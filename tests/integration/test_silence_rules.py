@@ -70,7 +70,7 @@ def test_a_silenced_alert_is_recorded_and_counted_but_pages_nobody(inproc, db, w
         events = conn.execute(text("SELECT silenced_by FROM ops_alert_events WHERE fingerprint = 'slo:checkout'")).all()
     assert (incident.status, incident.occurrences, incident.silenced_by) == ("open", 3, f"silence:{silence_id}")
     assert incident.labels == {"source": "slo", "severity": "critical", "flow": "checkout"}
-    assert incident.notified_channels == []
+    assert incident.notified == {}
     assert [e.silenced_by for e in events] == [f"silence:{silence_id}"] * 3
     assert scalar(db, "SELECT muted FROM ops_silences WHERE id = :id", id=silence_id) == 3
     assert scalar(db, "SELECT count(*) FROM ops_notifications WHERE payload->>'fingerprint' = 'slo:checkout'") == 0

@@ -81,7 +81,7 @@ def test_admins_add_list_and_expire_silences_through_the_api(web, db, admin):
             "ends_at",
             "not after the start",
         ),
-        ({"matchers": ["team=payments"], "duration": "1h", "reason": "x"}, "matchers", "label 'team'"),
+        ({"matchers": ["colour=red"], "duration": "1h", "reason": "x"}, "matchers", "label 'colour'"),
         ({"matchers": ["flow=~(unclosed"], "duration": "1h", "reason": "x"}, "matchers", "not a regular expression"),
         ({"matchers": ["flow=checkout"], "duration": "soon", "reason": "x"}, "duration", "not a duration"),
         ({"matchers": ["flow=checkout"], "reason": "x"}, "ends_at", "exactly one of ends_at"),

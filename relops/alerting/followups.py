@@ -1,0 +1,66 @@
+"""What an open incident is owed by now: repeats and escalation steps. Pure: the clock is an argument.
+
+- **Repeat:** a receiver that heard of the incident by its route hears again once the route's
+  ``repeat_interval_s`` has passed since it last heard (or at once, when a silence made it forget),
+  for as long as the incident stays open and unacknowledged. Sources that keep firing (burning
+  flows) usually get there first through relops.dispatch_alert; this covers the ones that fire once.
+- **Escalation:** a CRITICAL incident open and unacknowledged ``after_s`` after it opened tells
+  the step's receiver, once per step and episode, in order.
+
+Acknowledged, resolved and muted incidents are never candidates (relops.store.incidents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from relops.alerting.routes import Route, matching_routes, reach
+from relops.config.routing import EscalationStep
+from relops.store.incidents import OpenIncident
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    kind: Literal["repeat", "escalation"]
+    receiver: str
+    #: The route that owes it (its group timing applies).
+    route: Route
+    #: Escalations: the step, and its key ("route.routes[0]#1") on the incident.
+    step: EscalationStep | None = None
+    step_key: str | None = None
+
+
+def step_key(route: Route, index: int) -> str:
+    return f"{route.path}#{index}"
+
+
+def plan_followups(
+    incident: OpenIncident,
+    root: Route,
+    receiver_severities: Mapping[str, Collection[str]],
+    now: datetime,
+) -> list[FollowUp]:
+    """The repeats and escalation steps ``incident`` is owed at ``now``. Repeats go to the receivers
+    that can deliver (``receiver_severities``); an escalation step is owed whether or not its
+    receiver can (the caller says when it cannot)."""
+    owed: list[FollowUp] = []
+    for target in reach(root, incident.labels, incident.severity, receiver_severities).targets:
+        heard = incident.notified.get(target.receiver)
+        if heard is not None and heard.via != "route":
+            continue  # told by an escalation step: that was once, by design
+        last = heard.at if heard is not None else None
+        if last is None or (now - last).total_seconds() >= target.route.repeat_interval_s:
+            owed.append(FollowUp("repeat", target.receiver, target.route))
+    if incident.severity != "critical":
+        return owed
+    open_s = (now - incident.opened_at).total_seconds()
+    for route in matching_routes(root, incident.labels):
+        for index, step in enumerate(route.escalation):
+            key = step_key(route, index)
+            if key in incident.escalated or open_s < step.after_s:
+                continue
+            owed.append(FollowUp("escalation", step.to, route, step, key))
+    return owed

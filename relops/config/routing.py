@@ -1,0 +1,158 @@
+"""Receivers and the route tree of the config file ([receivers.NAME], [route]). Pure: no I/O.
+
+A receiver is a channel type (webhook, email) and a destination; its delivery settings (rate,
+attempts, timeouts, severities) default to the type's [alerts.channels.TYPE] entry. The route tree
+says which receivers an alert reaches, by its labels, in Alertmanager's manner: the root matches
+every alert, children are tried in order, the first match wins unless it says ``continue``, and a
+child inherits what it does not set from its parent.
+
+Receiver types and names are checked against the installed channels where channels are assembled
+(relops.channels.registry), like [alerts.channels.NAME]; what can be checked here is.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from relops.errors import InputRejected
+from relops.silencing.matchers import Matcher, parse_matcher
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_RECEIVER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+#: Seconds: the shortest repeat and escalation delay (tests use seconds; production uses hours).
+MIN_INTERVAL_S = 1
+MAX_INTERVAL_S = 30 * 86400
+MAX_ROUTE_DEPTH = 8
+MAX_STEPS = 10
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value[:60]!r} is not an environment variable name (A-Z, 0-9, _)")
+    return value
+
+
+def _queue_name(value: str) -> str:
+    if not _QUEUE_NAME.match(value):
+        raise ValueError(f"{value[:60]!r} is not a queue name (letters, digits, '.', '_', '-')")
+    return value
+
+
+def receiver_name_problem(value: str) -> str | None:
+    """Receiver names become Redis keys, task arguments and log fields: a short token."""
+    if not _RECEIVER_NAME.match(value):
+        return f"{value[:60]!r} is not a receiver name (1-64 letters, digits, '.', '_', '-')"
+    return None
+
+
+def _receiver_name(value: str) -> str:
+    problem = receiver_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+ReceiverName = Annotated[str, AfterValidator(_receiver_name)]
+Interval = Annotated[int, Field(ge=MIN_INTERVAL_S, le=MAX_INTERVAL_S)]
+
+
+class ReceiverConfig(BaseModel):
+    """A named destination. Keys other than these are delivery settings (rate_per_s, max_attempts,
+    severities, ...) or channel options (email: sender) overriding [alerts.channels.TYPE]."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True, allow_inf_nan=False)
+
+    #: The channel type: a module in relops/channels/ (webhook, email).
+    type: str = Field(min_length=1, max_length=64)
+    #: webhook: the environment variable that holds the URL (the URL is a secret: never in the file).
+    url_env: EnvName | None = None
+    #: email: the recipients, or the environment variable that lists them (comma-separated).
+    to: tuple[str, ...] | None = Field(None, strict=False, min_length=1, max_length=50)
+    to_env: EnvName | None = None
+    #: The circuit breaker ([breakers.NAME]) guarding calls to it; unset: one named after the
+    #: receiver, so one failing destination never stops deliveries to another.
+    breaker: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    #: The queue its deliveries go to; unset: the type's (alerts.webhook, alerts.email). A receiver
+    #: with a queue of its own needs a worker that consumes it, and then shares no worker with any other.
+    queue: Annotated[str, AfterValidator(_queue_name)] | None = None
+
+    @property
+    def overrides(self) -> dict[str, object]:
+        return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _one_recipient_source(self) -> ReceiverConfig:
+        if self.to is not None and self.to_env is not None:
+            raise ValueError("give 'to' or 'to_env', not both")
+        return self
+
+
+class EscalationStep(BaseModel):
+    """After ``after_s`` of an open, unacknowledged CRITICAL incident, tell ``to`` once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    after_s: Interval
+    to: ReceiverName
+
+
+def _matchers(value: tuple[str, ...]) -> tuple[str, ...]:
+    for text in value:
+        try:
+            parse_matcher(text)
+        except InputRejected as exc:
+            raise ValueError(exc.reason) from None
+    return value
+
+
+class RouteConfig(BaseModel):
+    """One node of the route tree. Unset keys are inherited from the parent route."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, populate_by_name=True)
+
+    #: Shown by `relops routes test` and on incidents; unset: its position ("route.routes[0]").
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    #: Label matchers (flow=checkout, team=~"pay.*", severity!=warning): all must match.
+    matchers: Annotated[tuple[str, ...], AfterValidator(_matchers)] = Field((), strict=False, max_length=20)
+    receivers: tuple[ReceiverName, ...] | None = Field(None, strict=False, max_length=20)
+    #: Severities this route delivers; unset: each receiver's own.
+    severities: tuple[Literal["warning", "critical"], ...] | None = Field(None, strict=False, min_length=1)
+    group_wait_s: float | None = Field(None, ge=0, le=600)
+    group_interval_s: float | None = Field(None, ge=0, le=600)
+    #: An open, unacknowledged incident is notified again this often while it fires (default 4 h).
+    repeat_interval_s: Interval | None = None
+    #: One escalation step, written short; or ``escalation`` for a chain.
+    escalate_after_s: Interval | None = None
+    escalate_to: ReceiverName | None = None
+    escalation: tuple[EscalationStep, ...] | None = Field(None, strict=False, max_length=MAX_STEPS)
+    #: After this route matches, keep trying its later siblings too.
+    continue_: bool = Field(False, alias="continue")
+    routes: tuple[RouteConfig, ...] = Field((), strict=False, max_length=100)
+
+    @property
+    def parsed_matchers(self) -> tuple[Matcher, ...]:
+        return tuple(parse_matcher(text) for text in self.matchers)
+
+    @model_validator(mode="after")
+    def _escalation_written_once(self) -> RouteConfig:
+        if (self.escalate_after_s is None) != (self.escalate_to is None):
+            raise ValueError("escalate_after_s and escalate_to go together")
+        if self.escalate_to is not None and self.escalation is not None:
+            raise ValueError("give escalate_after_s/escalate_to or escalation, not both")
+        steps = self.escalation or ()
+        delays = [step.after_s for step in steps]
+        if delays != sorted(set(delays)):
+            raise ValueError("escalation steps must come in order of after_s, each later than the one before")
+        return self
+
+    @property
+    def escalation_steps(self) -> tuple[EscalationStep, ...] | None:
+        """The chain, however it was written; None: inherited."""
+        if self.escalate_to is not None and self.escalate_after_s is not None:
+            return (EscalationStep(after_s=self.escalate_after_s, to=self.escalate_to),)
+        return self.escalation
