@@ -147,6 +147,8 @@ class AlertEvent(Base):
     labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
     #: "silence:<id>" or "maintenance:<name>" when a silence muted this event.
     silenced_by: Mapped[str | None] = mapped_column(Text)
+    #: The dependency whose open breaker inhibited it ("dependency:<name>").
+    inhibited_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_ops_alert_events_fingerprint", "fingerprint"),
@@ -187,12 +189,15 @@ class Incident(Base):
     labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
     #: "silence:<id>" or "maintenance:<name>" while a silence mutes it; cleared when it ends.
     silenced_by: Mapped[str | None] = mapped_column(Text)
+    #: "dependency:<name>" while an open breaker of a dependency it depends on explains it.
+    inhibited_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="ck_ops_incidents_status"),
         Index("ix_ops_incidents_status", "status"),
         Index("ix_ops_incidents_severity", "severity"),
         Index("ix_ops_incidents_silenced_by", "silenced_by"),
+        Index("ix_ops_incidents_inhibited_by", "inhibited_by"),
     )
 
 

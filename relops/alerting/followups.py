@@ -1,9 +1,11 @@
 """What an open incident is owed by now: repeats and escalation steps. Pure: the clock is an argument.
 
 - **Repeat:** a receiver that heard of the incident by its route hears again once the route's
-  ``repeat_interval_s`` has passed since it last heard (or at once, when a silence made it forget),
-  for as long as the incident stays open and unacknowledged. Sources that keep firing (burning
-  flows) usually get there first through relops.dispatch_alert; this covers the ones that fire once.
+  ``repeat_interval_s`` has passed since it last heard, for as long as the incident stays open,
+  unacknowledged and unmuted. After a silence or an inhibition, the interval counts from the last
+  alert it muted: a source that keeps firing (a burning flow) pages at its next alert through
+  relops.dispatch_alert, and one that fired once (a failed job) is repeated an interval later. A
+  receiver that never heard of the incident (muted from its first alert) hears at its next alert.
 - **Escalation:** a CRITICAL incident open and unacknowledged ``after_s`` after it opened tells
   the step's receiver, once per step and episode, in order.
 
@@ -49,9 +51,11 @@ def plan_followups(
     owed: list[FollowUp] = []
     for target in reach(root, incident.labels, incident.severity, receiver_severities).targets:
         heard = incident.notified.get(target.receiver)
-        if heard is not None and heard.via != "route":
-            continue  # told by an escalation step: that was once, by design
-        last = heard.at if heard is not None else None
+        # Never told (muted from its first alert): its next alert tells it. Told by an escalation
+        # step: that was once, by design.
+        if heard is None or heard.via != "route":
+            continue
+        last = heard.at or heard.muted_at
         if last is None or (now - last).total_seconds() >= target.route.repeat_interval_s:
             owed.append(FollowUp("repeat", target.receiver, target.route))
     if incident.severity != "critical":

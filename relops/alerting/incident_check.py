@@ -1,7 +1,8 @@
-"""relops.check_incidents' logic (beat, every CHECK_INTERVAL_S): the repeats and escalation steps
-open incidents are owed (relops.alerting.followups), each claimed by compare-and-set in PostgreSQL
-in the same transaction as its outbox row, so checks racing each other, an acknowledgement, a
-resolution or a routed firing never owe one twice or after it stopped applying."""
+"""relops.check_incidents' logic (beat, every CHECK_INTERVAL_S): inhibitions whose dependency
+recovered end; then the repeats and escalation steps open incidents are owed
+(relops.alerting.followups), each claimed by compare-and-set in PostgreSQL in the same transaction
+as its outbox row, so checks racing each other, an acknowledgement, a resolution or a routed firing
+never owe one twice or after it stopped applying."""
 
 from __future__ import annotations
 
@@ -11,13 +12,22 @@ from typing import Any
 from relops.alerting.events import validate_alert_event
 from relops.alerting.followups import FollowUp, plan_followups
 from relops.alerting.grouping import destination_of, schedule_flush
+from relops.alerting.inhibition import inhibiting_dependency
 from relops.alerting.routes import Route
 from relops.alerting.routing import notification_payload
 from relops.channels.registry import routed_severities
 from relops.deps import Deps
 from relops.errors import InputRejected
 from relops.logs import log_event
-from relops.store.incidents import Heard, OpenIncident, claim_escalation, claim_repeat, followup_candidates
+from relops.store.incidents import (
+    Heard,
+    OpenIncident,
+    claim_escalation,
+    claim_repeat,
+    followup_candidates,
+    inhibiting_dependencies,
+    release_inhibition,
+)
 from relops.store.notifications import enqueue
 
 logger = logging.getLogger(__name__)
@@ -48,9 +58,28 @@ def _payload(incident: OpenIncident, follow_up: FollowUp, open_s: float) -> dict
     return payload
 
 
+def release_inhibitions(deps: Deps) -> int:
+    """Incidents inhibited by a dependency whose breaker has closed are inhibited no more: a flow
+    still burning pages at its next evaluation, a job's failure an interval after its last alert."""
+    released = 0
+    with deps.engine.begin() as conn:
+        for key in inhibiting_dependencies(conn):
+            dependency = inhibiting_dependency(key)
+            if dependency is None or dependency not in deps.config.breaker_settings():
+                ids = release_inhibition(conn, key)  # a dependency no longer configured explains nothing
+            elif not deps.breakers.get(dependency).is_degraded():
+                ids = release_inhibition(conn, key)
+            else:
+                continue
+            released += len(ids)
+            log_event(logger, logging.WARNING, "incident.inhibition_ended", dependency=dependency, incidents=len(ids))
+    return released
+
+
 def check_incidents(deps: Deps) -> dict[str, int]:
     now = deps.now()
     severities = {name: routed_severities(channel) for name, channel in deps.receivers.items()}
+    released = release_inhibitions(deps)
     with deps.engine.connect() as conn:
         candidates = followup_candidates(conn)
     owed: dict[str, Route] = {}
@@ -116,4 +145,4 @@ def check_incidents(deps: Deps) -> dict[str, int]:
     for receiver, route in owed.items():
         to = destination_of(deps.receivers[receiver])
         schedule_flush(deps.redis, deps.publish, to, route.group_wait_s, route.group_interval_s)
-    return {"incidents": len(candidates), **counts}
+    return {"incidents": len(candidates), **counts, "released": released}

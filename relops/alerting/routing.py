@@ -8,7 +8,7 @@ receivers, dedup it per receiver, and put what each receiver is owed in the outb
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ from relops import names
 from relops.alerting.dedup import dedup, forget_dedup
 from relops.alerting.events import AlertEvent, validate_alert_event
 from relops.alerting.grouping import destination_of, schedule_flush
+from relops.alerting.inhibition import dependencies_of, inhibition
 from relops.alerting.routes import Route, Target, matching_routes, reach
 from relops.channels.base import SEVERITY_RANK
 from relops.channels.registry import routed_severities
@@ -45,14 +46,21 @@ class Routed:
     receivers: list[Target] = field(default_factory=list)
     #: The silence or maintenance window that muted the event.
     silenced_by: str | None = None
+    #: The dependency whose open breaker inhibited it.
+    inhibited_by: str | None = None
     #: The receivers it would have reached (muted or not).
     routed: list[str] = field(default_factory=list)
+
+    @property
+    def muted(self) -> bool:
+        return self.silenced_by is not None or self.inhibited_by is not None
 
     def as_result(self) -> dict[str, Any]:
         return {
             "incident_id": self.incident_id,
             "receivers": [t.receiver for t in self.receivers],
             "silenced_by": self.silenced_by,
+            "inhibited_by": self.inhibited_by,
         }
 
 
@@ -93,13 +101,15 @@ def route_alert(
     event: AlertEvent,
     event_id: str,
     muted_by: Silence | None = None,
+    inhibited_by: str | None = None,
 ) -> Routed:
     """A firing event: record it, upsert its incident, and owe each receiver its routes reach a
-    notification unless a silence mutes it, the incident is acknowledged, dedup suppresses it there,
-    or that receiver heard of it within the route's repeat interval.
+    notification unless a silence or an inhibition mutes it, the incident is acknowledged, dedup
+    suppresses it there, or that receiver heard of it within the route's repeat interval.
 
     A muted event is recorded and counted on its incident (which says what mutes it) and on its
-    silence, and claims no dedup window, so the first firing after the silence ends pages at once.
+    silence, and claims no dedup window, so the first firing after the silence (or the dependency's
+    outage) ends pages at once.
     The dedup call runs inside the caller's transaction: if it rolls back, the retry carries the same
     ``event_id``, which the dedup script lets through again, so no notification is lost to a window
     claimed by an attempt that never committed.
@@ -109,23 +119,25 @@ def route_alert(
     reached = found.targets
     names_reached = [t.receiver for t in reached]
     muted_key = muted_by.key if muted_by else None
-    record_alert_event(conn, event, silenced_by=muted_key)
+    record_alert_event(conn, event, silenced_by=muted_key, inhibited_by=inhibited_by)
     at = parse_utc(event.occurred_at)
-    incident = upsert_incident(conn, event, at, silenced_by=muted_key, route=route_label(deps.routes, event))
-    if muted_by is not None:
-        if muted_by.silence_id is not None:
+    route = route_label(deps.routes, event)
+    incident = upsert_incident(conn, event, at, silenced_by=muted_key, route=route, inhibited_by=inhibited_by)
+    if muted_by is not None or inhibited_by is not None:
+        if muted_by is not None and muted_by.silence_id is not None:
             count_muted(conn, muted_by.silence_id)
-        mark_muted(conn, incident.id)
+        mark_muted(conn, incident.id, deps.now())
         log_event(
             logger,
             logging.INFO,
-            "alert.silenced",
+            "alert.silenced" if muted_by is not None else "alert.inhibited",
             fingerprint=event.fingerprint,
             incident_id=incident.id,
-            silenced_by=muted_by.key,
+            silenced_by=muted_key,
+            inhibited_by=inhibited_by,
             receivers=",".join(names_reached) or "-",
         )
-        return Routed(incident.id, silenced_by=muted_by.key, routed=names_reached)
+        return Routed(incident.id, silenced_by=muted_key, inhibited_by=inhibited_by, routed=names_reached)
     if incident.status != "open":
         log_event(
             logger,
@@ -247,6 +259,20 @@ def resolve_alert(conn: Connection, deps: Deps, event: AlertEvent) -> Routed:
     return Routed(resolved.id, owed)
 
 
+def _degraded(deps: Deps) -> Callable[[str], bool]:
+    """Whether a dependency's breaker is open (or half-open) anywhere, as this process sees it (at
+    most its breaker's refresh_s old). Unknown to this process, or Redis unreachable: not degraded,
+    so the alert pages rather than being inhibited by a guess."""
+
+    def degraded(dependency: str) -> bool:
+        try:
+            return deps.breakers.get(dependency).is_degraded()
+        except KeyError:
+            return False
+
+    return degraded
+
+
 def dispatch_alert(
     deps: Deps, payload: Mapping[str, Any], *, event_id: str, args: Sequence[Any] = ()
 ) -> dict[str, Any]:
@@ -275,14 +301,15 @@ def dispatch_alert(
             routed = resolve_alert(conn, deps, event)
         else:
             muted_by = deps.silences.index(conn, deps.config, deps.now()).first_match(event.labels, deps.now())
-            routed = route_alert(conn, deps, event, event_id, muted_by)
+            inhibited_by = inhibition(dependencies_of(deps.config, event.labels), _degraded(deps))
+            routed = route_alert(conn, deps, event, event_id, muted_by, inhibited_by)
     if event.status == "resolved":
         if routed.incident_id is None:
             return routed.as_result()
         # The next firing of this key opens a new episode and must page at once.
         forget_dedup(deps.redis, list(deps.receivers), event.dedup_key)
-    elif routed.silenced_by is not None:
-        # A window claimed before the silence must not hold back the first firing after it.
+    elif routed.muted:
+        # A window claimed before the silence or outage must not hold back the first firing after it.
         forget_dedup(deps.redis, routed.routed, event.dedup_key)
     for target in routed.receivers:
         route = target.route
@@ -297,6 +324,7 @@ def dispatch_alert(
         incident_id=routed.incident_id,
         receivers=",".join(t.receiver for t in routed.receivers) or "-",
         silenced_by=routed.silenced_by,
+        inhibited_by=routed.inhibited_by,
         title=event.title,
     )
     return routed.as_result()

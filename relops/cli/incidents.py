@@ -30,6 +30,11 @@ def incidents(ctx: click.Context, include_resolved: bool) -> None:
         )
         if row["runbook_url"]:
             click.echo(f"{'':>6} runbook: {row['runbook_url']}")
+        muted = [f"silenced by {row['silenced_by']}"] if row["silenced_by"] else []
+        if row["inhibited_by"]:
+            muted.append(f"inhibited by {row['inhibited_by'].removeprefix('dependency:')} (its breaker is open)")
+        if muted:
+            click.echo(f"{'':>6} {'; '.join(muted)}")
         heard = ", ".join(sorted(row["notified"] or {}))
         if row["route"] or heard:
             click.echo(f"{'':>6} route: {row['route'] or '-'}; heard by: {heard or 'nobody yet'}")

@@ -79,6 +79,8 @@ def _config_labels(value: dict[str, str]) -> dict[str, str]:
 
 #: Labels a flow, job or breaker adds to its alerts, e.g. { team = "payments", tier = "1" }.
 Labels = Annotated[dict[str, str], Field(default_factory=dict, strict=False), AfterValidator(_config_labels)]
+#: Breaker names a flow or job depends on (checked against the config's breakers).
+DependsOn = Annotated[tuple[Name, ...], Field(default=(), strict=False, max_length=20)]
 #: A URL or URL path that ends up in alert messages.
 Url = Annotated[str, AfterValidator(_no_control_characters)]
 #: Exact (99.9 stays 99.9, not 99.900000000000005684...), from a TOML integer or float.
@@ -182,6 +184,9 @@ class FlowConfig(_Strict):
     #: Leave the events of minutes inside this flow's maintenance windows out of its burn rates and
     #: error budget (planned downtime is not charged to the budget).
     exclude_maintenance: bool = False
+    #: Dependencies (breaker names) whose open breaker explains this flow's failures: while one is
+    #: open, its burn-rate alerts are inhibited (recorded, not notified).
+    depends_on: DependsOn
 
     @property
     def error_allowance(self) -> Decimal:
@@ -259,6 +264,8 @@ class JobConfig(_Strict):
     description: str = ""
     runbook: Url = ""
     labels: Labels
+    #: Dependencies (breaker names) whose open breaker explains this job's failures (see FlowConfig).
+    depends_on: DependsOn
 
     @field_validator("timezone")
     @classmethod
@@ -397,6 +404,19 @@ class RelopsConfig(_Strict):
     receivers: dict[ReceiverName, ReceiverConfig] = Field(default_factory=dict)
     #: The route tree's root: every alert; unset, it sends each alert to the default receivers.
     route: RouteConfig = RouteConfig()
+
+    @model_validator(mode="after")
+    def _dependencies_known(self) -> RelopsConfig:
+        known = self.breaker_settings()
+        for kind, items in (("flow", self.flows), ("job", self.jobs)):
+            for item in items:
+                unknown = [d for d in item.depends_on if d not in known]
+                if unknown:
+                    raise ValueError(
+                        f"{kind} {quoted(item.name)} field 'depends_on': {quoted(unknown[0])} is not a dependency "
+                        f"([breakers.NAME]); known: {', '.join(sorted(known))}"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _root_route_matches_everything(self) -> RelopsConfig:

@@ -17,13 +17,15 @@ from relops.alerting.events import AlertEvent
 # redelivered after the flow recovered must not reopen it.
 _UPSERT = text("""
 INSERT INTO ops_incidents AS i (fingerprint, status, severity, source, title, runbook_url,
-                               first_seen, last_seen, opened_at, occurrences, last_event, labels, silenced_by, route)
+                               first_seen, last_seen, opened_at, occurrences, last_event, labels, silenced_by,
+                               inhibited_by, route)
 VALUES (:fingerprint, 'open', :severity, :source, :title, :runbook_url, :at, :at, :at, 1, :event, :labels,
-        :silenced_by, :route)
+        :silenced_by, :inhibited_by, :route)
 ON CONFLICT (fingerprint) DO UPDATE SET
     occurrences = i.occurrences + 1,
     labels = EXCLUDED.labels,
     silenced_by = EXCLUDED.silenced_by,
+    inhibited_by = EXCLUDED.inhibited_by,
     route = EXCLUDED.route,
     last_seen = greatest(i.last_seen, EXCLUDED.last_seen),
     severity = EXCLUDED.severity,
@@ -60,10 +62,12 @@ _MARK_NOTIFIED = text("UPDATE ops_incidents SET notified = notified || :heard WH
 )
 
 # A muted alert makes the next unmuted one due at once: each receiver keeps its place (it still
-# gets the resolution) but loses the time it last heard, which a repeat would count from.
+# gets the resolution) but loses the time it last heard; a repeat of what does not fire again
+# counts from the last muted alert instead (muted_at).
 _MARK_MUTED = text("""
 UPDATE ops_incidents SET notified = coalesce(
-    (SELECT jsonb_object_agg(k, v || '{"at": null}'::jsonb) FROM jsonb_each(notified) AS e(k, v)), '{}'::jsonb)
+    (SELECT jsonb_object_agg(k, v || jsonb_build_object('at', null, 'muted_at', CAST(:now AS text)))
+     FROM jsonb_each(notified) AS e(k, v)), '{}'::jsonb)
 WHERE id = :id AND notified <> '{}'::jsonb
 """)
 
@@ -76,17 +80,24 @@ class Heard:
     severity: str
     #: "route" or "escalation"
     via: str
+    #: When an alert of the incident was last muted (a silence, an inhibition), if since it heard.
+    muted_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"at": self.at.isoformat() if self.at else None, "severity": self.severity, "via": self.via}
 
 
+def _moment(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
 def _heard(raw: dict[str, Any]) -> dict[str, Heard]:
     return {
         receiver: Heard(
-            at=datetime.fromisoformat(v["at"]) if v.get("at") else None,
+            at=_moment(v.get("at")),
             severity=v.get("severity", "warning"),
             via=v.get("via", "route"),
+            muted_at=_moment(v.get("muted_at")),
         )
         for receiver, v in (raw or {}).items()
     }
@@ -108,14 +119,20 @@ class ResolvedIncident:
 
 
 def upsert_incident(
-    conn: Connection, event: AlertEvent, at: datetime, silenced_by: str | None = None, route: str | None = None
+    conn: Connection,
+    event: AlertEvent,
+    at: datetime,
+    silenced_by: str | None = None,
+    route: str | None = None,
+    inhibited_by: str | None = None,
 ) -> UpsertedIncident:
-    """Open or update the fingerprint's incident; ``silenced_by`` says what mutes it now (None:
-    nothing), ``route`` which routes its alert landed on."""
+    """Open or update the fingerprint's incident; ``silenced_by`` and ``inhibited_by`` say what mutes
+    it now (None: nothing), ``route`` which routes its alert landed on."""
     row = conn.execute(
         _UPSERT,
         {
             "route": route,
+            "inhibited_by": inhibited_by,
             "labels": event.labels,
             "silenced_by": silenced_by,
             "fingerprint": event.fingerprint,
@@ -144,9 +161,9 @@ def mark_notified(conn: Connection, incident_id: int, heard: Mapping[str, Heard]
         conn.execute(_MARK_NOTIFIED, {"id": incident_id, "heard": {r: h.as_json() for r, h in heard.items()}})
 
 
-def mark_muted(conn: Connection, incident_id: int) -> None:
+def mark_muted(conn: Connection, incident_id: int, now: datetime) -> None:
     """A muted alert: the next unmuted one is due at every receiver at once."""
-    conn.execute(_MARK_MUTED, {"id": incident_id})
+    conn.execute(_MARK_MUTED, {"id": incident_id, "now": now.isoformat()})
 
 
 def open_fingerprints(conn: Connection, fingerprints: Sequence[str]) -> set[str]:
@@ -182,7 +199,8 @@ def list_incidents(conn: Connection, include_resolved: bool = False, limit: int 
         conn.execute(
             text(
                 "SELECT id, fingerprint, status, severity, source, title, runbook_url, opened_at, last_seen, "
-                f"occurrences, labels, silenced_by, route, notified, escalations FROM ops_incidents {where} "
+                "occurrences, labels, silenced_by, inhibited_by, route, notified, escalations "
+                f"FROM ops_incidents {where} "
                 "ORDER BY (status = 'resolved'), (severity = 'critical') DESC, last_seen DESC LIMIT :limit"
             ),
             {"limit": limit},
@@ -213,7 +231,8 @@ def followup_candidates(conn: Connection, limit: int = 5000) -> list[OpenInciden
     rows = conn.execute(
         text(
             "SELECT id, fingerprint, severity, labels, opened_at, occurrences, last_event, notified, escalations "
-            "FROM ops_incidents WHERE status = 'open' AND silenced_by IS NULL ORDER BY id LIMIT :limit"
+            "FROM ops_incidents WHERE status = 'open' AND silenced_by IS NULL AND inhibited_by IS NULL "
+            "ORDER BY id LIMIT :limit"
         ),
         {"limit": limit},
     )
@@ -238,7 +257,7 @@ def followup_candidates(conn: Connection, limit: int = 5000) -> list[OpenInciden
 # an ack, a resolution or a silence wins), so a repeat is owed once however many checks race.
 _CLAIM_REPEAT = text("""
 UPDATE ops_incidents SET notified = notified || :heard
-WHERE id = :id AND status = 'open' AND silenced_by IS NULL
+WHERE id = :id AND status = 'open' AND silenced_by IS NULL AND inhibited_by IS NULL
   AND (notified -> :receiver ->> 'at') IS NOT DISTINCT FROM :seen_at
 RETURNING id
 """).bindparams(bindparam("heard", type_=JSONB))
@@ -249,7 +268,8 @@ _CLAIM_ESCALATION = text("""
 UPDATE ops_incidents SET
     escalations = escalations || :step,
     notified = CASE WHEN notified ? :receiver THEN notified ELSE notified || :heard END
-WHERE id = :id AND status = 'open' AND silenced_by IS NULL AND NOT escalations @> :step_key
+WHERE id = :id AND status = 'open' AND silenced_by IS NULL AND inhibited_by IS NULL
+  AND NOT escalations @> :step_key
 RETURNING id
 """).bindparams(bindparam("step", type_=JSONB), bindparam("step_key", type_=JSONB), bindparam("heard", type_=JSONB))
 
@@ -270,3 +290,19 @@ def claim_escalation(conn: Connection, incident_id: int, step: dict[str, Any], r
         "heard": {receiver: heard.as_json()},
     }
     return conn.execute(_CLAIM_ESCALATION, params).first() is not None
+
+
+def inhibiting_dependencies(conn: Connection) -> list[str]:
+    """The inhibitions ("dependency:<name>") some unresolved incident still records."""
+    rows = conn.execute(
+        text("SELECT DISTINCT inhibited_by FROM ops_incidents WHERE inhibited_by IS NOT NULL AND status <> 'resolved'")
+    )
+    return [r[0] for r in rows]
+
+
+def release_inhibition(conn: Connection, key: str) -> list[int]:
+    """Incidents ``key`` inhibited are inhibited no more; returns their ids."""
+    rows = conn.execute(
+        text("UPDATE ops_incidents SET inhibited_by = NULL WHERE inhibited_by = :key RETURNING id"), {"key": key}
+    )
+    return [r[0] for r in rows]

@@ -100,6 +100,21 @@ name = "catalog"
 objective_percent = 99.5
 labels = {{ team = "b" }}
 
+# Two flows that depend on the inventory service: its open breaker explains their failures.
+[[flows]]
+name = "booking"
+objective_percent = 99.9
+depends_on = ["inventory"]
+
+[[flows]]
+name = "stock"
+objective_percent = 99.5
+depends_on = ["inventory"]
+
+[breakers.inventory]
+failure_threshold = 2
+open_s = 1
+
 [receivers.team-a]
 type = "webhook"
 url_env = "TEAM_A_WEBHOOK_URL"

@@ -64,3 +64,22 @@ def rejected_fields(db: Engine, task: str) -> list[str]:
     with db.connect() as conn:
         rows = conn.execute(text("SELECT field FROM ops_rejected_inputs WHERE task = :t ORDER BY id"), {"t": task})
         return [r[0] for r in rows]
+
+
+def owed(db: Engine, fingerprint: str) -> list[tuple[str, str]]:
+    """(receiver, kind) of every notification owed for the incident ``fingerprint``, sorted."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT receiver, kind FROM ops_notifications WHERE payload->>'fingerprint' = :f "
+                "ORDER BY receiver, kind"
+            ),
+            {"f": fingerprint},
+        )
+        return [(r.receiver, r.kind) for r in rows]
+
+
+def incident_row(db: Engine, fingerprint: str) -> Any:
+    """The incident of ``fingerprint``, every column."""
+    with db.connect() as conn:
+        return conn.execute(text("SELECT * FROM ops_incidents WHERE fingerprint = :f"), {"f": fingerprint}).one()

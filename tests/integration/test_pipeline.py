@@ -169,7 +169,7 @@ def test_chunks_are_evaluated_in_parallel_processes(worker, producer, db, clean_
     wait_for(count, what="4 snapshots")
     with db.connect() as conn:
         tick = conn.execute(text("SELECT flows, chunks, as_of FROM ops_evaluation_ticks")).one()
-    assert (tick.flows, tick.chunks) == (7, 4)  # the test config's flows, chunk_size = 2
+    assert (tick.flows, tick.chunks) == (9, 5)  # the test config's flows, chunk_size = 2
     assert tick.as_of == evaluation_end(tick.as_of - timedelta(seconds=30))
     chunk_lines = [line for line in worker.log_text().splitlines() if "event=evaluate.chunk" in line]
     assert len(chunk_lines) >= 3

@@ -26,6 +26,7 @@ from relops.settings import get_settings
 from relops.timeutil import utcnow
 from tests.integration.conftest import TEST_CONFIG, alert_event, cron_run_event, run_cli
 from tests.integration.inprocess import InProcessWorker
+from tests.integration.queries import incident_row, owed
 
 pytestmark = pytest.mark.integration
 TEAM_A_PATH, TEAM_B_PATH = "/hooks/team-a/a1b2c3d4e5f6g7h8i9", "/hooks/team-b/z9y8x7w6v5u4t3s2r1"
@@ -92,18 +93,6 @@ def heard(hooks: HttpSink, path: str) -> list[str]:
 
 def lead_mail(email_sink: HttpSink) -> list[str]:
     return [r.json["subject"] for r in email_sink.requests if r.json["to"] == ["lead@example.com"]]
-
-
-def owed(db, fingerprint: str) -> list[tuple[str, str]]:
-    with db.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT receiver, kind FROM ops_notifications WHERE payload->>'fingerprint' = :f "
-                "ORDER BY receiver, kind"
-            ),
-            {"f": fingerprint},
-        )
-        return [(r.receiver, r.kind) for r in rows]
 
 
 def test_each_alert_reaches_its_teams_receivers_and_nobody_else(teams, inproc, db, webhook_sink, email_sink):
@@ -212,11 +201,6 @@ def check_incidents(inproc: InProcessWorker, seconds: float) -> None:
     inproc.settle()
 
 
-def incident(db, fingerprint: str):
-    with db.connect() as conn:
-        return conn.execute(text("SELECT * FROM ops_incidents WHERE fingerprint = :f"), {"f": fingerprint}).one()
-
-
 def test_an_open_incident_repeats_every_repeat_interval_until_acknowledged(teams, inproc, db):
     dispatch(inproc, **alert_event("checkout", severity="warning", labels={"team": "a"}))
     check_incidents(inproc, 60)
@@ -227,7 +211,7 @@ def test_an_open_incident_repeats_every_repeat_interval_until_acknowledged(teams
     assert any("Still firing and not acknowledged" in t for t in heard(teams, TEAM_A_PATH))
     check_incidents(inproc, 1202)
     assert len(owed(db, "slo:checkout")) == 3
-    run_cli("incidents", "ack", str(incident(db, "slo:checkout").id))
+    run_cli("incidents", "ack", str(incident_row(db, "slo:checkout").id))
     check_incidents(inproc, 3000)
     assert len(owed(db, "slo:checkout")) == 3
 
@@ -240,7 +224,7 @@ def test_a_critical_incident_escalates_step_by_step_and_every_step_hears_the_res
     check_incidents(inproc, 302)
     assert owed(db, "slo:checkout") == [("lead", "firing"), ("team-a", "firing")]
     assert [s for s in lead_mail(email_sink) if "ESCALATED" in s]
-    assert [e["to"] for e in incident(db, "slo:checkout").escalations] == ["lead"]
+    assert [e["to"] for e in incident_row(db, "slo:checkout").escalations] == ["lead"]
     check_incidents(inproc, 901)  # the second step, and team a's repeat is due too
     assert owed(db, "slo:checkout") == [
         ("lead", "firing"),
@@ -252,21 +236,21 @@ def test_a_critical_incident_escalates_step_by_step_and_every_step_hears_the_res
     dispatch(inproc, **alert_event("checkout", severity="ok", status="resolved", labels={"team": "a"}))
     resolved = [receiver for receiver, kind in owed(db, "slo:checkout") if kind == "resolved"]
     assert sorted(resolved) == ["lead", "team-a", "team-b"]
-    assert [e["to"] for e in incident(db, "slo:checkout").escalations] == ["lead", "team-b"]  # its record stays
+    assert [e["to"] for e in incident_row(db, "slo:checkout").escalations] == ["lead", "team-b"]  # its record stays
     at(inproc, 1000)
     dispatch(inproc, **alert_event("checkout", labels={"team": "a"}, occurred_at=inproc.deps.now().isoformat()))
-    assert incident(db, "slo:checkout").escalations == []  # a new episode starts over
+    assert incident_row(db, "slo:checkout").escalations == []  # a new episode starts over
 
 
 def test_warnings_acknowledged_and_silenced_incidents_never_escalate(teams, inproc, db):
     dispatch(inproc, **alert_event("checkout", severity="warning", labels={"team": "a"}))
     dispatch(inproc, **alert_event("refunds", labels={"team": "a"}))
     dispatch(inproc, **alert_event("payments", labels={"team": "a"}))
-    run_cli("incidents", "ack", str(incident(db, "slo:refunds").id))
+    run_cli("incidents", "ack", str(incident_row(db, "slo:refunds").id))
     run_cli("silence", "add", "--match", "flow=payments", "--for", "2h", "--reason", "known")
     dispatch(inproc, **alert_event("payments", labels={"team": "a"}))  # muted now
     check_incidents(inproc, 350)
     assert [r for r, _ in owed(db, "slo:checkout")] == ["team-a"]
     assert [r for r, _ in owed(db, "slo:refunds")] == ["team-a"]
     assert [r for r, _ in owed(db, "slo:payments")] == ["team-a"]
-    assert incident(db, "slo:checkout").escalations == incident(db, "slo:refunds").escalations == []
+    assert incident_row(db, "slo:checkout").escalations == incident_row(db, "slo:refunds").escalations == []

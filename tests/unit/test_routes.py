@@ -157,6 +157,10 @@ def config_error(data: dict) -> str:
         ({"receivers": {"x": {"type": "webhook", "url_env": "X", "rate_per_sec": 2}}}, "unknown key 'rate_per_sec'"),
         ({"receivers": {"x": {"type": "webhook", "url_env": "X", "max_attempts": 0}}}, "receiver 'x' field"),
         ({"route": {"receivers": ["nope"]}}, "route field 'receivers': unknown receiver 'nope'"),
+        (
+            {"flows": [{"name": "booking", "objective_percent": 99, "depends_on": ["inventroy"]}]},
+            "flow 'booking' field 'depends_on': 'inventroy' is not a dependency ([breakers.NAME])",
+        ),
     ],
 )
 def test_config_mistakes_are_refused_naming_the_receiver_or_route(data, words):
