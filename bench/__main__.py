@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import alerts, breakers, client_record, cron, ingest, load, silences, tick
+from bench import alerts, breakers, client_record, cron, ingest, load, routing, silences, tick
 
 BENCHES = {
     "client": client_record.run,
@@ -13,6 +13,7 @@ BENCHES = {
     "tick": tick.run,
     "alerts": alerts.run,
     "silences": silences.run,
+    "routing": routing.run,
     "cron": cron.run,
     "breakers": breakers.run,
     "load": load.run,

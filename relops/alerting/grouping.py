@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
@@ -19,9 +20,11 @@ from relops import names, redis_keys
 from relops.channels.base import Channel
 from relops.deps import Publisher
 from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS
+from relops.redis_state import REDIS_FAULTS, run_script
 
 logger = logging.getLogger(__name__)
+#: Starting a window is one round trip: an alert storm asks once per alert.
+SCRIPT = Path(__file__).with_name("group_timer.lua")
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,9 @@ def schedule_flush(
     Never raises: a notification that misses its flush waits in the outbox for the sweeper.
     """
     try:
-        recent = client.exists(redis_keys.recent_flush(to.receiver))
-        wait_s = min(group_wait_s, group_interval_s) if recent else group_wait_s
-        first = client.set(redis_keys.group_timer(to.receiver), 1, nx=True, px=max(1, int(wait_s * 1000)))
-        if first:
-            # The group stays "recent" a window past this flush: alerts that keep arriving after it
-            # (a storm's tail) wait group_interval_s, not a new window.
-            client.set(redis_keys.recent_flush(to.receiver), 1, px=max(1, int((wait_s + group_wait_s) * 1000)))
+        keys = [redis_keys.group_timer(to.receiver), redis_keys.recent_flush(to.receiver)]
+        wait_ms = run_script(client, SCRIPT, keys, [int(group_wait_s * 1000), int(group_interval_s * 1000)])
+        first, wait_s = wait_ms >= 0, max(0, wait_ms) / 1000
     except REDIS_FAULTS as exc:
         log_event(
             logger,

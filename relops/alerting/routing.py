@@ -29,8 +29,8 @@ from relops.logs import log_event
 from relops.rejections import reject_payload
 from relops.silencing.silences import Silence
 from relops.store.alerts import record_alert_event
-from relops.store.incidents import Heard, mark_muted, mark_notified, resolve_incident, upsert_incident
-from relops.store.notifications import enqueue
+from relops.store.incidents import Heard, mark_muted, resolve_incident, upsert_incident
+from relops.store.notifications import enqueue, owe_firing
 from relops.store.silences import count_muted
 from relops.timeutil import parse_utc
 
@@ -202,19 +202,16 @@ def route_alert(
                 repeat_interval_s=target.route.repeat_interval_s,
             )
             continue
-        channel = deps.receivers[target.receiver]
-        payload = notification_payload(event, "firing", event.severity)
-        enqueue(
-            conn,
-            incident_id=incident.id,
-            channel=channel.name,
-            receiver=target.receiver,
-            kind="firing",
-            severity=event.severity,
-            payload=payload,
-        )
         owed.append(target)
-    mark_notified(conn, incident.id, {t.receiver: Heard(now, event.severity, "route") for t in owed})
+    heard = {t.receiver: Heard(now, event.severity, "route").as_json() for t in owed}
+    owe_firing(
+        conn,
+        incident_id=incident.id,
+        to=[(deps.receivers[t.receiver].name, t.receiver) for t in owed],
+        severity=event.severity,
+        payload=notification_payload(event, "firing", event.severity),
+        heard=heard,
+    )
     return Routed(incident.id, owed, routed=names_reached)
 
 

@@ -501,18 +501,33 @@ class RelopsConfig(_Strict):
         receivers = {spec.breaker or name: BreakerSettings() for name, spec in self.receivers.items()}
         return {**{name: BreakerSettings() for name in DEFAULT_BREAKERS}, **receivers, **self.breakers}
 
+    # Cached per tuple of items: the alert router asks for every alert, and a config holds thousands
+    # of flows. Keyed by the tuple itself, so a model_copy with other flows gets its own map.
     @property
     def jobs_by_name(self) -> dict[str, JobConfig]:
-        return {j.name: j for j in self.jobs}
+        return _by_name(self.jobs)
 
     @property
     def flows_by_name(self) -> dict[str, FlowConfig]:
-        return {f.name: f for f in self.flows}
+        return _by_name(self.flows)
 
     def runbook_url(self, item: FlowConfig | JobConfig) -> str:
         if not item.runbook or "://" in item.runbook or not self.runbook_base_url:
             return item.runbook
         return self.runbook_base_url.rstrip("/") + "/" + item.runbook.lstrip("/")
+
+
+_BY_NAME: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def _by_name(items: tuple[Any, ...]) -> dict[str, Any]:
+    """{item.name: item}, built once per tuple (callers must not change it)."""
+    found = _BY_NAME.get(id(items))
+    if found is None or found[0] is not items:
+        if len(_BY_NAME) > 64:  # configs replaced in tests; a process normally has one or two
+            _BY_NAME.clear()
+        found = _BY_NAME[id(items)] = (items, {item.name: item for item in items})
+    return found[1]
 
 
 def unreachable_thresholds(flow: FlowConfig, windows: tuple[WindowRule, ...]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,10 +56,6 @@ SET status = 'resolved', resolved_at = :at, last_seen = greatest(i.last_seen, :a
 FROM current WHERE i.id = current.id
 RETURNING i.id, current.notified, current.severity
 """)
-
-_MARK_NOTIFIED = text("UPDATE ops_incidents SET notified = notified || :heard WHERE id = :id").bindparams(
-    bindparam("heard", type_=JSONB)
-)
 
 # A muted alert makes the next unmuted one due at once: each receiver keeps its place (it still
 # gets the resolution) but loses the time it last heard; a repeat of what does not fire again
@@ -153,12 +149,6 @@ def resolve_incident(conn: Connection, fingerprint: str, at: datetime) -> Resolv
     if row is None:
         return None
     return ResolvedIncident(id=row.id, notified=_heard(row.notified), severity=row.severity)
-
-
-def mark_notified(conn: Connection, incident_id: int, heard: Mapping[str, Heard]) -> None:
-    """Record that these receivers heard of the incident now."""
-    if heard:
-        conn.execute(_MARK_NOTIFIED, {"id": incident_id, "heard": {r: h.as_json() for r, h in heard.items()}})
 
 
 def mark_muted(conn: Connection, incident_id: int, now: datetime) -> None:

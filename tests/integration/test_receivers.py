@@ -139,3 +139,43 @@ def test_an_unacknowledged_incident_repeats_and_escalates_until_acknowledged(
 def delivered_all(db) -> bool:
     with db.connect() as conn:
         return not conn.execute(text("SELECT count(*) FROM ops_notifications WHERE status <> 'delivered'")).scalar()
+
+
+def test_a_routing_matrix_over_teams_and_severities(producer, db, team_a_sink, team_b_sink, webhook_sink, email_sink):
+    """Through the workers: team a's and team b's flows at both severities, and a flow no team owns."""
+    cases = {
+        ("payments", "warning"): ["team-a"],
+        ("payments", "critical"): ["team-a"],
+        ("catalog", "warning"): ["team-b"],
+        ("catalog", "critical"): ["team-b"],
+        ("signup", "warning"): ["webhook"],
+        ("signup", "critical"): ["email", "webhook"],
+    }
+    teams = {"payments": {"team": "a"}, "catalog": {"team": "b"}, "signup": {}}
+    for (flow, severity), _ in cases.items():
+        fingerprint = f"slo:matrix-{flow}-{severity}"
+        kwargs = alert_event(
+            flow,
+            severity=severity,
+            fingerprint=fingerprint,
+            dedup_key=fingerprint,
+            labels={**teams[flow], "flow": flow},
+        )
+        producer.send_task("relops.dispatch_alert", kwargs=kwargs, queue="alerts")
+    wait_for(lambda: delivered_all(db) and count(db) == 7, timeout_s=30, what="every notification delivered")
+    with db.connect() as conn:
+        rows = conn.execute(text("SELECT payload->>'fingerprint', receiver FROM ops_notifications")).all()
+    got: dict[tuple[str, str], list[str]] = {}
+    for fingerprint, receiver in rows:
+        _, flow, severity = fingerprint.split("-")
+        got.setdefault((flow, severity), []).append(receiver)
+    assert {k: sorted(v) for k, v in got.items()} == cases
+    assert len(team_a_sink.requests) >= 1 and len(team_b_sink.requests) >= 1
+    assert not any(
+        "matrix-payments" in json.dumps(r.json) or "matrix-catalog" in json.dumps(r.json) for r in webhook_sink.requests
+    )
+
+
+def count(db) -> int:
+    with db.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM ops_notifications")).scalar()
