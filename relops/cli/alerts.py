@@ -37,8 +37,8 @@ def failed(limit: int) -> None:
         click.echo("no failed deliveries")
     for row in rows:
         click.echo(
-            f"{row['failed_at']:%Y-%m-%d %H:%M:%S} channel={row['channel']} alerts={row['notifications']} "
-            f"attempts={row['attempts']} reason={row['reason']}"
+            f"{row['failed_at']:%Y-%m-%d %H:%M:%S} channel={row['channel']} receiver={row['receiver']} "
+            f"alerts={row['notifications']} attempts={row['attempts']} reason={row['reason']}"
         )
         for alert in row["alerts"][:10]:
             click.echo(f"    {alert['kind']:<8} {alert['fingerprint']}  {alert['title']}")

@@ -163,7 +163,7 @@ def test_a_4xx_is_not_retried_and_becomes_a_dead_letter(inproc, db, webhook_sink
         {"fingerprint": "slo:checkout", "title": alert_event()["title"], "kind": "firing"},
     ]
     output = run_cli("alerts", "failed")
-    assert "channel=webhook alerts=1 attempts=1" in output and "slo:checkout" in output
+    assert "channel=webhook receiver=webhook alerts=1 attempts=1" in output and "slo:checkout" in output
 
 
 def test_5xx_until_the_last_attempt_becomes_a_dead_letter(inproc, db, email_sink):

@@ -79,3 +79,22 @@ def test_a_corrected_budget_shows_what_it_would_be_without_the_corrections():
     page = render({**EMPTY, "flows": [corrected, {**flow("login"), "excluded_events": 0}]})
     assert "90.0%" in page and "(25.0% without corrections)" in page
     assert page.count("without corrections") == 1
+
+
+def test_an_incident_says_who_heard_it_what_inhibits_it_and_where_it_escalated():
+    incident = {
+        "id": 7,
+        "severity": "critical",
+        "status": "open",
+        "title": "CRITICAL: booking burning",
+        "occurrences": 3,
+        "last_seen": "2026-11-27T12:00:00+00:00",
+        "runbook_url": "",
+        "notified": {"team-a": {"at": "2026-11-27T11:00:00+00:00"}, "lead": {"at": None}},
+        "route": "route.routes[0] 'team a'",
+        "inhibited_by": "dependency:inventory",
+        "escalations": [{"step": "route.routes[0]#0", "to": "lead", "at": "2026-11-27T11:15:00+00:00"}],
+    }
+    page = render({**EMPTY, "incidents": [incident]})
+    assert "inhibited by inventory" in page and "escalated to lead" in page
+    assert "to lead, team-a by route.routes[0] &#39;team a&#39;" in page

@@ -193,3 +193,45 @@ def test_the_three_team_example_in_the_docs_is_valid_and_routes_as_it_says():
     assert reached("critical", flow="other") == ["webhook", "email"]
     payments = root.children[1]
     assert [(s.after_s, s.to) for s in payments.escalation] == [(900, "payments-lead"), (3600, "platform-oncall")]
+
+
+def test_config_check_validates_a_file_without_starting_anything(monkeypatch):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from relops.cli import cli
+
+    for name in ("PAYMENTS_WEBHOOK_URL", "SEARCH_WEBHOOK_URL", "PLATFORM_WEBHOOK_URL", "PLATFORM_ONCALL_EMAILS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PAYMENTS_WEBHOOK_URL", "https://hooks.slack.com/services/T1/B1/s3cr3tvalue")
+    example = str(Path(__file__).parents[2] / "docs" / "examples" / "three-teams.toml")
+    checked = CliRunner().invoke(cli, ["config", "check", example])
+    assert checked.exit_code == 0, checked.output
+    assert (
+        "receiver payments-slack (webhook): delivers to https://hooks.slack.com/services/***/***/***" in checked.output
+    )
+    assert "receiver search-slack (webhook): skipped here: SEARCH_WEBHOOK_URL is not set" in checked.output
+    assert "s3cr3tvalue" not in checked.output
+    strict = CliRunner().invoke(cli, ["config", "check", "--strict", example])
+    assert strict.exit_code == 1 and "cannot deliver in this environment" in strict.output
+
+
+def test_routes_test_says_where_an_alert_lands_and_why():
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from relops.cli import cli
+
+    example = str(Path(__file__).parents[2] / "docs" / "examples" / "three-teams.toml")
+    args = ["routes", "test", "--config", example, "-l", "team=search", "-l", "flow=search"]
+    shown = CliRunner().invoke(cli, args)
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "severity=warning:\n  lands on route.routes[2] 'search' (via route > route.routes[2] 'search')" in shown.output
+    )
+    assert "-- search-slack: warning is not among route.routes[2] 'search' severities (critical)" in shown.output
+    assert "severity=critical:" in shown.output and "-> search-slack (by route.routes[2] 'search'" in shown.output
+    bad = CliRunner().invoke(cli, ["routes", "test", "--config", example, "-l", "nonsense"])
+    assert bad.exit_code == 2 and "is not name=value" in bad.output
