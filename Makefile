@@ -46,6 +46,7 @@ run: migrate
 	  echo "relops:$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(18))')" > var/flower-auth
 	@echo "Flower: http://127.0.0.1:$${FLOWER_PORT:-5555} (sign in as $${FLOWER_BASIC_AUTH:-$$(cat var/flower-auth)})"
 	@echo "Dashboard: http://127.0.0.1:$${RELOPS_WEB_PORT:-8080} (a token: .venv/bin/relops users add NAME --role admin)"
+	@echo "Intake: http://127.0.0.1:$${RELOPS_INTAKE_PORT:-8081} (a report key: .venv/bin/relops keys add NAME --scope outcomes,cron)"
 	FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-$$(cat var/flower-auth)} PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
 
 # The stack for `relops demo` (second terminal): 30 s ticks, the webhook pointed at the demo's sink.

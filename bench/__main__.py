@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import alerts, breakers, client_record, cron, ingest, load, routing, silences, tick
+from bench import alerts, breakers, client_record, cron, ingest, intake, load, routing, silences, tick
 
 BENCHES = {
     "client": client_record.run,
@@ -16,6 +16,7 @@ BENCHES = {
     "routing": routing.run,
     "cron": cron.run,
     "breakers": breakers.run,
+    "intake": intake.run,
     "load": load.run,
 }
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     false,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -417,3 +418,24 @@ class SloCorrection(Base):
         CheckConstraint("ends_at > starts_at", name="ck_ops_slo_corrections_span"),
         Index("ix_ops_slo_corrections_flow", "flow", "ends_at"),
     )
+
+
+class ReportKey(Base):
+    """A report-only key for the HTTP intake; only a hash of the key is kept."""
+
+    __tablename__ = "ops_report_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    key_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    #: Subset of {outcomes, cron}.
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    #: NULL: any flow (jobs: any job); otherwise only these.
+    flows: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    jobs: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    rate_per_s: Mapped[float] = mapped_column(Float, nullable=False)
+    burst: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_by: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    #: Set by `relops keys revoke`: the key stops working within a second.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -40,6 +40,11 @@ TASK_DISPATCH_ALERT: Final = "relops.dispatch_alert"
 TASK_PRUNE_HISTORY: Final = "relops.prune_history"
 #: kwargs: name, run_id, status (started|success|failure), at, duration_ms, result, error
 TASK_CRON_RUN: Final = "relops.cron_run"
+#: kwargs: events: [cron-run event kwargs as for relops.cron_run], at most MAX_CRON_EVENTS_PER_BATCH.
+#: Each event is validated, merged and applied on its own, exactly as relops.cron_run would; the
+#: HTTP intake sends pings this way, many to a message.
+TASK_CRON_RUN_BATCH: Final = "relops.cron_run_batch"
+MAX_CRON_EVENTS_PER_BATCH: Final = 1000
 #: Sent by beat; finds missed and overrunning runs of the monitored jobs.
 TASK_CHECK_CRON_HEALTH: Final = "relops.check_cron_health"
 #: kwargs: receiver: str (unset: the channel's default receiver, named after it), message_key: str |
@@ -74,6 +79,7 @@ TASK_QUEUES: Final = {
     TASK_PRUNE_HISTORY: QUEUE_EVALUATE,
     TASK_DISPATCH_ALERT: QUEUE_ALERTS,
     TASK_CRON_RUN: QUEUE_CRON,
+    TASK_CRON_RUN_BATCH: QUEUE_CRON,
     TASK_CHECK_CRON_HEALTH: QUEUE_CRON,
     TASK_SWEEP_NOTIFICATIONS: QUEUE_ALERTS,
     TASK_CHECK_BREAKERS: QUEUE_EVALUATE,

@@ -148,10 +148,14 @@ def _secret_value(value: str) -> bool:
 def redact_request_target(target: str) -> str:
     """A request's path and query as an access log may show them: the values of credential-named
     parameters, and any path segment or value shaped like a credential (relops' ``rlp_…``, or 32 and
-    more URL-safe characters in a row), replaced by "***". A key in a ping URL
-    (/api/v1/ping/<key>/<job>) is masked by its shape, so no route needs to be listed here."""
+    more URL-safe characters in a row), replaced by "***"; so is the segment after ``ping``, the key of a
+    ping URL (/api/v1/ping/<key>/<job>), whatever its shape."""
     path, _, query = target.partition("?")
-    segments = [MASK if _secret_value(unquote(s)) else s for s in path.split("/")]
+    parts = path.split("/")
+    # The segment after /ping/ is a report key whatever its shape (a mistyped one is still most of a key).
+    segments = [
+        MASK if _secret_value(unquote(s)) or (i > 0 and parts[i - 1] == "ping") else s for i, s in enumerate(parts)
+    ]
     shown = "/".join(segments)
     if not query:
         return shown

@@ -49,3 +49,13 @@ def breaker(dependency: str) -> tuple[str, str, str]:
     """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker."""
     base = f"{PREFIX}breaker:{dependency}"
     return base, f"{base}:leases", f"{base}:buckets"
+
+
+def intake_quota(key_id: int) -> str:
+    """Hash {tokens, ts}: one report key's rate limit, shared by every intake process."""
+    return f"{PREFIX}intake:quota:{key_id}"
+
+
+def open_run(job: str) -> str:
+    """ "<run id> <start epoch ms>" of a job's run started by a ping without a run id, until its end."""
+    return f"{PREFIX}intake:open-run:{job}"

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     web_session_max_s: int = Field(12 * 3600, ge=300, le=7 * 86400, validation_alias="RELOPS_WEB_SESSION_MAX_S")
     #: A session with no request for this long ends.
     web_session_idle_s: int = Field(3600, ge=60, le=7 * 86400, validation_alias="RELOPS_WEB_SESSION_IDLE_S")
+    #: The HTTP intake (`relops intake`): where services report outcomes and cron runs with a report key.
+    intake_host: str = Field("127.0.0.1", validation_alias="RELOPS_INTAKE_HOST")
+    intake_port: int = Field(8081, ge=1, le=65535, validation_alias="RELOPS_INTAKE_PORT")
     #: Slack-style incoming webhook; a secret (it authorises posting), never logged.
     webhook_url: SecretStr | None = Field(None, validation_alias="MONITORING_ALERT_WEBHOOK_URL")
     #: Comma-separated recipients of email alerts.

@@ -1,4 +1,4 @@
-"""relops.cron_run (cron-run events from services) and relops.check_cron_health (beat)
+"""relops.cron_run and relops.cron_run_batch (cron-run events from services) and relops.check_cron_health (beat)
 (relops.cron.health)."""
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 @app.task(name=names.TASK_CRON_RUN, base=RelopsTask)
 def cron_run(*args: Any, **payload: Any) -> dict[str, Any]:
     return health.record_cron_run(worker_deps(), payload, args=args)
+
+
+@app.task(name=names.TASK_CRON_RUN_BATCH, base=RelopsTask)
+def cron_run_batch(*args: Any, **payload: Any) -> dict[str, Any]:
+    return health.record_cron_runs(worker_deps(), payload, args=args)
 
 
 def _cron_backlog() -> int | None:

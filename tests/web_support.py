@@ -51,13 +51,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_web(env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A `relops web` process on a free port with ``env``: its base URL and the process, which is
-    stopped (by its PID) on leaving."""
+def running_server(command: str, env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``relops <command> --port P`` (web or intake) on a free port with ``env``: its base URL and the
+    process, which is stopped (by its PID) on leaving."""
     port = free_port()
     log = log_path.open("ab")
     process = subprocess.Popen(
-        [RELOPS, "web", "--port", str(port)],
+        [RELOPS, command, "--port", str(port)],
         env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -72,8 +72,8 @@ def running_web(env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, s
             return process.poll() is not None
 
     try:
-        wait_for(up, timeout_s=30, what="relops web up")
-        assert process.poll() is None, "relops web exited at start"
+        wait_for(up, timeout_s=30, what=f"relops {command} up")
+        assert process.poll() is None, f"relops {command} exited at start"
         yield url, process
     finally:
         process.terminate()
@@ -83,6 +83,12 @@ def running_web(env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, s
             process.kill()
             process.wait(timeout=20)
         log.close()
+
+
+@contextmanager
+def running_web(env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    with running_server("web", env, log_path) as running:
+        yield running
 
 
 @pytest.fixture(name="web", scope="module")

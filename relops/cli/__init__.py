@@ -20,6 +20,8 @@ from relops.cli.cron import cron
 from relops.cli.demo import demo
 from relops.cli.evaluate import evaluate, tick
 from relops.cli.incidents import incidents
+from relops.cli.intake import intake
+from relops.cli.keys import keys
 from relops.cli.maintenance import maintenance
 from relops.cli.migrate import migrate
 from relops.cli.routes import routes
@@ -46,6 +48,8 @@ for _command in (
     demo,
     evaluate,
     incidents,
+    intake,
+    keys,
     maintenance,
     migrate,
     rejections,

@@ -309,6 +309,17 @@ class CronConfig(_Strict):
     result_max_bytes: int = Field(16384, ge=256, le=1_048_576)
 
 
+class IntakeConfig(_Strict):
+    """The HTTP intake's limits."""
+
+    #: A POST /api/v1/outcomes body above this is refused with 413 (5,000 counts fit in about 400 KB).
+    max_outcome_body_bytes: int = Field(1_048_576, ge=1024, le=16 * 1_048_576)
+    #: A cron ping's body (its result or error text) above this is refused with 413.
+    max_ping_body_bytes: int = Field(65_536, ge=256, le=1_048_576)
+    #: A start without a run id waits this long for the end that pairs with it.
+    open_run_ttl_s: int = Field(7 * 86400, ge=60, le=31 * 86400)
+
+
 class BreakerSettings(_Strict):
     """One dependency's circuit breaker ([breakers.NAME])."""
 
@@ -395,6 +406,7 @@ class RelopsConfig(_Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     alerts: AlertsConfig = AlertsConfig()
     cron: CronConfig = CronConfig()
+    intake: IntakeConfig = IntakeConfig()
     breakers: dict[Name, BreakerSettings] = Field(default_factory=dict)
     flows: tuple[FlowConfig, ...] = Field((), strict=False)
     jobs: tuple[JobConfig, ...] = Field((), strict=False)

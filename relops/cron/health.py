@@ -70,8 +70,11 @@ def job_events(
     return events
 
 
-def record_cron_run(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[Any] = ()) -> dict[str, Any]:
-    """Persist one cron-run event (start and end merge per run) and update the job's health."""
+def record_cron_run(
+    deps: Deps, payload: Mapping[str, Any], *, args: Sequence[Any] = (), task: str = names.TASK_CRON_RUN
+) -> dict[str, Any]:
+    """Persist one cron-run event (start and end merge per run) and update the job's health; a
+    rejection is recorded under ``task``, the task the event came with."""
     config = deps.config
     try:
         if args:
@@ -79,7 +82,6 @@ def record_cron_run(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[An
         run = parse_cron_run(payload, now=deps.now(), result_max_bytes=config.cron.result_max_bytes)
     except InputRejected as exc:
         reference = ("job", payload.get("name"))
-        task = names.TASK_CRON_RUN
         reject_payload(
             deps.engine, logger, task=task, event="cron.rejected", reference=reference, error=exc, payload=dict(payload)
         )
@@ -102,6 +104,50 @@ def record_cron_run(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[An
         alerts=len(events),
     )
     return {"status": merged.status, "alerts": len(events)}
+
+
+def record_cron_runs(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[Any] = ()) -> dict[str, Any]:
+    """relops.cron_run_batch: each event of ``events`` handled as relops.cron_run handles one, in
+    order and in its own transaction. A redelivered batch changes nothing (every merge is
+    idempotent); a bad event is rejected and recorded alone, the others still land."""
+    try:
+        if args:
+            raise InputRejected("args", "cron-run batches are sent as kwargs, not positional arguments")
+        unknown = sorted(set(payload) - {"events"})
+        if unknown:
+            raise InputRejected(str(unknown[0])[:60], "is not a field of a cron-run batch (only events)")
+        events = payload.get("events")
+        if not isinstance(events, list):
+            raise InputRejected("events", f"must be a list of cron-run events, got {type(events).__name__}")
+        if len(events) > names.MAX_CRON_EVENTS_PER_BATCH:
+            raise InputRejected("events", f"has {len(events)} events, more than {names.MAX_CRON_EVENTS_PER_BATCH}")
+    except InputRejected as exc:
+        _reject_from_batch(deps, exc, dict(payload))
+        return {"rejected": 1, "recorded": 0}
+    recorded = rejected = 0
+    for event in events:
+        if not isinstance(event, Mapping):
+            _reject_from_batch(
+                deps, InputRejected("events", f"each event must be an object, not {type(event).__name__}"), event
+            )
+            rejected += 1
+            continue
+        outcome = record_cron_run(deps, event, task=names.TASK_CRON_RUN_BATCH)
+        rejected += bool(outcome.get("rejected"))
+        recorded += not outcome.get("rejected")
+    return {"recorded": recorded, "rejected": rejected}
+
+
+def _reject_from_batch(deps: Deps, error: InputRejected, payload: Any) -> None:
+    reject_payload(
+        deps.engine,
+        logger,
+        task=names.TASK_CRON_RUN_BATCH,
+        event="cron.rejected",
+        reference=("job", None),
+        error=error,
+        payload=payload,
+    )
 
 
 def relops_lag(client: Redis, config: RelopsConfig, now: datetime, backlog: int | None) -> str | None:

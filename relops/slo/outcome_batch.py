@@ -42,6 +42,8 @@ def validate_batch_id(batch_id: Any) -> str:
 
 def _count(item: Mapping[str, Any], field: str) -> int:
     value = item.get(field)
+    if type(value) is int and 0 <= value <= MAX_COUNT_PER_MINUTE:  # the common case, checked cheaply
+        return value
     # bool is an int in Python; True as a count is a producer bug.
     if not isinstance(value, int) or isinstance(value, bool):
         raise InputRejected(field, f"must be an integer, got {type(value).__name__}")
@@ -69,8 +71,16 @@ def _minute(item: Mapping[str, Any], now: datetime, oldest: datetime) -> datetim
     return minute
 
 
-def parse_item(item: Any, known_flows: Container[str], now: datetime, oldest: datetime) -> OutcomeCount:
-    if not isinstance(item, Mapping):
+def parse_item(
+    item: Any,
+    known_flows: Container[str],
+    now: datetime,
+    oldest: datetime,
+    minutes: dict[str, datetime | InputRejected] | None = None,
+) -> OutcomeCount:
+    """One item checked; ``minutes`` caches the minute strings seen so far in the batch (a batch
+    names few distinct minutes, and parsing each again was most of a batch's validation)."""
+    if not isinstance(item, dict) and not isinstance(item, Mapping):
         raise InputRejected("item", f"must be an object with {', '.join(ITEM_FIELDS)}")
     missing = [f for f in ITEM_FIELDS if f not in item]
     if missing:
@@ -80,9 +90,21 @@ def parse_item(item: Any, known_flows: Container[str], now: datetime, oldest: da
         raise InputRejected("flow", "must be a string")
     if flow not in known_flows:
         raise InputRejected("flow", "is not a flow in the relops config")
-    return OutcomeCount(
-        flow=flow, minute=_minute(item, now, oldest), good=_count(item, "good"), bad=_count(item, "bad")
-    )
+    raw = item["minute"]
+    if minutes is None or not isinstance(raw, str):
+        minute = _minute(item, now, oldest)
+    else:
+        cached = minutes.get(raw)
+        if cached is None:
+            try:
+                cached = _minute(item, now, oldest)
+            except InputRejected as exc:
+                cached = exc
+            minutes[raw] = cached
+        if isinstance(cached, InputRejected):
+            raise InputRejected(cached.field, cached.reason)
+        minute = cached
+    return OutcomeCount(flow=flow, minute=minute, good=_count(item, "good"), bad=_count(item, "bad"))
 
 
 def parse_counts(
@@ -95,9 +117,10 @@ def parse_counts(
         raise InputRejected("counts", f"has {len(counts)} items, more than {MAX_ITEMS_PER_BATCH}")
     valid: list[OutcomeCount] = []
     rejected: list[Rejection] = []
+    minutes: dict[str, datetime | InputRejected] = {}
     for index, item in enumerate(counts):
         try:
-            valid.append(parse_item(item, known_flows, now, oldest))
+            valid.append(parse_item(item, known_flows, now, oldest, minutes))
         except InputRejected as exc:
             rejected.append(Rejection(index, exc.field, exc.reason, excerpt(item)))
     return valid, rejected

@@ -62,6 +62,7 @@ def _handlers() -> dict[str, Handler]:
         names.TASK_DISPATCH_ALERT: lambda d, kw: routing.dispatch_alert(d, kw, event_id=uuid.uuid4().hex),
         names.TASK_SWEEP_NOTIFICATIONS: lambda d, kw: delivery.sweep(d),
         names.TASK_CRON_RUN: lambda d, kw: health.record_cron_run(d, kw),
+        names.TASK_CRON_RUN_BATCH: lambda d, kw: health.record_cron_runs(d, kw),
         names.TASK_CHECK_CRON_HEALTH: lambda d, kw: health.check_cron_health(d, backlog=0),
         names.TASK_EVALUATE_TICK: lambda d, kw: pipeline.tick(d),
         names.TASK_EVALUATE_FLOWS: lambda d, kw: pipeline.evaluate_flows(d, parse_utc(kw["as_of"]), kw["flows"]),

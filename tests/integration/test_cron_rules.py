@@ -136,3 +136,25 @@ def test_bad_cron_events_are_rejected_with_their_field_and_nothing_valid_is_lost
     assert rejected_fields(db, names.TASK_CRON_RUN) == list(bad_events)
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ops_cron_executions")).scalar() == 1
+
+
+def test_a_batch_of_events_lands_event_by_event_and_a_bad_one_is_rejected_alone(inproc, db):
+    run_id = uuid.uuid4().hex
+    events = [
+        cron_run_event("started", run_id=run_id),
+        "not an event",
+        {**cron_run_event("success"), "status": "done"},
+        cron_run_event("success", run_id=run_id),
+    ]
+    inproc.send(names.TASK_CRON_RUN_BATCH, events=events)
+    inproc.settle()
+    inproc.send(names.TASK_CRON_RUN_BATCH, events=events)  # redelivered: changes nothing
+    inproc.settle()
+    with db.connect() as conn:
+        runs = conn.execute(text("SELECT run_id, status, started_at FROM ops_cron_executions")).all()
+    assert [(r.run_id, r.status) for r in runs] == [(run_id, "success")] and runs[0].started_at is not None
+    assert rejected_fields(db, names.TASK_CRON_RUN_BATCH) == ["events", "status"] * 2
+    inproc.send(names.TASK_CRON_RUN_BATCH, events={"name": JOB})
+    inproc.send(names.TASK_CRON_RUN_BATCH, events=[], extra=1)
+    inproc.settle()
+    assert rejected_fields(db, names.TASK_CRON_RUN_BATCH)[4:] == ["events", "extra"]

@@ -1,0 +1,192 @@
+"""``python -m bench intake``: one `relops intake` process against a bare 202 endpoint on the same
+server stack, measured side by side in one run: cron pings and outcome batches of 100 counts, as
+fast as the server answers (throughput and its ratio to the bare endpoint) and at the target rates
+(1,000 pings/s, 200 batches/s: p50/p99 latency). Afterwards every 202 is checked against the
+broker: each accepted ping and batch is in a queued message, exactly once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import redis
+from sqlalchemy import create_engine
+
+from bench.http_load import LoadResult, request_bytes, run_load
+from bench.intake_server import BARE_PATH
+from bench.stack import bench_stack
+from relops import names
+from relops.devtools.celery_process import poll_until
+from relops.intake.keys import hash_key, new_key
+from relops.store.report_keys import add_key
+from relops.timeutil import utcnow
+
+JOBS = 100
+FLOWS = 100
+CONNECTIONS = 32
+PING_TARGET_PER_S = 1000
+BATCH_TARGET_PER_S = 200
+
+
+def _config() -> str:
+    jobs = [f'[[jobs]]\nname = "job-{i:03d}"\nperiod_s = 3600\n' for i in range(JOBS)]
+    flows = [f'[[flows]]\nname = "flow-{i:03d}"\nobjective_percent = 99.9\n' for i in range(FLOWS)]
+    return "\n".join([*jobs, *flows])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _line(what: str, result: LoadResult, baseline: LoadResult | None = None) -> str:
+    ratio = f"  {result.per_s / baseline.per_s:.2f}x of bare" if baseline else ""
+    statuses = ",".join(f"{status}:{count}" for status, count in sorted(result.statuses.items()))
+    return (
+        f"  {what:<34} {result.per_s:>8.0f}/s  p50 {result.percentile(50):6.1f} ms  p99 {result.percentile(99):6.1f} ms"
+        f"  [{statuses}{f' errors:{result.errors}' if result.errors else ''}]{ratio}"
+    )
+
+
+def _queued(client: redis.Redis, queue: str) -> list[dict]:
+    """The kwargs of every message waiting in ``queue`` (kombu's Redis transport keeps a list)."""
+    found = []
+    for raw in client.lrange(queue, 0, -1):
+        envelope = json.loads(raw)
+        _args, kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        found.append(kwargs)
+    return found
+
+
+def run() -> list[str]:
+    with bench_stack(_config()) as stack:
+        key = new_key()
+        engine = create_engine(stack.env.get("RELOPS_ADMIN_DATABASE_URL") or stack.env["DATABASE_URL"])
+        with engine.begin() as conn:
+            add_key(
+                conn,
+                name="bench",
+                key_hash=hash_key(key),
+                scopes=["outcomes", "cron"],
+                flows=None,
+                jobs=None,
+                rate_per_s=1e6,
+                burst=1_000_000,
+                created_by="bench",
+            )
+        engine.dispose()
+        port = _free_port()
+        log = (stack.workdir / "intake.log").open("ab")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bench.intake_server", str(port)],
+            env={**os.environ, **stack.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).parent.parent,
+        )
+        try:
+            return _measure(port, key, stack.env["CELERY_BROKER_URL"], server)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+            log.close()
+
+
+def _measure(port: int, key: str, broker_url: str, server: subprocess.Popen) -> list[str]:
+    import requests
+
+    poll_until(lambda: _up(requests, port, server), 30, what="intake up")
+    pings = [
+        request_bytes("GET", f"/api/v1/ping/{key}/job-{i % JOBS:03d}{'/start' if (i // JOBS) % 2 == 0 else ''}")
+        for i in range(2 * JOBS)
+    ]
+    minute = utcnow().strftime("%Y-%m-%dT%H:%M:00Z")
+    counts = [{"flow": f"flow-{i:03d}", "minute": minute, "good": 10, "bad": 1} for i in range(100)]
+    auth = [("Authorization", f"Bearer {key}"), ("Content-Type", "application/json")]
+    batch_ids: list[str] = []
+
+    def outcome_request(i: int) -> bytes:
+        batch_id = uuid.uuid4().hex
+        batch_ids.append(batch_id)
+        return request_bytes(
+            "POST", "/api/v1/outcomes", headers=auth, body=json.dumps({"batch_id": batch_id, "counts": counts}).encode()
+        )
+
+    bare_get = request_bytes("GET", BARE_PATH)
+    bare_post = request_bytes(
+        "POST", BARE_PATH, headers=auth, body=json.dumps({"batch_id": "x" * 32, "counts": counts}).encode()
+    )
+
+    run_load(port, lambda i: bare_get, total=2000, connections=CONNECTIONS)  # warm both paths up
+    run_load(port, lambda i: pings[i % len(pings)], total=2000, connections=CONNECTIONS)
+    lines = [f"intake: one process, {CONNECTIONS} keep-alive connections, {JOBS} jobs, batches of {len(counts)} counts"]
+    ping_total = batch_total = 0
+    for round_ in range(2):
+        bare = run_load(port, lambda i: bare_get, total=20000, connections=CONNECTIONS)
+        ping = run_load(port, lambda i: pings[i % len(pings)], total=20000, connections=CONNECTIONS)
+        lines += [_line(f"bare GET 202 (round {round_ + 1})", bare), _line("cron pings, max", ping, bare)]
+        ping_total += ping.statuses[202]
+        bare_batch = run_load(port, lambda i: bare_post, total=4000, connections=CONNECTIONS)
+        batches = run_load(port, outcome_request, total=4000, connections=CONNECTIONS)
+        lines += [_line("bare POST of a batch", bare_batch), _line("outcome batches, max", batches, bare_batch)]
+        batch_total += batches.statuses[202]
+    paced_pings = run_load(
+        port,
+        lambda i: pings[i % len(pings)],
+        total=PING_TARGET_PER_S * 10,
+        connections=CONNECTIONS,
+        rate_per_s=PING_TARGET_PER_S,
+    )
+    paced_batches = run_load(
+        port, outcome_request, total=BATCH_TARGET_PER_S * 10, connections=CONNECTIONS, rate_per_s=BATCH_TARGET_PER_S
+    )
+    lines += [
+        _line(f"cron pings at {PING_TARGET_PER_S}/s (target)", paced_pings),
+        _line(f"outcome batches at {BATCH_TARGET_PER_S}/s (target)", paced_batches),
+    ]
+    ping_total += 2000 + paced_pings.statuses[202]
+    batch_total += paced_batches.statuses[202]
+    lines += _accounting(broker_url, ping_total, batch_total, set(batch_ids))
+    return lines
+
+
+def _up(requests: object, port: int, server: subprocess.Popen) -> bool:
+    if server.poll() is not None:
+        raise RuntimeError("the intake exited at start; see its log in bench/results")
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
+def _accounting(broker_url: str, pings: int, batches: int, batch_ids: set[str]) -> list[str]:
+    client = redis.Redis.from_url(broker_url)
+    try:
+        # Every 202 was answered after its publish, so the queues are complete now.
+        cron_messages = _queued(client, names.QUEUE_CRON)
+        events = [event for message in cron_messages for event in message["events"]]
+        queued_batches = [message["batch_id"] for message in _queued(client, names.QUEUE_INGEST)]
+    finally:
+        client.close()
+    runs = {(event["name"], event["run_id"], event["status"]) for event in events}
+    ok = (
+        len(events) == pings
+        and len(runs) == len(events)
+        and sorted(queued_batches) == sorted(batch_ids)
+        and len(queued_batches) == batches
+    )
+    verdict = "every 202 queued exactly once" if ok else "MISMATCH"
+    return [
+        f"  broker: {len(events)} ping events in {len(cron_messages)} messages "
+        f"({len(events) / max(1, len(cron_messages)):.1f} per message) for {pings} accepted pings; "
+        f"{len(queued_batches)} batches for {batches} accepted: {verdict}"
+    ]

@@ -1,0 +1,238 @@
+"""The intake's HTTP endpoints: report-only, separate from the admin dashboard.
+
+    POST /api/v1/outcomes                      an outcome batch (relops.record_flow_outcomes' JSON)
+    GET|HEAD|POST /api/v1/cron/{job}[/start|/fail]         a cron ping, key in Authorization: Bearer
+    GET|HEAD|POST /api/v1/ping/{key}/{job}[/start|/fail]   the same, key in the URL (for crontabs)
+    GET /healthz                               no key; says whether keys are loaded
+
+Every request is answered 202 only once the broker holds its message. Refusals: 401 (no or unknown
+key), 403 (outside the key's scopes), 404 (unknown job or flow: reports create nothing), 400/422
+(malformed or invalid, naming the field), 413 (body too large), 429 (key over its rate limit) and
+503 (broker or key store unavailable), each with ``Retry-After`` where waiting helps. Nothing here
+reads ops data. A key never appears in a log line, an error body or a rejection row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from relops import names
+from relops.config import RelopsConfig
+from relops.errors import Rejection, excerpt
+from relops.intake.group import Answer, Report, ReportGroups
+from relops.intake.key_cache import KeyCache, KeysUnavailable
+from relops.intake.keys import ReportKey, Scope, refusal
+from relops.intake.publisher import BrokerPublisher
+from relops.intake.rejection_log import RejectionLog
+from relops.intake.reports import PingKind, Refused, cron_event, known_job, outcome_batch, ping_fields
+from relops.intake.shared_state import SharedState
+from relops.redaction import redact_request_target
+from relops.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+#: Rejection rows name the endpoint they came to.
+TASK_OUTCOMES = "intake:outcomes"
+TASK_CRON = "intake:cron"
+KEYS_RETRY_AFTER_S = 5
+PING_KINDS: dict[str, PingKind] = {"": "success", "start": "started", "fail": "failure"}
+METHODS = ["GET", "POST"]  # Starlette answers HEAD wherever GET is allowed
+
+
+@dataclass
+class IntakeParts:
+    """What the app runs with; ``relops intake`` builds them from the settings, tests from theirs."""
+
+    config: RelopsConfig
+    keys: KeyCache
+    groups: ReportGroups
+    rejections: RejectionLog
+    now: Callable[[], datetime] = utcnow
+
+
+def _answer(answer: Answer) -> Response:
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers or None)
+
+
+class Intake:
+    def __init__(self, parts: IntakeParts) -> None:
+        self.parts = parts
+
+    # ------------------------------------------------------------------ endpoints
+
+    async def outcomes(self, request: Request) -> Response:
+        reference: str | None = None
+        key: ReportKey | None = None
+        try:
+            key = self._bearer(request)
+            self._scope(key, "outcomes", ())
+            body = await _bounded_body(request, self.parts.config.intake.max_outcome_body_bytes)
+            batch = outcome_batch(body, self.parts.config, self.parts.now())
+            reference = batch.batch_id
+            self._scope(key, "outcomes", sorted(batch.flows))
+        except Refused as refused:
+            return self._refuse(request, TASK_OUTCOMES, reference, key, refused)
+        kwargs = {"batch_id": batch.batch_id, "counts": batch.counts}
+        return await self._submit(Report(key, names.TASK_RECORD_FLOW_OUTCOMES, kwargs), TASK_OUTCOMES, reference)
+
+    async def cron(self, request: Request) -> Response:
+        return await self._ping(request, self._bearer)
+
+    async def ping(self, request: Request) -> Response:
+        return await self._ping(request, self._path_key)
+
+    async def healthz(self, request: Request) -> Response:
+        try:
+            self.parts.keys.lookup("")
+        except KeysUnavailable:
+            return JSONResponse({"ok": False, "keys": "not loaded"}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    # ------------------------------------------------------------------ the steps
+
+    async def _ping(self, request: Request, authenticate: Callable[[Request], ReportKey]) -> Response:
+        job = request.path_params["job"]
+        key: ReportKey | None = None
+        try:
+            key = authenticate(request)
+            kind = PING_KINDS.get(request.path_params.get("kind", ""))
+            if kind is None:
+                raise Refused(404, "path", "a cron ping URL ends with the job, /start or /fail")
+            self._scope(key, "cron", ())
+            known_job(self.parts.config, job)
+            self._scope(key, "cron", (job,))
+            body = await _bounded_body(request, self.parts.config.intake.max_ping_body_bytes)
+            fields = ping_fields(kind, request.query_params, body, request.headers.get("content-type", ""))
+            config = self.parts.config
+            # Checked with a stand-in run id when the group will pair one; the id is all it changes.
+            event, _ = cron_event(
+                job,
+                kind,
+                fields,
+                fields.run_id or "pending",
+                now=self.parts.now(),
+                result_max_bytes=config.cron.result_max_bytes,
+            )
+        except Refused as refused:
+            return self._refuse(request, TASK_CRON, job, key, refused)
+        event["run_id"] = fields.run_id
+        return await self._submit(Report(key, names.TASK_CRON_RUN, event), TASK_CRON, job)
+
+    async def _submit(self, report: Report, task: str, reference: str | None) -> Response:
+        answer = await self.parts.groups.submit(report)
+        if answer.status == 429:
+            self.parts.rejections.rate_limited(report.key.name)
+        elif answer.status != 202:
+            rejection = Rejection(None, str(answer.body.get("field", "-")), str(answer.body.get("error")), "")
+            self.parts.rejections.add(task, reference, rejection, key=report.key.name, status=answer.status)
+        return _answer(answer)
+
+    def _bearer(self, request: Request) -> ReportKey:
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Refused(401, "Authorization", "send a report key as Authorization: Bearer <key>")
+        return self._known(key.strip())
+
+    def _path_key(self, request: Request) -> ReportKey:
+        return self._known(request.path_params["key"])
+
+    def _known(self, key: str) -> ReportKey:
+        try:
+            found = self.parts.keys.lookup(key)
+        except KeysUnavailable:
+            raise Refused(503, "key", "report keys cannot be checked right now (database unavailable)") from None
+        if found is None:
+            raise Refused(401, "key", "unknown or revoked report key")
+        return found
+
+    @staticmethod
+    def _scope(key: ReportKey, scope: Scope, subjects: tuple[str, ...] | list[str]) -> None:
+        reason = refusal(key, scope, subjects)
+        if reason is not None:
+            raise Refused(403, "key", reason)
+
+    def _refuse(
+        self, request: Request, task: str, reference: str | None, key: ReportKey | None, refused: Refused
+    ) -> Response:
+        # The path is logged redacted (a ping URL carries its key); the body and headers never are.
+        shown = redact_request_target(request.url.path)
+        rejection = Rejection(refused.item, refused.field, refused.reason, excerpt(f"{request.method} {shown}"))
+        self.parts.rejections.add(
+            task, reference, rejection, key=None if key is None else key.name, status=refused.status
+        )
+        headers: dict[str, str] = {}
+        if refused.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if refused.status == 503:
+            headers["Retry-After"] = str(KEYS_RETRY_AFTER_S)
+        return JSONResponse(refused.body(), status_code=refused.status, headers=headers or None)
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The body, or 413 as soon as it is known to be longer than ``limit`` (before reading it, when
+    Content-Length says so)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit():
+        if int(declared) > limit:
+            raise Refused(413, "body", f"is {int(declared)} bytes, more than {limit}")
+        return await request.body()  # the server reads no more than Content-Length says
+    if request.method in ("GET", "HEAD") and "transfer-encoding" not in request.headers:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refused(413, "body", f"is more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_intake_app(parts: IntakeParts, *, extra_routes: list[Route] | None = None) -> Starlette:
+    """The intake as an ASGI app; ``extra_routes`` lets the benchmark add its bare endpoint to the
+    very same stack."""
+    intake = Intake(parts)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        parts.keys.start()
+        parts.rejections.start()
+        try:
+            yield
+        finally:
+            await parts.groups.close()
+            parts.rejections.stop()
+            parts.keys.stop()
+
+    routes = [
+        Route("/api/v1/outcomes", intake.outcomes, methods=["POST"]),
+        Route("/api/v1/cron/{job}", intake.cron, methods=METHODS),
+        Route("/api/v1/cron/{job}/{kind:str}", intake.cron, methods=METHODS),
+        Route("/api/v1/ping/{key}/{job}", intake.ping, methods=METHODS),
+        Route("/api/v1/ping/{key}/{job}/{kind:str}", intake.ping, methods=METHODS),
+        Route("/healthz", intake.healthz, methods=["GET"]),
+        *(extra_routes or []),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def build_parts(config: RelopsConfig, engine: Engine, redis_client: Any, broker_url: str) -> IntakeParts:
+    """The intake's parts for one process: keys from ``engine``, shared state in ``redis_client``."""
+    shared = SharedState(redis_client, open_run_ttl_s=config.intake.open_run_ttl_s)
+    return IntakeParts(
+        config=config,
+        keys=KeyCache(engine),
+        groups=ReportGroups(shared, lambda: BrokerPublisher(broker_url)),
+        rejections=RejectionLog(engine),
+    )

@@ -1,0 +1,175 @@
+"""Group commit for the intake: the requests that arrive while one group is with Redis and the
+broker wait together and go as the next group, so under load each costs a share of two Redis round
+trips and one broker batch instead of its own.
+
+A request's answer is decided only after its group: 202 once the broker holds its message, 429
+when its key is out of tokens, 503 when the broker did not take the group. Cron pings of a group
+travel as relops.cron_run_batch messages; each outcome batch as its own relops.record_flow_outcomes
+message, since relops counts a batch once by its id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from relops import names
+from relops.intake.keys import ReportKey
+from relops.intake.publisher import BrokerPublisher, BrokerUnavailable, Message
+from relops.intake.shared_state import SharedState, UnpairedPing
+from relops.logs import log_event
+
+logger = logging.getLogger(__name__)
+#: Requests handled as one group at most (a longer queue is split): bounds one group's latency.
+MAX_GROUP = 1000
+#: How long the first request of a group waits for others to join it.
+LINGER_S = 0.002
+#: What a 503 tells clients to wait before trying again.
+BROKER_RETRY_AFTER_S = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Report:
+    """One validated request waiting for its group."""
+
+    key: ReportKey
+    #: relops.cron_run kwargs (run_id None: pair it) or relops.record_flow_outcomes kwargs.
+    task: str
+    kwargs: dict[str, Any]
+    future: asyncio.Future[Answer] | None = None
+
+
+class ReportGroups:
+    """Groups go out through ``flushers`` threads, each with its own broker connection, so one
+    group's round trips overlap the next group's. Order within a group is kept; requests in two
+    groups in flight at once were in flight at once for their clients too (a client sends a run's
+    end after its start was answered), so pairing never depends on which group lands first."""
+
+    def __init__(self, shared: SharedState, publishers: Callable[[], BrokerPublisher], *, flushers: int = 1) -> None:
+        self._shared = shared
+        self._pending: list[Report] = []
+        self._wakeup: asyncio.Event | None = None
+        self._flushers: list[asyncio.Task[None]] = []
+        self._publishers = [publishers() for _ in range(flushers)]
+        # One thread per flusher: a publisher's connection belongs to one thread.
+        self._executors = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"relops-intake-group-{i}") for i in range(flushers)
+        ]
+
+    async def submit(self, report: Report) -> Answer:
+        loop = asyncio.get_running_loop()
+        if not self._flushers:
+            self._wakeup = asyncio.Event()
+            self._flushers = [
+                loop.create_task(self._flush_forever(executor, publisher))
+                for executor, publisher in zip(self._executors, self._publishers, strict=True)
+            ]
+        report.future = loop.create_future()
+        self._pending.append(report)
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return await report.future
+
+    async def close(self) -> None:
+        for flusher in self._flushers:
+            flusher.cancel()
+        for executor in self._executors:
+            executor.shutdown(wait=True)
+        for publisher in self._publishers:
+            publisher.close()
+
+    async def _flush_forever(self, executor: ThreadPoolExecutor, publisher: BrokerPublisher) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._wakeup is not None
+        while True:
+            if not self._pending:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                # Linger a moment so a busy intake sends fuller groups: a group's round trips and
+                # batch cost the same for 5 requests as for 50 (Kafka's linger.ms, for the same reason).
+                await asyncio.sleep(LINGER_S)
+                continue
+            group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+            try:
+                answers = await loop.run_in_executor(executor, self.apply, group, publisher)
+            except Exception as exc:  # a bug here must answer the group, not leave it hanging
+                log_event(logger, logging.ERROR, "intake.group_failed", requests=len(group), error=repr(exc)[:300])
+                answers = [_lost()] * len(group)
+            for report, answer in zip(group, answers, strict=True):
+                if report.future is not None and not report.future.done():
+                    report.future.set_result(answer)
+
+    def apply(self, group: list[Report], publisher: BrokerPublisher) -> list[Answer]:
+        """Rate limits, run pairing and the broker for one group; an answer per report, in order."""
+        wanted: dict[int, tuple[ReportKey, int]] = {}
+        ranks: list[int] = []
+        for report in group:
+            key, count = wanted.get(report.key.id, (report.key, 0))
+            wanted[report.key.id] = (key, count + 1)
+            ranks.append(count + 1)
+        unpaired: dict[int, UnpairedPing] = {}
+        for index, report in enumerate(group):
+            if report.task == names.TASK_CRON_RUN and report.kwargs["run_id"] is None:
+                starts = report.kwargs["status"] == "started"
+                unpaired[index] = UnpairedPing(report.kwargs["name"], starts, report.key.id, ranks[index])
+        quotas = self._shared.settle(wanted, list(unpaired.values()))
+        answers: list[Answer | None] = [None] * len(group)
+        events: list[dict[str, Any]] = []
+        messages: list[Message] = []
+        allowed: list[int] = []
+        for index, report in enumerate(group):
+            quota = quotas[report.key.id]
+            if ranks[index] > quota.granted:
+                answers[index] = _rate_limited(report.key, quota.retry_after_s)
+                continue
+            allowed.append(index)
+            if report.task == names.TASK_CRON_RUN:
+                event = report.kwargs
+                ping = unpaired.get(index)
+                if ping is not None:
+                    event = {**event, "run_id": ping.run_id}
+                    if event["duration_ms"] is None and ping.elapsed_ms is not None:
+                        event["duration_ms"] = ping.elapsed_ms
+                events.append(event)
+                answers[index] = Answer(202, {"run_id": event["run_id"], "status": event["status"]})
+            else:
+                messages.append(Message(report.task, report.kwargs, names.QUEUE_INGEST))
+                answers[index] = Answer(202, {"batch_id": report.kwargs["batch_id"]})
+        for start in range(0, len(events), names.MAX_CRON_EVENTS_PER_BATCH):
+            chunk = events[start : start + names.MAX_CRON_EVENTS_PER_BATCH]
+            messages.append(Message(names.TASK_CRON_RUN_BATCH, {"events": chunk}, names.QUEUE_CRON))
+        try:
+            publisher.publish(messages)
+        except BrokerUnavailable:
+            self._shared.unpair([unpaired[index] for index in allowed if index in unpaired])
+            refused = Answer(
+                503,
+                {"error": "the broker is unavailable; nothing was accepted, send it again", "field": "broker"},
+                {"Retry-After": str(BROKER_RETRY_AFTER_S)},
+            )
+            for index in allowed:
+                answers[index] = refused
+        return [answer if answer is not None else _lost() for answer in answers]
+
+
+def _rate_limited(key: ReportKey, retry_after_s: int) -> Answer:
+    return Answer(
+        429,
+        {"error": f"key {key.name!r} is over its rate limit of {key.rate_per_s:g}/s", "field": "key"},
+        {"Retry-After": str(retry_after_s)},
+    )
+
+
+def _lost() -> Answer:
+    return Answer(500, {"error": "internal error; nothing was accepted"})

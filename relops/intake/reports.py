@@ -1,0 +1,180 @@
+"""What an intake request reports, checked with the tasks' own validation. Pure: no I/O; the clock
+and the config are arguments.
+
+A cron ping becomes the kwargs of a relops.cron_run event (checked by ``parse_cron_run``); an
+outcome batch the kwargs of relops.record_flow_outcomes (checked by ``parse_counts``). What the
+tasks would reject is refused here first, with the HTTP status that says whose fault it is.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from relops.config import RelopsConfig
+from relops.cron.events import CronRun, parse_cron_run
+from relops.errors import InputRejected, Rejection
+from relops.slo.outcome_batch import parse_counts, validate_batch_id
+from relops.store.retention import horizons
+
+#: The end of a ping URL: /start, nothing (success) or /fail.
+PingKind = Literal["started", "success", "failure"]
+PING_FIELDS = ("run_id", "duration_ms", "result", "error")
+OUTCOME_FIELDS = ("batch_id", "counts")
+#: Rejections of an outcome batch quoted in the response (all are recorded).
+REJECTIONS_SHOWN = 20
+
+
+class Refused(Exception):
+    """A request the intake will not accept: the status, the field at fault and why."""
+
+    def __init__(self, status: int, field: str, reason: str, *, item: int | None = None, **extra: Any) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.status = status
+        self.field = field
+        self.reason = reason
+        self.item = item
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.reason, "field": self.field}
+        if self.item is not None:
+            body["item"] = self.item
+        return {**body, **self.extra}
+
+
+@dataclass(frozen=True, slots=True)
+class PingFields:
+    run_id: str | None
+    duration_ms: int | None
+    result: Any
+    error: str | None
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Refused(400, "body", f"is not valid JSON ({str(exc)[:120]})") from None
+    if not isinstance(value, dict):
+        raise Refused(400, "body", f"must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _duration(value: Any, source: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if source == "query":
+        if not isinstance(value, str) or not value.isdigit():
+            raise Refused(422, "duration_ms", f"must be a whole number of milliseconds, got {str(value)[:40]!r}")
+        return int(value)
+    return value  # JSON: parse_cron_run checks its type and range
+
+
+def ping_fields(kind: PingKind, query: Mapping[str, str], body: bytes, content_type: str) -> PingFields:
+    """The optional fields of a ping, from the query string and the body: a JSON object when sent
+    as application/json, otherwise the body is the result (success) or the error text (failure)."""
+    unknown = sorted(set(query) - {"run_id", "duration_ms"})
+    if unknown:
+        raise Refused(422, unknown[0][:60], "is not a parameter of a cron ping (run_id, duration_ms)")
+    fields: dict[str, Any] = {
+        "run_id": query.get("run_id") or None,
+        "duration_ms": _duration(query.get("duration_ms"), "query"),
+    }
+    if body and content_type.split(";")[0].strip().lower() == "application/json":
+        sent = _json_object(body)
+        extra = sorted(set(sent) - set(PING_FIELDS))
+        if extra:
+            raise Refused(422, extra[0][:60], f"is not a field of a cron ping ({', '.join(PING_FIELDS)})")
+        for name in PING_FIELDS:
+            if sent.get(name) is not None:
+                fields[name] = sent[name]
+    elif body:
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            raise Refused(422, "body", "is not UTF-8 text") from None
+        if kind == "success":
+            fields["result"] = text
+        elif kind == "failure":
+            fields["error"] = text
+        else:
+            raise Refused(422, "body", "a start carries no text (send run_id as JSON or in the query string)")
+    if kind == "started" and (fields.get("result") is not None or fields.get("error") is not None):
+        raise Refused(422, "result" if fields.get("result") is not None else "error", "a start has no result or error")
+    if kind != "failure" and fields.get("error") is not None:
+        raise Refused(422, "error", "only a failure (/fail) carries an error")
+    if fields["run_id"] is not None and not isinstance(fields["run_id"], str):
+        raise Refused(422, "run_id", "must be a string")
+    return PingFields(fields["run_id"], fields["duration_ms"], fields.get("result"), fields.get("error"))
+
+
+def cron_event(
+    job: str, kind: PingKind, fields: PingFields, run_id: str, *, now: datetime, result_max_bytes: int
+) -> tuple[dict[str, Any], CronRun]:
+    """The relops.cron_run kwargs of a ping with its run id settled, checked as the task checks them."""
+    event = {
+        "name": job,
+        "run_id": run_id,
+        "status": kind,
+        "at": now.isoformat(),
+        "duration_ms": fields.duration_ms,
+        "result": fields.result,
+        "error": fields.error,
+    }
+    try:
+        run = parse_cron_run(event, now=now, result_max_bytes=result_max_bytes)
+    except InputRejected as exc:
+        raise Refused(422, exc.field, exc.reason) from None
+    return event, run
+
+
+def known_job(config: RelopsConfig, job: str) -> None:
+    if job not in config.jobs_by_name:
+        raise Refused(404, "job", f"{job[:100]!r} is not a job in the relops config (jobs are not created by reports)")
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeBatch:
+    batch_id: str
+    counts: list[Any]
+    flows: frozenset[str]
+
+
+def outcome_batch(body: bytes, config: RelopsConfig, now: datetime) -> OutcomeBatch:
+    """A whole batch, or Refused: unlike the task, the intake takes all of a batch or none of it, so
+    the client can fix the batch and resend it under the same batch_id."""
+    payload = _json_object(body)
+    extra = sorted(set(payload) - set(OUTCOME_FIELDS))
+    if extra:
+        raise Refused(422, extra[0][:60], f"is not a field of an outcome batch ({', '.join(OUTCOME_FIELDS)})")
+    try:
+        # Without a batch_id a retry after a lost answer would count twice; the caller is told the id.
+        batch_id = validate_batch_id(payload["batch_id"]) if "batch_id" in payload else uuid.uuid4().hex
+        counts = payload.get("counts")
+        items, rejections = parse_counts(
+            counts, known_flows=config.flows_by_name, now=now, oldest=horizons(config, now).hours
+        )
+    except InputRejected as exc:
+        raise Refused(422, exc.field, exc.reason) from None
+    if rejections:
+        raise _batch_refusal(rejections)
+    return OutcomeBatch(batch_id=batch_id, counts=counts, flows=frozenset(item.flow for item in items))
+
+
+def _batch_refusal(rejections: list[Rejection]) -> Refused:
+    unknown = [r for r in rejections if r.field == "flow" and "not a flow" in r.reason]
+    first = unknown[0] if unknown else rejections[0]
+    shown = [{"item": r.item_index, "field": r.field, "error": r.reason} for r in rejections[:REJECTIONS_SHOWN]]
+    return Refused(
+        404 if unknown else 422,
+        first.field,
+        first.reason if not unknown else "is not a flow in the relops config (flows are not created by reports)",
+        item=first.item_index,
+        rejections=shown,
+        rejected_items=len(rejections),
+    )

@@ -1,0 +1,36 @@
+"""Running the intake: one uvicorn process (uvloop and httptools when installed, as they are with
+relops), its access log redacted like the dashboard's, so a key in a ping URL is never written."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from relops.intake.app import build_parts, create_intake_app
+from relops.redis_state import redis_client
+from relops.runtime import engine, get_config
+from relops.settings import get_settings
+
+
+def intake_app(extra_routes: list[Route] | None = None) -> Starlette:
+    """The intake of this process's settings and config."""
+    settings = get_settings()
+    parts = build_parts(get_config(), engine(), redis_client(settings.redis_url), settings.broker_url)
+    return create_intake_app(parts, extra_routes=extra_routes)
+
+
+def serve(*, host: str, port: int, extra_routes: list[Route] | None = None) -> None:
+    import uvicorn
+
+    from relops.web.access_log import log_config
+
+    uvicorn.run(
+        intake_app(extra_routes),
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=log_config(),
+        server_header=False,
+        # Services behind a proxy are told apart by key, not address; the proxy's headers are not needed.
+        proxy_headers=False,
+    )

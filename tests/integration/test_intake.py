@@ -1,0 +1,366 @@
+"""The HTTP intake against real processes: a `relops intake` process, a real worker, PostgreSQL and
+Redis. Every endpoint, every refusal, keys and their scopes, revocation, the broker-down 503, and
+that no key ever reaches a log."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from sqlalchemy import Engine, text
+
+from relops.devtools.celery_process import CeleryProcess
+from relops.timeutil import utcnow
+from tests.integration.conftest import CRON_JOB, run_cli, wait_for
+from tests.tcp_proxy import TcpProxy
+from tests.web_support import free_port, running_server
+
+pytestmark = pytest.mark.integration
+
+
+def new_key(*options: str) -> str:
+    """A report key made by `relops keys add` (in this process); the key it printed once."""
+    name = f"svc-{uuid.uuid4().hex[:6]}"
+    return run_cli("keys", "add", name, *options).strip().splitlines()[-1]
+
+
+@contextmanager
+def running_intake(env: Mapping[str, str], log_path: Path) -> Iterator[str]:
+    """A `relops intake` process on a free port; stopped by its PID on leaving."""
+    with running_server("intake", env, log_path) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_keys(relops_env: dict[str, str]) -> dict[str, str]:
+    """Keys made before the intake starts, so it knows them from its first request."""
+    return {
+        "cron": new_key("--scope", "cron"),
+        "outcomes": new_key("--scope", "outcomes"),
+        "checkout only": new_key("--scope", "outcomes", "--flows", "checkout"),
+    }
+
+
+@pytest.fixture(scope="module")
+def intake(relops_env: dict[str, str], output_dir: Path, module_keys: dict[str, str]) -> Iterator[str]:
+    with running_intake(relops_env, output_dir / "intake.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cron_key(module_keys: dict[str, str]) -> str:
+    return module_keys["cron"]
+
+
+@pytest.fixture(scope="module")
+def outcomes_key(module_keys: dict[str, str]) -> str:
+    return module_keys["outcomes"]
+
+
+def known_cron_key(intake: str, key: str) -> str:
+    """``key`` once the intake has loaded it (it reloads keys every second). The probe asks for an
+    unknown job: refused with 404 once the key is known, with 401 before; it reports nothing."""
+    probe = f"{intake}/api/v1/cron/no-such-job"
+    wait_for(lambda: requests.get(probe, headers=bearer(key), timeout=5).status_code == 404, what="key loaded")
+    return key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def executions(db: Engine, job: str = CRON_JOB) -> list[Any]:
+    with db.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT run_id, status, started_at, finished_at, duration_ms, result, error "
+                    "FROM ops_cron_executions WHERE name = :name ORDER BY started_at NULLS LAST"
+                ),
+                {"name": job},
+            )
+        )
+
+
+def rejection_rows(db: Engine) -> list[Any]:
+    with db.connect() as conn:
+        return list(
+            conn.execute(text("SELECT task, reference, field, reason, excerpt FROM ops_rejected_inputs ORDER BY id"))
+        )
+
+
+def counted(db: Engine, flow: str) -> tuple[int, int]:
+    with db.connect() as conn:
+        row = conn.execute(
+            text("SELECT coalesce(sum(good), 0), coalesce(sum(bad), 0) FROM ops_flow_minutes WHERE flow = :flow"),
+            {"flow": flow},
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+def minute_now() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def test_a_crontab_line_pairs_start_and_end_without_a_run_id(
+    intake: str, cron_key: str, worker: CeleryProcess, db: Engine, clean_tables: None
+) -> None:
+    ping = f"{intake}/api/v1/ping/{cron_key}/{CRON_JOB}"
+    started = requests.get(ping + "/start", timeout=10)
+    assert started.status_code == 202, started.text
+    head = requests.head(ping, timeout=10)  # curl -I works too: HEAD is a success ping
+    assert head.status_code == 202
+    # Both events handled (in either order: the merge keeps the start's time and the end's status).
+    rows = wait_for(
+        lambda: [r for r in executions(db) if r.status == "success" and r.started_at is not None] or None,
+        what="the run recorded",
+    )
+    assert len(rows) == 1
+    run = rows[0]
+    assert run.run_id == started.json()["run_id"]
+    assert run.started_at is not None and run.finished_at is not None
+    assert run.duration_ms is not None and run.duration_ms >= 0
+    assert len(executions(db)) == 1, "the start and the end are one run"
+
+
+def test_bearer_pings_carry_run_ids_durations_results_and_errors(
+    intake: str, cron_key: str, worker: CeleryProcess, db: Engine, clean_tables: None
+) -> None:
+    base = f"{intake}/api/v1/cron/{CRON_JOB}"
+    ok = requests.post(base, params={"run_id": "r-1", "duration_ms": "1500"}, data="42 rows", headers=bearer(cron_key))
+    assert ok.status_code == 202, ok.text
+    assert ok.json() == {"run_id": "r-1", "status": "success"}
+    failed = requests.post(
+        base + "/fail", json={"run_id": "r-2", "error": "disk full", "duration_ms": 30}, headers=bearer(cron_key)
+    )
+    assert failed.status_code == 202, failed.text
+    wait_for(lambda: {r.run_id for r in executions(db)} >= {"r-1", "r-2"}, what="both runs recorded")
+    by_id = {row.run_id: row for row in executions(db)}
+    assert by_id["r-1"].status == "success" and by_id["r-1"].result == "42 rows" and by_id["r-1"].duration_ms == 1500
+    assert by_id["r-2"].status == "failure" and by_id["r-2"].error == "disk full"
+
+
+def test_an_outcome_batch_counts_once_however_often_it_is_sent(
+    intake: str, outcomes_key: str, worker: CeleryProcess, db: Engine, clean_tables: None
+) -> None:
+    batch = {"batch_id": uuid.uuid4().hex, "counts": [{"flow": "login", "minute": minute_now(), "good": 7, "bad": 2}]}
+    for _ in range(3):
+        answer = requests.post(f"{intake}/api/v1/outcomes", json=batch, headers=bearer(outcomes_key), timeout=10)
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {"batch_id": batch["batch_id"]}
+    wait_for(lambda: counted(db, "login") == (7, 2), what="the batch counted")
+    unnamed = requests.post(
+        f"{intake}/api/v1/outcomes",
+        json={"counts": [{"flow": "login", "minute": minute_now(), "good": 1, "bad": 0}]},
+        headers=bearer(outcomes_key),
+        timeout=10,
+    )
+    assert unnamed.status_code == 202 and len(unnamed.json()["batch_id"]) == 32
+    wait_for(lambda: counted(db, "login") == (8, 2), what="the unnamed batch counted")
+
+
+def test_every_refusal_names_its_reason_and_is_recorded(
+    intake: str, module_keys: dict[str, str], cron_key: str, outcomes_key: str, db: Engine, clean_tables: None
+) -> None:
+    narrow = module_keys["checkout only"]
+    outcomes = f"{intake}/api/v1/outcomes"
+    cron = f"{intake}/api/v1/cron/{CRON_JOB}"
+    good_item = {"flow": "checkout", "minute": minute_now(), "good": 1, "bad": 0}
+    cases: list[tuple[str, requests.Response, int, str]] = [
+        ("no key", requests.post(outcomes, json={"counts": []}, timeout=10), 401, "Authorization"),
+        ("unknown key", requests.get(cron, headers=bearer("rlk_" + "x" * 43), timeout=10), 401, "key"),
+        ("unknown ping key", requests.get(f"{intake}/api/v1/ping/nokey/{CRON_JOB}", timeout=10), 401, "key"),
+        ("wrong scope", requests.get(cron, headers=bearer(outcomes_key), timeout=10), 403, "key"),
+        (
+            "flow outside the key",
+            requests.post(
+                outcomes, json={"counts": [{**good_item, "flow": "login"}]}, headers=bearer(narrow), timeout=10
+            ),
+            403,
+            "key",
+        ),
+        ("unknown job", requests.get(f"{intake}/api/v1/cron/no-such-job", headers=bearer(cron_key)), 404, "job"),
+        (
+            "unknown flow",
+            requests.post(
+                outcomes, json={"counts": [good_item, {**good_item, "flow": "nope"}]}, headers=bearer(outcomes_key)
+            ),
+            404,
+            "flow",
+        ),
+        ("not JSON", requests.post(outcomes, data="{", headers=bearer(outcomes_key)), 400, "body"),
+        (
+            "bad count",
+            requests.post(outcomes, json={"counts": [{**good_item, "good": -1}]}, headers=bearer(outcomes_key)),
+            422,
+            "good",
+        ),
+        (
+            "bad duration",
+            requests.get(cron, params={"duration_ms": "soon"}, headers=bearer(cron_key)),
+            422,
+            "duration_ms",
+        ),
+        ("unknown field", requests.post(outcomes, json={"counts": [], "x": 1}, headers=bearer(outcomes_key)), 422, "x"),
+        (
+            "too large",
+            requests.post(outcomes, data=b"[" * 1_100_000, headers=bearer(outcomes_key)),
+            413,
+            "body",
+        ),
+        ("text on a start", requests.post(cron + "/start", data="hi", headers=bearer(cron_key)), 422, "body"),
+    ]
+    for what, response, status, field in cases:
+        assert response.status_code == status, (what, response.status_code, response.text)
+        assert response.json()["field"] == field, (what, response.json())
+        assert response.json()["error"], what
+    refused = next(r for w, r, _, _ in cases if w == "unknown flow")
+    assert refused.json()["item"] == 1
+    assert cases[0][1].headers["WWW-Authenticate"] == "Bearer"
+
+    def recorded() -> list[Any] | None:
+        rows = [row for row in rejection_rows(db) if row.task.startswith("intake:")]
+        return rows if len(rows) >= len(cases) else None
+
+    rows = wait_for(recorded, what="every refusal recorded")
+    assert len(rows) == len(cases)
+    assert {row.field for row in rows} == {field for _, _, _, field in cases}
+    assert not any(cron_key in row.excerpt or outcomes_key in row.excerpt for row in rows)
+
+
+def test_a_key_over_its_rate_is_told_when_to_come_back(
+    intake: str, worker: CeleryProcess, db: Engine, clean_tables: None
+) -> None:
+    key = known_cron_key(intake, new_key("--scope", "cron", "--rate", "0.1", "--burst", "3"))
+    statuses = []
+    for _ in range(5):
+        answer = requests.get(f"{intake}/api/v1/cron/{CRON_JOB}", headers=bearer(key), timeout=10)
+        statuses.append(answer.status_code)
+        if answer.status_code == 429:
+            assert int(answer.headers["Retry-After"]) >= 1
+            assert answer.json()["field"] == "key"
+    assert statuses == [202, 202, 202, 429, 429]
+    rows = wait_for(
+        lambda: [r for r in rejection_rows(db) if r.task == "intake" and "429" in r.reason] or None,
+        what="the 429s recorded",
+    )
+    assert sum(int(re.search(r"(\d+) request", row.reason).group(1)) for row in rows) == 2
+
+
+def test_a_revoked_key_stops_working_within_seconds(intake: str, relops_env: dict[str, str]) -> None:
+    name = f"svc-{uuid.uuid4().hex[:6]}"
+    key = run_cli("keys", "add", name, "--scope", "cron").strip().splitlines()[-1]
+    url = f"{intake}/api/v1/ping/{key}/{CRON_JOB}"
+    wait_for(lambda: requests.get(url, timeout=5).status_code == 202, timeout_s=10, what="a new key accepted")
+    assert "revoked" in run_cli("keys", "revoke", name)
+    wait_for(lambda: requests.get(url, timeout=5).status_code == 401, timeout_s=10, what="the revoked key refused")
+    listed = run_cli("keys", "list")
+    assert name in listed and "revoked" in listed
+
+
+def test_keys_list_shows_limits_and_add_refuses_unknown_flows(relops_env: dict[str, str]) -> None:
+    from click.testing import CliRunner
+
+    from relops.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["keys", "add", "x-" + uuid.uuid4().hex[:4], "--scope", "outcomes", "--flows", "nope"]
+    )
+    assert result.exit_code != 0 and "nope" in result.output and "not a flow" in result.output
+    result = CliRunner().invoke(cli, ["keys", "add", "y-" + uuid.uuid4().hex[:4], "--scope", "read"])
+    assert result.exit_code != 0 and "outcomes, cron" in result.output
+
+
+@pytest.fixture
+def broker_proxy(redis_url: str) -> Iterator[TcpProxy]:
+    upstream = urlsplit(redis_url)
+    proxy = TcpProxy((upstream.hostname or "127.0.0.1", upstream.port or 6379), free_port())
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+def test_with_the_broker_down_nothing_is_answered_202(
+    relops_env: dict[str, str],
+    broker_proxy: TcpProxy,
+    worker: CeleryProcess,
+    output_dir: Path,
+    db: Engine,
+    clean_tables: None,
+) -> None:
+    """The intake's broker goes through a proxy that is cut: every report is refused with 503 and
+    Retry-After, none is answered 202; with the broker back, reports are accepted again."""
+    broker_url = f"redis://127.0.0.1:{broker_proxy.port}{urlsplit(relops_env['REDIS_URL']).path}"
+    key = new_key("--scope", "cron")
+    with running_intake({**relops_env, "CELERY_BROKER_URL": broker_url}, output_dir / "intake-broker.log") as url:
+        ping = f"{url}/api/v1/ping/{key}/{CRON_JOB}"
+        assert requests.get(ping, timeout=10).status_code == 202
+        broker_proxy.stop()
+        answers = [requests.get(ping, params={"run_id": f"down-{i}"}, timeout=10) for i in range(5)]
+        assert [a.status_code for a in answers] == [503] * 5
+        assert all(int(a.headers["Retry-After"]) > 0 for a in answers)
+        assert "broker" in answers[0].json()["error"]
+        broker_proxy.start()
+        wait_for(
+            lambda: requests.get(ping, params={"run_id": "back"}, timeout=10).status_code == 202,
+            timeout_s=15,
+            what="accepted again with the broker back",
+        )
+    wait_for(lambda: any(r.run_id == "back" for r in executions(db)), what="the accepted ping recorded")
+    assert not any(r.run_id.startswith("down-") for r in executions(db)), "nothing refused was queued"
+    rows = [r for r in rejection_rows(db) if r.task == "intake:cron" and r.field == "broker"]
+    assert len(rows) >= 5
+
+
+def readme_crontab() -> tuple[dict[str, str], str]:
+    """The README's crontab example: its variable lines and its job's command."""
+    lines = (Path(__file__).parents[2] / "README.md").read_text().splitlines()
+    start = lines.index("RELOPS=https://relops.example/api/v1/ping/rlk_...your-key...")
+    variables = dict(line.split("=", 1) for line in lines[start : start + 2])
+    command = lines[start + 2].split(" ", 5)[5]  # after the five schedule fields
+    return variables, command
+
+
+def test_the_readme_crontab_line_reports_success_and_failure(
+    intake: str, cron_key: str, worker: CeleryProcess, db: Engine, clean_tables: None
+) -> None:
+    """The README's line, run by sh as cron would (its variables in the environment), with the job
+    swapped for `true` and then `false`: one successful run, then one failed run, each paired."""
+    variables, command = readme_crontab()
+    env = {**os.environ, **variables, "RELOPS": f"{intake}/api/v1/ping/{cron_key}"}
+    for job, status in (("true", "success"), ("false", "failure")):
+        line = command.replace("/usr/local/bin/export", job).replace("nightly-export", CRON_JOB)
+        finished = subprocess.run(["sh", "-c", line], env=env, capture_output=True, text=True, timeout=60)
+        assert finished.returncode == 0, finished.stderr
+        wait_for(
+            lambda status=status: any(r.started_at and r.status == status for r in executions(db)),
+            what=f"the {status} run recorded",
+        )
+    runs = executions(db)
+    assert sorted(r.status for r in runs) == ["failure", "success"], "each start paired with its end"
+    assert all(r.duration_ms is not None for r in runs)
+
+
+def test_no_key_reaches_a_log(
+    intake: str, cron_key: str, outcomes_key: str, worker: CeleryProcess, db: Engine, output_dir: Path
+) -> None:
+    """Last in the module, after its requests (ping URLs, bearer headers, refusals): neither the
+    intake's log, access lines included, nor the worker's quotes a key."""
+    requests.get(f"{intake}/api/v1/ping/{cron_key}/{CRON_JOB}", params={"run_id": "log-check"}, timeout=10)
+    requests.get(f"{intake}/api/v1/ping/{cron_key}/no-such-job", timeout=10)
+    wait_for(lambda: any(r.run_id == "log-check" for r in executions(db)), what="the ping handled by the worker")
+    log = (output_dir / "intake.log").read_text()
+    assert "/api/v1/ping/***/" in log, "the access log shows ping URLs, redacted"
+    for path in output_dir.glob("*.log"):
+        written = path.read_text(errors="replace")
+        assert cron_key not in written and outcomes_key not in written, path.name
+        assert cron_key[4:20] not in written, path.name

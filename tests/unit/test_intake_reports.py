@@ -1,0 +1,127 @@
+"""The intake's pure parts: key scopes, what a ping or a batch reports, and the status of each refusal."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from relops.config import parse_config
+from relops.intake.keys import ReportKey, hash_key, new_key, parse_scopes, refusal
+from relops.intake.reports import Refused, cron_event, known_job, outcome_batch, ping_fields
+from relops.redaction import redact_request_target
+
+NOW = datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)
+CONFIG = parse_config(
+    {
+        "flows": [{"name": "checkout", "objective_percent": 99.9}, {"name": "login", "objective_percent": 99.5}],
+        "jobs": [{"name": "nightly", "period_s": 3600}],
+    },
+    "test.toml",
+)
+
+
+def key(**overrides: object) -> ReportKey:
+    fields = {"id": 1, "name": "svc", "scopes": frozenset({"cron"}), "flows": None, "jobs": None}
+    fields.update(overrides)
+    return ReportKey(rate_per_s=10.0, burst=10, **fields)  # type: ignore[arg-type]
+
+
+def test_keys_are_random_credentials_stored_as_hashes() -> None:
+    first, second = new_key(), new_key()
+    assert first != second and first.startswith("rlk_") and len(first) > 40
+    assert hash_key(first) != first and len(hash_key(first)) == 64
+    assert redact_request_target(f"/api/v1/ping/{first}/nightly/start") == "/api/v1/ping/***/nightly/start"
+    assert redact_request_target("/api/v1/ping/short/nightly") == "/api/v1/ping/***/nightly", (
+        "masked whatever its shape"
+    )
+
+
+def test_scopes_parse_and_refuse_what_a_key_may_not_report() -> None:
+    assert parse_scopes("cron, outcomes") == ("outcomes", "cron")
+    with pytest.raises(ValueError, match="outcomes, cron"):
+        parse_scopes("cron,read")
+    assert refusal(key(), "cron", ["nightly"]) is None
+    assert "no outcomes scope" in (refusal(key(), "outcomes", []) or "")
+    narrow = key(scopes=frozenset({"outcomes"}), flows=frozenset({"checkout"}))
+    assert refusal(narrow, "outcomes", ["checkout"]) is None
+    assert "flow 'login'" in (refusal(narrow, "outcomes", ["checkout", "login"]) or "")
+
+
+def refused(call: object, *args: object, **kwargs: object) -> Refused:
+    with pytest.raises(Refused) as caught:
+        call(*args, **kwargs)  # type: ignore[operator]
+    return caught.value
+
+
+def test_a_ping_takes_its_fields_from_the_query_and_the_body() -> None:
+    assert ping_fields("success", {}, b"", "") == ping_fields("success", {}, b"", "text/plain")
+    text = ping_fields("success", {"run_id": "r1", "duration_ms": "1500"}, b"42 rows", "text/plain")
+    assert (text.run_id, text.duration_ms, text.result, text.error) == ("r1", 1500, "42 rows", None)
+    failed = ping_fields("failure", {}, b"disk full", "")
+    assert failed.error == "disk full" and failed.result is None
+    sent = ping_fields(
+        "failure", {}, json.dumps({"run_id": "r2", "error": "x", "duration_ms": 5}).encode(), "application/json"
+    )
+    assert (sent.run_id, sent.duration_ms, sent.error) == ("r2", 5, "x")
+
+
+@pytest.mark.parametrize(
+    ("kind", "query", "body", "content_type", "status", "field"),
+    [
+        ("success", {"duration_ms": "soon"}, b"", "", 422, "duration_ms"),
+        ("success", {"rid": "x"}, b"", "", 422, "rid"),
+        ("started", {}, b"text", "text/plain", 422, "body"),
+        ("success", {}, b"{", "application/json", 400, "body"),
+        ("success", {}, b"[1]", "application/json", 400, "body"),
+        ("success", {}, b'{"when": 1}', "application/json", 422, "when"),
+        ("success", {}, b'{"error": "x"}', "application/json", 422, "error"),
+        ("success", {}, b"\xff\xfe", "text/plain", 422, "body"),
+    ],
+)
+def test_a_bad_ping_is_refused_naming_the_field(kind, query, body, content_type, status, field) -> None:
+    error = refused(ping_fields, kind, query, body, content_type)
+    assert (error.status, error.field) == (status, field)
+
+
+def test_a_ping_event_is_checked_as_the_task_checks_it() -> None:
+    event, run = cron_event(
+        "nightly", "success", ping_fields("success", {}, b"ok", ""), "r1", now=NOW, result_max_bytes=256
+    )
+    assert event == {
+        "name": "nightly",
+        "run_id": "r1",
+        "status": "success",
+        "at": NOW.isoformat(),
+        "duration_ms": None,
+        "result": "ok",
+        "error": None,
+    }
+    assert run.finished
+    big = ping_fields("success", {}, b"x" * 300, "")
+    error = refused(cron_event, "nightly", "success", big, "r1", now=NOW, result_max_bytes=256)
+    assert (error.status, error.field) == (422, "result")
+    assert refused(known_job, CONFIG, "weekly").status == 404
+
+
+def batch(*items: dict, **extra: object) -> bytes:
+    return json.dumps({"counts": list(items), **extra}).encode()
+
+
+def item(**overrides: object) -> dict:
+    return {"flow": "checkout", "minute": "2026-11-30T12:00:00Z", "good": 5, "bad": 1, **overrides}
+
+
+def test_an_outcome_batch_is_taken_whole() -> None:
+    taken = outcome_batch(batch(item(), item(flow="login"), batch_id="b-1"), CONFIG, NOW)
+    assert taken.batch_id == "b-1" and taken.flows == {"checkout", "login"} and len(taken.counts) == 2
+    assert len(outcome_batch(batch(item()), CONFIG, NOW).batch_id) == 32, "an id is made when none is sent"
+    unknown = refused(outcome_batch, batch(item(), item(flow="nope"), item(good=-1)), CONFIG, NOW)
+    assert (unknown.status, unknown.field, unknown.item) == (404, "flow", 1)
+    assert unknown.body()["rejected_items"] == 2
+    invalid = refused(outcome_batch, batch(item(), item(minute="2026-11-30T12:00:30Z")), CONFIG, NOW)
+    assert (invalid.status, invalid.field, invalid.item) == (422, "minute", 1)
+    assert refused(outcome_batch, batch(item(), extra=1), CONFIG, NOW).field == "extra"
+    assert refused(outcome_batch, json.dumps({"counts": {}}).encode(), CONFIG, NOW).field == "counts"
+    assert refused(outcome_batch, json.dumps({"counts": [], "batch_id": ""}).encode(), CONFIG, NOW).field == "batch_id"
