@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY . /app
-RUN pip install . \
+RUN pip install ./clients/python . \
     && useradd --system --uid 10001 --home-dir /app relops \
     && mkdir -p /app/var \
     && chown relops /app/var

@@ -27,9 +27,9 @@ help:
 venv install: $(STAMP)
 
 # Re-installs only when pyproject.toml is newer than the stamp.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e '.[test,bench]'
+	$(BIN)/python -m pip install -e ./clients/python -e '.[test,bench]'
 	@touch $(STAMP)
 
 services: $(STAMP)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -48,12 +49,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _line(what: str, result: LoadResult, baseline: LoadResult | None = None) -> str:
-    ratio = f"  {result.per_s / baseline.per_s:.2f}x of bare" if baseline else ""
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pid: int, load: Callable[[], LoadResult]) -> tuple[LoadResult, float]:
+    """A load run and the server's CPU microseconds per request during it."""
+    before = _cpu_s(pid)
+    result = load()
+    return result, (_cpu_s(pid) - before) / max(1, result.count) * 1e6
+
+
+def _line(what: str, measured: tuple[LoadResult, float], baseline: tuple[LoadResult, float] | None = None) -> str:
+    result, cpu_us = measured
+    ratio = f"  {result.per_s / baseline[0].per_s:.2f}x of bare" if baseline else ""
     statuses = ",".join(f"{status}:{count}" for status, count in sorted(result.statuses.items()))
     return (
         f"  {what:<34} {result.per_s:>8.0f}/s  p50 {result.percentile(50):6.1f} ms  p99 {result.percentile(99):6.1f} ms"
-        f"  [{statuses}{f' errors:{result.errors}' if result.errors else ''}]{ratio}"
+        f"  server CPU {cpu_us:5.0f} us/req  [{statuses}{f' errors:{result.errors}' if result.errors else ''}]{ratio}"
     )
 
 
@@ -129,32 +144,41 @@ def _measure(port: int, key: str, broker_url: str, server: subprocess.Popen) -> 
     run_load(port, lambda i: bare_get, total=2000, connections=CONNECTIONS)  # warm both paths up
     run_load(port, lambda i: pings[i % len(pings)], total=2000, connections=CONNECTIONS)
     lines = [f"intake: one process, {CONNECTIONS} keep-alive connections, {JOBS} jobs, batches of {len(counts)} counts"]
+    pid = server.pid
     ping_total = batch_total = 0
     for round_ in range(2):
-        bare = run_load(port, lambda i: bare_get, total=20000, connections=CONNECTIONS)
-        ping = run_load(port, lambda i: pings[i % len(pings)], total=20000, connections=CONNECTIONS)
+        bare = _measured(pid, lambda: run_load(port, lambda i: bare_get, total=20000, connections=CONNECTIONS))
+        ping = _measured(
+            pid, lambda: run_load(port, lambda i: pings[i % len(pings)], total=20000, connections=CONNECTIONS)
+        )
         lines += [_line(f"bare GET 202 (round {round_ + 1})", bare), _line("cron pings, max", ping, bare)]
-        ping_total += ping.statuses[202]
-        bare_batch = run_load(port, lambda i: bare_post, total=4000, connections=CONNECTIONS)
-        batches = run_load(port, outcome_request, total=4000, connections=CONNECTIONS)
+        ping_total += ping[0].statuses[202]
+        bare_batch = _measured(pid, lambda: run_load(port, lambda i: bare_post, total=4000, connections=CONNECTIONS))
+        batches = _measured(pid, lambda: run_load(port, outcome_request, total=4000, connections=CONNECTIONS))
         lines += [_line("bare POST of a batch", bare_batch), _line("outcome batches, max", batches, bare_batch)]
-        batch_total += batches.statuses[202]
-    paced_pings = run_load(
-        port,
-        lambda i: pings[i % len(pings)],
-        total=PING_TARGET_PER_S * 10,
-        connections=CONNECTIONS,
-        rate_per_s=PING_TARGET_PER_S,
+        batch_total += batches[0].statuses[202]
+    paced_pings = _measured(
+        pid,
+        lambda: run_load(
+            port,
+            lambda i: pings[i % len(pings)],
+            total=PING_TARGET_PER_S * 10,
+            connections=CONNECTIONS,
+            rate_per_s=PING_TARGET_PER_S,
+        ),
     )
-    paced_batches = run_load(
-        port, outcome_request, total=BATCH_TARGET_PER_S * 10, connections=CONNECTIONS, rate_per_s=BATCH_TARGET_PER_S
+    paced_batches = _measured(
+        pid,
+        lambda: run_load(
+            port, outcome_request, total=BATCH_TARGET_PER_S * 10, connections=CONNECTIONS, rate_per_s=BATCH_TARGET_PER_S
+        ),
     )
     lines += [
         _line(f"cron pings at {PING_TARGET_PER_S}/s (target)", paced_pings),
         _line(f"outcome batches at {BATCH_TARGET_PER_S}/s (target)", paced_batches),
     ]
-    ping_total += 2000 + paced_pings.statuses[202]
-    batch_total += paced_batches.statuses[202]
+    ping_total += 2000 + paced_pings[0].statuses[202]
+    batch_total += paced_batches[0].statuses[202]
     lines += _accounting(broker_url, ping_total, batch_total, set(batch_ids))
     return lines
 

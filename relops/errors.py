@@ -6,6 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from relops_client.errors import DegradedError
+
+__all__ = ["DegradedError"]  # raised by guard(); defined by the client, which services use
+
 #: Characters of a rejected input kept for logs and ops_rejected_inputs.
 EXCERPT_CHARS = 300
 
@@ -33,19 +37,6 @@ class InputRejected(RelopsError):
 
 class ServiceError(RelopsError):
     """Redis or PostgreSQL could not be checked, started or stopped; the message says what to do."""
-
-
-class DegradedError(RelopsError):
-    """A dependency's circuit breaker is open: the call was not made."""
-
-    def __init__(self, dependency: str, retry_in_s: float | None = None) -> None:
-        when = f"; next trial in {retry_in_s:.1f} s" if retry_in_s else ""
-        super().__init__(f"{dependency} is degraded (circuit open){when}")
-        self.dependency = dependency
-        self.retry_in_s = retry_in_s
-
-    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        return (DegradedError, (self.dependency, self.retry_in_s))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,14 @@ breaks every producer. Add names; never rename one silently.
 
 from typing import Final
 
-#: Flow outcome batches from services.
-QUEUE_INGEST: Final = "ingest"
+# What services send to is defined by the client (relops_client.names) and is the same contract.
+from relops_client.names import QUEUE_CRON, QUEUE_INGEST, TASK_CRON_RUN, TASK_RECORD_FLOW_OUTCOMES
+
 #: Evaluation ticks, per-chunk burn-rate evaluation and history pruning.
 QUEUE_EVALUATE: Final = "evaluate"
 #: Alert events, consumed by the alert router.
 QUEUE_ALERTS: Final = "alerts"
 
-#: Cron-run events from services and relops' own cron health checks.
-QUEUE_CRON: Final = "cron"
 #: One queue per alert channel type; a receiver may have a queue of its own ([receivers.NAME] queue).
 QUEUE_ALERTS_WEBHOOK: Final = "alerts.webhook"
 QUEUE_ALERTS_EMAIL: Final = "alerts.email"
@@ -28,8 +27,6 @@ ALL_QUEUES: Final = (
     QUEUE_ALERTS_EMAIL,
 )
 
-#: kwargs: batch_id: str, counts: [{flow, minute, good, bad}]
-TASK_RECORD_FLOW_OUTCOMES: Final = "relops.record_flow_outcomes"
 #: Sent by beat; fans the configured flows out to TASK_EVALUATE_FLOWS in chunks.
 TASK_EVALUATE_TICK: Final = "relops.evaluate_tick"
 #: kwargs: as_of: ISO-8601 UTC minute, flows: [str]
@@ -38,8 +35,6 @@ TASK_EVALUATE_FLOWS: Final = "relops.evaluate_flows"
 TASK_DISPATCH_ALERT: Final = "relops.dispatch_alert"
 #: Sent by beat; drops minute rows, batch ids and snapshots past their retention.
 TASK_PRUNE_HISTORY: Final = "relops.prune_history"
-#: kwargs: name, run_id, status (started|success|failure), at, duration_ms, result, error
-TASK_CRON_RUN: Final = "relops.cron_run"
 #: kwargs: events: [cron-run event kwargs as for relops.cron_run], at most MAX_CRON_EVENTS_PER_BATCH.
 #: Each event is validated, merged and applied on its own, exactly as relops.cron_run would; the
 #: HTTP intake sends pings this way, many to a message.

@@ -1,16 +1,16 @@
-"""Sending relops tasks from another process (a service, a crontab line), safely.
+"""Publishing relops tasks from a relops process other than a worker (the intake), safely.
 
-A private Celery app never touches the service's own Celery setup; an explicit connection keeps a
-CELERY_BROKER_URL in the service's environment (its own broker) from overriding the broker given
-here; and no retries plus socket timeouts make a dead or black-holed broker fail within
-``timeout_s`` instead of hanging the caller (kombu retries connecting forever by default).
+A private Celery app never touches another Celery setup in the process; an explicit connection keeps
+a CELERY_BROKER_URL in the environment from overriding the broker given here; and no retries plus
+socket timeouts make a dead or black-holed broker fail within ``timeout_s`` instead of hanging the
+caller (kombu retries connecting forever by default). Services use relops_client.producer, which
+speaks the same protocol without Celery; it is re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import celery
+from relops_client.producer import TaskProducer
 
 
 def producer_app(broker_url: str, timeout_s: float) -> celery.Celery:
@@ -35,16 +35,4 @@ def producer_app(broker_url: str, timeout_s: float) -> celery.Celery:
     return app
 
 
-class TaskProducer:
-    """Publishes tasks by name to one broker; every send raises on failure within ``timeout_s``."""
-
-    def __init__(self, broker_url: str, timeout_s: float = 3.0) -> None:
-        self.broker_url = broker_url
-        self._app = producer_app(broker_url, timeout_s)
-
-    def send(self, task: str, kwargs: dict[str, Any], queue: str) -> None:
-        with self._app.connection_for_write(self.broker_url) as connection:
-            self._app.send_task(task, kwargs=kwargs, queue=queue, serializer="json", retry=False, connection=connection)
-
-    def close(self) -> None:
-        self._app.close()
+__all__ = ["TaskProducer", "producer_app"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from relops_client.breakers import breaker_keys
+
 PREFIX: Final = "relops:"
 
 
@@ -46,9 +48,9 @@ def login_failures(scope: str, value: str) -> str:
 
 
 def breaker(dependency: str) -> tuple[str, str, str]:
-    """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker."""
-    base = f"{PREFIX}breaker:{dependency}"
-    return base, f"{base}:leases", f"{base}:buckets"
+    """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker; the
+    client (relops_client.breakers) defines them, since services guard calls too."""
+    return breaker_keys(dependency)
 
 
 def intake_quota(key_id: int) -> str:

@@ -24,12 +24,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from relops_client.breakers import BreakerSettings as ClientBreakerSettings
+from relops_client.names import DEFAULT_BREAKERS
 
 from relops.alerting.labels import MAX_LABELS, RESERVED, label_problem
 from relops.config.messages import quoted
 from relops.config.routing import ReceiverConfig, ReceiverName, RouteConfig
 from relops.errors import InputRejected
 from relops.silencing.matchers import Matcher, parse_matcher
+
+#: The client's defaults for a breaker: relops validates the same keys, with the same defaults.
+_BREAKER = ClientBreakerSettings()
 
 #: Printable text without control characters: names reach logs, Slack and HTML, which escape them,
 #: but a newline in a name would still forge log lines, and a NUL makes every alert naming it invalid.
@@ -324,23 +329,23 @@ class BreakerSettings(_Strict):
     """One dependency's circuit breaker ([breakers.NAME])."""
 
     #: Consecutive failures that open the breaker (used unless failure_rate is set).
-    failure_threshold: int = Field(5, ge=1, le=10_000)
+    failure_threshold: int = Field(_BREAKER.failure_threshold, ge=1, le=10_000)
     #: Failure rate over window_s that opens it once min_calls calls were seen, e.g. 0.5.
-    failure_rate: float | None = Field(None, gt=0, le=1)
-    window_s: float = Field(60, gt=0, le=3600)
-    min_calls: int = Field(20, ge=1, le=MAX_COUNT)
+    failure_rate: float | None = Field(_BREAKER.failure_rate, gt=0, le=1)
+    window_s: float = Field(_BREAKER.window_s, gt=0, le=3600)
+    min_calls: int = Field(_BREAKER.min_calls, ge=1, le=MAX_COUNT)
     #: A call slower than this counts as a failure even when it succeeded.
-    latency_threshold_ms: float | None = Field(None, gt=0)
+    latency_threshold_ms: float | None = Field(_BREAKER.latency_threshold_ms, gt=0)
     #: How long OPEN fails fast before trial calls are let through.
-    open_s: float = Field(30, gt=0, le=86400)
+    open_s: float = Field(_BREAKER.open_s, gt=0, le=86400)
     #: Trial calls HALF_OPEN admits across every process together; that many successes close it.
-    half_open_probes: int = Field(1, ge=1, le=1000)
+    half_open_probes: int = Field(_BREAKER.half_open_probes, ge=1, le=1000)
     #: A trial call that never reports back frees its permit after this long.
-    probe_lease_s: float = Field(30, gt=0, le=3600)
+    probe_lease_s: float = Field(_BREAKER.probe_lease_s, gt=0, le=3600)
     #: How long a process trusts its last view of the shared state before asking Redis again: the
     #: cost per call in CLOSED is one Redis round trip per this interval, and a process may keep
     #: calling for up to this long after another process opened the breaker.
-    refresh_s: float = Field(1.0, ge=0, le=60)
+    refresh_s: float = Field(_BREAKER.refresh_s, ge=0, le=60)
     labels: Labels
 
 
@@ -394,7 +399,6 @@ class MaintenanceConfig(_Strict):
 
 
 #: Breakers every deployment has; the config file may tune them and add others.
-DEFAULT_BREAKERS = ("postgres", "google_calendar", "resend_email", "webhook")
 
 
 class RelopsConfig(_Strict):

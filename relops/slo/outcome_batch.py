@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from relops_client.names import MAX_ITEMS_PER_BATCH
+
 from relops.errors import InputRejected, Rejection, excerpt
 from relops.timeutil import parse_utc
 
-#: Items per batch: the client cuts its batches to this size (relops.client imports it).
-MAX_ITEMS_PER_BATCH = 5000
 MAX_BATCH_ID_CHARS = 200
 #: One minute of one flow above this is a producer bug, not traffic.
 MAX_COUNT_PER_MINUTE = 1_000_000_000

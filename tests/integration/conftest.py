@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from relops.channels.registry import build_receivers
 from relops.deps import Deps
 from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
 from relops.devtools.sink import HttpSink, SinkResponse
+from relops.names import ALL_QUEUES
 from relops.timeutil import utcnow
 from tests.integration.inprocess import InProcessWorker, RecordingPublisher
 from tests.integration.secrets_audit import secrets_written, stored_text
@@ -148,6 +150,8 @@ receivers = ["team-b"]
 
 #: The test config's monitored job (period 1 h, failure_threshold 2).
 CRON_JOB = "nightly-export"
+#: How long clean_tables lets the previous test's messages finish before it empties the tables.
+SETTLE_S = 5.0
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> Any:
@@ -340,7 +344,22 @@ def clean_tables(
     team_b_sink: HttpSink,
 ) -> Iterator[None]:
     """Empty tables, no relops keys in Redis (dedup windows, rate limits), sinks cleared. Afterwards,
-    before the next test empties them again: nothing the test stored quotes a secret."""
+    before the next test empties them again: nothing the test stored quotes a secret.
+
+    First, for up to SETTLE_S, the previous test's messages are let finish (no queue holds one and the
+    broker holds none unacknowledged): a late message of one test must not land in the next one's
+    tables. A worker that is down or a long countdown only shortens the wait, never fails it."""
+    client = redis.Redis.from_url(redis_url)
+
+    def settled() -> bool:
+        with client.pipeline(transaction=False) as pipe:
+            for queue in ALL_QUEUES:
+                pipe.llen(queue)
+            pipe.hlen("unacked")
+            return not any(pipe.execute())
+
+    with contextlib.suppress(TimeoutError):
+        poll_until(settled, SETTLE_S, what="messages of the previous test handled")
     with db.begin() as conn:
         conn.execute(
             text(
@@ -350,7 +369,6 @@ def clean_tables(
                 "ops_slo_corrections, ops_audit"
             )
         )
-    client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter("relops:*"))
     if keys:
         client.delete(*keys)

@@ -164,15 +164,18 @@ def test_redis_down_lets_calls_through_and_says_so_once(caplog, name):
 def configure(bare_redis_url, monkeypatch):
     """``configure(name, **settings)``: the breakers guard() and is_degraded() use in this process,
     on the bare Redis index, as a config file with one [breakers.NAME] section would make them."""
-    import relops.breakers.client as client_module
+    from relops_client.breakers import use_registry
+
+    from relops.breakers.client import config_breakers
 
     client = redis.Redis.from_url(bare_redis_url)
 
     def configure(name: str, **settings) -> None:
         registry = BreakerRegistry({name: BreakerSettings(**settings)}, lambda: client)
-        monkeypatch.setattr(client_module, "_process_registry", registry)
+        use_registry(lambda: registry)
 
     yield configure
+    use_registry(config_breakers)
     client.close()
 
 

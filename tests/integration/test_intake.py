@@ -158,6 +158,8 @@ def test_an_outcome_batch_counts_once_however_often_it_is_sent(
         assert answer.status_code == 202, answer.text
         assert answer.json() == {"batch_id": batch["batch_id"]}
     wait_for(lambda: counted(db, "login") == (7, 2), what="the batch counted")
+    duplicate = f"event=ingest.duplicate_batch batch_id={batch['batch_id']}"
+    wait_for(lambda: worker.log_text().count(duplicate) >= 2, what="both resends handled as duplicates")
     unnamed = requests.post(
         f"{intake}/api/v1/outcomes",
         json={"counts": [{"flow": "login", "minute": minute_now(), "good": 1, "bad": 0}]},
@@ -319,6 +321,26 @@ def test_with_the_broker_down_nothing_is_answered_202(
     assert not any(r.run_id.startswith("down-") for r in executions(db)), "nothing refused was queued"
     rows = [r for r in rejection_rows(db) if r.task == "intake:cron" and r.field == "broker"]
     assert len(rows) >= 5
+
+
+def test_the_python_client_pings_and_ships_outcomes_over_http(
+    intake: str, module_keys: dict[str, str], worker: CeleryProcess, db: Engine, clean_tables: None
+) -> None:
+    from relops_client import OutcomeRecorder, http_sender, ping
+
+    assert ping(intake, module_keys["cron"], CRON_JOB, "start") is True
+    assert ping(intake, module_keys["cron"], CRON_JOB, body="12 rows") is True
+    assert ping(intake, module_keys["cron"], "no-such-job", retries=0) is False, "refused: logged, never raised"
+    recorder = OutcomeRecorder(broker_url="unused://", start=False, sender=http_sender(intake, module_keys["outcomes"]))
+    recorder.record("login", ok=True)
+    recorder.record("login", ok=False)
+    assert recorder.flush(timeout_s=10) is True
+    recorder.close()
+    wait_for(lambda: counted(db, "login") == (1, 1), what="the recorder's batch counted")
+    wait_for(
+        lambda: [(r.status, r.result) for r in executions(db) if r.started_at] == [("success", "12 rows")],
+        what="the pinged run recorded, start and end paired",
+    )
 
 
 def readme_crontab() -> tuple[dict[str, str], str]:

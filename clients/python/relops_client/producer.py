@@ -1,0 +1,123 @@
+"""Sending relops tasks from a service, in Celery's message protocol (version 2), with kombu alone.
+
+relops' workers are Celery workers; a service needs only to put a well-formed message on the right
+queue, so the client speaks the protocol with kombu and does not bring Celery (or anything else of
+relops) into the service. One connection is kept per producer and rebuilt after a failure; no
+retries and socket timeouts make a dead or black-holed broker fail within ``timeout_s`` instead of
+hanging the caller (kombu retries connecting forever by default). An explicit URL keeps a
+CELERY_BROKER_URL in the service's environment (its own broker) from mattering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import uuid
+from typing import Any
+
+from kombu import Connection, Exchange, Producer, Queue
+
+#: Celery's task message protocol version 2: the body's third element.
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+_ORIGIN = f"{os.getpid()}@{socket.gethostname()}"
+
+
+def task_message(task: str, kwargs: dict[str, Any], task_id: str) -> tuple[dict[str, Any], list[Any]]:
+    """(headers, body) of a Celery protocol 2 message calling ``task`` with ``kwargs``."""
+    headers = {
+        "lang": "py",
+        "task": task,
+        "id": task_id,
+        "root_id": task_id,
+        "parent_id": None,
+        "group": None,
+        "shadow": None,
+        "eta": None,
+        "expires": None,
+        "retries": 0,
+        "timelimit": [None, None],
+        "argsrepr": "()",
+        "kwargsrepr": _summary(kwargs),
+        "origin": _ORIGIN,
+        "ignore_result": True,
+    }
+    return headers, [[], kwargs, _EMBED]
+
+
+def _summary(kwargs: dict[str, Any]) -> str:
+    """What Flower shows: the field names and sizes, never values (a result or an error may be long)."""
+    parts = [f"{key}: {len(value)} items" if isinstance(value, list) else key for key, value in kwargs.items()]
+    return "{" + ", ".join(parts) + "}"
+
+
+class TaskProducer:
+    """Publishes tasks by name to one broker; every send raises on failure within ``timeout_s``.
+    Thread-safe: sends are serialised on the one connection."""
+
+    def __init__(self, broker_url: str, timeout_s: float = 3.0) -> None:
+        self.broker_url = broker_url
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._declared: set[str] = set()
+
+    def send(self, task: str, kwargs: dict[str, Any], queue: str) -> str:
+        """The task id of the message the broker now holds."""
+        task_id = uuid.uuid4().hex
+        headers, body = task_message(task, kwargs, task_id)
+        # As Celery routes a task to a named queue: a direct exchange of the queue's name.
+        target = Queue(queue, Exchange(queue, type="direct"), routing_key=queue, durable=True)
+        with self._lock:
+            try:
+                producer = self._ready()
+                producer.publish(
+                    body,
+                    exchange=target.exchange,
+                    routing_key=queue,
+                    headers=headers,
+                    correlation_id=task_id,
+                    serializer="json",  # sets application/json, utf-8
+                    delivery_mode=2,
+                    declare=[] if queue in self._declared else [target],
+                    retry=False,
+                    timeout=self.timeout_s,
+                )
+                self._declared.add(queue)
+            except Exception:
+                self._drop()
+                raise
+        return task_id
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _ready(self) -> Producer:
+        if self._producer is None:
+            connection = Connection(
+                self.broker_url,
+                connect_timeout=self.timeout_s,
+                transport_options={
+                    "max_retries": 0,
+                    "socket_timeout": self.timeout_s,
+                    "socket_connect_timeout": self.timeout_s,
+                    "retry_on_timeout": False,
+                    # AMQP: the broker confirms each message it stored (the Redis transport ignores it).
+                    "confirm_publish": True,
+                },
+            )
+            connection.ensure_connection(max_retries=1, timeout=self.timeout_s)
+            self._connection = connection
+            self._producer = Producer(connection.default_channel)
+        return self._producer
+
+    def _drop(self) -> None:
+        connection, self._connection, self._producer = self._connection, None, None
+        self._declared = set()
+        if connection is not None:
+            # A broken connection may fail to close; it is dropped either way.
+            with contextlib.suppress(Exception):
+                connection.release()

@@ -1,0 +1,26 @@
+// Flow outcomes to relops' HTTP intake with fetch() (Node 18+, no dependency).
+//   RELOPS_INTAKE_URL=http://127.0.0.1:8081 RELOPS_KEY=rlk_... node outcomes-http.mjs [batch-id]
+import { randomUUID } from "node:crypto";
+
+const intake = process.env.RELOPS_INTAKE_URL ?? "http://127.0.0.1:8081";
+const minute = new Date().toISOString().slice(0, 16) + ":00Z"; // the current whole UTC minute
+// Your own batch id makes a retry safe: relops counts a batch id once.
+const batch = {
+  batch_id: process.argv[2] ?? randomUUID(),
+  counts: [
+    { flow: "checkout", minute, good: 118, bad: 2 },
+    { flow: "login", minute, good: 310, bad: 0 },
+  ],
+};
+const response = await fetch(`${intake}/api/v1/outcomes`, {
+  method: "POST",
+  headers: { Authorization: `Bearer ${process.env.RELOPS_KEY}`, "Content-Type": "application/json" },
+  body: JSON.stringify(batch),
+  signal: AbortSignal.timeout(10_000),
+});
+if (response.status !== 202) {
+  // 429 and 503 say when to come back (Retry-After); other refusals name the field at fault.
+  console.error(`refused: ${response.status} ${await response.text()}`);
+  process.exit(1);
+}
+console.log(JSON.stringify(await response.json()));
