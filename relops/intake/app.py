@@ -112,7 +112,8 @@ class Intake:
             known_job(self.parts.config, job)
             self._scope(key, "cron", (job,))
             body = await _bounded_body(request, self.parts.config.intake.max_ping_body_bytes)
-            fields = ping_fields(kind, request.query_params, body, request.headers.get("content-type", ""))
+            query = request.query_params if request.scope["query_string"] else {}  # most pings carry none
+            fields = ping_fields(kind, query, body, request.headers.get("content-type", ""))
             config = self.parts.config
             # Checked with a stand-in run id when the group will pair one; the id is all it changes.
             event, _ = cron_event(

@@ -24,7 +24,7 @@ ON CONFLICT (name, run_id) DO UPDATE SET
     error = coalesce(EXCLUDED.error, e.error),
     updated_at = now()
 RETURNING e.status, e.started_at, e.finished_at
-""").bindparams(bindparam("result", type_=JSONB))
+""").bindparams(bindparam("result", type_=JSONB(none_as_null=True)))
 
 
 @dataclass(frozen=True)

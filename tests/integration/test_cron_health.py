@@ -88,7 +88,7 @@ def test_relops_lagging_reports_unknown_not_missed(producer, db, redis_url, work
     assert "event=cron.backlog_unknown" not in worker.log_text()  # the backlog was measured, not guessed
 
 
-def test_cron_exec_reports_and_keeps_the_exit_code(db, relops_env):
+def test_cron_exec_reports_and_keeps_the_exit_code(db, relops_env, worker, clean_tables):
     relops = str(Path(sys.executable).parent / "relops")
     done = subprocess.run(
         [relops, "cron", "exec", JOB, "--", "sh", "-c", "echo working; echo 'boom: no space left' >&2; exit 3"],

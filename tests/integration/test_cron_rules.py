@@ -68,7 +68,10 @@ def test_start_and_end_merge_in_any_order_and_a_redelivery_changes_nothing(inpro
         "success", run_id=run_id, at=started + timedelta(seconds=3), duration_ms=3000, result={"rows": 42}
     )
     report(inproc, **end)
-    report(inproc, **cron_run_event("started", run_id=run_id, at=started))
+    report(inproc, **cron_run_event("started", run_id=run_id, at=started))  # its result is null
+    with db.connect() as conn:
+        kept = conn.execute(text("SELECT result FROM ops_cron_executions")).scalar_one()
+    assert kept == {"rows": 42}, "a start arriving after its end leaves the end's result"
     report(inproc, **end)  # redelivered
     with db.connect() as conn:
         [row] = conn.execute(text("SELECT * FROM ops_cron_executions")).all()

@@ -258,7 +258,7 @@ def test_a_key_over_its_rate_is_told_when_to_come_back(
     assert sum(int(re.search(r"(\d+) request", row.reason).group(1)) for row in rows) == 2
 
 
-def test_a_revoked_key_stops_working_within_seconds(intake: str, relops_env: dict[str, str]) -> None:
+def test_a_revoked_key_stops_working_within_seconds(intake: str, db: Engine, clean_tables: None) -> None:
     name = f"svc-{uuid.uuid4().hex[:6]}"
     key = run_cli("keys", "add", name, "--scope", "cron").strip().splitlines()[-1]
     url = f"{intake}/api/v1/ping/{key}/{CRON_JOB}"
@@ -267,6 +267,11 @@ def test_a_revoked_key_stops_working_within_seconds(intake: str, relops_env: dic
     wait_for(lambda: requests.get(url, timeout=5).status_code == 401, timeout_s=10, what="the revoked key refused")
     listed = run_cli("keys", "list")
     assert name in listed and "revoked" in listed
+    with db.connect() as conn:
+        audited = conn.execute(
+            text("SELECT action FROM ops_audit WHERE target = :t ORDER BY id"), {"t": f"key {name}"}
+        ).scalars()
+        assert list(audited) == ["key.add", "key.revoke"]
 
 
 def test_keys_list_shows_limits_and_add_refuses_unknown_flows(relops_env: dict[str, str]) -> None:

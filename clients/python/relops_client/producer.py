@@ -2,7 +2,8 @@
 
 relops' workers are Celery workers; a service needs only to put a well-formed message on the right
 queue, so the client speaks the protocol with kombu and does not bring Celery (or anything else of
-relops) into the service. One connection is kept per producer and rebuilt after a failure; no
+relops) into the service; relops' HTTP intake publishes through it too. One connection is kept per
+producer and rebuilt after a failure; no
 retries and socket timeouts make a dead or black-holed broker fail within ``timeout_s`` instead of
 hanging the caller (kombu retries connecting forever by default). An explicit URL keeps a
 CELERY_BROKER_URL in the service's environment (its own broker) from mattering.
@@ -15,6 +16,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
@@ -46,6 +48,12 @@ def task_message(task: str, kwargs: dict[str, Any], task_id: str) -> tuple[dict[
     return headers, [[], kwargs, _EMBED]
 
 
+def _queue(name: str) -> Queue:
+    """A queue as Celery declares it for a task routed by name: durable, behind a direct exchange of
+    the same name."""
+    return Queue(name, Exchange(name, type="direct"), routing_key=name, durable=True)
+
+
 def _summary(kwargs: dict[str, Any]) -> str:
     """What Flower shows: the field names and sizes, never values (a result or an error may be long)."""
     parts = [f"{key}: {len(value)} items" if isinstance(value, list) else key for key, value in kwargs.items()]
@@ -62,40 +70,53 @@ class TaskProducer:
         self._lock = threading.Lock()
         self._connection: Connection | None = None
         self._producer: Producer | None = None
+        self._batch: Any = None
         self._declared: set[str] = set()
 
     def send(self, task: str, kwargs: dict[str, Any], queue: str) -> str:
         """The task id of the message the broker now holds."""
-        task_id = uuid.uuid4().hex
-        headers, body = task_message(task, kwargs, task_id)
-        # As Celery routes a task to a named queue: a direct exchange of the queue's name.
-        target = Queue(queue, Exchange(queue, type="direct"), routing_key=queue, durable=True)
+        return self.send_many([(task, kwargs, queue)])[0]
+
+    def send_many(self, messages: Sequence[tuple[str, dict[str, Any], str]]) -> list[str]:
+        """Every (task, kwargs, queue) handed to the broker together (one pipelined round trip on the
+        Redis transport), or an exception and none assumed sent; their task ids."""
+        task_ids = []
         with self._lock:
             try:
-                producer = self._ready()
-                producer.publish(
-                    body,
-                    exchange=target.exchange,
-                    routing_key=queue,
-                    headers=headers,
-                    correlation_id=task_id,
-                    serializer="json",  # sets application/json, utf-8
-                    delivery_mode=2,
-                    declare=[] if queue in self._declared else [target],
-                    retry=False,
-                    timeout=self.timeout_s,
-                )
-                self._declared.add(queue)
+                producer, batch = self._ready()
+                for task, kwargs, queue in messages:
+                    task_id = uuid.uuid4().hex
+                    headers, body = task_message(task, kwargs, task_id)
+                    producer.publish(
+                        body,
+                        # The default exchange delivers to the queue of the routing key's name (the
+                        # queue is declared first, as Celery declares it). A named exchange would cost
+                        # the Redis transport a binding lookup per message.
+                        exchange="",
+                        routing_key=queue,
+                        headers=headers,
+                        correlation_id=task_id,
+                        serializer="json",  # sets application/json, utf-8
+                        delivery_mode=2,
+                        declare=[] if queue in self._declared else [_queue(queue)],
+                        retry=False,
+                        timeout=self.timeout_s,
+                    )
+                    self._declared.add(queue)
+                    task_ids.append(task_id)
+                batch.flush()
             except Exception:
                 self._drop()
                 raise
-        return task_id
+        return task_ids
 
     def close(self) -> None:
         with self._lock:
             self._drop()
 
-    def _ready(self) -> Producer:
+    def _ready(self) -> tuple[Producer, Any]:
+        """The producer and its publish batch, kept open for the connection's life and flushed per
+        send: building a batch costs more than the messages of a small send."""
         if self._producer is None:
             connection = Connection(
                 self.broker_url,
@@ -112,11 +133,18 @@ class TaskProducer:
             connection.ensure_connection(max_retries=1, timeout=self.timeout_s)
             self._connection = connection
             self._producer = Producer(connection.default_channel)
-        return self._producer
+            self._batch = self._producer.batch()
+            self._batch.__enter__()
+        return self._producer, self._batch
 
     def _drop(self) -> None:
         connection, self._connection, self._producer = self._connection, None, None
+        batch, self._batch = self._batch, None
         self._declared = set()
+        if batch is not None:
+            # Discards what a failed send left buffered; a batch that failed cannot be reused.
+            with contextlib.suppress(Exception):
+                batch.__exit__(RuntimeError, RuntimeError("connection dropped"), None)
         if connection is not None:
             # A broken connection may fail to close; it is dropped either way.
             with contextlib.suppress(Exception):
