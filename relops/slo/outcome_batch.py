@@ -119,6 +119,23 @@ def parse_counts(
     rejected: list[Rejection] = []
     minutes: dict[str, datetime | InputRejected] = {}
     for index, item in enumerate(counts):
+        # The common item (a plain object of exactly the four fields, all well formed, its minute
+        # already seen in this batch) is accepted inline; anything else takes parse_item, which
+        # accepts the same items and names the field of any fault.
+        if type(item) is dict and len(item) == 4:
+            flow, good, bad, minute = item.get("flow"), item.get("good"), item.get("bad"), item.get("minute")
+            seen = minutes.get(minute) if type(minute) is str else None
+            if (
+                type(seen) is datetime
+                and type(flow) is str
+                and type(good) is int
+                and type(bad) is int
+                and 0 <= good <= MAX_COUNT_PER_MINUTE
+                and 0 <= bad <= MAX_COUNT_PER_MINUTE
+                and flow in known_flows
+            ):
+                valid.append(OutcomeCount(flow, seen, good, bad))
+                continue
         try:
             valid.append(parse_item(item, known_flows, now, oldest, minutes))
         except InputRejected as exc:

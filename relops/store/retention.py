@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -27,8 +28,22 @@ class Horizons:
     rejections: datetime
 
 
+#: The longest SLO period of a config's flows, by the identity of its flows tuple: every ingested
+#: batch asks, and a config holds thousands of flows (the tuple is kept so its id stays its own).
+_LONGEST_PERIOD: dict[int, tuple[tuple[Any, ...], int]] = {}
+
+
+def _longest_period_days(flows: tuple[Any, ...]) -> int:
+    cached = _LONGEST_PERIOD.get(id(flows))
+    if cached is None or cached[0] is not flows:
+        if len(_LONGEST_PERIOD) > 8:
+            _LONGEST_PERIOD.clear()
+        cached = _LONGEST_PERIOD[id(flows)] = (flows, max((f.period_days for f in flows), default=30))
+    return cached[1]
+
+
 def horizons(config: RelopsConfig, now: datetime) -> Horizons:
-    longest_period_days = max((f.period_days for f in config.flows), default=30)
+    longest_period_days = _longest_period_days(config.flows)
     return Horizons(
         # Whole hours, so the minute table never keeps a partial hour at its old edge.
         minutes=floor_hour(now - timedelta(seconds=config.evaluation.minute_retention_s)),

@@ -3,9 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relops.errors import InputRejected
-from relops.slo.outcome_batch import MAX_ITEMS_PER_BATCH, parse_counts, validate_batch_id
+from relops.slo.outcome_batch import MAX_ITEMS_PER_BATCH, parse_counts, parse_item, validate_batch_id
 
 NOW = datetime(2026, 11, 27, 12, 0, 30, tzinfo=UTC)
 OLDEST = NOW - timedelta(days=31)
@@ -86,3 +88,32 @@ def test_batch_level_errors():
 def test_excerpt_of_a_huge_item_is_truncated():
     rejection = rejection_of({"flow": "x" * 10_000, "minute": "", "good": 0, "bad": 0})
     assert len(rejection.excerpt) < 400
+
+
+_values = st.one_of(
+    st.sampled_from(["checkout", "login", "2026-11-27T11:59:00Z", "2026-11-27T11:59:30Z", "2026-12-30T00:00:00Z"]),
+    st.integers(min_value=-2, max_value=2),
+    st.sampled_from([True, 1.0, None, 10**10, [], {}]),
+)
+_items = st.one_of(
+    st.fixed_dictionaries(
+        {"flow": _values, "minute": _values, "good": _values, "bad": _values},
+        optional={"extra": _values},
+    ),
+    st.dictionaries(st.sampled_from(["flow", "minute", "good"]), _values, max_size=3),
+    _values,
+)
+
+
+@given(st.lists(_items, max_size=12))
+def test_the_quick_path_accepts_and_rejects_exactly_what_each_item_check_does(items):
+    """parse_counts takes well-formed items inline; item by item, parse_item is the reference."""
+    expected_valid, expected_rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            expected_valid.append(parse_item(item, FLOWS, NOW, OLDEST))
+        except InputRejected as exc:
+            expected_rejected.append((index, exc.field, exc.reason))
+    valid, rejected = parse(items)
+    assert valid == expected_valid
+    assert [(r.item_index, r.field, r.reason) for r in rejected] == expected_rejected
