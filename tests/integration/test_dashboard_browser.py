@@ -18,7 +18,7 @@ import pytest
 import redis
 import requests
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -52,6 +52,25 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--window-size=1400,1000",
 ]
+
+
+def replaced(element: WebElement):
+    """A wait condition: ``element``'s page was replaced (a form posted, the page reloaded).
+    Selenium's staleness_of expects StaleElementReferenceException; chromedriver sometimes reports
+    a node of the page being unloaded as "does not belong to the document" instead."""
+
+    def check(_driver: WebDriver) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return check
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +281,7 @@ def test_dashboard_in_headless_chromium(web, relops_env, db, clean_tables, drive
 
     # Acknowledge it: the form posts, the page reloads, the incident is acknowledged.
     row.find_element(By.XPATH, ".//button[normalize-space()='ack']").click()
-    wait.until(ec.staleness_of(row))
+    wait.until(replaced(row))
     wait.until(ec.visibility_of_element_located((By.ID, "status")))
     assert driver.current_url == web + "/"
     row = incident_row(driver, incident_id)
