@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import redis
+import requests
 from sqlalchemy import create_engine
 
 from bench.http_load import LoadResult, request_bytes, run_load
@@ -117,9 +118,7 @@ def run() -> list[str]:
 
 
 def _measure(port: int, key: str, broker_url: str, server: subprocess.Popen) -> list[str]:
-    import requests
-
-    poll_until(lambda: _up(requests, port, server), 30, what="intake up")
+    poll_until(lambda: _up(port, server), 30, what="intake up")
     pings = [
         request_bytes("GET", f"/api/v1/ping/{key}/job-{i % JOBS:03d}{'/start' if (i // JOBS) % 2 == 0 else ''}")
         for i in range(2 * JOBS)
@@ -183,12 +182,12 @@ def _measure(port: int, key: str, broker_url: str, server: subprocess.Popen) -> 
     return lines
 
 
-def _up(requests: object, port: int, server: subprocess.Popen) -> bool:
+def _up(port: int, server: subprocess.Popen) -> bool:
     if server.poll() is not None:
         raise RuntimeError("the intake exited at start; see its log in bench/results")
     try:
-        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok  # type: ignore[attr-defined]
-    except Exception:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
+    except requests.ConnectionError:
         return False
 
 

@@ -92,9 +92,7 @@ class Intake:
         return await self._ping(request, self._path_key)
 
     async def healthz(self, request: Request) -> Response:
-        try:
-            self.parts.keys.lookup("")
-        except KeysUnavailable:
+        if not self.parts.keys.loaded:
             return JSONResponse({"ok": False, "keys": "not loaded"}, status_code=503)
         return JSONResponse({"ok": True})
 

@@ -54,6 +54,11 @@ class KeyCache:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether a key list was ever loaded (before that, no key can be checked)."""
+        return self._keys is not None
+
     def lookup(self, key: str) -> ReportKey | None:
         """The live key ``key`` is, or None; raises KeysUnavailable before any successful load."""
         keys = self._keys

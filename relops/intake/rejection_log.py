@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from relops.errors import Rejection
 from relops.logs import log_event
-from relops.store.rejections import record_rejections
+from relops.store.rejections import record_rejection_rows
 
 logger = logging.getLogger(__name__)
 MAX_QUEUED = 10_000
@@ -86,8 +86,7 @@ class RejectionLog:
             return
         try:
             with self._engine.begin() as conn:
-                for task, reference, rejection in rows:
-                    record_rejections(conn, task, reference, [rejection])
+                record_rejection_rows(conn, rows)
         except SQLAlchemyError as exc:
             self._dropped(len(rows), error=type(exc).__name__)
             return

@@ -65,14 +65,13 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _duration(value: Any, source: str) -> int | None:
-    if value is None or value == "":
+def _query_duration(value: str | None) -> int | None:
+    """duration_ms from the query string (a JSON body's is checked by parse_cron_run)."""
+    if not value:
         return None
-    if source == "query":
-        if not isinstance(value, str) or not value.isdigit():
-            raise Refused(422, "duration_ms", f"must be a whole number of milliseconds, got {str(value)[:40]!r}")
-        return int(value)
-    return value  # JSON: parse_cron_run checks its type and range
+    if not value.isdigit():
+        raise Refused(422, "duration_ms", f"must be a whole number of milliseconds, got {value[:40]!r}")
+    return int(value)
 
 
 def ping_fields(kind: PingKind, query: Mapping[str, str], body: bytes, content_type: str) -> PingFields:
@@ -83,7 +82,7 @@ def ping_fields(kind: PingKind, query: Mapping[str, str], body: bytes, content_t
         raise Refused(422, unknown[0][:60], "is not a parameter of a cron ping (run_id, duration_ms)")
     fields: dict[str, Any] = {
         "run_id": query.get("run_id") or None,
-        "duration_ms": _duration(query.get("duration_ms"), "query"),
+        "duration_ms": _query_duration(query.get("duration_ms")),
     }
     if body and content_type.split(";")[0].strip().lower() == "application/json":
         sent = _json_object(body)

@@ -16,7 +16,12 @@ def printable(text: str, limit: int) -> str:
 
 
 def record_rejections(conn: Connection, task: str, reference: str | None, rejections: Sequence[Rejection]) -> None:
-    if not rejections:
+    record_rejection_rows(conn, [(task, reference, r) for r in rejections])
+
+
+def record_rejection_rows(conn: Connection, rows: Sequence[tuple[str, str | None, Rejection]]) -> None:
+    """Rejections of several tasks and inputs, (task, reference, rejection) each, in one statement."""
+    if not rows:
         return
     conn.execute(
         insert(RejectedInput),
@@ -29,6 +34,6 @@ def record_rejections(conn: Connection, task: str, reference: str | None, reject
                 "reason": printable(r.reason, 500),
                 "excerpt": printable(r.excerpt, 400),
             }
-            for r in rejections
+            for task, reference, r in rows
         ],
     )

@@ -220,6 +220,13 @@ def test_every_refusal_names_its_reason_and_is_recorded(
             "body",
         ),
         ("text on a start", requests.post(cron + "/start", data="hi", headers=bearer(cron_key)), 422, "body"),
+        (
+            # Chunked, so no Content-Length says so up front: refused while reading.
+            "too large, chunked",
+            requests.post(outcomes, data=iter([b"[" * 600_000, b"[" * 600_000]), headers=bearer(outcomes_key)),
+            413,
+            "body",
+        ),
     ]
     for what, response, status, field in cases:
         assert response.status_code == status, (what, response.status_code, response.text)
