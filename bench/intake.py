@@ -187,7 +187,7 @@ def _up(port: int, server: subprocess.Popen) -> bool:
         raise RuntimeError("the intake exited at start; see its log in bench/results")
     try:
         return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
-    except requests.ConnectionError:
+    except requests.RequestException:  # not listening yet, or too busy starting to answer in time
         return False
 
 
