@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,3 +61,19 @@ def excerpt(value: Any) -> str:
         except RecursionError:  # hostile nesting: json and repr both give up
             text = f"<{type(value).__name__} nested too deeply to show>"
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "..."
+
+
+def listed_items(payload: Mapping[str, Any], args: Sequence[Any], field: str, limit: int, what: str) -> list[Any]:
+    """The list under ``field`` of a message that carries many items (``what``: "cron-run events",
+    "outcome batches"), or InputRejected naming what is wrong with the message as a whole."""
+    if args:
+        raise InputRejected("args", f"{what} are sent as kwargs, not positional arguments")
+    unknown = sorted(set(payload) - {field})
+    if unknown:
+        raise InputRejected(str(unknown[0])[:60], f"is not a field of a message of {what} (only {field})")
+    items = payload.get(field)
+    if not isinstance(items, list):
+        raise InputRejected(field, f"must be a list of {what}, got {type(items).__name__}")
+    if len(items) > limit:
+        raise InputRejected(field, f"has {len(items)} items, more than {limit}")
+    return items

@@ -40,6 +40,11 @@ TASK_PRUNE_HISTORY: Final = "relops.prune_history"
 #: HTTP intake sends pings this way, many to a message.
 TASK_CRON_RUN_BATCH: Final = "relops.cron_run_batch"
 MAX_CRON_EVENTS_PER_BATCH: Final = 1000
+#: kwargs: batches: [relops.record_flow_outcomes kwargs ({batch_id, counts})], at most
+#: MAX_OUTCOME_BATCHES_PER_MESSAGE. Each batch is validated and counted once by its id, exactly as
+#: relops.record_flow_outcomes would; the HTTP intake sends outcome batches this way, many to a message.
+TASK_RECORD_FLOW_OUTCOME_BATCHES: Final = "relops.record_flow_outcome_batches"
+MAX_OUTCOME_BATCHES_PER_MESSAGE: Final = 200
 #: Sent by beat; finds missed and overrunning runs of the monitored jobs.
 TASK_CHECK_CRON_HEALTH: Final = "relops.check_cron_health"
 #: kwargs: receiver: str (unset: the channel's default receiver, named after it), message_key: str |
@@ -75,6 +80,7 @@ TASK_QUEUES: Final = {
     TASK_DISPATCH_ALERT: QUEUE_ALERTS,
     TASK_CRON_RUN: QUEUE_CRON,
     TASK_CRON_RUN_BATCH: QUEUE_CRON,
+    TASK_RECORD_FLOW_OUTCOME_BATCHES: QUEUE_INGEST,
     TASK_CHECK_CRON_HEALTH: QUEUE_CRON,
     TASK_SWEEP_NOTIFICATIONS: QUEUE_ALERTS,
     TASK_CHECK_BREAKERS: QUEUE_EVALUATE,

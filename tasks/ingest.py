@@ -1,11 +1,12 @@
-"""relops.record_flow_outcomes: flow outcome batches from services (relops.slo.ingest)."""
+"""relops.record_flow_outcomes and relops.record_flow_outcome_batches: flow outcome batches from
+services and the HTTP intake (relops.slo.ingest)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from relops import names
-from relops.slo.ingest import record_outcomes
+from relops.slo.ingest import record_outcome_batches, record_outcomes
 from tasks.base import RelopsTask, worker_deps
 from workers import app
 
@@ -13,3 +14,8 @@ from workers import app
 @app.task(name=names.TASK_RECORD_FLOW_OUTCOMES, base=RelopsTask)
 def record_flow_outcomes(*args: Any, batch_id: Any = None, counts: Any = None, **unknown: Any) -> dict[str, int]:
     return record_outcomes(worker_deps(), batch_id, counts, args=args, unknown=unknown)
+
+
+@app.task(name=names.TASK_RECORD_FLOW_OUTCOME_BATCHES, base=RelopsTask)
+def record_flow_outcome_batches(*args: Any, **payload: Any) -> dict[str, int]:
+    return record_outcome_batches(worker_deps(), payload, args=args)

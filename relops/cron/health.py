@@ -22,7 +22,7 @@ from relops.cron.alerts import cron_fingerprint, cron_resolved, failing_alert, m
 from relops.cron.events import CronRun, parse_cron_run
 from relops.cron.schedule import overrun_deadline, start_deadline
 from relops.deps import Deps
-from relops.errors import InputRejected
+from relops.errors import InputRejected, listed_items
 from relops.logs import log_event
 from relops.redis_state import REDIS_FAULTS
 from relops.rejections import reject_payload
@@ -111,16 +111,7 @@ def record_cron_runs(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[A
     order and in its own transaction. A redelivered batch changes nothing (every merge is
     idempotent); a bad event is rejected and recorded alone, the others still land."""
     try:
-        if args:
-            raise InputRejected("args", "cron-run batches are sent as kwargs, not positional arguments")
-        unknown = sorted(set(payload) - {"events"})
-        if unknown:
-            raise InputRejected(str(unknown[0])[:60], "is not a field of a cron-run batch (only events)")
-        events = payload.get("events")
-        if not isinstance(events, list):
-            raise InputRejected("events", f"must be a list of cron-run events, got {type(events).__name__}")
-        if len(events) > names.MAX_CRON_EVENTS_PER_BATCH:
-            raise InputRejected("events", f"has {len(events)} events, more than {names.MAX_CRON_EVENTS_PER_BATCH}")
+        events = listed_items(payload, args, "events", names.MAX_CRON_EVENTS_PER_BATCH, "cron-run events")
     except InputRejected as exc:
         _reject_from_batch(deps, exc, dict(payload))
         return {"rejected": 1, "recorded": 0}

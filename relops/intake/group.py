@@ -4,8 +4,9 @@ trips and one broker batch instead of its own.
 
 A request's answer is decided only after its group: 202 once the broker holds its message, 429
 when its key is out of tokens, 503 when the broker did not take the group. Cron pings of a group
-travel as relops.cron_run_batch messages; each outcome batch as its own relops.record_flow_outcomes
-message, since relops counts a batch once by its id.
+travel as relops.cron_run_batch messages and its outcome batches as
+relops.record_flow_outcome_batches messages, many to a message: a message costs the intake more
+than the bytes in it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ LINGER_S = 0.002
 QUIET_TURNS = 3
 #: What a 503 tells clients to wait before trying again.
 BROKER_RETRY_AFTER_S = 5
+#: Outcome items in one message at most (a batch larger than this still goes, alone): bounds what
+#: one worker task holds and redoes after a crash.
+OUTCOME_ITEMS_PER_MESSAGE = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,7 @@ class ReportGroups:
         events: list[dict[str, Any]] = []
         messages: list[Message] = []
         allowed: list[int] = []
+        outcome_batches: list[dict[str, Any]] = []
         for index, report in enumerate(group):
             quota = quotas[report.key.id]
             if ranks[index] > quota.granted:
@@ -168,11 +173,15 @@ class ReportGroups:
                 events.append(event)
                 answers[index] = Answer(202, {"run_id": event["run_id"], "status": event["status"]})
             else:
-                messages.append(Message(report.task, report.kwargs, names.QUEUE_INGEST))
+                outcome_batches.append(report.kwargs)
                 answers[index] = Answer(202, {"batch_id": report.kwargs["batch_id"]})
         for start in range(0, len(events), names.MAX_CRON_EVENTS_PER_BATCH):
             chunk = events[start : start + names.MAX_CRON_EVENTS_PER_BATCH]
             messages.append(Message(names.TASK_CRON_RUN_BATCH, {"events": chunk}, names.QUEUE_CRON))
+        messages += [
+            Message(names.TASK_RECORD_FLOW_OUTCOME_BATCHES, {"batches": chunk}, names.QUEUE_INGEST)
+            for chunk in _outcome_chunks(outcome_batches)
+        ]
         try:
             publisher.publish(messages)
         except BrokerUnavailable:
@@ -185,6 +194,25 @@ class ReportGroups:
             for index in allowed:
                 answers[index] = refused
         return [answer if answer is not None else _lost() for answer in answers]
+
+
+def _outcome_chunks(batches: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The batches cut into messages of at most MAX_OUTCOME_BATCHES_PER_MESSAGE batches and, unless
+    one batch alone is larger, OUTCOME_ITEMS_PER_MESSAGE items."""
+    chunks: list[list[dict[str, Any]]] = []
+    items = 0
+    for batch in batches:
+        size = len(batch["counts"])
+        if (
+            not chunks
+            or len(chunks[-1]) >= names.MAX_OUTCOME_BATCHES_PER_MESSAGE
+            or (chunks[-1] and items + size > OUTCOME_ITEMS_PER_MESSAGE)
+        ):
+            chunks.append([])
+            items = 0
+        chunks[-1].append(batch)
+        items += size
+    return chunks
 
 
 def _rate_limited(key: ReportKey, retry_after_s: int) -> Answer:

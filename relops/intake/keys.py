@@ -61,7 +61,7 @@ def refusal(key: ReportKey, scope: Scope, subjects: Iterable[str]) -> str | None
     allowed = key.flows if scope == "outcomes" else key.jobs
     if allowed is None:
         return None
-    for subject in subjects:
+    for subject in sorted(subjects):  # the first refused in order, whatever order they came in
         if subject not in allowed:
             kind = "flow" if scope == "outcomes" else "job"
             return f"key {key.name!r} may not report {kind} {subject!r}"

@@ -16,12 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from relops_client.producer import TaskProducer
 
 from relops.logs import log_event
 from relops.redaction import scrub, url_credentials
 
 logger = logging.getLogger(__name__)
+#: Messages at least this long go compressed: below it, compressing saves less than it costs.
+COMPRESS_MIN_BYTES = 2048
 
 
 class BrokerUnavailable(Exception):
@@ -41,7 +44,11 @@ class BrokerPublisher:
     def __init__(self, broker_url: str, *, timeout_s: float = 2.0, cooldown_s: float = 1.0) -> None:
         self.broker_url = broker_url
         self.cooldown_s = cooldown_s
-        self._producer = TaskProducer(broker_url, timeout_s)
+        # msgspec writes a batch's JSON about ten times faster than kombu's json, and knows the
+        # CountItem structs an outcome batch is decoded into.
+        self._producer = TaskProducer(
+            broker_url, timeout_s, encode_body=msgspec.json.Encoder().encode, compress_min_bytes=COMPRESS_MIN_BYTES
+        )
         self._failed_at = float("-inf")
         self.failures = 0
 

@@ -2,8 +2,10 @@
 and the config are arguments.
 
 A cron ping becomes the kwargs of a relops.cron_run event (checked by ``parse_cron_run``); an
-outcome batch the kwargs of relops.record_flow_outcomes (checked by ``parse_counts``). What the
-tasks would reject is refused here first, with the HTTP status that says whose fault it is.
+outcome batch the kwargs of relops.record_flow_outcomes (checked as ``parse_counts`` checks them:
+decoded straight into its ``known_count_item`` and passed by ``whole_batch_minutes``, or else through
+``parse_counts`` itself, which names the fault). What the tasks would reject is refused here first,
+with the HTTP status that says whose fault it is.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import msgspec
+from relops_client.names import MAX_ITEMS_PER_BATCH
 
 from relops.config import RelopsConfig
 from relops.cron.events import CronRun, parse_cron_run
 from relops.errors import InputRejected, Rejection
-from relops.slo.outcome_batch import parse_counts, validate_batch_id
-from relops.store.retention import horizons
+from relops.slo.outcome_batch import FLOW, known_count_item, parse_counts, validate_batch_id, whole_batch_minutes
+from relops.store.retention import oldest_countable
 
 #: The end of a ping URL: /start, nothing (success) or /fail.
 PingKind = Literal["started", "success", "failure"]
@@ -140,13 +145,67 @@ def known_job(config: RelopsConfig, job: str) -> None:
 @dataclass(frozen=True, slots=True)
 class OutcomeBatch:
     batch_id: str
+    #: CountItem, or the items as sent when they carry more than the four fields (the task ignores the rest).
     counts: list[Any]
-    flows: frozenset[str]
+    flows_seen: frozenset[str] | None = None
+
+    def flows(self) -> frozenset[str]:
+        """The flows the batch reports (asked only of keys limited to some flows)."""
+        return self.flows_seen if self.flows_seen is not None else frozenset(map(FLOW, self.counts))
+
+
+class _BatchDecoder:
+    """Decodes a well-formed batch of known flows in one pass (msgspec); anything else fails, and
+    the general path decides. Built once per config."""
+
+    def __init__(self, config: RelopsConfig) -> None:
+        self.flows = config.flows_by_name
+        item_type = known_count_item(self.flows)
+        self.decoder = None
+        if item_type is not None:
+            batch_type = msgspec.defstruct(
+                "WellFormedBatch",
+                [
+                    ("counts", Annotated[list[item_type], msgspec.Meta(max_length=MAX_ITEMS_PER_BATCH)]),  # type: ignore[valid-type]
+                    # UNSET, not None: an explicit null is a fault the general path names.
+                    ("batch_id", str | msgspec.UnsetType, msgspec.UNSET),
+                ],
+                forbid_unknown_fields=True,
+            )
+            self.decoder = msgspec.json.Decoder(batch_type)
+
+
+_DECODERS: dict[int, _BatchDecoder] = {}
+
+
+def _decoder(config: RelopsConfig) -> _BatchDecoder:
+    found = _DECODERS.get(id(config))
+    if found is None or found.flows is not config.flows_by_name:
+        if len(_DECODERS) > 8:
+            _DECODERS.clear()
+        found = _DECODERS[id(config)] = _BatchDecoder(config)
+    return found
 
 
 def outcome_batch(body: bytes, config: RelopsConfig, now: datetime) -> OutcomeBatch:
     """A whole batch, or Refused: unlike the task, the intake takes all of a batch or none of it, so
     the client can fix the batch and resend it under the same batch_id."""
+    decoder = _decoder(config).decoder
+    try:
+        decoded = None if decoder is None else decoder.decode(body)
+    except msgspec.DecodeError:  # anything unusual: the general path below accepts it or says why not
+        decoded = None
+    if decoded is not None and whole_batch_minutes(decoded.counts, now, oldest_countable(config, now)) is not None:
+        sent_id = decoded.batch_id
+        try:
+            batch_id = uuid.uuid4().hex if sent_id is msgspec.UNSET else validate_batch_id(sent_id)
+        except InputRejected as exc:
+            raise Refused(422, exc.field, exc.reason) from None
+        return OutcomeBatch(batch_id=batch_id, counts=decoded.counts)
+    return _general_batch(body, config, now)
+
+
+def _general_batch(body: bytes, config: RelopsConfig, now: datetime) -> OutcomeBatch:
     payload = _json_object(body)
     extra = sorted(set(payload) - set(OUTCOME_FIELDS))
     if extra:
@@ -156,13 +215,13 @@ def outcome_batch(body: bytes, config: RelopsConfig, now: datetime) -> OutcomeBa
         batch_id = validate_batch_id(payload["batch_id"]) if "batch_id" in payload else uuid.uuid4().hex
         counts = payload.get("counts")
         items, rejections = parse_counts(
-            counts, known_flows=config.flows_by_name, now=now, oldest=horizons(config, now).hours
+            counts, known_flows=config.flows_by_name, now=now, oldest=oldest_countable(config, now)
         )
     except InputRejected as exc:
         raise Refused(422, exc.field, exc.reason) from None
     if rejections:
         raise _batch_refusal(rejections)
-    return OutcomeBatch(batch_id=batch_id, counts=counts, flows=frozenset(item.flow for item in items))
+    return OutcomeBatch(batch_id=batch_id, counts=counts, flows_seen=frozenset(item.flow for item in items))
 
 
 def _batch_refusal(rejections: list[Rejection]) -> Refused:

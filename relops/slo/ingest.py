@@ -1,4 +1,5 @@
-"""relops.record_flow_outcomes' logic: validate a batch, then add its valid counts once."""
+"""relops.record_flow_outcomes' logic: validate a batch, then add its valid counts once; and
+relops.record_flow_outcome_batches', which does the same for each batch of a message."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from relops import names
 from relops.deps import Deps
-from relops.errors import InputRejected
+from relops.errors import InputRejected, listed_items
 from relops.logs import log_event
 from relops.rejections import log_rejections, reject_payload
 from relops.slo.outcome_batch import parse_counts, validate_batch_id
@@ -55,3 +56,39 @@ def record_outcomes(
     log_rejections(logger, "ingest.rejected", {"batch_id": batch_id}, rejections)
     log_event(logger, logging.INFO, "ingest.batch", batch_id=batch_id, accepted=len(items), rejected=len(rejections))
     return {"accepted": len(items), "rejected": len(rejections)}
+
+
+def record_outcome_batches(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[Any] = ()) -> dict[str, int]:
+    """relops.record_flow_outcome_batches: each of ``batches`` handled as relops.record_flow_outcomes
+    handles one, in order and in its own transaction, so a redelivered message changes nothing (each
+    batch counts once by its id) and a bad batch is rejected alone."""
+    try:
+        batches = listed_items(payload, args, "batches", names.MAX_OUTCOME_BATCHES_PER_MESSAGE, "outcome batches")
+    except InputRejected as exc:
+        _reject_message(deps, exc, dict(payload))
+        return {"accepted": 0, "rejected": 1}
+    totals = {"accepted": 0, "rejected": 0}
+    for batch in batches:
+        if not isinstance(batch, Mapping):
+            error = InputRejected("batches", f"each batch must be an object, not {type(batch).__name__}")
+            _reject_message(deps, error, batch)
+            totals["rejected"] += 1
+            continue
+        fields = dict(batch)
+        batch_id, counts = fields.pop("batch_id", None), fields.pop("counts", None)
+        outcome = record_outcomes(deps, batch_id, counts, unknown=fields)
+        totals["accepted"] += outcome["accepted"]
+        totals["rejected"] += outcome["rejected"]
+    return totals
+
+
+def _reject_message(deps: Deps, error: InputRejected, payload: Any) -> None:
+    reject_payload(
+        deps.engine,
+        logger,
+        task=names.TASK_RECORD_FLOW_OUTCOME_BATCHES,
+        event="ingest.rejected",
+        reference=("batch_id", None),
+        error=error,
+        payload=payload,
+    )

@@ -15,6 +15,7 @@ from relops.timeutil import floor_hour
 #: A batch id must outlive every redelivery or client resend of that batch.
 BATCH_ID_RETENTION = timedelta(days=7)
 REJECTION_RETENTION = timedelta(days=30)
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,34 @@ def _longest_period_days(flows: tuple[Any, ...]) -> int:
     return cached[1]
 
 
+@dataclass(frozen=True, slots=True)
+class _Countable:
+    flows: tuple[Any, ...]
+    hour: datetime
+    oldest: datetime
+
+
+_LAST_COUNTABLE: list[_Countable] = []
+
+
+def oldest_countable(config: RelopsConfig, now: datetime) -> datetime:
+    """The oldest minute an outcome may still count for (``horizons(...).hours``), alone: the
+    intake asks for every batch it takes. It moves once an hour, so it is kept for the hour."""
+    last = _LAST_COUNTABLE[0] if _LAST_COUNTABLE else None
+    if last is not None and last.flows is config.flows and last.hour <= now < last.hour + HOUR:
+        return last.oldest
+    hour = floor_hour(now)
+    # Whole days back from a whole hour: the same as flooring after subtracting.
+    oldest = hour - timedelta(days=_longest_period_days(config.flows) + 1)
+    _LAST_COUNTABLE[:] = [_Countable(config.flows, hour, oldest)]
+    return oldest
+
+
 def horizons(config: RelopsConfig, now: datetime) -> Horizons:
-    longest_period_days = _longest_period_days(config.flows)
     return Horizons(
         # Whole hours, so the minute table never keeps a partial hour at its old edge.
         minutes=floor_hour(now - timedelta(seconds=config.evaluation.minute_retention_s)),
-        hours=floor_hour(now - timedelta(days=longest_period_days + 1)),
+        hours=oldest_countable(config, now),
         snapshots=now - timedelta(days=config.evaluation.snapshot_retention_days),
         batch_ids=now - BATCH_ID_RETENTION,
         rejections=now - REJECTION_RETENTION,

@@ -27,7 +27,7 @@ from relops.cron import health
 from relops.deps import Deps
 from relops.silencing import housekeeping
 from relops.slo import pipeline
-from relops.slo.ingest import record_outcomes
+from relops.slo.ingest import record_outcome_batches, record_outcomes
 from relops.timeutil import parse_utc
 
 
@@ -67,6 +67,7 @@ def _handlers() -> dict[str, Handler]:
         names.TASK_EVALUATE_TICK: lambda d, kw: pipeline.tick(d),
         names.TASK_EVALUATE_FLOWS: lambda d, kw: pipeline.evaluate_flows(d, parse_utc(kw["as_of"]), kw["flows"]),
         names.TASK_RECORD_FLOW_OUTCOMES: lambda d, kw: record_outcomes(d, kw.get("batch_id"), kw.get("counts")),
+        names.TASK_RECORD_FLOW_OUTCOME_BATCHES: lambda d, kw: record_outcome_batches(d, kw),
         names.TASK_CHECK_BREAKERS: lambda d, kw: watch.check_breakers(d),
         names.TASK_CHECK_SILENCES: lambda d, kw: housekeeping.check_silences(d),
         names.TASK_CHECK_INCIDENTS: lambda d, kw: incident_check.check_incidents(d),

@@ -83,3 +83,13 @@ def incident_row(db: Engine, fingerprint: str) -> Any:
     """The incident of ``fingerprint``, every column."""
     with db.connect() as conn:
         return conn.execute(text("SELECT * FROM ops_incidents WHERE fingerprint = :f"), {"f": fingerprint}).one()
+
+
+def flow_totals(db: Engine, flow: str) -> tuple[int, int]:
+    """(good, bad) counted for ``flow`` over every minute."""
+    with db.connect() as conn:
+        row = conn.execute(
+            text("SELECT coalesce(sum(good), 0), coalesce(sum(bad), 0) FROM ops_flow_minutes WHERE flow = :flow"),
+            {"flow": flow},
+        ).one()
+    return int(row[0]), int(row[1])

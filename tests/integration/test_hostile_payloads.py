@@ -31,6 +31,11 @@ HOSTILE = {
         {"batch_id": "ok2", "counts": {"flow": "checkout"}},
         {"batch_id": "ok3\x00", "counts": []},
     ],
+    "relops.record_flow_outcome_batches": [
+        {"batches": "not a list"},
+        {"batches": [7]},
+        {"batches": [{"batch_id": ["not", "a", "string"], "counts": []}]},  # recorded as its batch's own task
+    ],
     "relops.dispatch_alert": [
         {"severity": "critical"},
         {
@@ -64,7 +69,12 @@ HOSTILE = {
         {"name": "<script>" * 1000, "run_id": "r", "status": "started", "at": "2026-11-27T12:00:00Z"},
     ],
 }
-QUEUES = {"relops.record_flow_outcomes": "ingest", "relops.dispatch_alert": "alerts", "relops.cron_run": "cron"}
+QUEUES = {
+    "relops.record_flow_outcomes": "ingest",
+    "relops.record_flow_outcome_batches": "ingest",
+    "relops.dispatch_alert": "alerts",
+    "relops.cron_run": "cron",
+}
 
 
 def test_every_hostile_payload_is_rejected_and_recorded(producer, db, worker, relops_env):

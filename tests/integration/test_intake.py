@@ -4,12 +4,14 @@ that no key ever reaches a log."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,8 +21,10 @@ import requests
 from sqlalchemy import Engine, text
 
 from relops.devtools.celery_process import CeleryProcess
-from relops.timeutil import utcnow
+from relops.intake.publisher import COMPRESS_MIN_BYTES
+from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.integration.conftest import CRON_JOB, run_cli, wait_for
+from tests.integration.queries import flow_totals
 from tests.tcp_proxy import TcpProxy
 from tests.web_support import free_port, running_server
 
@@ -98,15 +102,6 @@ def rejection_rows(db: Engine) -> list[Any]:
         )
 
 
-def counted(db: Engine, flow: str) -> tuple[int, int]:
-    with db.connect() as conn:
-        row = conn.execute(
-            text("SELECT coalesce(sum(good), 0), coalesce(sum(bad), 0) FROM ops_flow_minutes WHERE flow = :flow"),
-            {"flow": flow},
-        ).one()
-    return int(row[0]), int(row[1])
-
-
 def minute_now() -> str:
     return utcnow().strftime("%Y-%m-%dT%H:%M:00Z")
 
@@ -157,7 +152,7 @@ def test_an_outcome_batch_counts_once_however_often_it_is_sent(
         answer = requests.post(f"{intake}/api/v1/outcomes", json=batch, headers=bearer(outcomes_key), timeout=10)
         assert answer.status_code == 202, answer.text
         assert answer.json() == {"batch_id": batch["batch_id"]}
-    wait_for(lambda: counted(db, "login") == (7, 2), what="the batch counted")
+    wait_for(lambda: flow_totals(db, "login") == (7, 2), what="the batch counted")
     duplicate = f"event=ingest.duplicate_batch batch_id={batch['batch_id']}"
     wait_for(lambda: worker.log_text().count(duplicate) >= 2, what="both resends handled as duplicates")
     unnamed = requests.post(
@@ -167,7 +162,15 @@ def test_an_outcome_batch_counts_once_however_often_it_is_sent(
         timeout=10,
     )
     assert unnamed.status_code == 202 and len(unnamed.json()["batch_id"]) == 32
-    wait_for(lambda: counted(db, "login") == (8, 2), what="the unnamed batch counted")
+    wait_for(lambda: flow_totals(db, "login") == (8, 2), what="the unnamed batch counted")
+    now = floor_minute(utcnow())
+    hour = [
+        {"flow": "checkout", "minute": iso_minute(now - timedelta(minutes=i)), "good": 1, "bad": 0} for i in range(60)
+    ]
+    assert len(json.dumps(hour)) > COMPRESS_MIN_BYTES, "a batch this large travels compressed"
+    large = requests.post(f"{intake}/api/v1/outcomes", json={"counts": hour}, headers=bearer(outcomes_key), timeout=10)
+    assert large.status_code == 202, large.text
+    wait_for(lambda: flow_totals(db, "checkout") == (60, 0), what="the compressed batch counted by a Celery worker")
 
 
 def test_every_refusal_names_its_reason_and_is_recorded(
@@ -348,7 +351,7 @@ def test_the_python_client_pings_and_ships_outcomes_over_http(
     recorder.record("login", ok=False)
     assert recorder.flush(timeout_s=10) is True
     recorder.close()
-    wait_for(lambda: counted(db, "login") == (1, 1), what="the recorder's batch counted")
+    wait_for(lambda: flow_totals(db, "login") == (1, 1), what="the recorder's batch counted")
     wait_for(
         lambda: [(r.status, r.result) for r in executions(db) if r.started_at] == [("success", "12 rows")],
         what="the pinged run recorded, start and end paired",

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relops.config import parse_config
+from relops.errors import InputRejected
 from relops.intake.keys import ReportKey, hash_key, new_key, parse_scopes, refusal
 from relops.intake.reports import Refused, cron_event, known_job, outcome_batch, ping_fields
 from relops.redaction import redact_request_target
+from relops.slo.outcome_batch import MAX_COUNT_PER_MINUTE, parse_counts, validate_batch_id
+from relops.store.retention import horizons, oldest_countable
 
 NOW = datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)
 CONFIG = parse_config(
@@ -20,6 +26,7 @@ CONFIG = parse_config(
     },
     "test.toml",
 )
+OLDEST = horizons(CONFIG, NOW).hours
 
 
 def key(**overrides: object) -> ReportKey:
@@ -115,7 +122,7 @@ def item(**overrides: object) -> dict:
 
 def test_an_outcome_batch_is_taken_whole() -> None:
     taken = outcome_batch(batch(item(), item(flow="login"), batch_id="b-1"), CONFIG, NOW)
-    assert taken.batch_id == "b-1" and taken.flows == {"checkout", "login"} and len(taken.counts) == 2
+    assert taken.batch_id == "b-1" and taken.flows() == {"checkout", "login"} and len(taken.counts) == 2
     assert len(outcome_batch(batch(item()), CONFIG, NOW).batch_id) == 32, "an id is made when none is sent"
     unknown = refused(outcome_batch, batch(item(), item(flow="nope"), item(good=-1)), CONFIG, NOW)
     assert (unknown.status, unknown.field, unknown.item) == (404, "flow", 1)
@@ -125,3 +132,52 @@ def test_an_outcome_batch_is_taken_whole() -> None:
     assert refused(outcome_batch, batch(item(), extra=1), CONFIG, NOW).field == "extra"
     assert refused(outcome_batch, json.dumps({"counts": {}}).encode(), CONFIG, NOW).field == "counts"
     assert refused(outcome_batch, json.dumps({"counts": [], "batch_id": ""}).encode(), CONFIG, NOW).field == "batch_id"
+
+
+_minutes = st.sampled_from(
+    ["2026-11-30T12:00:00Z", "2026-11-30T13:00:00+01:00", "2026-11-30T12:00:00", "2026-11-30T12:00:30Z", 5]
+)
+_items = st.fixed_dictionaries(
+    {
+        "flow": st.sampled_from(["checkout", "login", "nope", 3]),
+        "minute": _minutes,
+        "good": st.sampled_from([0, 9, MAX_COUNT_PER_MINUTE, MAX_COUNT_PER_MINUTE + 1, -1, 1.0, True, "1"]),
+        "bad": st.integers(min_value=0, max_value=2),
+    },
+    optional={"note": st.just("x")},
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.one_of(st.just(item()), _items), max_size=6),
+    st.sampled_from([{}, {"batch_id": "b-1"}, {"batch_id": None}, {"batch_id": ""}, {"extra": 1}]),
+)
+def test_the_intake_takes_a_batch_exactly_when_the_task_would_take_all_of_it(items, extra) -> None:
+    """Whichever path the intake's check takes, it accepts a batch only if the task would accept
+    every item, and what it forwards is what was sent."""
+    body = batch(*items, **extra)
+    task_valid, task_rejected = parse_counts(items, known_flows=CONFIG.flows_by_name, now=NOW, oldest=OLDEST)
+    try:
+        taken = outcome_batch(body, CONFIG, NOW)
+    except Refused:
+        try:
+            ok_id = "batch_id" not in extra or validate_batch_id(extra["batch_id"])
+        except InputRejected:
+            ok_id = False
+        assert task_rejected or not ok_id or "extra" in extra
+        return
+    assert not task_rejected and "extra" not in extra
+    forwarded = json.loads(msgspec.json.encode(taken.counts))
+    assert parse_counts(forwarded, known_flows=CONFIG.flows_by_name, now=NOW, oldest=OLDEST) == (task_valid, [])
+    assert taken.flows() == {count.flow for count in task_valid}
+
+
+def test_the_oldest_countable_minute_follows_the_clock_across_hours() -> None:
+    """Kept for an hour, it must still be the whole hour a period and a day back at every moment
+    (the config's flows have 30-day periods), in whatever order the moments come."""
+    moments = [NOW, NOW.replace(minute=59, second=59), NOW.replace(hour=13, minute=0, second=0), NOW]
+    moments += [NOW - timedelta(microseconds=1) - timedelta(minutes=30), NOW + timedelta(days=3)]
+    for moment in moments:
+        expected = (moment - timedelta(days=31)).replace(minute=0, second=0, microsecond=0)
+        assert oldest_countable(CONFIG, moment) == expected == horizons(CONFIG, moment).hours

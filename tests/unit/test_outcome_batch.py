@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relops.errors import InputRejected
-from relops.slo.outcome_batch import MAX_ITEMS_PER_BATCH, parse_counts, parse_item, validate_batch_id
+from relops.slo.outcome_batch import (
+    MAX_COUNT_PER_MINUTE,
+    MAX_ITEMS_PER_BATCH,
+    parse_counts,
+    parse_item,
+    validate_batch_id,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, 30, tzinfo=UTC)
 OLDEST = NOW - timedelta(days=31)
@@ -105,9 +111,22 @@ _items = st.one_of(
 )
 
 
-@given(st.lists(_items, max_size=12))
+#: Items that are mostly valid, so that whole batches of them are, too (the quick path's case).
+_well_formed = st.fixed_dictionaries(
+    {
+        "flow": st.sampled_from(["checkout", "checkout", "login"]),
+        "minute": st.sampled_from(
+            ["2026-11-27T11:59:00Z", "2026-11-27T12:59:00+01:00", "2026-11-27T11:59:00", "2026-11-27T12:06:00Z"]
+        ),
+        "good": st.sampled_from([0, 7, MAX_COUNT_PER_MINUTE, MAX_COUNT_PER_MINUTE + 1, True]),
+        "bad": st.integers(min_value=0, max_value=3),
+    }
+)
+
+
+@given(st.lists(st.one_of(_well_formed, _well_formed, _items), max_size=12))
 def test_the_quick_path_accepts_and_rejects_exactly_what_each_item_check_does(items):
-    """parse_counts takes well-formed items inline; item by item, parse_item is the reference."""
+    """parse_counts takes a wholly valid batch at once; item by item, parse_item is the reference."""
     expected_valid, expected_rejected = [], []
     for index, item in enumerate(items):
         try:

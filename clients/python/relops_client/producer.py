@@ -16,7 +16,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
@@ -24,6 +25,8 @@ from kombu import Connection, Exchange, Producer, Queue
 #: Celery's task message protocol version 2: the body's third element.
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 _ORIGIN = f"{os.getpid()}@{socket.gethostname()}"
+#: The compression header kombu (and so Celery's workers) decompress with zlib.
+COMPRESSION = "application/x-gzip"
 
 
 def task_message(task: str, kwargs: dict[str, Any], task_id: str) -> tuple[dict[str, Any], list[Any]]:
@@ -60,13 +63,34 @@ def _summary(kwargs: dict[str, Any]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+#: Turns a message body (a JSON-able list) into its UTF-8 JSON text.
+BodyEncoder = Callable[[list[Any]], bytes]
+
+
 class TaskProducer:
     """Publishes tasks by name to one broker; every send raises on failure within ``timeout_s``.
-    Thread-safe: sends are serialised on the one connection."""
+    Thread-safe: sends are serialised on the one connection.
 
-    def __init__(self, broker_url: str, timeout_s: float = 3.0) -> None:
+    Bodies are JSON written by kombu's serializer, or by ``encode_body`` when given: a faster encoder
+    (the intake's), or one that knows more types; the workers read the same JSON either way. With
+    ``encode_body``, a body of ``compress_min_bytes`` or more is sent zlib-compressed (level 1), marked
+    as Celery marks compressed messages, which its workers undo: outcome batches shrink about twenty
+    times, and a small body costs less to compress than to base64-encode and send at full size."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        timeout_s: float = 3.0,
+        *,
+        encode_body: BodyEncoder | None = None,
+        compress_min_bytes: int | None = None,
+    ) -> None:
+        if compress_min_bytes is not None and encode_body is None:
+            raise ValueError("compress_min_bytes needs encode_body (kombu's serializer compresses at its own level)")
         self.broker_url = broker_url
         self.timeout_s = timeout_s
+        self._encode_body = encode_body
+        self._compress_min_bytes = compress_min_bytes
         self._lock = threading.Lock()
         self._connection: Connection | None = None
         self._producer: Producer | None = None
@@ -88,7 +112,7 @@ class TaskProducer:
                     task_id = uuid.uuid4().hex
                     headers, body = task_message(task, kwargs, task_id)
                     producer.publish(
-                        body,
+                        self._prepared(body, headers),
                         # The default exchange delivers to the queue of the routing key's name (the
                         # queue is declared first, as Celery declares it). A named exchange would cost
                         # the Redis transport a binding lookup per message.
@@ -96,7 +120,10 @@ class TaskProducer:
                         routing_key=queue,
                         headers=headers,
                         correlation_id=task_id,
-                        serializer="json",  # sets application/json, utf-8
+                        # kombu's json serializer sets these too; an encoded body needs them given.
+                        serializer="json",
+                        content_type="application/json" if self._encode_body else None,
+                        content_encoding="utf-8" if self._encode_body else None,
                         delivery_mode=2,
                         declare=[] if queue in self._declared else [_queue(queue)],
                         retry=False,
@@ -109,6 +136,17 @@ class TaskProducer:
                 self._drop()
                 raise
         return task_ids
+
+    def _prepared(self, body: list[Any], headers: dict[str, Any]) -> Any:
+        """The body as kombu should send it: itself (kombu serializes it) or encoded, and compressed
+        when large (``headers`` then say so)."""
+        if self._encode_body is None:
+            return body
+        encoded = self._encode_body(body)
+        if self._compress_min_bytes is not None and len(encoded) >= self._compress_min_bytes:
+            headers["compression"] = COMPRESSION
+            return zlib.compress(encoded, 1)
+        return encoded
 
     def close(self) -> None:
         with self._lock:
