@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import alerts, breakers, client_record, cron, ingest, intake, load, routing, silences, tick
+from bench import alerts, breakers, charts, client_record, cron, ingest, intake, load, routing, silences, tick
 
 BENCHES = {
     "client": client_record.run,
@@ -17,6 +17,7 @@ BENCHES = {
     "cron": cron.run,
     "breakers": breakers.run,
     "intake": intake.run,
+    "charts": charts.run,
     "load": load.run,
 }
 

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -38,6 +39,7 @@ from relops import __version__
 from relops.alerting.incidents import STATUS_OF, Action, change_incident
 from relops.audit import Actor
 from relops.breakers.client import process_breakers
+from relops.config import FlowConfig
 from relops.db import CONNECT_TIMEOUT_S
 from relops.errors import InputRejected
 from relops.logs import log_event
@@ -51,6 +53,7 @@ from relops.store.audit import recent_audit
 from relops.store.silences import silence_rows
 from relops.timeutil import parse_duration, parse_utc, utcnow
 from relops.web.auth import AmbiguousCookie, Authenticator, Principal
+from relops.web.charts import DEFAULT_RANGE, RANGES, UnknownRange, flow_series_payload
 from relops.web.protection import NO_STORE, SAFE_METHODS, SECURITY_HEADERS, csrf_matches, same_origin
 from relops.web.throttle import LoginThrottle
 
@@ -93,12 +96,28 @@ def _when_ms(epoch_ms: int | None) -> str:
     return "-" if not epoch_ms else datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _when_epoch(epoch_s: int | None) -> str:
+    return "-" if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _path_segment(value: str) -> str:
+    """``value`` as one URL path segment: a flow name may hold a slash."""
+    return quote(value, safe="")
+
+
 def _trend_height(burn_rate: float | None) -> int:
     """A trend bar's height class (4-20 px): the page may not carry inline styles."""
     return max(4, min(int((burn_rate or 0) * 2), 20))
 
 
-TEMPLATES.env.filters.update(safe_link=_safe_link, when=_when, when_ms=_when_ms, trend_height=_trend_height)
+TEMPLATES.env.filters.update(
+    safe_link=_safe_link,
+    when=_when,
+    when_ms=_when_ms,
+    when_epoch=_when_epoch,
+    trend_height=_trend_height,
+    path_segment=_path_segment,
+)
 
 
 def _time_field(spec: Mapping[str, Any], field: str) -> datetime | None:
@@ -375,6 +394,36 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         _, who = actor(request)
         await run_in_threadpool(expire_silence_now, engine, who, silence_id, utcnow())
         return RedirectResponse("/#silences", status_code=303)
+
+    def flow_series(name: str, range_name: str) -> dict[str, Any]:
+        flow: FlowConfig | None = get_config().flows_by_name.get(name)
+        if flow is None:
+            raise HTTPException(404, f"{name[:100]!r} is not a flow in the relops config")
+        try:
+            with engine.connect() as conn:
+                return flow_series_payload(conn, get_config(), flow, range_name, utcnow())
+        except UnknownRange as exc:
+            raise HTTPException(422, {"field": "range", "error": str(exc)}) from None
+
+    @app.get(
+        "/api/v1/flows/{name:path}/series",
+        summary="A flow's burn rate per window, budget left and events over time (range: 24h, 7d, 30d, period)",
+    )
+    def flow_series_api(name: str, range_name: str = Query(DEFAULT_RANGE, alias="range")) -> JSONResponse:
+        return JSONResponse(flow_series(name, range_name))
+
+    @app.get("/flows/{name:path}", response_class=HTMLResponse, include_in_schema=False)
+    def flow_page(name: str, request: Request, range_name: str = Query(DEFAULT_RANGE, alias="range")) -> Response:
+        principal: Principal = request.state.principal
+        series = flow_series(name, range_name)
+        context = {
+            "flow": get_config().flows_by_name[name],
+            "series": series,
+            "series_url": f"/api/v1/flows/{_path_segment(name)}/series?range={range_name}",
+            "ranges": list(RANGES),
+            "user": principal.user,
+        }
+        return TEMPLATES.TemplateResponse(request, "flow.html", context)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request) -> Response:

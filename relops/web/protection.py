@@ -19,12 +19,13 @@ from collections.abc import Mapping
 #: Methods that change nothing: neither CSRF nor origin checks apply.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-#: On every response. The pages need no script at all, so none may run; styles come from the
-#: app's own stylesheet; no one may frame the pages (clickjacking of ack and resolve).
+#: On every response. Scripts only from the app's own files (the charts: vendored uPlot and the
+#: page's script, which fetches the series from the app itself), never inline; styles from the
+#: app's own stylesheets; no one may frame the pages (clickjacking of ack and resolve).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",

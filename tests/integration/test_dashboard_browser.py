@@ -218,17 +218,25 @@ def incident_row(driver: WebDriver, incident_id: int) -> WebElement:
     return rows[0]
 
 
-def test_dashboard_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):
-    incident_id = seed(db, relops_env["REDIS_URL"])
+def sign_in(driver: WebDriver, web: str, wait: WebDriverWait) -> tuple[str, str]:
+    """Signed in as a new admin through the login form, as a person would; (name, token)."""
     name, token = new_login("admin")
-    wait = WebDriverWait(driver, 15)
-
-    # Sign in through the form, as a person would.
     driver.get(web + "/login")
     wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "input[name=name]"))).send_keys(name)
     field = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "input[name=token]")))
     field.send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    return name, token
+
+
+def csp_violations(driver: WebDriver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def test_dashboard_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):
+    incident_id = seed(db, relops_env["REDIS_URL"])
+    wait = WebDriverWait(driver, 15)
+    name, _ = sign_in(driver, web, wait)
     banner = wait.until(ec.visibility_of_element_located((By.ID, "status")))
     assert driver.current_url == web + "/"
     assert driver.title == "relops · CRITICAL"
@@ -295,10 +303,65 @@ def test_dashboard_in_headless_chromium(web, relops_env, db, clean_tables, drive
     save_screenshot(driver, output_dir / "dashboard-acknowledged.png")
 
     # The page works under the Content-Security-Policy: it styles itself from the app's stylesheet
-    # (the banner's red above), needs no script, and the browser reported no blocked resource.
+    # (the banner's red above), runs no inline script, and the browser reported no blocked resource.
     policy = requests.get(web + "/login", timeout=10).headers["Content-Security-Policy"]
-    assert "frame-ancestors 'none'" in policy and "script-src" not in policy and "default-src 'none'" in policy
-    violations = [
-        entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy and "default-src 'none'" in policy
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    assert csp_violations(driver) == []
+
+
+def seed_hours(db, flow: str, hours: int, burning: int) -> None:
+    """``hours`` of hour counters up to now: 1,000 events an hour, 0.05 % bad, then ``burning``
+    hours at 3 % bad (30x at 99.9 %)."""
+    rows = [
+        {"flow": flow, "ago": ago, "good": 1000 - bad, "bad": bad}
+        for ago in range(hours)
+        for bad in [30 if ago < burning else (1 if ago % 2 else 0)]
     ]
-    assert violations == []
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ops_flow_hours (flow, hour, good, bad) "
+                "VALUES (:flow, date_trunc('hour', now()) - make_interval(hours => :ago), :good, :bad)"
+            ),
+            rows,
+        )
+
+
+def test_a_burning_flow_charted_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):
+    seed(db, relops_env["REDIS_URL"])
+    seed_hours(db, "checkout", hours=40 * 24, burning=3)
+    wait = WebDriverWait(driver, 20)
+    _, token = sign_in(driver, web, wait)
+    wait.until(ec.visibility_of_element_located((By.ID, "status")))
+
+    driver.get(web + "/flows/checkout?range=7d")
+    charts = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#charts[data-ready='true'], #charts[data-error]"))
+    assert charts.get_attribute("data-error") is None, charts.get_attribute("data-error")
+    series = requests.get(
+        web + "/api/v1/flows/checkout/series?range=7d", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert len(series["points"]) == 7 * 24 and series["step_s"] == 3600
+    assert series["windows"][0]["burn_rates"][-2] == 30.0, "the last whole hour burns 30x over 1h"
+    assert series["incident"]["status"] == "open"
+    for chart in ("chart-burn", "chart-budget", "chart-events"):
+        element = driver.find_element(By.ID, chart)
+        assert element.get_attribute("data-points") == str(len(series["points"])), chart
+        assert element.find_elements(By.TAG_NAME, "canvas"), f"{chart} drew no canvas"
+    labels = driver.find_element(By.ID, "chart-burn").get_attribute("data-series").split("|")
+    for window in series["windows"]:
+        assert f"{window['name']} warning {window['warning_burn']:g}x" in labels
+        assert f"{window['name']} critical {window['critical_burn']:g}x" in labels
+    # uPlot's legend lists every series it drew, the thresholds among them.
+    legend = driver.find_element(By.CSS_SELECTOR, "#chart-burn .u-legend").text
+    assert "1h warning 7x" in legend and "24h critical 3x" in legend
+    table_rows = driver.find_elements(By.CSS_SELECTOR, "#series-table tbody tr")
+    assert len(table_rows) == len(series["points"]), "the accessible table holds every point"
+    assert csp_violations(driver) == []
+    save_screenshot(driver, output_dir / "flow-checkout.png")
+
+    driver.get(web + "/flows/checkout?range=period")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#charts[data-ready='true']"))
+    assert driver.find_element(By.ID, "chart-budget").get_attribute("data-points") == str(30 * 24)
+    driver.get(web + "/flows/nope")
+    assert "not a flow" in driver.page_source

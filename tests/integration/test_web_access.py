@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -28,7 +29,13 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-ENDPOINTS = [("GET", "/api/v1/snapshot"), ("GET", "/"), ("POST", "/api/v1/incidents/1/ack")]
+ENDPOINTS = [
+    ("GET", "/api/v1/snapshot"),
+    ("GET", "/"),
+    ("POST", "/api/v1/incidents/1/ack"),
+    ("GET", "/api/v1/flows/checkout/series"),
+    ("GET", "/flows/checkout"),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
@@ -54,6 +61,22 @@ def test_admin_reads_the_snapshot_and_the_dashboard(web, tokens):
     assert requests.get(web + "/api/openapi.json", timeout=10).status_code == 401
     schema = requests.get(web + "/api/openapi.json", headers=bearer(tokens["admin"]), timeout=10).json()
     assert schema["paths"]["/api/v1/snapshot"]
+    # Every flow has its page, linked from the dashboard, the hostile name as one escaped path segment.
+    hostile = next(name for name in (f["flow"] for f in snap["flows"]) if "<" in name)
+    segment = quote(hostile, safe="")
+    assert f'href="/flows/{segment.replace("&", "&amp;")}"' in page.text
+    flow_page = requests.get(f"{web}/flows/{segment}?range=24h", headers=bearer(tokens["admin"]), timeout=10)
+    assert flow_page.status_code == 200 and "&lt;script&gt;alert(1)&lt;/script&gt;" in flow_page.text
+    assert "<script>alert(1)" not in flow_page.text and 'id="series-table"' in flow_page.text
+    series = requests.get(f"{web}/api/v1/flows/{segment}/series?range=24h", headers=bearer(tokens["admin"]), timeout=10)
+    assert series.status_code == 200 and series.json()["flow"] == hostile and len(series.json()["points"]) == 24
+    unknown_range = requests.get(
+        f"{web}/api/v1/flows/checkout/series?range=1y", headers=bearer(tokens["admin"]), timeout=10
+    )
+    assert unknown_range.status_code == 422 and unknown_range.json()["detail"]["field"] == "range"
+    assert (
+        requests.get(f"{web}/api/v1/flows/nope/series", headers=bearer(tokens["admin"]), timeout=10).status_code == 404
+    )
     for docs in ("/api/docs", "/docs", "/redoc"):  # pages that would load scripts from a CDN: gone
         assert requests.get(web + docs, headers=bearer(tokens["admin"]), timeout=10).status_code == 404
 

@@ -258,7 +258,8 @@ def test_every_response_carries_the_security_headers_and_authenticated_ones_are_
     for what, response in responses.items():
         policy = response.headers.get("Content-Security-Policy", "")
         assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy, what
-        assert "'unsafe-inline'" not in policy and "script-src" not in policy, what
+        assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy, what
+        assert "script-src 'self';" in policy and "connect-src 'self';" in policy, what
     assert "<style" not in responses["dashboard"].text and "style=" not in responses["dashboard"].text
     assert "<script" not in responses["dashboard"].text
     assert "server" not in {h.lower() for h in responses["dashboard"].headers}  # no "uvicorn" banner

@@ -1,0 +1,48 @@
+"""What a flow's charts read: its hour counters over a span, its incident and its corrections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from relops.slo.alerts import slo_fingerprint
+from relops.slo.burnrate import Counts
+
+
+def hour_counts(conn: Connection, flow: str, start: datetime, end: datetime) -> dict[datetime, Counts]:
+    """Every hour row of ``flow`` in [start, end): one index range scan of the primary key."""
+    rows = conn.execute(
+        text("SELECT hour, good, bad FROM ops_flow_hours WHERE flow = :flow AND hour >= :start AND hour < :end"),
+        {"flow": flow, "start": start, "end": end},
+    )
+    return {row.hour: Counts(good=int(row.good), bad=int(row.bad)) for row in rows}
+
+
+def flow_incident(conn: Connection, flow: str, since: datetime) -> dict[str, Any] | None:
+    """The flow's burn-rate incident, when its episode was open at any time since ``since``."""
+    row = (
+        conn.execute(
+            text(
+                "SELECT id, status, severity, opened_at, acknowledged_at, resolved_at FROM ops_incidents "
+                "WHERE fingerprint = :fingerprint AND (resolved_at IS NULL OR resolved_at > :since)"
+            ),
+            {"fingerprint": slo_fingerprint(flow), "since": since},
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def flow_corrections(conn: Connection, flow: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The flow's one-off budget corrections that overlap [start, end)."""
+    rows = conn.execute(
+        text(
+            "SELECT starts_at, ends_at, reason FROM ops_slo_corrections "
+            "WHERE flow = :flow AND ends_at > :start AND starts_at < :end ORDER BY starts_at"
+        ),
+        {"flow": flow, "start": start, "end": end},
+    )
+    return [dict(row) for row in rows.mappings()]

@@ -1,0 +1,99 @@
+"""The numbers behind a flow's charts, as the JSON API serves them and the page's table shows them.
+
+One query reads the flow's hour counters for the whole range (and the period or window the first
+point looks back over); relops.slo.series turns them into points. Times are UNIX seconds, as the
+chart library takes them; budget is in percent of the period's budget.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from relops.config import FlowConfig, RelopsConfig
+from relops.slo.burnrate import objective_fraction
+from relops.slo.series import HOUR, first_hour_needed, flow_series
+from relops.store.series import flow_corrections, flow_incident, hour_counts
+from relops.timeutil import floor_hour
+
+#: The time ranges a flow page offers, in hours; "period" is the flow's own SLO period.
+RANGES: dict[str, int | None] = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24, "period": None}
+DEFAULT_RANGE = "7d"
+
+
+class UnknownRange(ValueError):
+    """A range the charts do not offer."""
+
+
+def range_hours(name: str, flow: FlowConfig) -> int:
+    if name not in RANGES:
+        raise UnknownRange(f"range must be one of {', '.join(RANGES)}, got {name[:40]!r}")
+    hours = RANGES[name]
+    return hours if hours is not None else flow.period_days * 24
+
+
+def _seconds(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 4)
+
+
+def flow_series_payload(
+    conn: Connection, config: RelopsConfig, flow: FlowConfig, range_name: str, now: datetime
+) -> dict[str, Any]:
+    """Everything a flow's charts draw over ``range_name`` ending now. The newest point is the
+    current hour so far, drawn at ``now``."""
+    hours = range_hours(range_name, flow)
+    end = floor_hour(now) + HOUR
+    start = end - hours * HOUR
+    rules = config.evaluation.windows
+    counters = hour_counts(conn, flow.name, first_hour_needed(start, rules, flow.period_s), end)
+    series = flow_series(
+        counters,
+        start=start,
+        end=end,
+        objective=objective_fraction(flow.objective_percent),
+        rules=rules,
+        period_s=flow.period_s,
+    )
+    incident = flow_incident(conn, flow.name, start)
+    return {
+        "flow": flow.name,
+        "range": range_name,
+        "as_of": int(now.timestamp()),
+        "objective_percent": float(flow.objective_percent),
+        "period_days": flow.period_days,
+        "step_s": series.step_hours * 3600,
+        "points": [min(int(point.timestamp()), int(now.timestamp())) for point in series.points],
+        "good": series.good,
+        "bad": series.bad,
+        "budget_remaining_percent": [_percent(value) for value in series.budget_remaining],
+        "windows": [
+            {
+                "name": window.name,
+                "window_hours": window.window_hours,
+                "warning_burn": window.warning_burn,
+                "critical_burn": window.critical_burn,
+                "burn_rates": [None if rate is None else round(rate, 4) for rate in window.burn_rates],
+            }
+            for window in series.windows
+        ],
+        "incident": None
+        if incident is None
+        else {
+            "id": incident["id"],
+            "status": incident["status"],
+            "severity": incident["severity"],
+            "opened_at": _seconds(incident["opened_at"]),
+            "acknowledged_at": _seconds(incident["acknowledged_at"]),
+            "resolved_at": _seconds(incident["resolved_at"]),
+        },
+        "corrections": [
+            {"starts_at": _seconds(row["starts_at"]), "ends_at": _seconds(row["ends_at"]), "reason": row["reason"]}
+            for row in flow_corrections(conn, flow.name, start, end)
+        ],
+    }

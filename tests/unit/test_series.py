@@ -1,0 +1,101 @@
+"""The chart series against sums taken hour by hour from known counters: burn rate per window and
+budget left at every point, the period's rolling start, steps when a range has too many hours."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from relops.config import WindowRule
+from relops.slo.burnrate import Counts, budget_left, burn_rate, objective_fraction
+from relops.slo.series import HOUR, MAX_POINTS, first_hour_needed, flow_series
+
+END = datetime(2026, 11, 30, 12, tzinfo=UTC)
+OBJECTIVE = objective_fraction("99.5")
+RULES = (
+    WindowRule(name="1h", window_s=3600, min_events=1, warning_burn=Decimal(7), critical_burn=Decimal(14)),
+    WindowRule(name="6h", window_s=21600, min_events=1, warning_burn=Decimal(3), critical_burn=Decimal(6)),
+    WindowRule(name="5m", window_s=300, min_events=1, warning_burn=Decimal(20), critical_burn=Decimal(40)),
+)
+PERIOD_S = 7 * 86400
+
+
+def known_hours(start: datetime, end: datetime, seed: int = 7) -> dict[datetime, Counts]:
+    """Counters with gaps (hours that counted nothing), quiet hours and bursts of failures."""
+    rng = random.Random(seed)
+    hours, moment = {}, start
+    while moment < end:
+        if rng.random() > 0.1:
+            hours[moment] = Counts(good=rng.randint(0, 500), bad=rng.choice([0, 0, 1, 3, 40]))
+        moment += HOUR
+    return hours
+
+
+def summed(hours: dict[datetime, Counts], start: datetime, end: datetime) -> Counts:
+    inside = [c for hour, c in hours.items() if start <= hour < end]
+    return Counts(good=sum(c.good for c in inside), bad=sum(c.bad for c in inside))
+
+
+def as_float(value: Fraction | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@pytest.mark.parametrize("range_hours", [24, 7 * 24, 30 * 24])
+def test_every_point_is_what_an_evaluation_at_that_hour_computes(range_hours: int) -> None:
+    start = END - range_hours * HOUR
+    hours = known_hours(first_hour_needed(start, RULES, PERIOD_S) - 5 * HOUR, END)
+    series = flow_series(hours, start=start, end=END, objective=OBJECTIVE, rules=RULES, period_s=PERIOD_S)
+    assert series.step_hours == 1 and len(series.points) == range_hours and series.points[-1] == END
+    for index, point in enumerate(series.points):
+        assert (series.good[index], series.bad[index]) == (
+            hours.get(point - HOUR, Counts()).good,
+            hours.get(point - HOUR, Counts()).bad,
+        )
+        for window, rule_hours in zip(series.windows, (1, 6, 1), strict=True):
+            expected = burn_rate(summed(hours, point - rule_hours * HOUR, point), OBJECTIVE)
+            assert window.burn_rates[index] == as_float(expected), (window.name, point)
+        period_start = point - timedelta(seconds=PERIOD_S)
+        assert series.budget_remaining[index] == as_float(budget_left(summed(hours, period_start, point), OBJECTIVE))
+    assert [w.window_hours for w in series.windows] == [1, 6, 1], "a 5-minute window is drawn over its hour"
+    assert series.windows[0].warning_burn == 7 and series.windows[0].critical_burn == 14
+
+
+def test_the_period_rolls_hour_by_hour_and_an_empty_span_has_no_value() -> None:
+    start = END - 48 * HOUR
+    burst = END - 30 * HOUR
+    hours = {burst: Counts(good=90, bad=10)}
+    series = flow_series(hours, start=start, end=END, objective=OBJECTIVE, rules=RULES[:1], period_s=86400)
+    by_point = dict(zip(series.points, series.budget_remaining, strict=True))
+    assert by_point[burst] is None, "before the burst the period holds no events"
+    assert by_point[burst + HOUR] == float(1 - Fraction(10, 100) / (1 - OBJECTIVE))  # -19: overspent
+    assert by_point[burst + 24 * HOUR] == by_point[burst + HOUR], "still inside the 24-hour period"
+    assert by_point[burst + 25 * HOUR] is None, "the burst has rolled out of the period"
+    burn = dict(zip(series.points, series.windows[0].burn_rates, strict=True))
+    assert burn[burst + HOUR] == 20.0 and burn[burst + 2 * HOUR] is None
+
+
+def test_a_long_range_is_drawn_in_steps_whose_events_add_up() -> None:
+    start = END - 365 * 24 * HOUR
+    hours = known_hours(first_hour_needed(start, RULES, PERIOD_S), END, seed=11)
+    series = flow_series(hours, start=start, end=END, objective=OBJECTIVE, rules=RULES, period_s=PERIOD_S)
+    assert series.step_hours == 9 and len(series.points) <= MAX_POINTS and series.points[-1] == END
+    assert all(b - a == 9 * HOUR for a, b in zip(series.points, series.points[1:], strict=False))
+    for index in (0, 500, len(series.points) - 1):
+        point = series.points[index]
+        step = summed(hours, point - 9 * HOUR, point)
+        assert (series.good[index], series.bad[index]) == (step.good, step.bad)
+        expected = budget_left(summed(hours, point - timedelta(seconds=PERIOD_S), point), OBJECTIVE)
+        assert series.budget_remaining[index] == as_float(expected)
+
+
+def test_a_series_is_made_of_whole_hours() -> None:
+    with pytest.raises(ValueError, match="whole hours"):
+        flow_series(
+            {}, start=END - HOUR, end=END + timedelta(minutes=5), objective=OBJECTIVE, rules=RULES, period_s=3600
+        )
+    with pytest.raises(ValueError, match="at least one hour"):
+        flow_series({}, start=END, end=END, objective=OBJECTIVE, rules=RULES, period_s=3600)
