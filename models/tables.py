@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -279,6 +280,12 @@ class CronExecution(Base):
         UniqueConstraint("name", "run_id", name="uq_ops_cron_executions_name_run_id"),
         CheckConstraint("status IN ('running', 'success', 'failure')", name="ck_ops_cron_executions_status"),
         Index("ix_ops_cron_executions_name_finished_at", "name", "finished_at"),
+        # A run's place in its job's history (migration 0012): its start, else its end.
+        Index(
+            "ix_ops_cron_executions_name_placed",
+            "name",
+            text("coalesce(started_at, finished_at, received_at)"),
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -166,3 +167,44 @@ def due_overruns(conn: Connection, now: datetime) -> list[RowMapping]:
 
 def job_states(conn: Connection) -> list[RowMapping]:
     return list(conn.execute(text("SELECT * FROM ops_cron_jobs ORDER BY name")).mappings())
+
+
+def runs_since(conn: Connection, name: str, start: datetime, limit: int) -> list[RowMapping]:
+    """The job's runs from ``start`` (the newest ``limit`` of them) and the one run before it,
+    oldest first; a run is placed by its start, or its end when no start was reported."""
+    placed = "coalesce(started_at, finished_at, received_at)"
+    columns = f"run_id, status, started_at, finished_at, duration_ms, result, error, {placed} AS placed"
+    rows = conn.execute(
+        text(
+            f"(SELECT {columns} FROM ops_cron_executions WHERE name = :name AND {placed} < :start "
+            f"ORDER BY {placed} DESC LIMIT 1) UNION ALL "
+            f"(SELECT {columns} FROM ops_cron_executions WHERE name = :name AND {placed} >= :start "
+            f"ORDER BY {placed} DESC LIMIT :limit)"
+        ),
+        {"name": name, "start": start, "limit": limit},
+    )
+    return sorted(rows.mappings(), key=lambda row: row["placed"])
+
+
+def job_state(conn: Connection, name: str) -> RowMapping | None:
+    return conn.execute(text("SELECT * FROM ops_cron_jobs WHERE name = :name"), {"name": name}).mappings().first()
+
+
+def last_runs(conn: Connection, names: Sequence[str], per_job: int) -> dict[str, list[RowMapping]]:
+    """Each job's newest ``per_job`` runs, oldest first: one index range scan per job."""
+    rows = conn.execute(
+        text(
+            "SELECT j.name, r.status, r.started_at, r.finished_at, r.duration_ms, r.run_id "
+            "FROM unnest(CAST(:names AS text[])) AS j(name) CROSS JOIN LATERAL ("
+            "  SELECT status, started_at, finished_at, duration_ms, run_id, "
+            "         coalesce(started_at, finished_at, received_at) AS placed "
+            "  FROM ops_cron_executions e WHERE e.name = j.name "
+            "  ORDER BY coalesce(started_at, finished_at, received_at) DESC LIMIT :per_job) r "
+            "ORDER BY j.name, r.placed"
+        ),
+        {"names": list(names), "per_job": per_job},
+    ).mappings()
+    found: dict[str, list[RowMapping]] = {name: [] for name in names}
+    for row in rows:
+        found[row["name"]].append(row)
+    return found

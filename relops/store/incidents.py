@@ -296,3 +296,34 @@ def release_inhibition(conn: Connection, key: str) -> list[int]:
         text("UPDATE ops_incidents SET inhibited_by = NULL WHERE inhibited_by = :key RETURNING id"), {"key": key}
     )
     return [r[0] for r in rows]
+
+
+def incident_row(conn: Connection, incident_id: int) -> RowMapping | None:
+    return conn.execute(text("SELECT * FROM ops_incidents WHERE id = :id"), {"id": incident_id}).mappings().first()
+
+
+def incident_notifications(conn: Connection, incident_id: int, limit: int = 500) -> list[RowMapping]:
+    """The incident's notifications, oldest first (their payload and last error stay out: a
+    delivery error may quote a destination)."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT created_at, channel, receiver, kind, severity, status, attempts, delivered_at "
+                "FROM ops_notifications WHERE incident_id = :id ORDER BY created_at, id LIMIT :limit"
+            ),
+            {"id": incident_id, "limit": limit},
+        ).mappings()
+    )
+
+
+def incident_audit(conn: Connection, incident_id: int) -> list[RowMapping]:
+    """Who acknowledged or resolved the incident, and how."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT at, actor, via, action FROM ops_audit WHERE target = :target "
+                "AND action IN ('incident.ack', 'incident.resolve') ORDER BY at, id"
+            ),
+            {"target": f"incident {incident_id}"},
+        ).mappings()
+    )

@@ -28,7 +28,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
@@ -37,9 +37,9 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from relops import __version__
 from relops.alerting.incidents import STATUS_OF, Action, change_incident
+from relops.alerting.timeline import incident_timeline
 from relops.audit import Actor
 from relops.breakers.client import process_breakers
-from relops.config import FlowConfig
 from relops.db import CONNECT_TIMEOUT_S
 from relops.errors import InputRejected
 from relops.logs import log_event
@@ -50,10 +50,13 @@ from relops.silencing.service import Added, add_silence, silence_view
 from relops.silencing.service import expire as expire_silence_now
 from relops.snapshot import collect_snapshot
 from relops.store.audit import recent_audit
+from relops.store.cron import last_runs
+from relops.store.incidents import incident_audit, incident_notifications, incident_row
 from relops.store.silences import silence_rows
 from relops.timeutil import parse_duration, parse_utc, utcnow
 from relops.web.auth import AmbiguousCookie, Authenticator, Principal
-from relops.web.charts import DEFAULT_RANGE, RANGES, UnknownRange, flow_series_payload
+from relops.web.charts import DEFAULT_RANGE, JOB_RANGES, RANGES, UnknownRange, flow_series_payload, job_runs_payload
+from relops.web.overview import FLOW_SORTS, STRIP_CELLS, run_strip, sorted_flows
 from relops.web.protection import NO_STORE, SAFE_METHODS, SECURITY_HEADERS, csrf_matches, same_origin
 from relops.web.throttle import LoginThrottle
 
@@ -395,15 +398,28 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         await run_in_threadpool(expire_silence_now, engine, who, silence_id, utcnow())
         return RedirectResponse("/#silences", status_code=303)
 
-    def flow_series(name: str, range_name: str) -> dict[str, Any]:
-        flow: FlowConfig | None = get_config().flows_by_name.get(name)
-        if flow is None:
-            raise HTTPException(404, f"{name[:100]!r} is not a flow in the relops config")
+    def charted(kind: str, subject: Any, name: str, build: Callable[[Connection], dict[str, Any]]) -> dict[str, Any]:
+        """What a flow's or a job's page draws: 404 for a name the config lacks, 422 for a range."""
+        if subject is None:
+            raise HTTPException(404, f"{name[:100]!r} is not a {kind} in the relops config")
         try:
             with engine.connect() as conn:
-                return flow_series_payload(conn, get_config(), flow, range_name, utcnow())
+                return build(conn)
         except UnknownRange as exc:
             raise HTTPException(422, {"field": "range", "error": str(exc)}) from None
+
+    def flow_series(name: str, range_name: str) -> dict[str, Any]:
+        config = get_config()
+        flow = config.flows_by_name.get(name)
+        return charted("flow", flow, name, lambda conn: flow_series_payload(conn, config, flow, range_name, utcnow()))
+
+    def job_runs(name: str, range_name: str) -> dict[str, Any]:
+        job = get_config().jobs_by_name.get(name)
+        return charted("job", job, name, lambda conn: job_runs_payload(conn, job, range_name, utcnow()))
+
+    def chart_page(request: Request, template: str, **context: Any) -> Response:
+        principal: Principal = request.state.principal
+        return TEMPLATES.TemplateResponse(request, template, {**context, "user": principal.user})
 
     @app.get(
         "/api/v1/flows/{name:path}/series",
@@ -414,25 +430,86 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @app.get("/flows/{name:path}", response_class=HTMLResponse, include_in_schema=False)
     def flow_page(name: str, request: Request, range_name: str = Query(DEFAULT_RANGE, alias="range")) -> Response:
-        principal: Principal = request.state.principal
         series = flow_series(name, range_name)
-        context = {
-            "flow": get_config().flows_by_name[name],
-            "series": series,
-            "series_url": f"/api/v1/flows/{_path_segment(name)}/series?range={range_name}",
-            "ranges": list(RANGES),
-            "user": principal.user,
+        return chart_page(
+            request,
+            "flow.html",
+            flow=get_config().flows_by_name[name],
+            series=series,
+            series_url=f"/api/v1/flows/{_path_segment(name)}/series?range={range_name}",
+            ranges=list(RANGES),
+        )
+
+    @app.get(
+        "/api/v1/jobs/{name:path}/runs",
+        summary="A job's runs (status, start, duration, result or error tail) and missed starts (range: 24h, 7d, 30d)",
+    )
+    def job_runs_api(name: str, range_name: str = Query(DEFAULT_RANGE, alias="range")) -> JSONResponse:
+        return JSONResponse(job_runs(name, range_name))
+
+    @app.get("/jobs/{name:path}", response_class=HTMLResponse, include_in_schema=False)
+    def job_page(name: str, request: Request, range_name: str = Query(DEFAULT_RANGE, alias="range")) -> Response:
+        runs = job_runs(name, range_name)
+        return chart_page(
+            request,
+            "job.html",
+            job=get_config().jobs_by_name[name],
+            runs=runs,
+            runs_url=f"/api/v1/jobs/{_path_segment(name)}/runs?range={range_name}",
+            ranges=list(JOB_RANGES),
+        )
+
+    def incident_story(incident_id: int) -> dict[str, Any]:
+        with engine.connect() as conn:
+            row = incident_row(conn, incident_id)
+            if row is None:
+                raise HTTPException(404, f"incident {incident_id} does not exist")
+            events = incident_timeline(
+                row, incident_notifications(conn, incident_id), incident_audit(conn, incident_id)
+            )
+        fields = ("id", "fingerprint", "status", "severity", "source", "title", "runbook_url", "occurrences", "route")
+        moments = ("opened_at", "acknowledged_at", "resolved_at", "last_seen")
+        return {
+            **{name: row[name] for name in fields},
+            **{name: None if row[name] is None else row[name].isoformat() for name in moments},
+            "events": [
+                {
+                    "at": event.at.isoformat(),
+                    "kind": event.kind,
+                    "detail": event.detail,
+                    "status": event.status,
+                    "severity": event.severity,
+                }
+                for event in events
+            ],
         }
-        return TEMPLATES.TemplateResponse(request, "flow.html", context)
+
+    @app.get("/api/v1/incidents/{incident_id}", summary="An incident and its events: notifications, acks, escalations")
+    def incident_api_read(incident_id: int) -> JSONResponse:
+        return JSONResponse(incident_story(incident_id))
+
+    @app.get("/incidents/{incident_id}", response_class=HTMLResponse, include_in_schema=False)
+    def incident_page(incident_id: int, request: Request) -> Response:
+        principal: Principal = request.state.principal
+        context = {"incident": incident_story(incident_id), "user": principal.user, "csrf": principal.csrf}
+        return TEMPLATES.TemplateResponse(request, "incident.html", context)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(request: Request) -> Response:
+    def dashboard(request: Request, sort: str = Query("budget")) -> Response:
         principal: Principal = request.state.principal
-        snap = collect_snapshot(engine, redis(), get_config(), process_breakers())
+        config = get_config()
+        snap = collect_snapshot(engine, redis(), config, process_breakers())
+        sort = sort if sort in FLOW_SORTS else "budget"
+        jobs = [job for job in config.jobs if job.name in {row["name"] for row in snap["cron"]}]
         with engine.connect() as conn:
             changes = recent_audit(conn, AUDIT_ROWS_SHOWN)
+            runs = last_runs(conn, [job.name for job in jobs], STRIP_CELLS)
+        now = utcnow()
         context = {
-            "snap": snap,
+            "snap": {**snap, "flows": sorted_flows(snap["flows"], sort)},
+            "sort": sort,
+            "sorts": FLOW_SORTS,
+            "strips": {job.name: run_strip(job, runs[job.name], now) for job in jobs},
             "audit": changes,
             "silences": silences_now(),
             "user": principal.user,

@@ -1,4 +1,5 @@
-"""The numbers behind a flow's charts, as the JSON API serves them and the page's table shows them.
+"""The numbers behind a flow's and a job's charts, as the JSON API serves them and the pages'
+tables show them.
 
 One query reads the flow's hour counters for the whole range (and the period or window the first
 point looks back over); relops.slo.series turns them into points. Times are UNIX seconds, as the
@@ -12,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from relops.config import FlowConfig, RelopsConfig
+from relops.config import FlowConfig, JobConfig, RelopsConfig
+from relops.cron.history import job_history
 from relops.slo.burnrate import objective_fraction
 from relops.slo.series import HOUR, first_hour_needed, flow_series
+from relops.store.cron import job_state, runs_since
 from relops.store.series import flow_corrections, flow_incident, hour_counts
 from relops.timeutil import floor_hour
 
@@ -25,6 +28,12 @@ DEFAULT_RANGE = "7d"
 
 class UnknownRange(ValueError):
     """A range the charts do not offer."""
+
+
+#: Runs a job page shows at most: the newest of the range.
+MAX_RUNS = 1000
+#: A job's ranges: its runs over a day, a week or a month.
+JOB_RANGES: dict[str, int] = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24}
 
 
 def range_hours(name: str, flow: FlowConfig) -> int:
@@ -96,4 +105,49 @@ def flow_series_payload(
             {"starts_at": _seconds(row["starts_at"]), "ends_at": _seconds(row["ends_at"]), "reason": row["reason"]}
             for row in flow_corrections(conn, flow.name, start, end)
         ],
+    }
+
+
+def job_runs_payload(conn: Connection, job: JobConfig, range_name: str, now: datetime) -> dict[str, Any]:
+    """A job's runs over ``range_name`` ending now (the newest MAX_RUNS), the starts it missed, and
+    what the monitor expects next."""
+    if range_name not in JOB_RANGES:
+        raise UnknownRange(f"range must be one of {', '.join(JOB_RANGES)}, got {range_name[:40]!r}")
+    start = now - JOB_RANGES[range_name] * HOUR
+    history = job_history(job, runs_since(conn, job.name, start, MAX_RUNS), start, now)
+    state = job_state(conn, job.name)
+    return {
+        "job": job.name,
+        "range": range_name,
+        "from": int(start.timestamp()),
+        "as_of": int(now.timestamp()),
+        "schedule": job.schedule,
+        "timezone": job.timezone,
+        "period_s": job.period_s,
+        "grace_s": job.grace_s,
+        "max_runtime_s": job.max_runtime_s,
+        "state": None
+        if state is None
+        else {
+            "state": state["state"],
+            "consecutive_failures": state["consecutive_failures"],
+            "must_start_by": _seconds(state["next_deadline"]),
+            "running_since": _seconds(state["running_since"]),
+        },
+        "runs": [
+            {
+                "run_id": run.run_id,
+                "status": run.status,
+                "started_at": _seconds(run.started_at),
+                "finished_at": _seconds(run.finished_at),
+                "duration_s": None if run.duration_s is None else round(run.duration_s, 3),
+                "overran": run.overran,
+                "streak": run.streak,
+                "result_tail": run.result_tail,
+                "error_tail": run.error_tail,
+            }
+            for run in history.runs
+        ],
+        "missed": [_seconds(moment) for moment in history.missed],
+        "missed_truncated": history.truncated,
     }

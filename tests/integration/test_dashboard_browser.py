@@ -365,3 +365,136 @@ def test_a_burning_flow_charted_in_headless_chromium(web, relops_env, db, clean_
     assert driver.find_element(By.ID, "chart-budget").get_attribute("data-points") == str(30 * 24)
     driver.get(web + "/flows/nope")
     assert "not a flow" in driver.page_source
+
+
+def seed_runs(db, job: str) -> None:
+    """Hourly runs over the last day: successes, a failure streak, one overrun, a three-hour gap
+    (three missed starts) and a run going now."""
+    rows = []
+    for ago in range(24, 0, -1):
+        if ago in (10, 9, 8):
+            continue  # the gap
+        status = "failure" if ago in (5, 4) else "success"
+        seconds = 900 if ago == 12 else 40
+        rows.append({"job": job, "run": f"run-{ago}", "status": status, "ago": ago, "ms": seconds * 1000})
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ops_cron_executions (name, run_id, status, started_at, finished_at, duration_ms, error) "
+                "VALUES (:job, :run, :status, now() - make_interval(hours => :ago), "
+                "now() - make_interval(hours => :ago) + make_interval(secs => :ms / 1000.0), :ms, "
+                "CASE WHEN :status = 'failure' THEN 'Traceback ... ConnectionError: upstream refused' END)"
+            ),
+            rows,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ops_cron_executions (name, run_id, status, started_at) "
+                "VALUES (:job, 'run-now', 'running', now() - interval '2 minutes')"
+            ),
+            {"job": job},
+        )
+
+
+def test_a_job_page_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):
+    seed(db, relops_env["REDIS_URL"])
+    seed_runs(db, "nightly-export")
+    wait = WebDriverWait(driver, 20)
+    _, token = sign_in(driver, web, wait)
+    wait.until(ec.visibility_of_element_located((By.ID, "status")))
+    # The dashboard's strip: the last 20 runs and missed starts, oldest first, the newest still running.
+    strip = [classes(cell) for cell in driver.find_elements(By.CSS_SELECTOR, "#cron td.strip span")]
+    assert len(strip) == 20 and strip[-1] == {"running"}
+    assert strip.count({"missed"}) == 3 and strip.count({"critical"}) == 2 and strip.count({"overrun"}) == 1
+    save_screenshot(driver, output_dir / "overview.png")
+    driver.find_element(By.LINK_TEXT, "nightly-export").click()
+    charts = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#charts[data-ready='true'], #charts[data-error]"))
+    assert charts.get_attribute("data-error") is None, charts.get_attribute("data-error")
+    runs = requests.get(
+        web + "/api/v1/jobs/nightly-export/runs?range=7d", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert len(runs["runs"]) == 22 and len(runs["missed"]) == 3
+    assert [r["streak"] for r in runs["runs"] if r["status"] == "failure"] == [1, 2]
+    assert [r["run_id"] for r in runs["runs"] if r["overran"]] == ["run-12"], "900 s against max_runtime_s 600"
+    assert runs["runs"][-1]["status"] == "running" and runs["state"]["state"] == "failing"
+    chart = driver.find_element(By.ID, "chart-runs")
+    assert chart.get_attribute("data-points") == str(22 + 3), "every run and every missed start is a moment drawn"
+    assert "max runtime 600 s" in chart.get_attribute("data-series").split("|")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
+    assert len(rows) == 22 and rows[0].get_attribute("data-status") == "running", "newest first"
+    failed = driver.find_elements(By.CSS_SELECTOR, "#runs-table tr[data-status='failure']")
+    assert "ConnectionError: upstream refused" in failed[0].text
+    assert "3 missed starts" in driver.page_source
+    assert csp_violations(driver) == []
+    save_screenshot(driver, output_dir / "job-nightly-export.png")
+
+
+def test_an_incident_page_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):
+    incident_id = seed(db, relops_env["REDIS_URL"])
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ops_notifications (incident_id, channel, receiver, kind, severity, payload, status, "
+                "attempts, created_at, delivered_at) VALUES (:id, :channel, :receiver, :kind, :severity, '{}', "
+                ":status, :attempts, now() + make_interval(secs => :after), "
+                "CASE WHEN :status = 'delivered' THEN now() + make_interval(secs => :after + 1) END)"
+            ),
+            [
+                {
+                    "id": incident_id,
+                    "channel": "webhook",
+                    "receiver": "team-a",
+                    "kind": "firing",
+                    "severity": "warning",
+                    "status": "delivered",
+                    "attempts": 1,
+                    "after": 5,
+                },
+                {
+                    "id": incident_id,
+                    "channel": "email",
+                    "receiver": "email",
+                    "kind": "firing",
+                    "severity": "critical",
+                    "status": "dead",
+                    "attempts": 3,
+                    "after": 60,
+                },
+                {
+                    "id": incident_id,
+                    "channel": "webhook",
+                    "receiver": "oncall",
+                    "kind": "escalation",
+                    "severity": "critical",
+                    "status": "delivered",
+                    "attempts": 2,
+                    "after": 900,
+                },
+            ],
+        )
+        conn.execute(
+            text(
+                "UPDATE ops_incidents SET escalations = jsonb_build_array(jsonb_build_object("
+                "'at', to_char((now() + interval '899 seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                "'to', 'oncall', 'after_s', 900)) WHERE id = :id"
+            ),
+            {"id": incident_id},
+        )
+    wait = WebDriverWait(driver, 20)
+    sign_in(driver, web, wait)
+    wait.until(ec.visibility_of_element_located((By.ID, "status")))
+    driver.find_element(By.CSS_SELECTOR, f"#incidents a[href='/incidents/{incident_id}']").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "timeline")))
+    kinds = [row.get_attribute("data-kind") for row in driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")]
+    assert kinds == ["opened", "seen", "notification", "notification", "escalated", "notification"], kinds
+    text_of = driver.find_element(By.ID, "timeline").text
+    assert "firing to team-a (webhook): delivered, 1 attempt(s)" in text_of
+    assert "firing to email (email): dead, 3 attempt(s)" in text_of and "to oncall after 900 s" in text_of
+    # Acknowledge from the page: the ack lands in the timeline with who did it.
+    driver.find_element(By.XPATH, "//button[normalize-space()='ack']").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "status")))
+    driver.get(f"{web}/incidents/{incident_id}")
+    acknowledged = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline tr[data-kind='acknowledged']"))
+    assert "via web" in acknowledged[0].text
+    assert csp_violations(driver) == []
+    save_screenshot(driver, output_dir / "incident.png")

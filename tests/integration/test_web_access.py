@@ -35,6 +35,10 @@ ENDPOINTS = [
     ("POST", "/api/v1/incidents/1/ack"),
     ("GET", "/api/v1/flows/checkout/series"),
     ("GET", "/flows/checkout"),
+    ("GET", "/api/v1/jobs/nightly-export/runs"),
+    ("GET", "/jobs/nightly-export"),
+    ("GET", "/api/v1/incidents/1"),
+    ("GET", "/incidents/1"),
 ]
 
 
@@ -76,6 +80,13 @@ def test_admin_reads_the_snapshot_and_the_dashboard(web, tokens):
     assert unknown_range.status_code == 422 and unknown_range.json()["detail"]["field"] == "range"
     assert (
         requests.get(f"{web}/api/v1/flows/nope/series", headers=bearer(tokens["admin"]), timeout=10).status_code == 404
+    )
+    admin = bearer(tokens["admin"])
+    assert requests.get(f"{web}/jobs/nightly-export?range=24h", headers=admin, timeout=10).status_code == 200
+    assert requests.get(f"{web}/api/v1/jobs/nope/runs", headers=admin, timeout=10).status_code == 404
+    assert (
+        requests.get(f"{web}/api/v1/jobs/nightly-export/runs?range=period", headers=admin, timeout=10).status_code
+        == 422
     )
     for docs in ("/api/docs", "/docs", "/redoc"):  # pages that would load scripts from a CDN: gone
         assert requests.get(web + docs, headers=bearer(tokens["admin"]), timeout=10).status_code == 404

@@ -9,12 +9,8 @@
   var CORRECTION = "rgba(100, 116, 139, 0.2)";
 
   var root = document.getElementById("charts");
-  if (!root || typeof uPlot === "undefined") {
+  if (!root || typeof uPlot === "undefined" || typeof relopsCharts === "undefined") {
     return;
-  }
-
-  function utc(ts) {
-    return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
   }
 
   // Incident and correction spans shaded behind every chart.
@@ -48,7 +44,7 @@
     var opts = {
       width: Math.max(320, el.clientWidth || 900),
       height: 260,
-      tzDate: utc,
+      tzDate: relopsCharts.utc,
       series: [{ label: "time (UTC)" }].concat(series),
       axes: [{}, { label: axisLabel }],
       hooks: { drawClear: [shading(spans)] },
@@ -112,22 +108,7 @@
       spans,
       "events"
     );
-    root.dataset.ready = "true";
   }
 
-  fetch(root.dataset.series, { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (response) {
-      if (!response.ok) {
-        throw new Error("the series answered HTTP " + response.status);
-      }
-      return response.json();
-    })
-    .then(draw)
-    .catch(function (error) {
-      root.dataset.error = String(error);
-      var note = document.createElement("p");
-      note.className = "error";
-      note.textContent = "Charts unavailable: " + error + " (the table below has the numbers).";
-      root.insertBefore(note, root.firstChild);
-    });
+  relopsCharts.load(root, root.dataset.series, draw);
 })();
