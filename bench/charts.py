@@ -20,7 +20,7 @@ from bench.stack import bench_stack
 from relops.runtime import load_checked_config
 from relops.snapshot import reliability_snapshot
 from relops.timeutil import utcnow
-from relops.web.charts import flow_series_payload
+from relops.web.charts import budget_trends, flow_series_payload
 
 FLOWS = 100
 RUNS = 30
@@ -93,6 +93,7 @@ def run() -> list[str]:
                 for flow, name in (("flow-042", "30d"), ("yearly", "period"))
             }
             snapshot_ms = _median_ms(lambda: reliability_snapshot(conn, config, {}, {}))
+            trends_ms = _median_ms(lambda: json.dumps(budget_trends(conn, config, now)))
             measured = [
                 ("flow-042, 30 d", _median_ms(series("flow-042", "30d")), points[("flow-042", "30d")]),
                 ("flow-042, 7 d", _median_ms(series("flow-042", "7d")), None),
@@ -102,6 +103,10 @@ def run() -> list[str]:
         f"charts: {FLOWS + 1} flows, {rows} hour rows, median of {RUNS} runs, one connection, JSON included",
         f"  dashboard snapshot read (baseline):  {snapshot_ms:7.1f} ms",
     ]
+    lines.append(
+        f"  dashboard budget trends, all {FLOWS + 1} flows {trends_ms:7.1f} ms  ({trends_ms / snapshot_ms:.2f}x the "
+        f"snapshot read; computed at most every RELOPS_WEB_TRENDS_TTL_S, shared by every open dashboard)"
+    )
     for what, ms, drawn in measured:
         verdict = "within" if ms < TARGET_MS else "OVER"
         extra = f", {drawn} points" if drawn else ""

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     web_session_max_s: int = Field(12 * 3600, ge=300, le=7 * 86400, validation_alias="RELOPS_WEB_SESSION_MAX_S")
     #: A session with no request for this long ends.
     web_session_idle_s: int = Field(3600, ge=60, le=7 * 86400, validation_alias="RELOPS_WEB_SESSION_IDLE_S")
+    #: The dashboard's budget-over-period charts are computed at most this often (0: every request).
+    web_trends_ttl_s: int = Field(60, ge=0, le=3600, validation_alias="RELOPS_WEB_TRENDS_TTL_S")
     #: The HTTP intake (`relops intake`): where services report outcomes and cron runs with a report key.
     intake_host: str = Field("127.0.0.1", validation_alias="RELOPS_INTAKE_HOST")
     intake_port: int = Field(8081, ge=1, le=65535, validation_alias="RELOPS_INTAKE_PORT")

@@ -94,5 +94,6 @@ def running_web(env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, s
 @pytest.fixture(name="web", scope="module")
 def web_fixture(relops_env, output_dir) -> Iterator[str]:
     """``web``: the base URL of a `relops web` process on a free port, one per test module that imports this."""
-    with running_web(relops_env, output_dir / "web.log") as (url, _):
+    # Tests seed counters between page loads: the budget charts are computed afresh every time.
+    with running_web({**relops_env, "RELOPS_WEB_TRENDS_TTL_S": "0"}, output_dir / "web.log") as (url, _):
         yield url

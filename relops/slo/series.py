@@ -61,20 +61,22 @@ def first_hour_needed(start: datetime, rules: Sequence[WindowRule], period_s: in
 
 
 class _Prefix:
-    """Sums of hour counters over any [from, to) of whole hours, in O(1)."""
+    """Sums of counters kept per ``unit`` (an hour, a day) over any [from, to) of whole units, in O(1)."""
 
-    def __init__(self, hours: Mapping[datetime, Counts], origin: datetime, end: datetime) -> None:
-        self.origin = origin
-        length = int((end - origin) / HOUR)
+    def __init__(
+        self, buckets: Mapping[datetime, Counts], origin: datetime, end: datetime, unit: timedelta = HOUR
+    ) -> None:
+        self.origin, self.unit = origin, unit
+        length = int((end - origin) / unit)
         good, bad = [0] * (length + 1), [0] * (length + 1)
         for index in range(length):
-            counts = hours.get(origin + index * HOUR)
+            counts = buckets.get(origin + index * unit)
             good[index + 1] = good[index] + (counts.good if counts else 0)
             bad[index + 1] = bad[index] + (counts.bad if counts else 0)
         self.good, self.bad, self.length = good, bad, length
 
     def _index(self, moment: datetime) -> int:
-        return min(self.length, max(0, int((moment - self.origin) / HOUR)))
+        return min(self.length, max(0, int((moment - self.origin) / self.unit)))
 
     def counts(self, start: datetime, end: datetime) -> Counts:
         lo, hi = self._index(start), self._index(end)
@@ -135,3 +137,19 @@ def _period_start(point: datetime, period: timedelta) -> datetime:
     """As relops.store.windows.period_start: the period begins on a whole hour."""
     moment = point - period
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+DAY = timedelta(days=1)
+
+
+def daily_budget(
+    days: Mapping[datetime, Counts], *, end: datetime, objective: Fraction, period_days: int
+) -> tuple[list[datetime], list[float | None]]:
+    """Budget left at the end of each of the last ``period_days`` whole UTC days before ``end`` (a
+    midnight), from daily sums: the dashboard's small chart of a flow's budget over its period."""
+    if end.hour or end.minute or end.second or end.microsecond:
+        raise ValueError("daily points end on a UTC midnight")
+    period = period_days * DAY
+    prefix = _Prefix(days, end - 2 * period, end, DAY)
+    points = [end - k * DAY for k in range(period_days - 1, -1, -1)]
+    return points, [_number(budget_left(prefix.counts(point - period, point), objective)) for point in points]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -46,3 +47,21 @@ def flow_corrections(conn: Connection, flow: str, start: datetime, end: datetime
         {"flow": flow, "start": start, "end": end},
     )
     return [dict(row) for row in rows.mappings()]
+
+
+def daily_counts(conn: Connection, since: Mapping[str, datetime], end: datetime) -> dict[str, dict[datetime, Counts]]:
+    """Each flow's good and bad events per UTC day in [its ``since``, ``end``): one query."""
+    names = list(since)
+    rows = conn.execute(
+        text(
+            "SELECT h.flow, date_trunc('day', h.hour, 'UTC') AS day, sum(h.good) AS good, sum(h.bad) AS bad "
+            "FROM unnest(CAST(:names AS text[]), CAST(:sinces AS timestamptz[])) AS f(name, since) "
+            "JOIN ops_flow_hours h ON h.flow = f.name AND h.hour >= f.since AND h.hour < :end "
+            "GROUP BY h.flow, day"
+        ),
+        {"names": names, "sinces": [since[name] for name in names], "end": end},
+    )
+    found: dict[str, dict[datetime, Counts]] = {name: {} for name in names}
+    for row in rows:
+        found[row.flow][row.day] = Counts(good=int(row.good), bad=int(row.bad))
+    return found

@@ -18,6 +18,7 @@ back, so the process recovers without a restart.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +56,15 @@ from relops.store.incidents import incident_audit, incident_notifications, incid
 from relops.store.silences import silence_rows
 from relops.timeutil import parse_duration, parse_utc, utcnow
 from relops.web.auth import AmbiguousCookie, Authenticator, Principal
-from relops.web.charts import DEFAULT_RANGE, JOB_RANGES, RANGES, UnknownRange, flow_series_payload, job_runs_payload
+from relops.web.charts import (
+    DEFAULT_RANGE,
+    JOB_RANGES,
+    RANGES,
+    UnknownRange,
+    budget_trends,
+    flow_series_payload,
+    job_runs_payload,
+)
 from relops.web.overview import FLOW_SORTS, STRIP_CELLS, run_strip, sorted_flows
 from relops.web.protection import NO_STORE, SAFE_METHODS, SECURITY_HEADERS, csrf_matches, same_origin
 from relops.web.throttle import LoginThrottle
@@ -420,6 +429,17 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     def chart_page(request: Request, template: str, **context: Any) -> Response:
         principal: Principal = request.state.principal
         return TEMPLATES.TemplateResponse(request, template, {**context, "user": principal.user})
+
+    trends_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    @app.get("/api/v1/flows/budgets", summary="Every flow's budget left at the end of each day of its period")
+    def budgets_api() -> JSONResponse:
+        # Past days change only with late data, and every open dashboard asks every 30 s.
+        cached = trends_cache.get("trends")
+        if cached is None or time.monotonic() - cached[0] >= settings.web_trends_ttl_s:
+            with engine.connect() as conn:
+                cached = trends_cache["trends"] = (time.monotonic(), budget_trends(conn, get_config(), utcnow()))
+        return JSONResponse(cached[1])
 
     @app.get(
         "/api/v1/flows/{name:path}/series",

@@ -16,9 +16,9 @@ from sqlalchemy import Connection
 from relops.config import FlowConfig, JobConfig, RelopsConfig
 from relops.cron.history import job_history
 from relops.slo.burnrate import objective_fraction
-from relops.slo.series import HOUR, first_hour_needed, flow_series
+from relops.slo.series import DAY, HOUR, daily_budget, first_hour_needed, flow_series
 from relops.store.cron import job_state, runs_since
-from relops.store.series import flow_corrections, flow_incident, hour_counts
+from relops.store.series import daily_counts, flow_corrections, flow_incident, hour_counts
 from relops.timeutil import floor_hour
 
 #: The time ranges a flow page offers, in hours; "period" is the flow's own SLO period.
@@ -151,3 +151,22 @@ def job_runs_payload(conn: Connection, job: JobConfig, range_name: str, now: dat
         "missed": [_seconds(moment) for moment in history.missed],
         "missed_truncated": history.truncated,
     }
+
+
+def budget_trends(conn: Connection, config: RelopsConfig, now: datetime) -> dict[str, Any]:
+    """Every flow's budget left at the end of each whole UTC day of its period: the dashboard's
+    small charts, from one query of daily sums."""
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = {flow.name: end - 2 * flow.period_days * DAY for flow in config.flows}
+    days = daily_counts(conn, since, end)
+    trends: dict[str, Any] = {}
+    for flow in config.flows:
+        points, budget = daily_budget(
+            days[flow.name], end=end, objective=objective_fraction(flow.objective_percent), period_days=flow.period_days
+        )
+        if any(value is not None for value in budget):
+            trends[flow.name] = {
+                "points": [int(point.timestamp()) for point in points],
+                "budget_remaining_percent": [_percent(value) for value in budget],
+            }
+    return {"as_of": int(now.timestamp()), "flows": trends}

@@ -265,7 +265,9 @@ def test_dashboard_in_headless_chromium(web, relops_env, db, clean_tables, drive
     # The hostile flow name from the config is plain text: no script element, no dialog.
     names = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#burn-rates td.name")]
     assert any(name.startswith(HOSTILE_FLOW) for name in names), names
-    assert driver.find_elements(By.TAG_NAME, "script") == []
+    scripts = driver.find_elements(By.TAG_NAME, "script")
+    assert scripts and all((script.get_attribute("src") or "").startswith(web + "/static/") for script in scripts)
+    assert all(not (script.get_attribute("innerHTML") or "").strip() for script in scripts), "no inline script"
     assert_no_alert(driver)
 
     # Dependencies: the webhook breaker is open.
@@ -334,6 +336,18 @@ def test_a_burning_flow_charted_in_headless_chromium(web, relops_env, db, clean_
     wait = WebDriverWait(driver, 20)
     _, token = sign_in(driver, web, wait)
     wait.until(ec.visibility_of_element_located((By.ID, "status")))
+    # The dashboard's small chart of checkout's budget: a point per day of its 30-day period.
+    table = wait.until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#burn-rates[data-ready='true'], #burn-rates[data-error]")
+    )
+    assert table.get_attribute("data-error") is None, table.get_attribute("data-error")
+    spark = driver.find_element(By.CSS_SELECTOR, "#burn-rates tr[data-flow='checkout'] div.spark")
+    assert spark.get_attribute("data-points") == "30" and spark.find_elements(By.TAG_NAME, "canvas")
+    assert (
+        driver.find_element(By.CSS_SELECTOR, "#burn-rates tr[data-flow='login'] div.spark").get_attribute("data-points")
+        is None
+    ), "a flow without counters draws nothing"
+    save_screenshot(driver, output_dir / "overview-budgets.png")
 
     driver.get(web + "/flows/checkout?range=7d")
     charts = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#charts[data-ready='true'], #charts[data-error]"))

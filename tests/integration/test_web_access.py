@@ -38,6 +38,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/jobs/nightly-export/runs"),
     ("GET", "/jobs/nightly-export"),
     ("GET", "/api/v1/incidents/1"),
+    ("GET", "/api/v1/flows/budgets"),
     ("GET", "/incidents/1"),
 ]
 

@@ -12,7 +12,7 @@ import pytest
 
 from relops.config import WindowRule
 from relops.slo.burnrate import Counts, budget_left, burn_rate, objective_fraction
-from relops.slo.series import HOUR, MAX_POINTS, first_hour_needed, flow_series
+from relops.slo.series import HOUR, MAX_POINTS, daily_budget, first_hour_needed, flow_series
 
 END = datetime(2026, 11, 30, 12, tzinfo=UTC)
 OBJECTIVE = objective_fraction("99.5")
@@ -99,3 +99,16 @@ def test_a_series_is_made_of_whole_hours() -> None:
         )
     with pytest.raises(ValueError, match="at least one hour"):
         flow_series({}, start=END, end=END, objective=OBJECTIVE, rules=RULES, period_s=3600)
+
+
+def test_the_daily_budget_is_the_period_summed_to_each_midnight() -> None:
+    end = END.replace(hour=0)
+    days = {end - d * timedelta(days=1): Counts(good=1000, bad=d % 4) for d in range(1, 15)}
+    points, budget = daily_budget(days, end=end, objective=OBJECTIVE, period_days=7)
+    assert points[-1] == end and len(points) == 7
+    for point, value in zip(points, budget, strict=True):
+        inside = [c for day, c in days.items() if point - timedelta(days=7) <= day < point]
+        expected = budget_left(Counts(sum(c.good for c in inside), sum(c.bad for c in inside)), OBJECTIVE)
+        assert value == as_float(expected)
+    with pytest.raises(ValueError, match="midnight"):
+        daily_budget(days, end=END, objective=OBJECTIVE, period_days=7)
