@@ -166,3 +166,16 @@ def silenced_incident_keys(conn: Connection) -> list[str]:
     return [
         r[0] for r in conn.execute(text("SELECT DISTINCT silenced_by FROM ops_incidents WHERE silenced_by IS NOT NULL"))
     ]
+
+
+def silences_overlapping(conn: Connection, start: datetime, end: datetime, limit: int = 500) -> list[RowMapping]:
+    """Silences that were in force at some moment of [start, end), expired ones included."""
+    return list(
+        conn.execute(
+            text(
+                f"SELECT {_COLUMNS} FROM ops_silences WHERE starts_at < :end "
+                "AND least(ends_at, coalesce(expired_at, ends_at)) > :start ORDER BY starts_at LIMIT :n"
+            ),
+            {"start": start, "end": end, "n": limit},
+        ).mappings()
+    )

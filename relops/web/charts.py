@@ -15,10 +15,14 @@ from sqlalchemy import Connection
 
 from relops.config import FlowConfig, JobConfig, RelopsConfig
 from relops.cron.history import job_history
+from relops.silencing.maintenance import excluded_spans
+from relops.slo.alerts import slo_labels
 from relops.slo.burnrate import objective_fraction
+from relops.slo.corrections import window_covers
 from relops.slo.series import DAY, HOUR, daily_budget, first_hour_needed, flow_series
 from relops.store.cron import job_state, runs_since
 from relops.store.series import daily_counts, flow_corrections, flow_incident, hour_counts
+from relops.store.silences import as_silence, silences_overlapping
 from relops.timeutil import floor_hour
 
 #: The time ranges a flow page offers, in hours; "period" is the flow's own SLO period.
@@ -105,7 +109,37 @@ def flow_series_payload(
             {"starts_at": _seconds(row["starts_at"]), "ends_at": _seconds(row["ends_at"]), "reason": row["reason"]}
             for row in flow_corrections(conn, flow.name, start, end)
         ],
+        "silences": flow_silences(conn, flow, start, end),
+        "maintenance": maintenance_spans(config, flow, start, end),
     }
+
+
+def maintenance_spans(config: RelopsConfig, flow: FlowConfig, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Every occurrence in [start, end) of the maintenance windows that silence the flow's alerts,
+    whether or not the flow leaves their minutes out of its budget."""
+    return [
+        {"name": window.name, "starts_at": _seconds(span_start), "ends_at": _seconds(span_end)}
+        for window in config.maintenance
+        if window_covers(window, flow)
+        for span_start, span_end in excluded_spans(window, start, end)
+    ]
+
+
+def flow_silences(conn: Connection, flow: FlowConfig, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The silences that muted the flow's burn-rate alerts, at either severity, during [start, end)."""
+    shown = []
+    for row in silences_overlapping(conn, start, end):
+        silence = as_silence(row)
+        if any(silence.matches(slo_labels(flow, severity)) for severity in ("warning", "critical")):
+            shown.append(
+                {
+                    "id": row["id"],
+                    "starts_at": _seconds(silence.starts_at),
+                    "ends_at": _seconds(silence.ends_at),
+                    "reason": silence.reason,
+                }
+            )
+    return shown
 
 
 def job_runs_payload(conn: Connection, job: JobConfig, range_name: str, now: datetime) -> dict[str, Any]:

@@ -333,6 +333,18 @@ def seed_hours(db, flow: str, hours: int, burning: int) -> None:
 def test_a_burning_flow_charted_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):
     seed(db, relops_env["REDIS_URL"])
     seed_hours(db, "checkout", hours=40 * 24, burning=3)
+    with db.begin() as conn:  # a silence of checkout two days ago, and one of another flow
+        conn.execute(
+            text(
+                "INSERT INTO ops_silences (matchers, match_all, starts_at, ends_at, reason, created_by, created_via) "
+                "VALUES (CAST(:matchers AS jsonb), false, now() - interval '2 days', now() - interval '47 hours', "
+                ":reason, 'admin', 'web')"
+            ),
+            [
+                {"matchers": json.dumps([{"name": "flow", "op": "=", "value": "checkout"}]), "reason": "deploy"},
+                {"matchers": json.dumps([{"name": "flow", "op": "=", "value": "login"}]), "reason": "other"},
+            ],
+        )
     wait = WebDriverWait(driver, 20)
     _, token = sign_in(driver, web, wait)
     wait.until(ec.visibility_of_element_located((By.ID, "status")))
@@ -358,6 +370,8 @@ def test_a_burning_flow_charted_in_headless_chromium(web, relops_env, db, clean_
     assert len(series["points"]) == 7 * 24 and series["step_s"] == 3600
     assert series["windows"][0]["burn_rates"][-2] == 30.0, "the last whole hour burns 30x over 1h"
     assert series["incident"]["status"] == "open"
+    assert [silence["reason"] for silence in series["silences"]] == ["deploy"], "only the silence that muted checkout"
+    assert series["maintenance"] == []
     for chart in ("chart-burn", "chart-budget", "chart-events"):
         element = driver.find_element(By.ID, chart)
         assert element.get_attribute("data-points") == str(len(series["points"])), chart

@@ -7,6 +7,8 @@
   var COLORS = ["#2563eb", "#d97706", "#7c3aed", "#0f766e", "#be185d"];
   var INCIDENT = "rgba(220, 38, 38, 0.12)";
   var CORRECTION = "rgba(100, 116, 139, 0.2)";
+  var SILENCE = "rgba(37, 99, 235, 0.12)";
+  var MAINTENANCE = "rgba(124, 58, 237, 0.12)";
 
   var root = document.getElementById("charts");
   if (!root || typeof uPlot === "undefined" || typeof relopsCharts === "undefined") {
@@ -67,6 +69,12 @@
     }
     s.corrections.forEach(function (c) {
       spans.push([c.starts_at, c.ends_at, CORRECTION]);
+    });
+    s.silences.forEach(function (c) {
+      spans.push([c.starts_at, c.ends_at, SILENCE]);
+    });
+    s.maintenance.forEach(function (c) {
+      spans.push([c.starts_at, c.ends_at, MAINTENANCE]);
     });
 
     var burnSeries = [];
