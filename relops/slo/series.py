@@ -96,9 +96,13 @@ def flow_series(
     rules: Sequence[WindowRule],
     period_s: int,
     max_points: int = MAX_POINTS,
+    excluded: Mapping[datetime, Counts] | None = None,
 ) -> FlowSeries:
     """The series over (start, end], whole hours both, from ``hours`` (hour -> counts; a missing
-    hour counted nothing). Points are anchored at ``end``, so the newest is always drawn."""
+    hour counted nothing). Points are anchored at ``end``, so the newest is always drawn.
+    ``excluded`` (hour -> counts) are the events corrections and maintenance windows leave out of
+    the burn rates and the budget, as the evaluation leaves them out; the events per step are all
+    that happened."""
     if start.minute or start.second or start.microsecond or end.minute or end.second or end.microsecond:
         raise ValueError("a series starts and ends on whole hours")
     total_hours = int((end - start) / HOUR)
@@ -106,7 +110,14 @@ def flow_series(
         raise ValueError("a series spans at least one hour")
     step = max(1, math.ceil(total_hours / max_points))
     points = sorted(end - k * step * HOUR for k in range(total_hours // step))
-    prefix = _Prefix(hours, first_hour_needed(start, rules, period_s), end)
+    origin = first_hour_needed(start, rules, period_s)
+    prefix = _Prefix(hours, origin, end)
+    left_out = _Prefix(excluded or {}, origin, end)
+
+    def counted(lo: datetime, hi: datetime) -> Counts:
+        whole, out = prefix.counts(lo, hi), left_out.counts(lo, hi)
+        return Counts(good=whole.good - out.good, bad=whole.bad - out.bad)
+
     period = timedelta(seconds=period_s)
     steps = [prefix.counts(point - step * HOUR, point) for point in points]
     windows = [
@@ -116,13 +127,13 @@ def flow_series(
             warning_burn=float(rule.warning_burn),
             critical_burn=float(rule.critical_burn),
             burn_rates=[
-                _number(burn_rate(prefix.counts(point - window_hours(rule.window_s) * HOUR, point), objective))
+                _number(burn_rate(counted(point - window_hours(rule.window_s) * HOUR, point), objective))
                 for point in points
             ],
         )
         for rule in rules
     ]
-    budget = [_number(budget_left(prefix.counts(_period_start(point, period), point), objective)) for point in points]
+    budget = [_number(budget_left(counted(_period_start(point, period), point), objective)) for point in points]
     return FlowSeries(
         points=points,
         step_hours=step,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import Connection, text
 
 from relops.slo.alerts import slo_fingerprint
 from relops.slo.burnrate import Counts
+from relops.store.windows import split_span
 
 
 def hour_counts(conn: Connection, flow: str, start: datetime, end: datetime) -> dict[datetime, Counts]:
@@ -64,4 +65,29 @@ def daily_counts(conn: Connection, since: Mapping[str, datetime], end: datetime)
     found: dict[str, dict[datetime, Counts]] = {name: {} for name in names}
     for row in rows:
         found[row.flow][row.day] = Counts(good=int(row.good), bad=int(row.bad))
+    return found
+
+
+def excluded_by_hour(conn: Connection, flow: str, spans: Sequence[tuple[datetime, datetime]]) -> dict[datetime, Counts]:
+    """The events of ``spans`` (merged, whole minutes) that the flow's evaluation leaves out, summed
+    by the hour they fall in: whole hours from the hour rows, the minutes of partial hours from the
+    minute rows while they are kept (as the evaluation reads them). Two queries."""
+    pieces = [piece for start, end in spans for piece in split_span(start, end)]
+    found: dict[datetime, Counts] = {}
+    for table, bucket in (("ops_flow_hours", "hour"), ("ops_flow_minutes", "date_trunc('hour', minute, 'UTC')")):
+        chosen = [piece for piece in pieces if piece.table == table]
+        if not chosen:
+            continue
+        column = "hour" if table == "ops_flow_hours" else "minute"
+        rows = conn.execute(
+            text(
+                f"SELECT {bucket} AS hour, sum(good) AS good, sum(bad) AS bad FROM {table} "
+                "JOIN unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) AS p(s, e) "
+                f"ON {column} >= p.s AND {column} < p.e WHERE flow = :flow GROUP BY 1"
+            ),
+            {"flow": flow, "starts": [p.start for p in chosen], "ends": [p.end for p in chosen]},
+        )
+        for row in rows:
+            before = found.get(row.hour, Counts())
+            found[row.hour] = Counts(good=before.good + int(row.good), bad=before.bad + int(row.bad))
     return found

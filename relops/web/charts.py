@@ -18,10 +18,11 @@ from relops.cron.history import job_history
 from relops.silencing.maintenance import excluded_spans
 from relops.slo.alerts import slo_labels
 from relops.slo.burnrate import objective_fraction
-from relops.slo.corrections import window_covers
+from relops.slo.corrections import flow_exclusions, window_covers
 from relops.slo.series import DAY, HOUR, daily_budget, first_hour_needed, flow_series
+from relops.store.corrections import correction_spans
 from relops.store.cron import job_state, runs_since
-from relops.store.series import daily_counts, flow_corrections, flow_incident, hour_counts
+from relops.store.series import daily_counts, excluded_by_hour, flow_corrections, flow_incident, hour_counts
 from relops.store.silences import as_silence, silences_overlapping
 from relops.timeutil import floor_hour
 
@@ -64,7 +65,10 @@ def flow_series_payload(
     end = floor_hour(now) + HOUR
     start = end - hours * HOUR
     rules = config.evaluation.windows
-    counters = hour_counts(conn, flow.name, first_hour_needed(start, rules, flow.period_s), end)
+    origin = first_hour_needed(start, rules, flow.period_s)
+    counters = hour_counts(conn, flow.name, origin, end)
+    corrections = correction_spans(conn, [flow.name], origin).get(flow.name, [])
+    spans = flow_exclusions(flow, config.maintenance, corrections, origin, end)
     series = flow_series(
         counters,
         start=start,
@@ -72,6 +76,7 @@ def flow_series_payload(
         objective=objective_fraction(flow.objective_percent),
         rules=rules,
         period_s=flow.period_s,
+        excluded=excluded_by_hour(conn, flow.name, spans) if spans else None,
     )
     incident = flow_incident(conn, flow.name, start)
     return {

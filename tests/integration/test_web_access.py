@@ -179,3 +179,30 @@ def test_no_token_reaches_the_web_log(web, tokens, output_dir):
     assert "/api/v1/snapshot" in log  # the requests were logged, so this check can fail
     for token in (*tokens.values(), "rlp_not-a-real-token"):
         assert token not in log
+
+
+def test_a_flows_charts_leave_out_what_a_correction_covers_as_its_evaluation_does(web, tokens, db, clean_tables):
+    """48 quiet hours of payments, then one hour of 500 failures that an operator corrected: the
+    chart draws the failures as events but counts none of them in the burn rates or the budget."""
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ops_flow_hours (flow, hour, good, bad) SELECT 'payments', "
+                "date_trunc('hour', now()) - make_interval(hours => h), 1000, CASE WHEN h = 5 THEN 500 ELSE 0 END "
+                "FROM generate_series(0, 47) h"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ops_slo_corrections (flow, starts_at, ends_at, reason, created_by) VALUES ('payments', "
+                "date_trunc('hour', now()) - interval '5 hours', date_trunc('hour', now()) - interval '4 hours', "
+                "'bad deploy, refunded', 'admin')"
+            )
+        )
+    series = requests.get(
+        f"{web}/api/v1/flows/payments/series?range=24h", headers=bearer(tokens["admin"]), timeout=10
+    ).json()
+    assert [c["reason"] for c in series["corrections"]] == ["bad deploy, refunded"]
+    assert sum(series["bad"]) == 500, "the failures happened and are drawn"
+    assert series["budget_remaining_percent"][-1] == 100.0, "none of them spend the budget"
+    assert all(rate in (0.0, None) for window in series["windows"] for rate in window["burn_rates"])

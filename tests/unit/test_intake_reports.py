@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from relops import names
 from relops.config import parse_config
 from relops.errors import InputRejected
+from relops.intake.group import OUTCOME_ITEMS_PER_MESSAGE, _outcome_chunks
 from relops.intake.keys import ReportKey, hash_key, new_key, parse_scopes, refusal
 from relops.intake.reports import Refused, cron_event, known_job, outcome_batch, ping_fields
 from relops.redaction import redact_request_target
@@ -181,3 +183,16 @@ def test_the_oldest_countable_minute_follows_the_clock_across_hours() -> None:
     for moment in moments:
         expected = (moment - timedelta(days=31)).replace(minute=0, second=0, microsecond=0)
         assert oldest_countable(CONFIG, moment) == expected == horizons(CONFIG, moment).hours
+
+
+def test_a_groups_batches_are_cut_into_messages_by_count_and_by_items() -> None:
+    def batches(count: int, items: int) -> list[dict]:
+        return [{"batch_id": str(i), "counts": [{}] * items} for i in range(count)]
+
+    small = _outcome_chunks(batches(names.MAX_OUTCOME_BATCHES_PER_MESSAGE * 2 + 1, 1))
+    assert [len(chunk) for chunk in small] == [names.MAX_OUTCOME_BATCHES_PER_MESSAGE] * 2 + [1]
+    large = _outcome_chunks(batches(9, 5000))
+    assert [len(chunk) for chunk in large] == [4, 4, 1]
+    assert all(sum(len(b["counts"]) for b in chunk) <= OUTCOME_ITEMS_PER_MESSAGE for chunk in large)
+    assert [len(chunk) for chunk in _outcome_chunks(batches(2, OUTCOME_ITEMS_PER_MESSAGE + 1))] == [1, 1]
+    assert _outcome_chunks([]) == []

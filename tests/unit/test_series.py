@@ -112,3 +112,22 @@ def test_the_daily_budget_is_the_period_summed_to_each_midnight() -> None:
         assert value == as_float(expected)
     with pytest.raises(ValueError, match="midnight"):
         daily_budget(days, end=END, objective=OBJECTIVE, period_days=7)
+
+
+def test_what_corrections_leave_out_is_left_out_of_burn_rates_and_budget_not_of_the_events() -> None:
+    start = END - 48 * HOUR
+    hours = known_hours(first_hour_needed(start, RULES, PERIOD_S), END, seed=3)
+    burst = END - 10 * HOUR
+    hours[burst] = Counts(good=100, bad=900)
+    excluded = {burst: Counts(good=60, bad=900)}  # a correction that covered most of that hour
+    series = flow_series(
+        hours, start=start, end=END, objective=OBJECTIVE, rules=RULES, period_s=PERIOD_S, excluded=excluded
+    )
+    kept = {hour: counts for hour, counts in hours.items()}
+    kept[burst] = Counts(good=40, bad=0)
+    index = series.points.index(burst + HOUR)
+    assert (series.good[index], series.bad[index]) == (100, 900), "the events that happened are all drawn"
+    assert series.windows[0].burn_rates[index] == as_float(burn_rate(kept[burst], OBJECTIVE)) == 0.0
+    for position, point in enumerate(series.points):
+        expected = budget_left(summed(kept, point - timedelta(seconds=PERIOD_S), point), OBJECTIVE)
+        assert series.budget_remaining[position] == as_float(expected)
