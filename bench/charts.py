@@ -2,8 +2,9 @@
 the JSON) beside the dashboard's plain snapshot read, in the same run and database.
 
 100 flows with 60 days of hour counters each (the 30-day series of a 30-day period looks back 30
-more), one flow with a 365-day period and two years of hours (its "period" range is drawn in
-steps), and 100 evaluations of each flow for the snapshot read.
+more; flow-042 also has a correction to subtract), one flow with a 365-day period and two years of
+hours (its "period" range is drawn in steps), and 100 evaluations of each flow for the snapshot
+read.
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ def _seed(db) -> int:
                 "NULL, 100000, 50, '[]'::jsonb FROM generate_series(0, :flows - 1) i, generate_series(0, 99) e"
             ),
             {"flows": FLOWS},
+        )
+        # flow-042's charts also subtract a correction: whole hours and a partial one.
+        conn.execute(
+            text(
+                "INSERT INTO ops_slo_corrections (flow, starts_at, ends_at, reason, created_by) VALUES "
+                "('flow-042', now() - interval '50 hours', now() - interval '47 hours 30 minutes', 'bench', 'bench')"
+            )
         )
         conn.execute(text("ANALYZE"))
         return int(conn.execute(text("SELECT count(*) FROM ops_flow_hours")).scalar_one())

@@ -112,10 +112,13 @@ def flow_series(
     points = sorted(end - k * step * HOUR for k in range(total_hours // step))
     origin = first_hour_needed(start, rules, period_s)
     prefix = _Prefix(hours, origin, end)
-    left_out = _Prefix(excluded or {}, origin, end)
+    left_out = _Prefix(excluded, origin, end) if excluded else None
 
     def counted(lo: datetime, hi: datetime) -> Counts:
-        whole, out = prefix.counts(lo, hi), left_out.counts(lo, hi)
+        whole = prefix.counts(lo, hi)
+        if left_out is None:
+            return whole
+        out = left_out.counts(lo, hi)
         return Counts(good=whole.good - out.good, bad=whole.bad - out.bad)
 
     period = timedelta(seconds=period_s)
