@@ -171,6 +171,10 @@ def job_runs_payload(conn: Connection, job: JobConfig, range_name: str, now: dat
             "state": state["state"],
             "consecutive_failures": state["consecutive_failures"],
             "must_start_by": _seconds(state["next_deadline"]),
+            # The deadline is the next scheduled start plus grace.
+            "next_expected_start": None
+            if state["next_deadline"] is None
+            else _seconds(state["next_deadline"]) - job.grace_s,
             "running_since": _seconds(state["running_since"]),
         },
         "runs": [

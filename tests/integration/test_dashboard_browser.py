@@ -445,6 +445,8 @@ def test_a_job_page_in_headless_chromium(web, relops_env, db, clean_tables, driv
     assert [r["streak"] for r in runs["runs"] if r["status"] == "failure"] == [1, 2]
     assert [r["run_id"] for r in runs["runs"] if r["overran"]] == ["run-12"], "900 s against max_runtime_s 600"
     assert runs["runs"][-1]["status"] == "running" and runs["state"]["state"] == "failing"
+    assert runs["state"]["next_expected_start"] == runs["state"]["must_start_by"] - 60, "the deadline less the grace"
+    assert "next start expected" in driver.find_element(By.ID, "job-state").text
     chart = driver.find_element(By.ID, "chart-runs")
     assert chart.get_attribute("data-points") == str(22 + 3), "every run and every missed start is a moment drawn"
     assert "max runtime 600 s" in chart.get_attribute("data-series").split("|")
