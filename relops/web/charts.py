@@ -1,9 +1,10 @@
-"""The numbers behind a flow's and a job's charts, as the JSON API serves them and the pages'
-tables show them.
+"""The numbers behind the chart pages (a flow's, a job's, the dashboard's budget trends), as the
+JSON API serves them and the pages' tables show them.
 
-One query reads the flow's hour counters for the whole range (and the period or window the first
-point looks back over); relops.slo.series turns them into points. Times are UNIX seconds, as the
-chart library takes them; budget is in percent of the period's budget.
+A flow's page reads its hour counters for the whole range (and the period or window the first point
+looks back over) in one query; small ones add what its evaluation leaves out, its incident, its
+corrections and silences; relops.slo.series turns the counters into points. Times are UNIX seconds,
+as the chart library takes them; budget is in percent of the period's budget.
 """
 
 from __future__ import annotations
