@@ -520,7 +520,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         config = get_config()
         snap = collect_snapshot(engine, redis(), config, process_breakers())
         sort = sort if sort in FLOW_SORTS else "budget"
-        jobs = [job for job in config.jobs if job.name in {row["name"] for row in snap["cron"]}]
+        reported = {row["name"] for row in snap["cron"]}
+        jobs = [job for job in config.jobs if job.name in reported]
         with engine.connect() as conn:
             changes = recent_audit(conn, AUDIT_ROWS_SHOWN)
             runs = last_runs(conn, [job.name for job in jobs], STRIP_CELLS)

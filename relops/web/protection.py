@@ -20,8 +20,9 @@ from collections.abc import Mapping
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: On every response. Scripts only from the app's own files (the charts: vendored uPlot and the
-#: page's script, which fetches the series from the app itself), never inline; styles from the
-#: app's own stylesheets; no one may frame the pages (clickjacking of ack and resolve).
+#: pages' scripts; the dashboard's fetches its budget trends from the app itself), never inline (a
+#: chart page's numbers travel in a JSON data block, which is never run); styles from the app's own
+#: stylesheets; no one may frame the pages (clickjacking of ack and resolve).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "

@@ -1,5 +1,6 @@
-// What every chart page shares: UTC time axes, and fetching its JSON with the failure shown on the
-// page (the table under the charts still has the numbers). Loaded before the page's own script.
+// What every chart page shares: UTC time axes, and drawing from the page's numbers with any failure
+// shown on the page (the table under the charts still has the numbers). Loaded before the page's
+// own script.
 (function () {
   "use strict";
 
@@ -7,14 +8,8 @@
     return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
   }
 
-  function load(root, url, draw) {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error("the data answered HTTP " + response.status);
-        }
-        return response.json();
-      })
+  function settle(root, pending, draw) {
+    pending
       .then(function (data) {
         draw(data);
         root.dataset.ready = "true";
@@ -28,5 +23,31 @@
       });
   }
 
-  window.relopsCharts = { utc: utc, load: load };
+  // Numbers fetched from the API (the dashboard's, which the server does not compute for the page).
+  function load(root, url, draw) {
+    settle(
+      root,
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (response) {
+        if (!response.ok) {
+          throw new Error("the data answered HTTP " + response.status);
+        }
+        return response.json();
+      }),
+      draw
+    );
+  }
+
+  // Numbers the server already computed for the page's table, in a JSON data block (never run as
+  // script): the page does not ask for them a second time.
+  function embedded(root, id, draw) {
+    settle(
+      root,
+      new Promise(function (resolve) {
+        resolve(JSON.parse(document.getElementById(id).textContent));
+      }),
+      draw
+    );
+  }
+
+  window.relopsCharts = { utc: utc, load: load, embedded: embedded };
 })();

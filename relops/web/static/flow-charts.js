@@ -118,5 +118,5 @@
     );
   }
 
-  relopsCharts.load(root, root.dataset.series, draw);
+  relopsCharts.embedded(root, "chart-data", draw);
 })();

@@ -66,5 +66,5 @@
     el.dataset.series = series.map(function (s) { return s.label; }).join("|");
   }
 
-  relopsCharts.load(root, root.dataset.runs, draw);
+  relopsCharts.embedded(root, "chart-data", draw);
 })();
