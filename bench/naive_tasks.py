@@ -1,4 +1,5 @@
-"""The naive baseline for the tick benchmark: one task per flow, one query per window.
+"""Baselines run by the benchmarks' workers. The tick's naive pipeline: one task per flow, one query
+per window; and a task that does nothing but count itself, Celery's cost per message.
 
 Loaded into the benchmark's worker with ``--include bench.naive_tasks``; never part of relops.
 It reuses relops' burn-rate math and snapshot writer, so only the fan-out unit and the query
@@ -13,8 +14,10 @@ from typing import Any
 from celery import group
 from sqlalchemy import text
 
+from bench.stack import COUNT_ONLY, COUNT_ONLY_KEY
 from relops import names
 from relops.runtime import engine, get_config
+from relops.runtime import redis as runtime_redis
 from relops.slo.alerts import slo_alert
 from relops.slo.burnrate import Counts
 from relops.slo.evaluation import evaluate_chunk
@@ -63,3 +66,9 @@ def naive_evaluate_flow(as_of: str, flow: str) -> None:
             if evaluation.severity.is_breach:
                 event = slo_alert(evaluation, flow_cfg, end, config.runbook_url(flow_cfg))
                 app.send_task(names.TASK_DISPATCH_ALERT, kwargs=event.as_kwargs(), queue=names.QUEUE_ALERTS)
+
+
+@app.task(name=COUNT_ONLY)
+def count_only(**_: Any) -> None:
+    """What a message costs Celery alone: the task only counts itself."""
+    runtime_redis().incr(COUNT_ONLY_KEY)

@@ -21,6 +21,9 @@ from relops.devtools.sink import HttpSink
 BASE_REDIS_URL = os.environ.get("RELOPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 BASE_PG_URL = os.environ.get("RELOPS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 RESULTS_DIR = Path(__file__).parent / "results"
+#: bench.naive_tasks' task that only counts itself (in this Redis key): what a message costs Celery.
+COUNT_ONLY = "bench.count_only"
+COUNT_ONLY_KEY = "bench:count_only"
 
 
 @dataclass

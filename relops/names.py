@@ -36,8 +36,9 @@ TASK_DISPATCH_ALERT: Final = "relops.dispatch_alert"
 #: Sent by beat; drops minute rows, batch ids and snapshots past their retention.
 TASK_PRUNE_HISTORY: Final = "relops.prune_history"
 #: kwargs: events: [cron-run event kwargs as for relops.cron_run], at most MAX_CRON_EVENTS_PER_BATCH.
-#: Each event is validated, merged and applied on its own, exactly as relops.cron_run would; the
-#: HTTP intake sends pings this way, many to a message.
+#: Each event is validated, merged and applied as relops.cron_run would, in order, the whole batch
+#: in one transaction (an event refused alone is rejected alone); the HTTP intake sends pings this
+#: way, many to a message.
 TASK_CRON_RUN_BATCH: Final = "relops.cron_run_batch"
 MAX_CRON_EVENTS_PER_BATCH: Final = 1000
 #: kwargs: batches: [relops.record_flow_outcomes kwargs ({batch_id, counts})], at most

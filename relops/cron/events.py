@@ -49,6 +49,15 @@ def _text(payload: Mapping[str, Any], field: str, limit: int) -> str:
     return value
 
 
+def _encodable(value: str) -> bool:
+    """False for a string holding a lone surrogate: JSON can carry one (\\ud800), UTF-8 cannot."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_cron_run(payload: Mapping[str, Any], *, now: datetime, result_max_bytes: int) -> CronRun:
     """Check a cron-run event field by field; raises InputRejected naming the field."""
     unknown = sorted(set(payload) - set(FIELDS))
@@ -84,11 +93,15 @@ def parse_cron_run(payload: Mapping[str, Any], *, now: datetime, result_max_byte
             raise InputRejected("result", f"is {size} bytes of JSON, more than {result_max_bytes}")
         if "\\u0000" in json.dumps(result):
             raise InputRejected("result", "contains a NUL character")
+        if not _encodable(json.dumps(result, ensure_ascii=False)):
+            raise InputRejected("result", "contains a lone surrogate, which is not text (not valid UTF-8)")
     error = payload.get("error")
     if error is not None:
         if not isinstance(error, str):
             raise InputRejected("error", "must be a string or null")
         if "\x00" in error:
             raise InputRejected("error", "contains a NUL character")
+        if not _encodable(error):
+            raise InputRejected("error", "contains a lone surrogate, which is not text (not valid UTF-8)")
         error = error[-MAX_ERROR_CHARS:]
     return CronRun(name=name, run_id=run_id, status=status, at=at, duration_ms=duration, result=result, error=error)

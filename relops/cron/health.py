@@ -1,8 +1,8 @@
 """relops.cron_run's and relops.check_cron_health's logic: a monitored job's health from its runs,
 its deadlines and relops' own lag.
 
-``job_events`` and ``deadline_events`` are the rules, run inside the caller's transaction;
-``record_cron_run`` and ``check_cron_health`` are the whole tasks.
+``job_events``, ``apply_runs`` and ``deadline_events`` are the rules, run inside the caller's
+transaction; ``record_cron_run``, ``record_cron_runs`` and ``check_cron_health`` are the whole tasks.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from redis import Redis
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 
 from relops import names, redis_keys
 from relops.alerting.events import AlertEvent, publish_alert
@@ -30,14 +31,16 @@ from relops.store import cron as store
 from relops.store.incidents import open_fingerprints
 
 logger = logging.getLogger(__name__)
+#: What the database answers about one event's values (not about itself): that event is rejected.
+DATABASE_REFUSALS = (DataError, IntegrityError)
 
 
 def job_events(
     conn: Connection, config: RelopsConfig, job: JobConfig, run: CronRun, merged: store.MergedRun
-) -> list[AlertEvent]:
-    """Update the job's state for this event; the alerts and resolutions it calls for."""
+) -> tuple[list[AlertEvent], dict[str, str]]:
+    """Update the job's state for this event: the alerts it calls for, and the problems it clears
+    (problem -> why), whose incidents are resolved if open."""
     runbook = config.runbook_url(job)
-    store.ensure_job(conn, job.name, start_deadline(job, run.at))
     events: list[AlertEvent] = []
     clears: dict[str, str] = {}
     if not run.finished:
@@ -52,47 +55,126 @@ def job_events(
             )
         clears["missed"] = f"{job.name} started at {run.at.isoformat()}."
     else:
-        outcomes = store.recent_outcomes(conn, job.name, 100)
-        streak = store.failure_streak(outcomes)
+        errors = store.failure_streak_errors(conn, job.name)
+        streak = len(errors)
         failing = streak >= job.failure_threshold
         store.job_finished(conn, job.name, run, streak, failing, start_deadline(job, run.at))
         if failing:
-            errors = [o["error"] for o in outcomes[:streak] if o["error"]]
-            events.append(failing_alert(job, streak, errors, run.at, runbook))
+            events.append(failing_alert(job, streak, [e for e in errors if e], run.at, runbook))
         elif streak == 0:
             clears["failing"] = f"{job.name} succeeded at {run.at.isoformat()}."
         clears["overrun"] = f"{job.name} run {run.run_id} finished at {run.at.isoformat()}."
         clears.setdefault("missed", f"{job.name} ran at {run.at.isoformat()}.")
-    fingerprints = {cron_fingerprint(job.name, problem): problem for problem in clears}
-    for fingerprint in sorted(open_fingerprints(conn, list(fingerprints))):
-        problem = fingerprints[fingerprint]
-        events.append(cron_resolved(job, problem, run.at, runbook, clears[problem]))
+    return events, clears
+
+
+def apply_runs(conn: Connection, config: RelopsConfig, runs: Sequence[CronRun]) -> list[AlertEvent]:
+    """Merge each run and update its job's health, in order, inside the caller's transaction: the
+    same state and alerts as one transaction per event, with one look at the open incidents for
+    all of them (nothing here opens or resolves one, so it cannot change in between)."""
+    ensured: set[str] = set()
+    steps: list[tuple[JobConfig, CronRun, list[AlertEvent], dict[str, str]]] = []
+    for run in runs:
+        job = config.jobs_by_name.get(run.name)
+        if job is not None and job.name not in ensured:
+            store.ensure_job(conn, job.name, start_deadline(job, run.at))
+            ensured.add(job.name)
+        merged = store.merge_run(conn, run)
+        if job is not None:
+            steps.append((job, run, *job_events(conn, config, job, run, merged)))
+    wanted = {cron_fingerprint(job.name, problem) for job, _, _, clears in steps for problem in clears}
+    open_now = open_fingerprints(conn, sorted(wanted)) if wanted else set()
+    events: list[AlertEvent] = []
+    for job, run, alerts, clears in steps:
+        events.extend(alerts)
+        for problem in sorted(clears, key=lambda p: cron_fingerprint(job.name, p)):
+            if cron_fingerprint(job.name, problem) in open_now:
+                events.append(cron_resolved(job, problem, run.at, config.runbook_url(job), clears[problem]))
     return events
 
 
 def record_cron_run(
     deps: Deps, payload: Mapping[str, Any], *, args: Sequence[Any] = (), task: str = names.TASK_CRON_RUN
 ) -> dict[str, Any]:
-    """Persist one cron-run event (start and end merge per run) and update the job's health; a
-    rejection is recorded under ``task``, the task the event came with."""
-    config = deps.config
-    try:
-        if args:
-            raise InputRejected("args", "cron-run events are sent as kwargs, not positional arguments")
-        run = parse_cron_run(payload, now=deps.now(), result_max_bytes=config.cron.result_max_bytes)
-    except InputRejected as exc:
-        reference = ("job", payload.get("name"))
-        reject_payload(
-            deps.engine, logger, task=task, event="cron.rejected", reference=reference, error=exc, payload=dict(payload)
-        )
+    """relops.cron_run: persist one cron-run event (start and end merge per run) and update the
+    job's health; a rejection is recorded under ``task``, the task the event came with."""
+    if args:
+        positional = InputRejected("args", "cron-run events are sent as kwargs, not positional arguments")
+        _reject(deps, task, positional, dict(payload))
         return {"rejected": True}
-    job = config.jobs_by_name.get(run.name)
-    with deps.engine.begin() as conn:
-        merged = store.merge_run(conn, run)
-        events = job_events(conn, config, job, run, merged) if job else []
-        # Published before the commit, as for burn-rate alerts: a failure rolls back and retries.
-        for event in events:
-            publish_alert(deps.publish, event)
+    run = _parse(deps, payload, task)
+    if run is None:
+        return {"rejected": True}
+    events, refused = _apply_one_by_one(deps, [run], task)
+    _log_run(run, deps.config, len(events))
+    return {"rejected": True} if refused else {"alerts": len(events)}
+
+
+def record_cron_runs(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[Any] = ()) -> dict[str, Any]:
+    """relops.cron_run_batch: each event of ``events`` handled as relops.cron_run handles one, in
+    order, all in one transaction. A redelivered batch changes nothing (every merge is idempotent).
+    A bad event is rejected and recorded alone, the others still land; so is an event the database
+    refuses: the batch is then applied again one event per transaction."""
+    task = names.TASK_CRON_RUN_BATCH
+    try:
+        items = listed_items(payload, args, "events", names.MAX_CRON_EVENTS_PER_BATCH, "cron-run events")
+    except InputRejected as exc:
+        _reject(deps, task, exc, dict(payload))
+        return {"rejected": 1, "recorded": 0}
+    runs: list[CronRun] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            not_object = InputRejected("events", f"each event must be an object, not {type(item).__name__}")
+            _reject(deps, task, not_object, item)
+            continue
+        run = _parse(deps, item, task)
+        if run is not None:
+            runs.append(run)
+    try:
+        with deps.engine.begin() as conn:
+            events = _apply_and_publish(deps, conn, runs)
+    except DATABASE_REFUSALS as exc:
+        log_event(logger, logging.WARNING, "cron.batch_refused", events=len(runs), error=type(exc.orig).__name__)
+        events, refused = _apply_one_by_one(deps, runs, task)
+        runs = [run for run in runs if not any(run is r for r in refused)]
+    for run in runs:
+        _log_run(run, deps.config, None)
+    return {"recorded": len(runs), "rejected": len(items) - len(runs), "alerts": len(events)}
+
+
+def _apply_and_publish(deps: Deps, conn: Connection, runs: Sequence[CronRun]) -> list[AlertEvent]:
+    events = apply_runs(conn, deps.config, runs)
+    # Published before the commit, as for burn-rate alerts: a failure rolls back and retries.
+    for event in events:
+        publish_alert(deps.publish, event)
+    return events
+
+
+def _apply_one_by_one(deps: Deps, runs: Sequence[CronRun], task: str) -> tuple[list[AlertEvent], list[CronRun]]:
+    """Each run in its own transaction; one the database refuses is rejected alone. Returns the
+    alerts published and the runs refused."""
+    events: list[AlertEvent] = []
+    refused: list[CronRun] = []
+    for run in runs:
+        try:
+            with deps.engine.begin() as conn:
+                events += _apply_and_publish(deps, conn, [run])
+        except DATABASE_REFUSALS as exc:
+            refused.append(run)
+            refusal = InputRejected("event", f"the database refused it ({type(exc.orig).__name__})")
+            _reject(deps, task, refusal, {"name": run.name, "run_id": run.run_id, "status": run.status})
+    return events, refused
+
+
+def _parse(deps: Deps, payload: Mapping[str, Any], task: str) -> CronRun | None:
+    try:
+        return parse_cron_run(payload, now=deps.now(), result_max_bytes=deps.config.cron.result_max_bytes)
+    except InputRejected as exc:
+        _reject(deps, task, exc, dict(payload))
+        return None
+
+
+def _log_run(run: CronRun, config: RelopsConfig, alerts: int | None) -> None:
     log_event(
         logger,
         logging.INFO if run.status != "failure" else logging.WARNING,
@@ -100,44 +182,15 @@ def record_cron_run(
         job=run.name,
         run_id=run.run_id,
         status=run.status,
-        monitored=job is not None,
-        alerts=len(events),
+        monitored=run.name in config.jobs_by_name,
+        **({} if alerts is None else {"alerts": alerts}),
     )
-    return {"status": merged.status, "alerts": len(events)}
 
 
-def record_cron_runs(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[Any] = ()) -> dict[str, Any]:
-    """relops.cron_run_batch: each event of ``events`` handled as relops.cron_run handles one, in
-    order and in its own transaction. A redelivered batch changes nothing (every merge is
-    idempotent); a bad event is rejected and recorded alone, the others still land."""
-    try:
-        events = listed_items(payload, args, "events", names.MAX_CRON_EVENTS_PER_BATCH, "cron-run events")
-    except InputRejected as exc:
-        _reject_from_batch(deps, exc, dict(payload))
-        return {"rejected": 1, "recorded": 0}
-    recorded = rejected = 0
-    for event in events:
-        if not isinstance(event, Mapping):
-            _reject_from_batch(
-                deps, InputRejected("events", f"each event must be an object, not {type(event).__name__}"), event
-            )
-            rejected += 1
-            continue
-        outcome = record_cron_run(deps, event, task=names.TASK_CRON_RUN_BATCH)
-        rejected += bool(outcome.get("rejected"))
-        recorded += not outcome.get("rejected")
-    return {"recorded": recorded, "rejected": rejected}
-
-
-def _reject_from_batch(deps: Deps, error: InputRejected, payload: Any) -> None:
+def _reject(deps: Deps, task: str, error: InputRejected, payload: Any) -> None:
+    name = payload.get("name") if isinstance(payload, Mapping) else None
     reject_payload(
-        deps.engine,
-        logger,
-        task=names.TASK_CRON_RUN_BATCH,
-        event="cron.rejected",
-        reference=("job", None),
-        error=error,
-        payload=payload,
+        deps.engine, logger, task=task, event="cron.rejected", reference=("job", name), error=error, payload=payload
     )
 
 

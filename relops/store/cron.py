@@ -55,26 +55,26 @@ def merge_run(conn: Connection, run: CronRun) -> MergedRun:
     return MergedRun(status=row.status, started_at=row.started_at, finished_at=row.finished_at)
 
 
-def recent_outcomes(conn: Connection, name: str, limit: int) -> list[RowMapping]:
-    """The newest finished runs, newest first: the failure streak is their leading failures."""
-    return list(
-        conn.execute(
-            text(
-                "SELECT run_id, status, finished_at, error FROM ops_cron_executions "
-                "WHERE name = :name AND status <> 'running' ORDER BY finished_at DESC LIMIT :limit"
-            ),
-            {"name": name, "limit": limit},
-        ).mappings()
-    )
+#: A failure streak is counted over at most this many of a job's newest finished runs.
+STREAK_LOOKBACK = 100
+
+# The newest finished runs, newest first, cut at the first that did not fail: only the streak's
+# rows cross the wire (none while a job is healthy).
+_STREAK = text("""
+SELECT error FROM (
+    SELECT status, error, finished_at,
+           count(*) FILTER (WHERE status <> 'failure') OVER (ORDER BY finished_at DESC) AS passes_since
+    FROM (SELECT status, error, finished_at FROM ops_cron_executions
+          WHERE name = :name AND status <> 'running' ORDER BY finished_at DESC LIMIT :limit) newest
+) runs
+WHERE passes_since = 0 ORDER BY finished_at DESC
+""")
 
 
-def failure_streak(outcomes: list[RowMapping]) -> int:
-    streak = 0
-    for outcome in outcomes:
-        if outcome["status"] != "failure":
-            break
-        streak += 1
-    return streak
+def failure_streak_errors(conn: Connection, name: str, limit: int = STREAK_LOOKBACK) -> list[str | None]:
+    """The error text of each run in the job's current failure streak, newest first (its length is
+    the streak)."""
+    return [row[0] for row in conn.execute(_STREAK, {"name": name, "limit": limit})]
 
 
 def ensure_job(conn: Connection, name: str, next_deadline: datetime) -> None:

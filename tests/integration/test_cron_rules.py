@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from relops import names, redis_keys
+from relops.cron import health
 from relops.timeutil import utcnow
 from tests.integration.conftest import CRON_JOB, cron_run_event
 from tests.integration.inprocess import InProcessWorker
@@ -161,3 +162,86 @@ def test_a_batch_of_events_lands_event_by_event_and_a_bad_one_is_rejected_alone(
     inproc.send(names.TASK_CRON_RUN_BATCH, events=[], extra=1)
     inproc.settle()
     assert rejected_fields(db, names.TASK_CRON_RUN_BATCH)[4:] == ["events", "extra"]
+
+
+def _cron_state(db) -> tuple[list, list]:
+    with db.connect() as conn:
+        jobs = conn.execute(
+            text(
+                "SELECT name, state, running_run_id, running_since, overrun_at, last_run_id, last_status, "
+                "last_finished_at, consecutive_failures, next_deadline FROM ops_cron_jobs ORDER BY name"
+            )
+        ).all()
+        runs = conn.execute(
+            text(
+                "SELECT name, run_id, status, started_at, finished_at, duration_ms, result, error "
+                "FROM ops_cron_executions ORDER BY name, run_id"
+            )
+        ).all()
+    return jobs, runs
+
+
+def _forget_runs(db) -> None:
+    with db.begin() as conn:
+        conn.execute(text("TRUNCATE ops_cron_executions, ops_cron_jobs"))
+
+
+def test_a_batch_leaves_the_state_and_sends_the_alerts_its_events_would_one_by_one(inproc, db):
+    report(inproc, **cron_run_event("failure", error="disk full"))
+    report(inproc, **cron_run_event("failure", error="disk full"))
+    assert problem_status(db, "failing") == "open"
+    _forget_runs(db)  # the open incident stays: a success in the batch must resolve it
+    at = utcnow() - timedelta(minutes=30)
+    ids = [uuid.uuid4().hex for _ in range(6)]
+    events = [
+        cron_run_event("started", run_id=ids[0], at=at),
+        cron_run_event("failure", run_id=ids[0], at=at + timedelta(seconds=5), error="first"),
+        cron_run_event("failure", run_id=ids[1], at=at + timedelta(seconds=10), error="second"),
+        cron_run_event("failure", run_id=ids[2], at=at + timedelta(seconds=15), error=None),
+        cron_run_event("success", run_id=ids[3], at=at + timedelta(seconds=20)),
+        cron_run_event("success", run_id=ids[4], at=at + timedelta(seconds=30), duration_ms=4000),
+        cron_run_event("started", run_id=ids[4], at=at + timedelta(seconds=26)),  # its end came first
+        cron_run_event("started", run_id=ids[5], at=at + timedelta(seconds=40)),
+        {**cron_run_event("success"), "name": "not-monitored"},
+    ]
+    inproc.publisher.take()
+
+    for event in events:
+        health.record_cron_run(inproc.deps, event)
+    one_by_one = [(s.task, s.kwargs) for s in inproc.publisher.take()]
+    state_one_by_one = _cron_state(db)
+    _forget_runs(db)
+    outcome = health.record_cron_runs(inproc.deps, {"events": events})
+    batched = [(s.task, s.kwargs) for s in inproc.publisher.take()]
+
+    assert outcome == {"recorded": len(events), "rejected": 0, "alerts": len(batched)}
+    assert _cron_state(db) == state_one_by_one
+    assert batched == one_by_one
+    fingerprints = [kwargs["fingerprint"] for _, kwargs in batched]
+    assert fingerprints.count(f"cron:{JOB}:failing") == 4  # two failing alerts, then resolutions of it
+    assert state_one_by_one[0][0].running_run_id == ids[5]
+
+
+def test_an_event_the_database_refuses_is_rejected_alone_and_the_rest_of_its_batch_lands(inproc, db):
+    # A constraint an operator added, say: the batch's transaction fails, then each event gets its own.
+    with db.begin() as conn:
+        conn.execute(
+            text("ALTER TABLE ops_cron_executions ADD CONSTRAINT no_refused CHECK (run_id <> 'refused-by-db')")
+        )
+    try:
+        events = [
+            cron_run_event("success"),
+            cron_run_event("success", run_id="refused-by-db"),
+            cron_run_event("success"),
+        ]
+        outcome = health.record_cron_runs(inproc.deps, {"events": events})
+        assert outcome["recorded"] == 2 and outcome["rejected"] == 1
+        assert rejected_fields(db, names.TASK_CRON_RUN_BATCH) == ["event"]
+        with db.connect() as conn:
+            landed = conn.execute(text("SELECT run_id FROM ops_cron_executions ORDER BY run_id")).scalars().all()
+        assert sorted(landed) == sorted([events[0]["run_id"], events[2]["run_id"]])
+        assert health.record_cron_run(inproc.deps, events[1]) == {"rejected": True}
+        assert rejected_fields(db, names.TASK_CRON_RUN) == ["event"]
+    finally:
+        with db.begin() as conn:
+            conn.execute(text("ALTER TABLE ops_cron_executions DROP CONSTRAINT no_refused"))

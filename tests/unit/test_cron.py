@@ -61,6 +61,8 @@ def event(**changes):
         ({"at": (NOW + timedelta(hours=1)).isoformat()}, "at"),
         ({"result": {"x": "y" * 20_000}}, "result"),
         ({"error": 5}, "error"),
+        ({"error": "a\udc00b"}, "error"),  # a lone surrogate: JSON carries it, PostgreSQL would refuse it
+        ({"result": {"tail": "\ud800"}}, "result"),
         ({"colour": "red"}, "colour"),
     ],
 )
