@@ -32,7 +32,7 @@ def _batches() -> list[list[tuple[str, object]]]:
 
 def _reset(db: Engine) -> None:
     with db.begin() as conn:
-        conn.execute(text("TRUNCATE ops_flow_minutes, ops_flow_hours, ops_ingested_batches"))
+        conn.execute(text("TRUNCATE ops_flow_minutes, ops_flow_hours, ops_flow_days, ops_ingested_batches"))
 
 
 def _landed(db: Engine) -> int:

@@ -308,7 +308,7 @@ def direct_upsert_rows_s(db: Engine, batches: int = 500) -> float:
             ingest_batch(conn, uuid.uuid4().hex, items, rejected=0, minute_horizon=horizon)
     elapsed = time.perf_counter() - started
     with db.begin() as conn:
-        conn.execute(text("TRUNCATE ops_flow_minutes, ops_flow_hours, ops_ingested_batches"))
+        conn.execute(text("TRUNCATE ops_flow_minutes, ops_flow_hours, ops_flow_days, ops_ingested_batches"))
     return batches * FLOWS_PER_SERVICE / elapsed
 
 

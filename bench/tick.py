@@ -26,12 +26,18 @@ SELECT 'bench-' || lpad(f::text, 4, '0'), date_trunc('hour', now()) - make_inter
        3000, CASE WHEN f % 10 = 0 THEN 120 ELSE 1 END
 FROM generate_series(0, :flows - 1) f, generate_series(0, 719) h
 """
+# As ingest writes them: the day rows sum the hour rows.
+_SEED_DAYS = """
+INSERT INTO ops_flow_days (flow, day, good, bad)
+SELECT flow, date_trunc('day', hour, 'UTC'), sum(good), sum(bad) FROM ops_flow_hours GROUP BY 1, 2
+"""
 
 
 def seed(db: Engine, flows: int) -> int:
     with db.begin() as conn:
         conn.execute(text(_SEED_MINUTES), {"flows": flows})
         conn.execute(text(_SEED_HOURS), {"flows": flows})
+        conn.execute(text(_SEED_DAYS))
     with db.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
         return conn.execute(text("SELECT count(*) FROM ops_flow_minutes")).scalar_one()

@@ -7,7 +7,7 @@ in-process (tests/integration/inprocess.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -31,6 +31,16 @@ class Publisher(Protocol):
     def __call__(self, task: str, kwargs: Mapping[str, Any], queue: str, countdown_s: float = 0.0) -> None: ...
 
 
+#: (task, kwargs, queue) of one message.
+TaskMessage = tuple[str, Mapping[str, Any], str]
+
+
+class BatchPublisher(Protocol):
+    """Sends every message or raises with none assumed sent (as Publisher, for many at once)."""
+
+    def __call__(self, messages: Sequence[TaskMessage]) -> None: ...
+
+
 @dataclass(frozen=True)
 class Deps:
     engine: Engine
@@ -43,8 +53,20 @@ class Deps:
     now: Callable[[], datetime] = field(default=utcnow)
     #: The silences in force as this process sees them (workers: reloaded at most every second).
     silences: ActiveSilences = field(default_factory=lambda: ActiveSilences(max_age_s=0))
+    #: Sends many messages in one round trip to the broker (workers); None: one by one via ``publish``.
+    publish_many: BatchPublisher | None = None
     #: The config's route tree, inheritance resolved (follows ``config``, also through dataclasses.replace).
     routes: Route = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", cached_tree(self.config, list(channel_classes())))
+
+    def publish_all(self, messages: Sequence[TaskMessage]) -> None:
+        """Every message handed to the broker, or an exception (a caller in a transaction rolls back)."""
+        if not messages:
+            return
+        if self.publish_many is None:
+            for task, kwargs, queue in messages:
+                self.publish(task, kwargs, queue)
+        else:
+            self.publish_many(messages)

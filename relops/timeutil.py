@@ -20,6 +20,11 @@ def floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def floor_day(moment: datetime) -> datetime:
+    """The start of the UTC day of ``moment`` (a UTC datetime)."""
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def floor_to_interval(moment: datetime, interval_s: int) -> datetime:
     """The start of the fixed interval (counted from the epoch) that contains ``moment``."""
     epoch_s = int(moment.timestamp())

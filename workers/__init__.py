@@ -12,6 +12,7 @@ from relops.breakers.alerts import breaker_event, breaker_runbook_url
 from relops.breakers.client import add_transition_listener, reset_breakers
 from relops.breakers.machine import State
 from relops.errors import ConfigError, SettingsError
+from relops.heap import settle_after_startup
 from relops.logs import log_event
 from relops.runtime import get_config, get_receivers, reset_after_fork
 from relops.safe_json import install as _install_safe_json
@@ -58,6 +59,7 @@ def _task_ids_on_every_line(logger: logging.Logger, format: str, **_: object) ->
 @worker_process_init.connect
 def _fresh_connections_per_child(**_: object) -> None:
     reset_after_fork()
+    settle_after_startup()
     reset_breakers()
 
 

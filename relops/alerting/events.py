@@ -118,6 +118,11 @@ def validate_alert_event(payload: Mapping[str, Any]) -> AlertEvent:
     )
 
 
+def alert_message(event: AlertEvent) -> tuple[str, dict[str, Any], str]:
+    """``event`` as the message that sends it to the alert router."""
+    return TASK_DISPATCH_ALERT, event.as_kwargs(), QUEUE_ALERTS
+
+
 def publish_alert(publish: Callable[..., None], event: AlertEvent) -> None:
     """Send ``event`` to the alert router (relops.dispatch_alert on the alerts queue)."""
     publish(TASK_DISPATCH_ALERT, event.as_kwargs(), QUEUE_ALERTS)

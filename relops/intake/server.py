@@ -3,11 +3,10 @@ relops), its access log redacted like the dashboard's, so a key in a ping URL is
 
 from __future__ import annotations
 
-import gc
-
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from relops.heap import settle_after_startup
 from relops.intake.app import build_parts, create_intake_app
 from relops.redis_state import redis_client
 from relops.runtime import engine, get_config
@@ -27,15 +26,7 @@ def serve(*, host: str, port: int, extra_routes: list[Route] | None = None) -> N
     from relops.web.access_log import log_config
 
     app = intake_app(extra_routes)
-    # What start-up built (config, modules, the key cache's engine) lives as long as the process;
-    # left in the collector's generations, every full collection walks it again, which under load
-    # cost more than decoding the requests that triggered it.
-    gc.collect()
-    gc.freeze()
-    # A request allocates a few hundred objects and frees nearly all of them itself; collecting the
-    # young generation every 700 allocations (the default) found nothing but cost about 8 % of a
-    # batch's CPU. Fifty thousand bounds the garbage a cycle can hold to a few megabytes.
-    gc.set_threshold(50_000, 20, 20)
+    settle_after_startup()
     uvicorn.run(
         app,
         host=host,

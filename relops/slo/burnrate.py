@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from relops.config import WindowRule
 
@@ -102,11 +103,25 @@ def objective_fraction(objective_percent: Decimal | str | int) -> Fraction:
     return Fraction(Decimal(objective_percent)) / 100
 
 
+@lru_cache(maxsize=256)
+def _exact(value: Decimal | int) -> Fraction:
+    """A threshold from the config as a Fraction: made once, compared for every window of a tick."""
+    return Fraction(value)
+
+
+@lru_cache(maxsize=256)
+def _allowed_error_ratio(objective: Fraction) -> Fraction:
+    return 1 - objective
+
+
 def burn_rate(counts: Counts, objective: Fraction) -> Fraction | None:
     """Error ratio over the allowed error ratio; None for an empty window (no data is not 0)."""
-    if counts.total == 0:
+    total = counts.total
+    if total == 0:
         return None
-    return Fraction(counts.bad, counts.total) / (1 - objective)
+    allowed = _allowed_error_ratio(objective)
+    # (bad / total) / (n / d), written as one Fraction: a tick makes one per window of every flow.
+    return Fraction(counts.bad * allowed.denominator, total * allowed.numerator)
 
 
 def _breaches(burn: Fraction | None, threshold: Fraction) -> bool:
@@ -127,8 +142,8 @@ def evaluate_window(
         status = WindowStatus.OK
         if counts.bad >= rule.min_bad_events:
             for level, threshold in (
-                (WindowStatus.CRITICAL, Fraction(rule.critical_burn)),
-                (WindowStatus.WARNING, Fraction(rule.warning_burn)),
+                (WindowStatus.CRITICAL, _exact(rule.critical_burn)),
+                (WindowStatus.WARNING, _exact(rule.warning_burn)),
             ):
                 confirmed = rule.confirm_window_s is None or _breaches(confirm_burn, threshold)
                 if _breaches(burn, threshold) and confirmed:
@@ -210,9 +225,8 @@ def evaluate_flow(
 
 def budget_left(period: Counts, objective: Fraction) -> Fraction | None:
     """The fraction of the period's error budget left: 1 untouched, 0 spent, negative overspent."""
-    if not period.total:
-        return None
-    return 1 - Fraction(period.bad, period.total) / (1 - objective)
+    burn = burn_rate(period, objective)
+    return None if burn is None else 1 - burn
 
 
 def _shortest(windows: Sequence[WindowResult]) -> WindowResult | None:

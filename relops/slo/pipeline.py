@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from relops import names
-from relops.alerting.events import AlertEvent, publish_alert
+from relops.alerting.events import AlertEvent, alert_message
 from relops.config import FlowConfig, RelopsConfig
 from relops.deps import Deps
 from relops.logs import log_event
@@ -92,6 +92,7 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str]) -> dict[st
         # crash after publishing redelivers a duplicate alert, which dedup absorbs. Never a lost one.
         healthy = [slo_fingerprint(f.name) for f, e in evaluated if e.severity is Severity.OK]
         recovering = open_fingerprints(conn, healthy) if healthy else set()
+        messages = []
         for flow, evaluation in evaluated:
             event: AlertEvent
             if evaluation.severity.is_breach:
@@ -111,7 +112,9 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str]) -> dict[st
                 log_event(logger, logging.WARNING, "evaluate.recovered", flow=flow.name)
             else:
                 continue
-            publish_alert(deps.publish, event)
+            messages.append(alert_message(event))
+        # One round trip for the chunk's alerts: while many flows burn, every tick sends them all.
+        deps.publish_all(messages)
     log_event(
         logger,
         logging.INFO,

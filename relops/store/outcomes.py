@@ -1,15 +1,15 @@
-"""Flow outcome counters: idempotent batch ingest into minute and hour buckets."""
+"""Flow outcome counters: idempotent batch ingest into minute, hour and day buckets."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, text
 
 from relops.slo.outcome_batch import OutcomeCount
-from relops.timeutil import floor_hour
+from relops.timeutil import floor_day, floor_hour
 
 _CLAIM_BATCH = text(
     "INSERT INTO ops_ingested_batches (batch_id, accepted, rejected) "
@@ -28,6 +28,7 @@ SET good = {table}.good + EXCLUDED.good, bad = {table}.bad + EXCLUDED.bad
 """
 _UPSERT_MINUTES = text(_UPSERT.format(table="ops_flow_minutes", bucket="minute"))
 _UPSERT_HOURS = text(_UPSERT.format(table="ops_flow_hours", bucket="hour"))
+_UPSERT_DAYS = text(_UPSERT.format(table="ops_flow_days", bucket="day"))
 
 
 def _sum_by_key(pairs: Iterable[tuple[tuple[str, datetime], OutcomeCount]]) -> dict[str, list]:
@@ -55,7 +56,7 @@ def ingest_batch(
     """Add the batch's counts once. Returns False when the batch id was already counted.
 
     Minutes older than ``minute_horizon`` have been pruned from the minute table; their counts go
-    to the hour table only, so late data still counts toward the SLO period's budget.
+    to the hour and day tables only, so late data still counts toward the SLO period's budget.
     """
     claimed = conn.execute(_CLAIM_BATCH, {"batch_id": batch_id, "accepted": len(items), "rejected": rejected}).first()
     if claimed is None:
@@ -65,4 +66,19 @@ def ingest_batch(
         conn.execute(_UPSERT_MINUTES, _sum_by_key(((i.flow, i.minute), i) for i in recent))
     if items:
         conn.execute(_UPSERT_HOURS, _sum_by_key(((i.flow, floor_hour(i.minute)), i) for i in items))
+        conn.execute(_UPSERT_DAYS, _sum_by_key(((i.flow, floor_day(i.minute)), i) for i in items))
     return True
+
+
+def rebuild_days(conn: Connection, flows: Sequence[str]) -> None:
+    """The day rows of ``flows`` summed again from their hour rows: for hour rows written other than
+    by ``ingest_batch`` (seeded history, a restore)."""
+    conn.execute(text("DELETE FROM ops_flow_days WHERE flow = ANY(:flows)"), {"flows": list(flows)})
+    conn.execute(
+        text(
+            "INSERT INTO ops_flow_days (flow, day, good, bad) "
+            "SELECT flow, date_trunc('day', hour, 'UTC'), sum(good), sum(bad) FROM ops_flow_hours "
+            "WHERE flow = ANY(:flows) GROUP BY 1, 2"
+        ),
+        {"flows": list(flows)},
+    )

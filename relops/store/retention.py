@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from relops.config import RelopsConfig
-from relops.timeutil import floor_hour
+from relops.timeutil import floor_day, floor_hour
 
 #: A batch id must outlive every redelivery or client resend of that batch.
 BATCH_ID_RETENTION = timedelta(days=7)
@@ -24,6 +24,8 @@ class Horizons:
 
     minutes: datetime
     hours: datetime
+    #: The day that holds ``hours``: a day row is read only for a day the period holds whole.
+    days: datetime
     snapshots: datetime
     batch_ids: datetime
     rejections: datetime
@@ -71,6 +73,7 @@ def horizons(config: RelopsConfig, now: datetime) -> Horizons:
         # Whole hours, so the minute table never keeps a partial hour at its old edge.
         minutes=floor_hour(now - timedelta(seconds=config.evaluation.minute_retention_s)),
         hours=oldest_countable(config, now),
+        days=floor_day(oldest_countable(config, now)),
         snapshots=now - timedelta(days=config.evaluation.snapshot_retention_days),
         batch_ids=now - BATCH_ID_RETENTION,
         rejections=now - REJECTION_RETENTION,
@@ -80,6 +83,7 @@ def horizons(config: RelopsConfig, now: datetime) -> Horizons:
 _DELETES = (
     ("ops_flow_minutes", "minute", "minutes"),
     ("ops_flow_hours", "hour", "hours"),
+    ("ops_flow_days", "day", "days"),
     ("ops_burn_rate_snapshots", "evaluated_at", "snapshots"),
     ("ops_ingested_batches", "received_at", "batch_ids"),
     ("ops_rejected_inputs", "received_at", "rejections"),

@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from relops.devtools.celery_process import CeleryProcess, start_worker
 from relops.devtools.scratch import claimed_redis_db
-from relops.timeutil import floor_hour, utcnow
+from relops.store.outcomes import rebuild_days
+from relops.timeutil import floor_day, floor_hour, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import wait_for, write_config
 
@@ -35,6 +36,7 @@ def test_prune_drops_only_rows_past_their_horizon(worker, producer, db, clean_ta
             text("INSERT INTO ops_flow_hours VALUES ('checkout', :old, 1, 0), ('checkout', :kept, 1, 0)"),
             {"old": old_hour, "kept": period_hour},
         )
+        rebuild_days(conn, ["checkout"])
         conn.execute(
             text(
                 "INSERT INTO ops_ingested_batches (batch_id, received_at, accepted, rejected) "
@@ -52,9 +54,11 @@ def test_prune_drops_only_rows_past_their_horizon(worker, producer, db, clean_ta
     with db.connect() as conn:
         minutes = [r[0] for r in conn.execute(text("SELECT minute FROM ops_flow_minutes"))]
         hours = [r[0] for r in conn.execute(text("SELECT hour FROM ops_flow_hours"))]
+        days = [r[0] for r in conn.execute(text("SELECT day FROM ops_flow_days"))]
         batches = [r[0] for r in conn.execute(text("SELECT batch_id FROM ops_ingested_batches"))]
     assert minutes == [recent_minute]
     assert hours == [period_hour]  # 20 days old: still inside the 30-day SLO period
+    assert days == [floor_day(period_hour)]
     assert batches == ["new"]
 
 

@@ -28,6 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import text
 
 from relops import redis_keys
+from relops.store.outcomes import rebuild_days
 from tests.browser_setup import INSTALL_TIMEOUT_S, ensure_chromium
 from tests.integration.conftest import TEST_CONFIG
 from tests.web_support import new_login, web_fixture  # noqa: F401 (the `web` fixture)
@@ -328,6 +329,7 @@ def seed_hours(db, flow: str, hours: int, burning: int) -> None:
             ),
             rows,
         )
+        rebuild_days(conn, [flow])
 
 
 def test_a_burning_flow_charted_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from models import Base
+from relops.store.outcomes import rebuild_days
 from relops.tokens import hash_token
 from tests.web_support import new_login, new_user, sign_in, web_fixture  # noqa: F401 (the `web` fixture)
 
@@ -192,6 +193,7 @@ def test_a_flows_charts_leave_out_what_a_correction_covers_as_its_evaluation_doe
                 "FROM generate_series(0, 47) h"
             )
         )
+        rebuild_days(conn, ["payments"])
         conn.execute(
             text(
                 "INSERT INTO ops_slo_corrections (flow, starts_at, ends_at, reason, created_by) VALUES ('payments', "
