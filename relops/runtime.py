@@ -44,7 +44,8 @@ def active_silences() -> ActiveSilences:
 
 
 def redis() -> Redis:
-    return redis_client(get_settings().redis_url)
+    settings = get_settings()
+    return redis_client(settings.redis_url, settings.redis_sentinel_master, settings.sentinel_auth)
 
 
 def engine() -> Engine:
