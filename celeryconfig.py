@@ -29,6 +29,8 @@ broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT_S,
     "socket_timeout": 10,
     "socket_connect_timeout": 5,
+    # A sentinel:// broker: the primary's name and the Sentinels' own options (none otherwise).
+    **_settings.broker_sentinel_options,
 }
 
 # Results are not used: every task's outcome lands in PostgreSQL, so no result backend to run.

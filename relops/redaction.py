@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
+from relops_client.redis_connect import is_sentinel_url
+
 from relops.settings import Settings
 
 MASK = "***"
@@ -60,7 +62,14 @@ def redact_url(url: str, what: str = "webhook") -> str:
 
 
 def url_credentials(url: str) -> list[str]:
-    """The parts of any URL that may carry a credential: password, query and fragment."""
+    """The parts of any URL that may carry a credential: password, query and fragment (of each
+    entry of a sentinel:// URL, whose entries are separated by ";")."""
+    if is_sentinel_url(url):
+        return sorted({c for entry in url.split(";") for c in _single_url_credentials(entry)}, key=len, reverse=True)
+    return _single_url_credentials(url)
+
+
+def _single_url_credentials(url: str) -> list[str]:
     try:
         parts = urlsplit(url.strip())
         password = parts.password
@@ -95,6 +104,8 @@ def known_secrets(settings: Settings) -> list[str]:
         found.update(url_secrets(settings.webhook_url.get_secret_value()))
     if settings.resend_api_key is not None:
         found.add(settings.resend_api_key.get_secret_value())
+    if settings.redis_sentinel_password is not None:
+        found.add(settings.redis_sentinel_password.get_secret_value())
     for url in (
         settings.redis_url,
         settings.celery_broker_url,
@@ -102,7 +113,9 @@ def known_secrets(settings: Settings) -> list[str]:
         settings.admin_database_url,
         settings.web_database_url,
     ):
-        if url:
+        if url and is_sentinel_url(url):
+            found.update(_sentinel_passwords(url))
+        elif url:
             try:
                 found.add(urlsplit(url).password or "")
             except ValueError:  # an unparsable URL has no password to mask; settings validation reports it
@@ -120,8 +133,28 @@ def scrub(text: str, secrets: Iterable[str], *, limit: int | None = None) -> str
     return text
 
 
+def _sentinel_passwords(url: str) -> set[str]:
+    """Every password a sentinel:// URL's entries carry, raw and percent-decoded."""
+    found = set()
+    for entry in url.split(";"):
+        try:
+            password = urlsplit(entry.strip()).password
+        except ValueError:
+            continue
+        if password:
+            found.update({password, unquote(password)})
+    return found
+
+
 def mask_password(url: str) -> str:
-    """``url`` with its password, if any, replaced by "***" (for showing a connection URL)."""
+    """``url`` with its password, if any, replaced by "***" (for showing a connection URL; each
+    entry of a sentinel:// URL)."""
+    if is_sentinel_url(url):
+        return ";".join(_mask_one_password(entry) for entry in url.split(";"))
+    return _mask_one_password(url)
+
+
+def _mask_one_password(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -52,7 +52,8 @@ def task_producer() -> TaskProducer:
 
 
 def redis() -> Redis:
-    return redis_client(get_settings().redis_url)
+    settings = get_settings()
+    return redis_client(settings.redis_url, settings.redis_sentinel_master, settings.sentinel_auth)
 
 
 def engine() -> Engine:

@@ -9,10 +9,17 @@ import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from relops_client.environment import DEFAULT_SENTINEL_MASTER
+from relops_client.redis_connect import (
+    broker_kombu_url,
+    broker_transport_options,
+    is_sentinel_url,
+    parse_sentinel_url,
+)
 
 from relops.errors import SettingsError
 
@@ -26,9 +33,15 @@ class Settings(BaseSettings):
     # An empty variable (VAR= in compose or a shell) means unset, not an empty URL or key.
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True, env_ignore_empty=True)
 
+    #: redis://, rediss://, unix://, or Sentinels: sentinel://host:port[;sentinel://host:port...][/db]
+    #: (relops_client.redis_connect describes the form).
     redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
     #: Defaults to REDIS_URL when unset.
     celery_broker_url: str | None = Field(None, validation_alias="CELERY_BROKER_URL")
+    #: The primary's name as the Sentinels of a sentinel:// REDIS_URL or CELERY_BROKER_URL know it.
+    redis_sentinel_master: str = Field(DEFAULT_SENTINEL_MASTER, validation_alias="REDIS_SENTINEL_MASTER")
+    #: The password the Sentinels themselves ask for (the primary's is in the URL); never logged.
+    redis_sentinel_password: SecretStr | None = Field(None, validation_alias="REDIS_SENTINEL_PASSWORD")
     #: The workers' connection (in a deployment, the relops_worker role).
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     #: An owner's connection for `relops migrate` (creates the database and the roles) and
@@ -69,8 +82,25 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if is_sentinel_url(value):
+            parse_sentinel_url(value)  # its ValueError says what is wrong, never quoting the URL
+        elif not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss://, unix:// or sentinel://")
+        return value
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _broker_sentinels(cls, value: str | None) -> str | None:
+        # Other schemes are kombu's to judge (amqp://, redis://); a Sentinel URL is read here too.
+        if value is not None and is_sentinel_url(value):
+            parse_sentinel_url(value)
+        return value
+
+    @field_validator("redis_sentinel_master")
+    @classmethod
+    def _master_name(cls, value: str) -> str:
+        if not value.strip() or any(c.isspace() for c in value):
+            raise ValueError("must be the Sentinels' name for the primary, without spaces")
         return value
 
     @field_validator("database_url", "web_database_url", "admin_database_url")
@@ -142,7 +172,21 @@ class Settings(BaseSettings):
 
     @property
     def broker_url(self) -> str:
-        return self.celery_broker_url or self.redis_url
+        """CELERY_BROKER_URL, else REDIS_URL, as kombu reads it (a Sentinel URL with its credentials
+        and database on every entry)."""
+        return broker_kombu_url(self.celery_broker_url or self.redis_url)
+
+    @property
+    def sentinel_auth(self) -> str | None:
+        return self.redis_sentinel_password.get_secret_value() if self.redis_sentinel_password else None
+
+    @property
+    def broker_sentinel_options(self) -> dict[str, Any]:
+        """kombu transport options a sentinel:// broker needs (the primary's name, the Sentinels'
+        own connection options); empty for any other broker."""
+        return broker_transport_options(
+            self.broker_url, master_name=self.redis_sentinel_master, sentinel_auth=self.sentinel_auth
+        )
 
 
 @lru_cache(maxsize=1)

@@ -20,10 +20,19 @@ from relops.redis_state import REDIS_FAULTS
 from relops.runtime import active_silences, engine, get_config, get_receivers, redis, task_producer
 from workers import app
 
-#: Faults of the database or the broker that a later attempt can get past (lost connections,
-#: restarts, timeouts). Not DBAPIError as a whole: a DataError or IntegrityError would fail the same
-#: way on every retry. Bad input is rejected once, recorded, and acked.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError, TimeoutError)
+#: Faults of the database, the broker or Redis that a later attempt can get past (lost connections,
+#: restarts, timeouts, a Sentinel failover's refused writes). Not DBAPIError as a whole: a DataError
+#: or IntegrityError would fail the same way on every retry. Bad input is rejected once, recorded,
+#: and acked. Shared-state calls that fail open catch REDIS_FAULTS themselves; one that reaches the
+#: task retries it rather than failing it for good.
+TRANSIENT_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    BrokerOperationalError,
+    ConnectionError,
+    TimeoutError,
+    *REDIS_FAULTS,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from relops_client.redis_connect import broker_kombu_url, is_sentinel_url, parse_sentinel_url, redis_from_url
 from sqlalchemy.engine import make_url
 
 from relops.errors import ServiceError
@@ -75,6 +76,10 @@ class Outcome:
 
 
 def redis_endpoint(url: str, label: str) -> Endpoint:
+    """A Redis URL's server; for a sentinel:// URL, its first Sentinel (the check asks them all)."""
+    if is_sentinel_url(url):
+        host, port = parse_sentinel_url(url).sentinels[0]
+        return Endpoint("redis", label, url, host, port)
     parts = urlsplit(url)
     return Endpoint("redis", label, url, parts.hostname, parts.port or DEFAULT_REDIS_PORT)
 
@@ -94,7 +99,8 @@ def postgres_endpoint(database_url: str) -> Endpoint:
 def endpoints(redis_url: str, broker_url: str, database_url: str) -> list[Endpoint]:
     """Redis, the broker when it is a different Redis URL, and PostgreSQL."""
     found = [redis_endpoint(redis_url, "redis")]
-    if broker_url != redis_url and urlsplit(broker_url).scheme in {"redis", "rediss", "unix"}:
+    same = broker_kombu_url(broker_url) == broker_kombu_url(redis_url)
+    if not same and urlsplit(broker_url).scheme in {"redis", "rediss", "unix", "sentinel"}:
         found.append(redis_endpoint(broker_url, "broker"))
     found.append(postgres_endpoint(database_url))
     return found
@@ -115,10 +121,10 @@ def is_loopback(host: str | None) -> bool:
 
 
 def redis_problem(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
-    """None when Redis answers PING, else why not."""
+    """None when Redis answers PING (for a sentinel:// URL: the primary its Sentinels name), else why not."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = redis_from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
@@ -365,6 +371,13 @@ def ensure_up(endpoint: Endpoint, var: Path) -> Outcome:
     why = problem(endpoint)
     if why is None:
         return Outcome(endpoint, "reachable")
+    if is_sentinel_url(endpoint.url):
+        return Outcome(
+            endpoint,
+            "failed",
+            f"unreachable through its Sentinels ({why}); relops does not start a Sentinel-managed Redis: "
+            f"start the Sentinels and the primary they monitor (name: REDIS_SENTINEL_MASTER)",
+        )
     if not is_loopback(endpoint.host):
         return Outcome(
             endpoint,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import redis
+from relops_client.redis_connect import redis_from_url
 
 from relops.db import drop_database, get_engine, migrate
 from relops.errors import RelopsError
@@ -20,8 +20,9 @@ CLAIM_TTL_S = 3 * 3600
 
 @contextmanager
 def claimed_redis_db(base_url: str, owner: str) -> Iterator[str]:
-    """Claim a free Redis database index (SET NX in db 0), flushed before and after use."""
-    control = redis.Redis.from_url(f"{base_url}/0")
+    """Claim a free Redis database index (SET NX in db 0), flushed before and after use. ``base_url``
+    has no index; a sentinel:// one names the Sentinels (REDIS_SENTINEL_MASTER the primary)."""
+    control = redis_from_url(f"{base_url}/0")
     claimed = next(
         (
             index
@@ -34,7 +35,7 @@ def claimed_redis_db(base_url: str, owner: str) -> Iterator[str]:
         control.close()
         raise RelopsError("every Redis scratch database index 1-15 is claimed by other runs")
     url = f"{base_url}/{claimed}"
-    client = redis.Redis.from_url(url)
+    client = redis_from_url(url)
     client.flushdb()
     try:
         yield url

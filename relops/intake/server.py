@@ -8,15 +8,14 @@ from starlette.routing import Route
 
 from relops.heap import settle_after_startup
 from relops.intake.app import build_parts, create_intake_app
-from relops.redis_state import redis_client
-from relops.runtime import engine, get_config
+from relops.runtime import engine, get_config, redis
 from relops.settings import get_settings
 
 
 def intake_app(extra_routes: list[Route] | None = None) -> Starlette:
     """The intake of this process's settings and config."""
     settings = get_settings()
-    parts = build_parts(get_config(), engine(), redis_client(settings.redis_url), settings.broker_url)
+    parts = build_parts(get_config(), engine(), redis(), settings.broker_url)
     return create_intake_app(parts, extra_routes=extra_routes)
 
 

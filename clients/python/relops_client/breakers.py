@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import redis
-
 from relops_client.breaker_machine import Decision, State
 from relops_client.environment import config_path
 from relops_client.environment import redis_url as configured_redis_url
 from relops_client.errors import DegradedError
 from relops_client.logs import log_event
 from relops_client.names import DEFAULT_BREAKERS
+from relops_client.redis_connect import redis_from_url
 from relops_client.redis_scripts import REDIS_FAULTS, run_script
 
 logger = logging.getLogger(__name__)
@@ -330,7 +329,7 @@ def use_registry(factory: Callable[[], BreakerRegistry] | None) -> None:
 def configure(settings: Mapping[str, BreakerSettings], redis_url: str | None = None) -> None:
     """Guard these dependencies, sharing their state through ``redis_url`` (default REDIS_URL).
     Without a call, the breakers come from the relops config file (RELOPS_CONFIG), if any."""
-    client = redis.Redis.from_url(redis_url or configured_redis_url(), socket_timeout=2, socket_connect_timeout=2)
+    client = redis_from_url(redis_url or configured_redis_url(), socket_timeout=2, socket_connect_timeout=2)
     registry = BreakerRegistry(settings, lambda: client)
     use_registry(lambda: registry)
 
@@ -354,7 +353,7 @@ def settings_from_config(path: str) -> dict[str, BreakerSettings]:
 
 
 def _from_environment() -> BreakerRegistry:
-    client = redis.Redis.from_url(configured_redis_url(), socket_timeout=2, socket_connect_timeout=2)
+    client = redis_from_url(configured_redis_url(), socket_timeout=2, socket_connect_timeout=2)
     return BreakerRegistry(settings_from_config(config_path()), lambda: client)
 
 

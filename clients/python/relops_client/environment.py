@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+#: The name Redis' own example sentinel.conf monitors its primary under.
+DEFAULT_SENTINEL_MASTER = "mymaster"
 
 
 def _variable(name: str) -> str | None:
@@ -25,3 +27,13 @@ def broker_url() -> str:
 
 def config_path() -> str:
     return _variable("RELOPS_CONFIG") or "relops.toml"
+
+
+def sentinel_master() -> str:
+    """REDIS_SENTINEL_MASTER: the primary's name as the Sentinels of a sentinel:// URL know it."""
+    return _variable("REDIS_SENTINEL_MASTER") or DEFAULT_SENTINEL_MASTER
+
+
+def sentinel_password() -> str | None:
+    """REDIS_SENTINEL_PASSWORD: the password the Sentinels themselves ask for (a secret)."""
+    return _variable("REDIS_SENTINEL_PASSWORD")

@@ -22,6 +22,8 @@ from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
 
+from relops_client.redis_connect import broker_kombu_url, broker_transport_options
+
 #: Celery's task message protocol version 2: the body's third element.
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 _ORIGIN = f"{os.getpid()}@{socket.gethostname()}"
@@ -157,7 +159,7 @@ class TaskProducer:
         send: building a batch costs more than the messages of a small send."""
         if self._producer is None:
             connection = Connection(
-                self.broker_url,
+                broker_kombu_url(self.broker_url),
                 connect_timeout=self.timeout_s,
                 transport_options={
                     "max_retries": 0,
@@ -166,6 +168,9 @@ class TaskProducer:
                     "retry_on_timeout": False,
                     # AMQP: the broker confirms each message it stored (the Redis transport ignores it).
                     "confirm_publish": True,
+                    # A sentinel:// broker: the primary's name (REDIS_SENTINEL_MASTER) and the
+                    # Sentinels' own options; nothing for any other URL.
+                    **broker_transport_options(self.broker_url),
                 },
             )
             connection.ensure_connection(max_retries=1, timeout=self.timeout_s)

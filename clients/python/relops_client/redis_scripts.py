@@ -9,8 +9,12 @@ from typing import Any
 
 import redis
 
-#: What a lost, refused or timed-out Redis connection raises: callers fail open on these.
-REDIS_FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: What a lost, refused or timed-out Redis connection raises: callers fail open on these. During a
+#: Sentinel failover that includes redis.sentinel.MasterNotFoundError (a ConnectionError: no Sentinel
+#: names a primary yet) and ReadOnlyError: a client still connected to a primary that was demoted to
+#: a replica has its writes refused (redis-py turns that into a ConnectionError for clients made
+#: through Sentinel, not for a plain redis:// URL pointed at the same server).
+REDIS_FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError)
 
 
 @cache
