@@ -5,12 +5,26 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import alerts, breakers, charts, client_record, cron, ingest, intake, load, routing, silences, tick
+from bench import (
+    alerts,
+    breakers,
+    charts,
+    client_record,
+    cron,
+    ingest,
+    intake,
+    load,
+    routing,
+    silences,
+    tick,
+    tick_scale,
+)
 
 BENCHES = {
     "client": client_record.run,
     "ingest": ingest.run,
     "tick": tick.run,
+    "tick-scale": tick_scale.run,
     "alerts": alerts.run,
     "silences": silences.run,
     "routing": routing.run,

@@ -13,31 +13,49 @@ from relops.devtools.celery_process import poll_until
 
 FLOWS = 1000
 REPEATS = 3
+#: Hours back whose minutes the default windows (1h, 6h, 24h) read at their edges.
+EDGE_HOURS_BACK = [0, 1, 5, 6, 22, 23]
 #: One flow in ten burns at 40x (2 bad of 50 a minute at 99.9 %), so alerts are published too.
 _SEED_MINUTES = """
 INSERT INTO ops_flow_minutes (flow, minute, good, bad)
-SELECT 'bench-' || lpad(f::text, 4, '0'), date_trunc('minute', now()) - make_interval(mins => m),
+SELECT 'bench-' || lpad(f::text, greatest(4, length(f::text)), '0'),
+       date_trunc('minute', now()) - make_interval(mins => m),
        50, CASE WHEN f % 10 = 0 THEN 2 ELSE (m % 97 = 0)::int END
 FROM generate_series(0, :flows - 1) f, generate_series(0, 1439) m
+WHERE CAST(:hours_back AS int[]) IS NULL OR m / 60 = ANY(CAST(:hours_back AS int[]))
 """
 _SEED_HOURS = """
 INSERT INTO ops_flow_hours (flow, hour, good, bad)
-SELECT 'bench-' || lpad(f::text, 4, '0'), date_trunc('hour', now()) - make_interval(hours => h),
+SELECT 'bench-' || lpad(f::text, greatest(4, length(f::text)), '0'),
+       date_trunc('hour', now()) - make_interval(hours => h),
        3000, CASE WHEN f % 10 = 0 THEN 120 ELSE 1 END
 FROM generate_series(0, :flows - 1) f, generate_series(0, 719) h
+WHERE NOT :sparse OR h < 48 OR h >= 690
 """
 # As ingest writes them: the day rows sum the hour rows.
 _SEED_DAYS = """
 INSERT INTO ops_flow_days (flow, day, good, bad)
 SELECT flow, date_trunc('day', hour, 'UTC'), sum(good), sum(bad) FROM ops_flow_hours GROUP BY 1, 2
 """
+# Sparse: every day's row as the sum of 24 seeded hours would be; only the hours a tick reads exist.
+_SEED_DAYS_SPARSE = """
+INSERT INTO ops_flow_days (flow, day, good, bad)
+SELECT 'bench-' || lpad(f::text, greatest(4, length(f::text)), '0'),
+       date_trunc('day', now(), 'UTC') - make_interval(days => d),
+       24 * 3000, 24 * CASE WHEN f % 10 = 0 THEN 120 ELSE 1 END
+FROM generate_series(0, :flows - 1) f, generate_series(0, 30) d
+"""
 
 
-def seed(db: Engine, flows: int) -> int:
+def seed(db: Engine, flows: int, sparse: bool = False) -> int:
+    """24 h of minute rows, 30 days of hour rows and their day rows per flow; or, ``sparse``, only
+    the rows a tick reads (minutes of the hours at the windows' edges, hours of the last two days
+    and of the period's first day, a row for every day): each flow's evaluation reads the same
+    rows, from smaller tables."""
     with db.begin() as conn:
-        conn.execute(text(_SEED_MINUTES), {"flows": flows})
-        conn.execute(text(_SEED_HOURS), {"flows": flows})
-        conn.execute(text(_SEED_DAYS))
+        conn.execute(text(_SEED_MINUTES), {"flows": flows, "hours_back": EDGE_HOURS_BACK if sparse else None})
+        conn.execute(text(_SEED_HOURS), {"flows": flows, "sparse": sparse})
+        conn.execute(text(_SEED_DAYS_SPARSE if sparse else _SEED_DAYS), {"flows": flows})
     with db.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
         return conn.execute(text("SELECT count(*) FROM ops_flow_minutes")).scalar_one()
@@ -54,7 +72,7 @@ def time_tick(stack: BenchStack, task: str, flows: int) -> float:
         conn.execute(text("TRUNCATE ops_burn_rate_snapshots, ops_evaluation_ticks"))
     started = time.perf_counter()
     stack.producer.send_task(task, queue="evaluate")
-    poll_until(lambda: _snapshot_count(stack.db) >= flows, timeout_s=300, interval_s=0.005, what=f"{task} snapshots")
+    poll_until(lambda: _snapshot_count(stack.db) >= flows, timeout_s=300, interval_s=0.05, what=f"{task} snapshots")
     return time.perf_counter() - started
 
 

@@ -102,6 +102,9 @@ def window_pieces(start: datetime, end: datetime) -> list[SignedPiece]:
     than half an hour is read as its hour row less the minutes of that hour outside the window:
     at most 30 minute rows for an edge instead of up to 59."""
     pieces = split_span(start, end, days=True)
+    boundary = ceil_hour(start)
+    if len(pieces) == 1 and start < boundary < end:  # an hour's worth of minutes across an hour's end
+        pieces = [Piece("ops_flow_minutes", start, boundary), Piece("ops_flow_minutes", boundary, end)]
     signed = [(piece, 1) for piece in pieces]
     if len(pieces) == 1:
         return signed
@@ -220,11 +223,12 @@ def fetch_flow_counts(
 
     window_plans = {name: plan(pieces) for (kind, name), pieces in spans.items() if kind == "w"}
     confirm_plans = {name: plan(pieces) for (kind, name), pieces in spans.items() if kind == "c"}
+    period_plans = {name: plan(pieces) for (kind, name), pieces in spans.items() if kind == "p"}
     for flow in flows:
         rows = [table_sums.get(flow.name) for table_sums in sums]
         counts = result[flow.name]
-        period_plan = plan(spans[("p", str(flow.period_days))])
-        if flow.name not in (excluded or {}):
+        period_plan = period_plans[str(flow.period_days)]
+        if not (excluded or {}).get(flow.name):
             counts.windows = {name: add(rows, steps) for name, steps in window_plans.items()}
             counts.confirms = {name: add(rows, steps) for name, steps in confirm_plans.items()}
             counts.period = add(rows, period_plan)
