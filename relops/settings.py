@@ -9,10 +9,11 @@ import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from relops_client.queues import broker_kind
 
 from relops.errors import SettingsError
 
@@ -27,7 +28,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True, env_ignore_empty=True)
 
     redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
-    #: Defaults to REDIS_URL when unset.
+    #: Defaults to REDIS_URL when unset. Redis or RabbitMQ (relops.broker); Redis stays the shared state.
     celery_broker_url: str | None = Field(None, validation_alias="CELERY_BROKER_URL")
     #: The workers' connection (in a deployment, the relops_worker role).
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
@@ -73,6 +74,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None:
+            broker_kind(value)  # a ValueError names the schemes relops runs on
+        return value
+
     @field_validator("database_url", "web_database_url", "admin_database_url")
     @classmethod
     def _database_scheme(cls, value: str | None) -> str | None:
@@ -114,6 +122,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _redis_url_as_broker(self) -> Settings:
+        if self.celery_broker_url is None:
+            try:
+                broker_kind(self.redis_url)
+            except ValueError as exc:
+                raise ValueError(f"REDIS_URL as the broker (CELERY_BROKER_URL is unset): {exc}") from None
+        return self
+
+    @model_validator(mode="after")
     def _session_limits(self) -> Settings:
         if self.web_session_idle_s > self.web_session_max_s:
             raise ValueError(
@@ -145,6 +162,12 @@ class Settings(BaseSettings):
         return self.celery_broker_url or self.redis_url
 
 
+def _problem(location: tuple[Any, ...], message: str) -> str:
+    """``VARIABLE: why``; a check of several variables has no location, and its message names them."""
+    message = message.removeprefix("Value error, ")
+    return f"{'.'.join(str(p) for p in location)}: {message}" if location else message
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Read and validate the environment once per process."""
@@ -152,10 +175,7 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         # pydantic prefixes a validator's own message with "Value error, ": the message is enough.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise SettingsError(f"invalid environment settings: {problems}") from None
 
 
