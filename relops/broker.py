@@ -139,6 +139,8 @@ def prepare_broker(url: str, queue_names: Sequence[str] = (), deadline_s: float 
                 "which queue type it has and checks its queues: start it, or fix CELERY_BROKER_URL"
             ) from None
         broker = Broker(url, kind, connection_queue_type(connection))
+        if broker.queue_type == "quorum":
+            _refuse_suffix_names(queue_names)
         for name in queue_names:
             try:
                 declare_exactly(connection, name, broker.queue_type)
@@ -154,6 +156,20 @@ def prepare_broker(url: str, queue_names: Sequence[str] = (), deadline_s: float 
         return broker
     finally:
         connection.release()
+
+
+def _refuse_suffix_names(queue_names: Sequence[str]) -> None:
+    """Celery's native delayed delivery binds each queue's exchange to its delivery exchange by the
+    pattern ``#.<queue>``, so a due countdown message for ``team.alerts`` would also match ``#.alerts``
+    and be delivered to ``alerts`` too: no queue name may end with ``.`` and another's name."""
+    for name in queue_names:
+        for other in queue_names:
+            if name != other and name.endswith(f".{other}"):
+                raise BrokerError(
+                    f"queue {name!r} ends with '.{other}', another relops queue: on RabbitMQ a countdown "
+                    f"message for {name!r} would reach {other!r} too (Celery's delayed delivery routes by "
+                    f"'#.{other}'); rename the receiver's queue in the config file"
+                )
 
 
 def queue_backlog(connection: Connection, queue: str) -> int:

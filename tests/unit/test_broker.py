@@ -162,3 +162,12 @@ def test_relops_services_checks_rabbitmq_when_it_is_the_broker_or_named():
         ("rabbitmq", "rabbitmq", "127.0.0.1", 5671),
     ]
     assert on_rabbitmq[1].shown_url == "amqp://relops:***@mq.internal/relops"
+
+
+def test_no_queue_name_may_end_with_another_on_rabbitmq():
+    """A due countdown message for team.alerts would match alerts' delayed-delivery binding too."""
+    from relops.broker import _refuse_suffix_names
+
+    _refuse_suffix_names(["alerts", "alerts.webhook", "alerts.email", "team-a.hooks"])
+    with pytest.raises(BrokerError, match=r"queue 'payments\.alerts' ends with '\.alerts'"):
+        _refuse_suffix_names(["alerts", "payments.alerts"])

@@ -7,6 +7,10 @@ producer and rebuilt after a failure; no
 retries and socket timeouts make a dead or black-holed broker fail within ``timeout_s`` instead of
 hanging the caller (kombu retries connecting forever by default). An explicit URL keeps a
 CELERY_BROKER_URL in the service's environment (its own broker) from mattering.
+
+The broker is Redis or RabbitMQ. On RabbitMQ each queue is looked up (or declared as relops declares
+it, relops_client.queues) before its first message, and every publish waits for the broker's
+confirm and is ``mandatory``: a send that returns means a queue holds the message.
 """
 
 from __future__ import annotations
