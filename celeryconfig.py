@@ -7,12 +7,10 @@ Each reliability setting says why it has its value.
 
 from datetime import timedelta
 
-from kombu import Queue
-
 from relops import names
 from relops.alerting.incident_check import CHECK_INTERVAL_S as INCIDENT_CHECK_INTERVAL_S
 from relops.breakers.watch import CHECK_INTERVAL_S as BREAKER_CHECK_INTERVAL_S
-from relops.broker import TASK_TIME_LIMIT_S, VISIBILITY_TIMEOUT_S
+from relops.broker import TASK_TIME_LIMIT_S, prepare_broker
 from relops.channels.registry import channel_classes
 from relops.runtime import get_config
 from relops.settings import get_settings
@@ -21,17 +19,27 @@ from relops.silencing.housekeeping import CHECK_INTERVAL_S as SILENCE_CHECK_INTE
 _settings = get_settings()
 _config = get_config()
 
-broker_url = _settings.broker_url
+# Every channel module gets its own queue and task (alerts.<name>, relops.notify_<name>); a receiver
+# with a queue of its own is published there explicitly (relops.alerting.grouping.send_notify).
+_channel_routes = {names.notify_task(name): names.channel_queue(name) for name in channel_classes()}
+_receiver_queues = [spec.queue for spec in _config.receivers.values() if spec.queue]
+_queue_names = list(dict.fromkeys([*names.ALL_QUEUES, *_channel_routes.values(), *_receiver_queues]))
+
+# Redis or RabbitMQ by the URL's scheme; what differs is relops.broker's: on Redis the visibility
+# timeout; on RabbitMQ durable quorum queues (on a server that has them) behind topic exchanges,
+# publisher confirms, and a check at start that the queues on the server are declared the same way.
+_broker = prepare_broker(_settings.broker_url, _queue_names)
+_broker_settings = _broker.celery_settings(_queue_names)
+broker_url = _broker_settings["broker_url"]
+# A sentinel:// broker (the Redis kind) also needs the primary's name and the Sentinels' options.
+broker_transport_options = {**_broker_settings["broker_transport_options"], **_settings.broker_sentinel_options}
+task_queues = _broker_settings["task_queues"]
+if _broker.kind == "amqp":
+    # The queue type of queues Celery creates itself (a send to an unlisted queue, countdown delays).
+    task_create_missing_queue_type = _broker_settings["task_create_missing_queue_type"]
+    task_create_missing_queue_exchange_type = _broker_settings["task_create_missing_queue_exchange_type"]
+    broker_native_delayed_delivery_queue_type = _broker_settings["broker_native_delayed_delivery_queue_type"]
 broker_connection_retry_on_startup = True
-broker_transport_options = {
-    # With late acks, a message taken by a worker that dies without acking comes back after this
-    # long (relops.broker says why 900 s, and caps every countdown below it).
-    "visibility_timeout": VISIBILITY_TIMEOUT_S,
-    "socket_timeout": 10,
-    "socket_connect_timeout": 5,
-    # A sentinel:// broker: the primary's name and the Sentinels' own options (none otherwise).
-    **_settings.broker_sentinel_options,
-}
 
 # Results are not used: every task's outcome lands in PostgreSQL, so no result backend to run.
 task_ignore_result = True
@@ -55,11 +63,6 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = TASK_TIME_LIMIT_S - 30
 task_time_limit = TASK_TIME_LIMIT_S
 
-# Every channel module gets its own queue and task (alerts.<name>, relops.notify_<name>); a receiver
-# with a queue of its own is published there explicitly (relops.alerting.grouping.send_notify).
-_channel_routes = {names.notify_task(name): names.channel_queue(name) for name in channel_classes()}
-_receiver_queues = [spec.queue for spec in _config.receivers.values() if spec.queue]
-task_queues = [Queue(name) for name in dict.fromkeys([*names.ALL_QUEUES, *_channel_routes.values(), *_receiver_queues])]
 task_default_queue = names.QUEUE_EVALUATE
 task_routes = {task: {"queue": queue} for task, queue in {**names.TASK_QUEUES, **_channel_routes}.items()}
 

@@ -14,6 +14,7 @@ from bench import (
     ingest,
     intake,
     load,
+    redelivery,
     routing,
     silences,
     tick,
@@ -33,7 +34,11 @@ BENCHES = {
     "intake": intake.run,
     "charts": charts.run,
     "load": load.run,
+    "redelivery-rabbitmq": redelivery.run_rabbitmq,
+    "redelivery": redelivery.run,
 }
+#: Run only when named: the Redis redelivery waits out the 900 s visibility timeout for real.
+ONLY_WHEN_NAMED = {"redelivery", "redelivery-rabbitmq"}
 
 
 def main(selected: list[str]) -> int:
@@ -42,7 +47,7 @@ def main(selected: list[str]) -> int:
         print(f"unknown bench {unknown}; choose from {', '.join(BENCHES)}", file=sys.stderr)
         return 2
     mismatched = False
-    for name in selected or list(BENCHES):
+    for name in selected or [name for name in BENCHES if name not in ONLY_WHEN_NAMED]:
         started = time.perf_counter()
         lines = BENCHES[name]()
         for line in lines:

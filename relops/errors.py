@@ -36,6 +36,11 @@ class InputRejected(RelopsError):
         self.reason = reason
 
 
+class BrokerError(RelopsError):
+    """The broker cannot serve relops as configured (unreachable at start, an unknown scheme, a queue
+    declared otherwise); the message says what to do and never quotes a password."""
+
+
 class ServiceError(RelopsError):
     """Redis or PostgreSQL could not be checked, started or stopped; the message says what to do."""
 

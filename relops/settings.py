@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from relops_client.environment import DEFAULT_SENTINEL_MASTER
+from relops_client.queues import broker_kind
 from relops_client.redis_connect import (
     broker_kombu_url,
     broker_transport_options,
@@ -36,7 +37,7 @@ class Settings(BaseSettings):
     #: redis://, rediss://, unix://, or Sentinels: sentinel://host:port[;sentinel://host:port...][/db]
     #: (relops_client.redis_connect describes the form).
     redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
-    #: Defaults to REDIS_URL when unset.
+    #: Defaults to REDIS_URL when unset. Redis or RabbitMQ (relops.broker); Redis stays the shared state.
     celery_broker_url: str | None = Field(None, validation_alias="CELERY_BROKER_URL")
     #: The primary's name as the Sentinels of a sentinel:// REDIS_URL or CELERY_BROKER_URL know it.
     redis_sentinel_master: str = Field(DEFAULT_SENTINEL_MASTER, validation_alias="REDIS_SENTINEL_MASTER")
@@ -88,19 +89,20 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss://, unix:// or sentinel://")
         return value
 
-    @field_validator("celery_broker_url")
-    @classmethod
-    def _broker_sentinels(cls, value: str | None) -> str | None:
-        # Other schemes are kombu's to judge (amqp://, redis://); a Sentinel URL is read here too.
-        if value is not None and is_sentinel_url(value):
-            parse_sentinel_url(value)
-        return value
-
     @field_validator("redis_sentinel_master")
     @classmethod
     def _master_name(cls, value: str) -> str:
         if not value.strip() or any(c.isspace() for c in value):
             raise ValueError("must be the Sentinels' name for the primary, without spaces")
+        return value
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None:
+            if is_sentinel_url(value):
+                parse_sentinel_url(value)  # its ValueError says what is wrong, never quoting the URL
+            broker_kind(value)  # a ValueError names the schemes relops runs on
         return value
 
     @field_validator("database_url", "web_database_url", "admin_database_url")
@@ -142,6 +144,15 @@ class Settings(BaseSettings):
             if "@" not in address or any(c.isspace() for c in address):
                 raise ValueError(f"{address!r} is not an email address")
         return value
+
+    @model_validator(mode="after")
+    def _redis_url_as_broker(self) -> Settings:
+        if self.celery_broker_url is None:
+            try:
+                broker_kind(self.redis_url)
+            except ValueError as exc:
+                raise ValueError(f"REDIS_URL as the broker (CELERY_BROKER_URL is unset): {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _session_limits(self) -> Settings:
@@ -189,6 +200,12 @@ class Settings(BaseSettings):
         )
 
 
+def _problem(location: tuple[Any, ...], message: str) -> str:
+    """``VARIABLE: why``; a check of several variables has no location, and its message names them."""
+    message = message.removeprefix("Value error, ")
+    return f"{'.'.join(str(p) for p in location)}: {message}" if location else message
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Read and validate the environment once per process."""
@@ -196,10 +213,7 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         # pydantic prefixes a validator's own message with "Value error, ": the message is enough.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise SettingsError(f"invalid environment settings: {problems}") from None
 
 

@@ -9,15 +9,17 @@ from typing import Any
 
 from celery import Task
 from kombu.exceptions import OperationalError as BrokerOperationalError
+from relops_client.queues import broker_kind
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from relops import redis_keys
 from relops.breakers.client import process_breakers
-from relops.broker import clamp_countdown
+from relops.broker import publish_countdown
 from relops.deps import Deps, TaskMessage
 from relops.logs import log_event
 from relops.redis_state import REDIS_FAULTS
 from relops.runtime import active_silences, engine, get_config, get_receivers, redis, task_producer
+from relops.settings import get_settings
 from workers import app
 
 #: Faults of the database, the broker or Redis that a later attempt can get past (lost connections,
@@ -39,9 +41,10 @@ logger = logging.getLogger(__name__)
 
 def celery_publish(task: str, kwargs: Mapping[str, Any], queue: str, countdown_s: float = 0.0) -> None:
     """relops.deps.Publisher through this process's Celery app. Countdowns are clamped below the
-    broker's visibility timeout (a longer one would be delivered twice)."""
-    countdown = clamp_countdown(countdown_s)
-    app.send_task(task, kwargs=dict(kwargs), queue=queue, countdown=countdown or None)
+    broker's visibility timeout (a longer one would be delivered twice), and on RabbitMQ rounded up
+    to the whole seconds its delayed delivery counts (relops.broker.publish_countdown)."""
+    countdown = publish_countdown(countdown_s, broker_kind(get_settings().broker_url))
+    app.send_task(task, kwargs=dict(kwargs), queue=queue, countdown=countdown)
 
 
 def celery_publish_many(messages: Sequence[TaskMessage]) -> None:

@@ -11,7 +11,7 @@ from relops.alerting.events import publish_alert
 from relops.breakers.alerts import breaker_event, breaker_runbook_url
 from relops.breakers.client import add_transition_listener, reset_breakers
 from relops.breakers.machine import State
-from relops.errors import ConfigError, SettingsError
+from relops.errors import BrokerError, ConfigError, SettingsError
 from relops.heap import settle_after_startup
 from relops.logs import log_event
 from relops.runtime import get_config, get_receivers, reset_after_fork
@@ -20,12 +20,15 @@ from relops.settings import get_settings
 
 
 def _refuse_to_start_on_bad_settings() -> None:
-    """A bad environment or config file stops every process (worker, beat, Flower) at start with the
-    message alone: the file, the field and why. Celery would load them later, behind a traceback."""
+    """A bad environment or config file, or a broker relops cannot use as configured, stops every
+    process (worker, beat, Flower) at start with the message alone: the file, the field or the
+    queue, and why. Celery would load them later, behind a traceback."""
     try:
         get_settings()
         get_config()
-    except (SettingsError, ConfigError) as exc:
+        # The Celery settings, loaded now: on RabbitMQ they come from asking the server (relops.broker).
+        import celeryconfig  # noqa: F401
+    except (SettingsError, ConfigError, BrokerError) as exc:
         sys.stderr.write(f"relops: cannot start: {exc}\n")
         raise SystemExit(2) from None
 

@@ -1,4 +1,5 @@
-"""``relops services check|up|down``: the local Redis and PostgreSQL of a development run."""
+"""``relops services check|up|down``: the local Redis and PostgreSQL of a development run, and
+RabbitMQ when it is the broker (checked, never started)."""
 
 from __future__ import annotations
 
@@ -10,24 +11,35 @@ from relops.devtools.local_servers import Endpoint, endpoints, ensure_up, proble
 from relops.logs import kv
 
 
-def configured_endpoints() -> list[Endpoint]:
+def configured_endpoints(rabbitmq_urls: tuple[str, ...] = ()) -> list[Endpoint]:
     from relops.settings import get_settings
 
     settings = get_settings()
     # As the owner: the relops roles do not exist before the first migration.
-    return endpoints(settings.redis_url, settings.broker_url, settings.admin_db_url)
+    return endpoints(settings.redis_url, settings.broker_url, settings.admin_db_url, rabbitmq_urls)
+
+
+#: The test suite runs its broker tests on a RabbitMQ too (RELOPS_TEST_AMQP_URL); `make test` names it.
+_rabbitmq_option = click.option(
+    "--rabbitmq",
+    "rabbitmq_urls",
+    multiple=True,
+    metavar="URL",
+    help="Also check this RabbitMQ (amqp://user:password@host:port), e.g. the test suite's. Repeatable.",
+)
 
 
 @click.group()
 def services() -> None:
-    """Check, start and stop the local Redis and PostgreSQL (data in ./var)."""
+    """Check, start and stop the local Redis and PostgreSQL (data in ./var); check RabbitMQ."""
 
 
 @services.command()
-def check() -> None:
+@_rabbitmq_option
+def check(rabbitmq_urls: tuple[str, ...]) -> None:
     """Report whether Redis (and the broker) and PostgreSQL answer; exit 1 if one does not."""
     failed = []
-    for endpoint in configured_endpoints():
+    for endpoint in configured_endpoints(rabbitmq_urls):
         why = problem(endpoint)
         status = "reachable" if why is None else "unreachable"
         click.echo(kv(service=endpoint.label, url=endpoint.shown_url, status=status, error=why))
@@ -38,11 +50,13 @@ def check() -> None:
 
 
 @services.command()
-def up() -> None:
-    """Use running servers, or start local ones under ./var when the URLs point at this machine."""
+@_rabbitmq_option
+def up(rabbitmq_urls: tuple[str, ...]) -> None:
+    """Use running servers, or start local ones under ./var when the URLs point at this machine
+    (Redis, PostgreSQL; RabbitMQ must be running already)."""
     var = Path("var")
     failed = []
-    for endpoint in unique_by_server(configured_endpoints()):
+    for endpoint in unique_by_server(configured_endpoints(rabbitmq_urls)):
         outcome = ensure_up(endpoint, var)
         click.echo(kv(service=endpoint.label, url=endpoint.shown_url, status=outcome.action))
         if outcome.action == "started":

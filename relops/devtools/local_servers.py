@@ -1,10 +1,12 @@
-"""The local Redis and PostgreSQL a development run needs: checked, started and stopped
-(``relops services``, relops.cli.services, is the command).
+"""The local Redis and PostgreSQL a development run needs, and RabbitMQ when it is the broker:
+checked, started and stopped (``relops services``, relops.cli.services, is the command).
 
 ``up`` uses a server that already answers; otherwise, when the URL points at this machine and the
-server binaries are installed, it starts a private one whose data lives in ``var/`` (relative to the
-current folder). ``down`` stops only what ``up`` started, found through the pid files in ``var/``.
-Every connection attempt and every subprocess has a timeout: nothing here can hang.
+server binaries are installed, it starts a private Redis or PostgreSQL whose data lives in ``var/``
+(relative to the current folder). RabbitMQ is only checked: a node is a system service (its Erlang
+cookie, its users), so ``up`` says how to start it instead. ``down`` stops only what ``up`` started,
+found through the pid files in ``var/``. Every connection attempt and every subprocess has a
+timeout: nothing here can hang.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from relops_client.queues import broker_kind
 from relops_client.redis_connect import broker_kombu_url, is_sentinel_url, parse_sentinel_url, redis_from_url
 from sqlalchemy.engine import make_url
 
+from relops.devtools.rabbitmq import broker_problem
 from relops.errors import ServiceError
 from relops.redaction import mask_password
 
@@ -37,6 +41,8 @@ COMMAND_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 0.3
 DEFAULT_REDIS_PORT = 6379
 DEFAULT_PG_PORT = 5432
+DEFAULT_AMQP_PORTS = {"amqps": 5671}
+DEFAULT_AMQP_PORT = 5672
 PG_USER = "postgres"
 DEBIAN_PG_ROOT = Path("/etc/postgresql")
 PG_BIN_GLOB_ROOT = Path("/usr/lib/postgresql")
@@ -46,21 +52,26 @@ INSTALL_HINT = (
     "install the servers (Debian/Ubuntu: apt-get install redis-server postgresql) "
     "or run everything in containers with `docker compose up`"
 )
+RABBITMQ_HINT = (
+    "relops does not start RabbitMQ itself: start its service (Debian/Ubuntu: apt-get install "
+    "rabbitmq-server, then `service rabbitmq-server start`), or `docker compose --profile rabbitmq up -d "
+    "rabbitmq`, or point the URL at a running one"
+)
 
 
 @dataclass(frozen=True)
 class Endpoint:
     """One server a URL points at."""
 
-    kind: str  # "redis" or "postgres"
-    label: str  # what the report calls it: "redis", "broker", "postgres"
+    kind: str  # "redis", "postgres" or "rabbitmq"
+    label: str  # what the report calls it: "redis", "broker", "postgres", "rabbitmq"
     url: str  # the URL to connect with (for PostgreSQL: the maintenance database)
     host: str | None
     port: int
 
     @property
     def shown_url(self) -> str:
-        return mask_password(self.url)
+        return ";".join(mask_password(part.strip()) for part in self.url.split(";"))
 
 
 @dataclass(frozen=True)
@@ -96,13 +107,23 @@ def postgres_endpoint(database_url: str) -> Endpoint:
     )
 
 
-def endpoints(redis_url: str, broker_url: str, database_url: str) -> list[Endpoint]:
-    """Redis, the broker when it is a different Redis URL, and PostgreSQL."""
+def rabbitmq_endpoint(url: str, label: str) -> Endpoint:
+    """The first node of ``url`` (Celery's ``;`` failover list is tried in order)."""
+    parts = urlsplit(url.split(";")[0].strip())
+    port = parts.port or DEFAULT_AMQP_PORTS.get(parts.scheme.lower(), DEFAULT_AMQP_PORT)
+    return Endpoint("rabbitmq", label, url, parts.hostname, port)
+
+
+def endpoints(redis_url: str, broker_url: str, database_url: str, rabbitmq_urls: Sequence[str] = ()) -> list[Endpoint]:
+    """Redis, the broker when it is RabbitMQ or a different Redis URL, PostgreSQL, and any other
+    RabbitMQ named (the test suite runs on one besides Redis)."""
     found = [redis_endpoint(redis_url, "redis")]
-    same = broker_kombu_url(broker_url) == broker_kombu_url(redis_url)
-    if not same and urlsplit(broker_url).scheme in {"redis", "rediss", "unix", "sentinel"}:
+    if broker_kind(broker_url) == "amqp":
+        found.append(rabbitmq_endpoint(broker_url, "broker"))
+    elif broker_kombu_url(broker_url) != broker_kombu_url(redis_url):
         found.append(redis_endpoint(broker_url, "broker"))
     found.append(postgres_endpoint(database_url))
+    found += [rabbitmq_endpoint(url, "rabbitmq") for url in rabbitmq_urls]
     return found
 
 
@@ -147,9 +168,14 @@ def postgres_problem(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None
     return None
 
 
+def rabbitmq_problem(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
+    """None when RabbitMQ accepts a connection (and the URL's credentials and vhost), else why not."""
+    return broker_problem(url, timeout)
+
+
 def problem(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
-    check = redis_problem if endpoint.kind == "redis" else postgres_problem
-    return check(endpoint.url, timeout)
+    checks = {"redis": redis_problem, "postgres": postgres_problem, "rabbitmq": rabbitmq_problem}
+    return checks[endpoint.kind](endpoint.url, timeout)
 
 
 def port_open(host: str, port: int, timeout: float = CONNECT_TIMEOUT_S) -> bool:
@@ -371,6 +397,8 @@ def ensure_up(endpoint: Endpoint, var: Path) -> Outcome:
     why = problem(endpoint)
     if why is None:
         return Outcome(endpoint, "reachable")
+    if endpoint.kind == "rabbitmq":
+        return Outcome(endpoint, "failed", f"unreachable ({why}); {RABBITMQ_HINT}")
     if is_sentinel_url(endpoint.url):
         return Outcome(
             endpoint,

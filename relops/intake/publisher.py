@@ -1,6 +1,7 @@
 """Hands the intake's messages to the broker through the client's producer (relops_client.producer:
 Celery's message protocol written with kombu, one long-lived connection, and every message of a
-group in one kombu publish batch, a single pipelined round trip on the Redis transport).
+group in one kombu publish batch, a single pipelined round trip on the Redis transport; on RabbitMQ
+each message is published with confirms and ``mandatory``, so a send returns once a queue holds it).
 
 A group either reaches the broker or fails as a whole, and a failed group is answered 503: the
 intake never says 202 for work the broker does not hold. After a failure the broker is not tried

@@ -1,4 +1,11 @@
-"""Real parts for integration tests: a migrated database, a Redis index, and real Celery processes."""
+"""Real parts for integration tests: a migrated database, a Redis index, a RabbitMQ vhost, and real
+Celery processes.
+
+The tests of Celery's wiring, kills and restarts run on each broker relops supports: they take the
+``broker`` fixture (params redis, rabbitmq) and the processes on it, ``broker_worker``,
+``broker_channel_workers`` and ``broker_producer``. On Redis those are the session's ``worker``,
+``channel_workers`` and ``producer``; on RabbitMQ, processes of their own on the run's vhost, sharing
+the run's database and Redis (the shared state), as a deployment on RabbitMQ does."""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +23,7 @@ import pytest
 import redis
 from celery import Celery
 from click.testing import CliRunner
+from relops_client.queues import connection_queue_type
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -21,9 +31,12 @@ from relops.breakers.client import BreakerRegistry
 from relops.channels.registry import build_receivers
 from relops.deps import Deps
 from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
+from relops.devtools.rabbitmq import ScratchVhost, ready_messages
+from relops.devtools.scratch import claimed_redis_db
 from relops.devtools.sink import HttpSink, SinkResponse
 from relops.names import ALL_QUEUES
 from relops.timeutil import utcnow
+from tests.conftest import BASE_REDIS_URL, RABBITMQ_PASSWORD, RUN_ID, run_vhost
 from tests.integration.inprocess import InProcessWorker, RecordingPublisher
 from tests.integration.secrets_audit import secrets_written, stored_text
 
@@ -221,6 +234,7 @@ SECRETS = (
     *(path.rsplit("/", 1)[-1] for path in (WEBHOOK_SECRET_PATH, TEAM_A_PATH, TEAM_B_PATH)),
     RESEND_KEY,
     WORKER_DB_PASSWORD,
+    RABBITMQ_PASSWORD,
 )
 
 
@@ -320,6 +334,145 @@ def worker(relops_env: dict[str, str], output_dir: Path, run_id: str) -> Iterato
     process.stop()
 
 
+#: The brokers relops runs on; each test taking ``broker`` runs once on each.
+BROKERS = ("redis", "rabbitmq")
+
+
+@dataclass(frozen=True)
+class BrokerUnderTest:
+    """The broker a test runs on: ``name`` (a BROKERS entry), this run's ``url`` on it, and ``env``,
+    the run's environment (relops_env) with CELERY_BROKER_URL set to it."""
+
+    name: str
+    url: str
+    env: dict[str, str]
+    vhost: ScratchVhost | None = None
+
+    def idle(self, redis_url: str) -> bool:
+        """No message of this run waits on the broker, and none is held unacknowledged."""
+        if self.vhost is not None:
+            return rabbitmq_idle(self.url)
+        client = redis.Redis.from_url(redis_url)
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for queue in ALL_QUEUES:
+                    pipe.llen(queue)
+                pipe.hlen("unacked")
+                return not any(pipe.execute())
+        finally:
+            client.close()
+
+
+#: Celery's delay queues on RabbitMQ (native delayed delivery): a countdown message waits in one.
+DELAY_QUEUES = tuple(f"celery_delayed_{level}" for level in range(28))
+
+
+def rabbitmq_idle(url: str) -> bool:
+    """No message waits in a relops or delay queue (read over AMQP, exact), and no worker on the
+    vhost runs or holds one: asked with Celery's inspect, since RabbitMQ's own unacked counts come
+    from statistics that lag by seconds."""
+    if ready_messages(url, (*ALL_QUEUES, *DELAY_QUEUES)):
+        return False
+    app = Celery("settle", broker=url, set_as_current=False)
+    try:
+        with app.connection_for_write(url) as connection:
+            inspect = app.control.inspect(timeout=0.3, connection=connection)
+            replies = [inspect.active() or {}, inspect.reserved() or {}]
+    finally:
+        app.close()
+    return not any(tasks for reply in replies for tasks in reply.values())
+
+
+@pytest.fixture(scope="session", params=BROKERS)
+def broker(request: pytest.FixtureRequest, relops_env: dict[str, str]) -> BrokerUnderTest:
+    if request.param == "redis":
+        return BrokerUnderTest("redis", relops_env["CELERY_BROKER_URL"], relops_env)
+    vhost: ScratchVhost = request.getfixturevalue("rabbitmq_vhost")
+    return BrokerUnderTest("rabbitmq", vhost.url, {**relops_env, "CELERY_BROKER_URL": vhost.url}, vhost)
+
+
+class BrokerProducer:
+    """A plain Celery client of one broker, set up as README ("RabbitMQ") tells a service to be, that
+    sends every task over one connection to that broker: Celery would otherwise take the broker from
+    CELERY_BROKER_URL in this process's environment (the run's Redis), whatever ``broker=`` says."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.app = Celery(name, broker=url, set_as_current=False)
+        self.app.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True)
+        self.connection = self.app.connection_for_write(url)
+        queue_type = connection_queue_type(self.connection)
+        if queue_type is not None:
+            self.app.conf.update(
+                task_create_missing_queue_type=queue_type,
+                task_create_missing_queue_exchange_type="topic",
+                broker_transport_options={"confirm_publish": True},
+            )
+
+    def send_task(self, name: str, **options: Any) -> Any:
+        return self.app.send_task(name, connection=self.connection, **options)
+
+    def close(self) -> None:
+        self.connection.release()
+        self.app.close()
+
+
+@pytest.fixture(scope="session")
+def broker_producer(request: pytest.FixtureRequest, broker: BrokerUnderTest) -> Iterator[Any]:
+    """A service's plain Celery client of the test's broker (on Redis: ``producer``)."""
+    if broker.name == "redis":
+        yield request.getfixturevalue("producer")
+        return
+    producer = BrokerProducer(broker.url, f"producer-{broker.name}")
+    yield producer
+    producer.close()
+
+
+@pytest.fixture(scope="session")
+def broker_worker(
+    request: pytest.FixtureRequest, broker: BrokerUnderTest, output_dir: Path, run_id: str
+) -> Iterator[CeleryProcess]:
+    """``worker`` on the test's broker."""
+    if broker.name == "redis":
+        yield request.getfixturevalue("worker")
+        return
+    name = f"relops-test-{broker.name}-{run_id}"
+    process = start_worker(broker.env, output_dir / f"{name}.log", name)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def broker_channel_workers(
+    request: pytest.FixtureRequest, broker: BrokerUnderTest, output_dir: Path, run_id: str
+) -> Iterator[list[CeleryProcess]]:
+    """``channel_workers`` on the test's broker."""
+    if broker.name == "redis":
+        yield request.getfixturevalue("channel_workers")
+        return
+    started = []
+    try:
+        for channel in ("webhook", "email"):
+            name = f"relops-test-{broker.name}-{channel}-{run_id}"
+            started.append(start_worker(broker.env, output_dir / f"{name}.log", name, f"alerts.{channel}", 1))
+        yield started
+    finally:
+        for process in started:
+            process.stop()
+
+
+@contextmanager
+def private_broker(broker: BrokerUnderTest, label: str) -> Iterator[dict[str, str]]:
+    """REDIS_URL and CELERY_BROKER_URL for the processes of one test alone, on the test's broker: a
+    Redis database index of its own (the broker too, on Redis) and, on RabbitMQ, a vhost of its own.
+    No session worker consumes there, so every message goes to the test's own workers."""
+    with claimed_redis_db(BASE_REDIS_URL, f"test-{RUN_ID}-{label}") as redis_url:
+        if broker.name == "redis":
+            yield {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+            return
+        with run_vhost(label) as vhost:
+            yield {"REDIS_URL": redis_url, "CELERY_BROKER_URL": vhost.url}
+
+
 @pytest.fixture(scope="session")
 def channel_workers(relops_env: dict[str, str], output_dir: Path, run_id: str) -> Iterator[list[CeleryProcess]]:
     """One worker per channel queue, as in production: a hanging receiver stalls only its own."""
@@ -334,9 +487,16 @@ def channel_workers(relops_env: dict[str, str], output_dir: Path, run_id: str) -
             process.stop()
 
 
+#: The broker of the previous test that ran on RabbitMQ, until a test on another broker has let its
+#: messages settle (asking RabbitMQ costs about a second, so only the tests that need it ask).
+_unsettled_rabbitmq: list[BrokerUnderTest] = []
+
+
 @pytest.fixture
 def clean_tables(
+    request: pytest.FixtureRequest,
     db: Engine,
+    relops_env: dict[str, str],
     redis_url: str,
     webhook_sink: HttpSink,
     email_sink: HttpSink,
@@ -348,18 +508,18 @@ def clean_tables(
 
     First, for up to SETTLE_S, the previous test's messages are let finish (no queue holds one and the
     broker holds none unacknowledged): a late message of one test must not land in the next one's
-    tables. A worker that is down or a long countdown only shortens the wait, never fails it."""
-    client = redis.Redis.from_url(redis_url)
-
-    def settled() -> bool:
-        with client.pipeline(transaction=False) as pipe:
-            for queue in ALL_QUEUES:
-                pipe.llen(queue)
-            pipe.hlen("unacked")
-            return not any(pipe.execute())
-
+    tables, whichever broker either ran on. A worker that is down or a long countdown only shortens
+    the wait, never fails it."""
+    brokers = [BrokerUnderTest("redis", relops_env["CELERY_BROKER_URL"], relops_env), *_unsettled_rabbitmq]
+    current = request.getfixturevalue("broker") if "broker" in request.fixturenames else None
+    if current is not None and current.vhost is not None and current not in brokers:
+        brokers.append(current)
+    _unsettled_rabbitmq[:] = [current] if current is not None and current.vhost is not None else []
     with contextlib.suppress(TimeoutError):
-        poll_until(settled, SETTLE_S, what="messages of the previous test handled")
+        poll_until(
+            lambda: all(b.idle(redis_url) for b in brokers), SETTLE_S, what="messages of the previous test handled"
+        )
+    client = redis.Redis.from_url(redis_url)
     with db.begin() as conn:
         conn.execute(
             text(

@@ -16,7 +16,11 @@ from relops.devtools.sink import SinkResponse
 from tests.integration.conftest import ADMIN_EMAILS, RESEND_KEY, WEBHOOK_SECRET_PATH, alert_event, wait_for
 from tests.integration.queries import delivered_count, notification_statuses, occurrences, outbox_settled
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]
+# Each test runs on Redis and on RabbitMQ (conftest.broker).
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.usefixtures("broker_worker", "broker_channel_workers", "clean_tables"),
+]
 
 DISPATCH = "relops.dispatch_alert"
 
@@ -25,8 +29,8 @@ def send(producer, payload):
     producer.send_task(DISPATCH, kwargs=payload, queue="alerts")
 
 
-def test_a_critical_alert_reaches_webhook_and_email_once(producer, db, webhook_sink, email_sink):
-    send(producer, alert_event())
+def test_a_critical_alert_reaches_webhook_and_email_once(broker_producer, db, webhook_sink, email_sink):
+    send(broker_producer, alert_event())
     hook = webhook_sink.wait_for_requests(1, timeout_s=20)[0]
     mail = email_sink.wait_for_requests(1, timeout_s=20)[0]
     wait_for(lambda: outbox_settled(db), what="outbox settled")
@@ -46,9 +50,11 @@ def test_a_critical_alert_reaches_webhook_and_email_once(producer, db, webhook_s
     assert notification_statuses(db, "webhook") == ["delivered"] and notification_statuses(db, "email") == ["delivered"]
 
 
-def test_eight_events_with_one_key_on_two_processes_deliver_once_per_channel(producer, db, webhook_sink, email_sink):
+def test_eight_events_with_one_key_on_two_processes_deliver_once_per_channel(
+    broker_producer, db, webhook_sink, email_sink
+):
     for _ in range(8):
-        send(producer, alert_event())
+        send(broker_producer, alert_event())
     wait_for(lambda: occurrences(db) == 8, what="all 8 events counted on the incident")
     wait_for(lambda: outbox_settled(db), what="outbox settled")
     assert len(webhook_sink.requests) == 1
@@ -56,10 +62,10 @@ def test_eight_events_with_one_key_on_two_processes_deliver_once_per_channel(pro
     assert notification_statuses(db, "webhook") == ["delivered"] and notification_statuses(db, "email") == ["delivered"]
 
 
-def test_a_hanging_webhook_does_not_delay_email(producer, db, webhook_sink, email_sink):
+def test_a_hanging_webhook_does_not_delay_email(broker_producer, db, webhook_sink, email_sink):
     webhook_sink.respond_with(*[SinkResponse(delay_s=3.0)] * 3)
     sent_at = time.monotonic()
-    send(producer, alert_event())
+    send(broker_producer, alert_event())
     mail = email_sink.wait_for_requests(1, timeout_s=20)[0]
     first_hook = webhook_sink.wait_for_requests(1, timeout_s=20)[0]
     # Email went out while the webhook's first attempt was still waiting on its hung receiver
@@ -69,10 +75,10 @@ def test_a_hanging_webhook_does_not_delay_email(producer, db, webhook_sink, emai
     wait_for(lambda: notification_statuses(db, "email") == ["delivered"], what="email delivered")
 
 
-def test_a_storm_of_alerts_is_grouped_and_every_alert_accounted_for(producer, db, webhook_sink, email_sink):
+def test_a_storm_of_alerts_is_grouped_and_every_alert_accounted_for(broker_producer, db, webhook_sink, email_sink):
     flows = [f"flow-{i:03d}" for i in range(60)]
     for flow in flows:
-        send(producer, alert_event(flow=flow))
+        send(broker_producer, alert_event(flow=flow))
     wait_for(
         lambda: delivered_count(db, "webhook") == 60 and delivered_count(db, "email") == 60,
         timeout_s=60,
@@ -94,12 +100,14 @@ def test_a_storm_of_alerts_is_grouped_and_every_alert_accounted_for(producer, db
         assert conn.execute(text("SELECT count(*) FROM ops_incidents")).scalar() == 60
 
 
-def test_a_failing_webhook_opens_its_breaker_alerts_and_recovers(producer, db, webhook_sink, channel_workers):
+def test_a_failing_webhook_opens_its_breaker_alerts_and_recovers(
+    broker_producer, db, webhook_sink, broker_channel_workers
+):
     # Four 5xx open the webhook breaker (failure_threshold = 4); a failed trial reopens it; the
     # next trial succeeds and closes it, all within the message's six attempts.
     webhook_sink.respond_with(*[SinkResponse(status=503)] * 5)
-    send(producer, alert_event(flow="checkout", severity="warning"))
-    send(producer, alert_event(flow="login", severity="warning"))
+    send(broker_producer, alert_event(flow="checkout", severity="warning"))
+    send(broker_producer, alert_event(flow="login", severity="warning"))
 
     def breaker_incident():
         with db.connect() as conn:
@@ -111,5 +119,5 @@ def test_a_failing_webhook_opens_its_breaker_alerts_and_recovers(producer, db, w
         lambda: notification_statuses(db, "webhook").count("delivered") >= 2, timeout_s=60, what="alerts delivered"
     )
     assert "dead" not in notification_statuses(db, "webhook")  # waiting on an open breaker spends no attempt
-    webhook_log = channel_workers[0].log_text()
+    webhook_log = broker_channel_workers[0].log_text()
     assert "event=notify.degraded" in webhook_log

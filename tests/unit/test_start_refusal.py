@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
     [
         ("RELOPS_CONFIG", "{bad_config}", "field 'evaluation.chunk_size'"),
         ("REDIS_URL", "http://127.0.0.1:6379/0", "REDIS_URL: must start with redis://"),
+        ("CELERY_BROKER_URL", "sqs://key:secret@queue", "CELERY_BROKER_URL: scheme sqs:// is not a broker"),
     ],
 )
 def test_a_process_refuses_to_start_and_says_why(tmp_path, command, setting, value, expected):

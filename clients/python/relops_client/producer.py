@@ -7,6 +7,10 @@ producer and rebuilt after a failure; no
 retries and socket timeouts make a dead or black-holed broker fail within ``timeout_s`` instead of
 hanging the caller (kombu retries connecting forever by default). An explicit URL keeps a
 CELERY_BROKER_URL in the service's environment (its own broker) from mattering.
+
+The broker is Redis or RabbitMQ. On RabbitMQ each queue is looked up (or declared as relops declares
+it, relops_client.queues) before its first message, and every publish waits for the broker's
+confirm and is ``mandatory``: a send that returns means a queue holds the message.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kombu import Connection, Exchange, Producer, Queue
+from kombu import Connection, Producer
 
+from relops_client.queues import declare_task_queue
 from relops_client.redis_connect import broker_kombu_url, broker_transport_options
 
 #: Celery's task message protocol version 2: the body's third element.
@@ -51,12 +56,6 @@ def task_message(task: str, kwargs: dict[str, Any], task_id: str) -> tuple[dict[
         "ignore_result": True,
     }
     return headers, [[], kwargs, _EMBED]
-
-
-def _queue(name: str) -> Queue:
-    """A queue as Celery declares it for a task routed by name: durable, behind a direct exchange of
-    the same name."""
-    return Queue(name, Exchange(name, type="direct"), routing_key=name, durable=True)
 
 
 def _summary(kwargs: dict[str, Any]) -> str:
@@ -98,6 +97,7 @@ class TaskProducer:
         self._producer: Producer | None = None
         self._batch: Any = None
         self._declared: set[str] = set()
+        self._amqp = False
 
     def send(self, task: str, kwargs: dict[str, Any], queue: str) -> str:
         """The task id of the message the broker now holds."""
@@ -109,15 +109,18 @@ class TaskProducer:
         task_ids = []
         with self._lock:
             try:
-                producer, batch = self._ready()
+                connection, producer, batch = self._ready()
                 for task, kwargs, queue in messages:
+                    if queue not in self._declared:
+                        # As relops declares it (relops_client.queues), before the first message.
+                        declare_task_queue(connection, queue)
+                        self._declared.add(queue)
                     task_id = uuid.uuid4().hex
                     headers, body = task_message(task, kwargs, task_id)
                     producer.publish(
                         self._prepared(body, headers),
-                        # The default exchange delivers to the queue of the routing key's name (the
-                        # queue is declared first, as Celery declares it). A named exchange would cost
-                        # the Redis transport a binding lookup per message.
+                        # The default exchange delivers to the queue of the routing key's name. A named
+                        # exchange would cost the Redis transport a binding lookup per message.
                         exchange="",
                         routing_key=queue,
                         headers=headers,
@@ -127,11 +130,13 @@ class TaskProducer:
                         content_type="application/json" if self._encode_body else None,
                         content_encoding="utf-8" if self._encode_body else None,
                         delivery_mode=2,
-                        declare=[] if queue in self._declared else [_queue(queue)],
+                        # RabbitMQ: a message no queue took is returned and the send raises, instead of
+                        # the broker confirming a message it dropped (with confirms, a send that
+                        # returns means a queue holds the message).
+                        mandatory=self._amqp,
                         retry=False,
                         timeout=self.timeout_s,
                     )
-                    self._declared.add(queue)
                     task_ids.append(task_id)
                 batch.flush()
             except Exception:
@@ -154,10 +159,10 @@ class TaskProducer:
         with self._lock:
             self._drop()
 
-    def _ready(self) -> tuple[Producer, Any]:
-        """The producer and its publish batch, kept open for the connection's life and flushed per
-        send: building a batch costs more than the messages of a small send."""
-        if self._producer is None:
+    def _ready(self) -> tuple[Connection, Producer, Any]:
+        """The connection, its producer and their publish batch, kept open for the connection's life
+        and flushed per send: building a batch costs more than the messages of a small send."""
+        if self._connection is None or self._producer is None:
             connection = Connection(
                 broker_kombu_url(self.broker_url),
                 connect_timeout=self.timeout_s,
@@ -166,7 +171,9 @@ class TaskProducer:
                     "socket_timeout": self.timeout_s,
                     "socket_connect_timeout": self.timeout_s,
                     "retry_on_timeout": False,
-                    # AMQP: the broker confirms each message it stored (the Redis transport ignores it).
+                    # RabbitMQ: the broker confirms each message once a queue holds it (for a quorum
+                    # queue, once a majority stored it), and the send waits for that; the Redis
+                    # transport ignores the option (a reply to its pipelined push is the same proof).
                     "confirm_publish": True,
                     # A sentinel:// broker: the primary's name (REDIS_SENTINEL_MASTER) and the
                     # Sentinels' own options; nothing for any other URL.
@@ -175,10 +182,11 @@ class TaskProducer:
             )
             connection.ensure_connection(max_retries=1, timeout=self.timeout_s)
             self._connection = connection
+            self._amqp = connection.transport.driver_type == "amqp"
             self._producer = Producer(connection.default_channel)
             self._batch = self._producer.batch()
             self._batch.__enter__()
-        return self._producer, self._batch
+        return self._connection, self._producer, self._batch
 
     def _drop(self) -> None:
         connection, self._connection, self._producer = self._connection, None, None
