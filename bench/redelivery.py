@@ -15,42 +15,27 @@ it writes until PostgreSQL shows it waiting, kills, and lets go at once.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import statistics
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
-from bench.stack import BASE_PG_URL, BASE_REDIS_URL, RESULTS_DIR, _environ
+from bench.stack import bench_stack
 from relops.broker import VISIBILITY_TIMEOUT_S
 from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
-from relops.devtools.rabbitmq import scratch_vhost
-from relops.devtools.scratch import claimed_redis_db, scratch_database
 from relops.producer import TaskProducer
 from relops.timeutil import floor_minute, iso_minute, utcnow
 
-BASE_AMQP_URL = os.environ.get("RELOPS_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
 RABBITMQ_SAMPLES = 5
 #: Redis restores past the timeout in a live worker's sweep, about every 100 s (kombu's default
 #: interval 10 s times its throttle 10): wait for both, with a margin.
 REDIS_DEADLINE_S = VISIBILITY_TIMEOUT_S + 300
 TABLE = "ops_ingested_batches"
-
-
-@contextmanager
-def _broker(name: str, run: str, redis_url: str) -> Iterator[str]:
-    if name == "redis":
-        yield redis_url
-        return
-    with scratch_vhost(BASE_AMQP_URL, f"relops-bench-{run}", f"bench-{secrets.token_urlsafe(12)}") as vhost:
-        yield vhost.url
 
 
 def _blocked(db: Engine) -> bool:
@@ -102,28 +87,11 @@ def _one_kill(env: dict[str, str], db: Engine, workdir: Path, deadline_s: float)
             process.stop()
 
 
-def measure(broker: str, samples: int) -> list[float]:
-    run = uuid.uuid4().hex[:8]
-    RESULTS_DIR.mkdir(exist_ok=True)
-    with ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="relops-bench-", dir=RESULTS_DIR)))
-        config = workdir / "relops.toml"
-        config.write_text('[[flows]]\nname = "bench"\nobjective_percent = 99.9\n')
-        database_url = stack.enter_context(scratch_database(BASE_PG_URL, f"relops_bench_{run}"))
-        redis_url = stack.enter_context(claimed_redis_db(BASE_REDIS_URL, f"bench-{run}"))
-        broker_url = stack.enter_context(_broker(broker, run, redis_url))
-        env = {
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": broker_url,
-            "DATABASE_URL": database_url,
-            "RELOPS_CONFIG": str(config),
-            "RELOPS_LOG_LEVEL": "WARNING",
-        }
-        stack.enter_context(_environ(env))
-        db = create_engine(database_url)
-        stack.callback(db.dispose)
+def measure(broker: Literal["redis", "rabbitmq"], samples: int) -> list[float]:
+    config = '[[flows]]\nname = "bench"\nobjective_percent = 99.9\n'
+    with bench_stack(config, broker=broker) as stack:
         deadline_s = 30.0 if broker == "rabbitmq" else REDIS_DEADLINE_S
-        return [_one_kill(env, db, workdir, deadline_s) for _ in range(samples)]
+        return [_one_kill(stack.env, stack.db, stack.workdir, deadline_s) for _ in range(samples)]
 
 
 def _line(broker: str, seconds: list[float]) -> str:

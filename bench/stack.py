@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import tempfile
 import uuid
@@ -10,16 +11,19 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from celery import Celery
 from sqlalchemy import Engine, create_engine
 
 from relops.devtools.celery_process import CeleryProcess, start_worker
+from relops.devtools.rabbitmq import scratch_vhost
 from relops.devtools.scratch import claimed_redis_db, scratch_database
 from relops.devtools.sink import HttpSink
 
 BASE_REDIS_URL = os.environ.get("RELOPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 BASE_PG_URL = os.environ.get("RELOPS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+BASE_AMQP_URL = os.environ.get("RELOPS_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
 RESULTS_DIR = Path(__file__).parent / "results"
 #: bench.naive_tasks' task that only counts itself (in this Redis key): what a message costs Celery.
 COUNT_ONLY = "bench.count_only"
@@ -60,7 +64,19 @@ def flows_config(flows: int, chunk_size: int, objective: str = "99.9", extra: st
 
 
 @contextmanager
-def bench_stack(config_text: str, extra_env: dict[str, str] | None = None) -> Iterator[BenchStack]:
+def _broker(name: str, run: str, redis_url: str) -> Iterator[str]:
+    """The run's broker URL: its Redis index, or a RabbitMQ vhost of its own (dropped afterwards)."""
+    if name == "redis":
+        yield redis_url
+        return
+    with scratch_vhost(BASE_AMQP_URL, f"relops-bench-{run}", f"bench-{secrets.token_urlsafe(12)}") as vhost:
+        yield vhost.url
+
+
+@contextmanager
+def bench_stack(
+    config_text: str, extra_env: dict[str, str] | None = None, broker: Literal["redis", "rabbitmq"] = "redis"
+) -> Iterator[BenchStack]:
     run = uuid.uuid4().hex[:8]
     RESULTS_DIR.mkdir(exist_ok=True)
     with ExitStack() as stack:
@@ -69,9 +85,10 @@ def bench_stack(config_text: str, extra_env: dict[str, str] | None = None) -> It
         config_path.write_text(config_text)
         database_url = stack.enter_context(scratch_database(BASE_PG_URL, f"relops_bench_{run}"))
         redis_url = stack.enter_context(claimed_redis_db(BASE_REDIS_URL, f"bench-{run}"))
+        broker_url = stack.enter_context(_broker(broker, run, redis_url))
         env = {
             "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
+            "CELERY_BROKER_URL": broker_url,
             "DATABASE_URL": database_url,
             "RELOPS_CONFIG": str(config_path),
             "RELOPS_LOG_LEVEL": "WARNING",
@@ -81,7 +98,7 @@ def bench_stack(config_text: str, extra_env: dict[str, str] | None = None) -> It
         stack.enter_context(_environ(env))
         db = create_engine(database_url)
         stack.callback(db.dispose)
-        producer = Celery("bench", broker=redis_url, set_as_current=False)
+        producer = Celery("bench", broker=broker_url, set_as_current=False)
         producer.conf.update(task_serializer="json", accept_content=["json"])
         stack.callback(producer.close)
         yield BenchStack(env=env, db=db, producer=producer, workdir=workdir, _exit=stack)

@@ -69,11 +69,12 @@ def oldest_countable(config: RelopsConfig, now: datetime) -> datetime:
 
 
 def horizons(config: RelopsConfig, now: datetime) -> Horizons:
+    oldest = oldest_countable(config, now)
     return Horizons(
         # Whole hours, so the minute table never keeps a partial hour at its old edge.
         minutes=floor_hour(now - timedelta(seconds=config.evaluation.minute_retention_s)),
-        hours=oldest_countable(config, now),
-        days=floor_day(oldest_countable(config, now)),
+        hours=oldest,
+        days=floor_day(oldest),
         snapshots=now - timedelta(days=config.evaluation.snapshot_retention_days),
         batch_ids=now - BATCH_ID_RETENTION,
         rejections=now - REJECTION_RETENTION,
