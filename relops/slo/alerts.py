@@ -8,13 +8,29 @@ from typing import Any
 
 from relops.alerting.events import AlertEvent
 from relops.config import FlowConfig
-from relops.slo.burnrate import FlowEvaluation
+from relops.slo.burnrate import FlowEvaluation, WindowResult
 
 SOURCE_SLO = "slo"
 
 
-def _rate(value: Fraction | None) -> float | None:
+def rounded_rate(value: Fraction | None) -> float | None:
+    """A burn rate or budget as details and snapshots show it: four decimals."""
     return None if value is None else round(float(value), 4)
+
+
+def snapshot_window(window: WindowResult) -> dict[str, Any]:
+    """One window as a snapshot stores it: its details, named."""
+    return {"window": window.name, **_window_details(window)}
+
+
+def _window_details(window: WindowResult) -> dict[str, Any]:
+    return {
+        "window_s": window.window_s,
+        "events": window.events,
+        "errors": window.errors,
+        "burn_rate": rounded_rate(window.burn_rate),
+        "status": window.status.value,
+    }
 
 
 def slo_labels(flow: FlowConfig, severity: str) -> dict[str, str]:
@@ -34,26 +50,17 @@ def evaluation_details(evaluation: FlowEvaluation, flow: FlowConfig, as_of: date
         corrected = {
             "excluded_events": evaluation.excluded_events,
             "excluded_errors": evaluation.excluded_errors,
-            "budget_remaining_uncorrected": _rate(evaluation.budget_remaining_uncorrected),
+            "budget_remaining_uncorrected": rounded_rate(evaluation.budget_remaining_uncorrected),
         }
     return {
         "flow": flow.name,
         "objective_percent": float(flow.objective_percent),
         "evaluated_at": as_of.isoformat(),
-        "windows": {
-            w.name: {
-                "window_s": w.window_s,
-                "events": w.events,
-                "errors": w.errors,
-                "burn_rate": _rate(w.burn_rate),
-                "status": w.status.value,
-            }
-            for w in evaluation.windows
-        },
+        "windows": {w.name: _window_details(w) for w in evaluation.windows},
         "period_days": flow.period_days,
         "period_events": evaluation.period_events,
         "period_errors": evaluation.period_errors,
-        "budget_remaining": _rate(evaluation.budget_remaining),
+        "budget_remaining": rounded_rate(evaluation.budget_remaining),
         "budget_exhausted": evaluation.budget_exhausted,
         "time_to_exhaustion_s": evaluation.time_to_exhaustion_s,
         **corrected,

@@ -98,6 +98,7 @@ class FlowEvaluation:
         return tuple(w for w in self.windows if w.events > 0)
 
 
+@lru_cache(maxsize=1024)
 def objective_fraction(objective_percent: Decimal | str | int) -> Fraction:
     """99.9 (percent) -> Fraction(999, 1000), exactly."""
     return Fraction(Decimal(objective_percent)) / 100
@@ -109,9 +110,14 @@ def _exact(value: Decimal | int) -> Fraction:
     return Fraction(value)
 
 
-@lru_cache(maxsize=256)
 def _allowed_error_ratio(objective: Fraction) -> Fraction:
-    return 1 - objective
+    # Keyed by the integers: hashing a Fraction costs a modular inverse, more than the subtraction.
+    return _allowed_by_parts(objective.numerator, objective.denominator)
+
+
+@lru_cache(maxsize=256)
+def _allowed_by_parts(numerator: int, denominator: int) -> Fraction:
+    return 1 - Fraction(numerator, denominator)
 
 
 def burn_rate(counts: Counts, objective: Fraction) -> Fraction | None:
@@ -124,8 +130,15 @@ def burn_rate(counts: Counts, objective: Fraction) -> Fraction | None:
     return Fraction(counts.bad * allowed.denominator, total * allowed.numerator)
 
 
-def _breaches(burn: Fraction | None, threshold: Fraction) -> bool:
-    return burn is not None and burn > threshold
+def _breaches(counts: Counts | None, allowed: Fraction, threshold: Fraction) -> bool:
+    """burn > threshold, that is bad/total > threshold * allowed, cross-multiplied: integers only,
+    no Fraction to build and normalise for each of a tick's thousands of comparisons."""
+    if counts is None or counts.total == 0:
+        return False
+    return (
+        counts.bad * allowed.denominator * threshold.denominator
+        > threshold.numerator * allowed.numerator * counts.total
+    )
 
 
 def evaluate_window(
@@ -133,7 +146,6 @@ def evaluate_window(
 ) -> WindowResult:
     """Classify one window against its rule."""
     burn = burn_rate(counts, objective)
-    confirm_burn = burn_rate(confirm_counts, objective) if confirm_counts is not None else None
     if counts.total == 0:
         status = WindowStatus.NO_DATA
     elif counts.total < rule.min_events:
@@ -141,12 +153,13 @@ def evaluate_window(
     else:
         status = WindowStatus.OK
         if counts.bad >= rule.min_bad_events:
+            allowed = _allowed_error_ratio(objective)
             for level, threshold in (
                 (WindowStatus.CRITICAL, _exact(rule.critical_burn)),
                 (WindowStatus.WARNING, _exact(rule.warning_burn)),
             ):
-                confirmed = rule.confirm_window_s is None or _breaches(confirm_burn, threshold)
-                if _breaches(burn, threshold) and confirmed:
+                confirmed = rule.confirm_window_s is None or _breaches(confirm_counts, allowed, threshold)
+                if _breaches(counts, allowed, threshold) and confirmed:
                     status = level
                     break
     return WindowResult(
@@ -191,6 +204,7 @@ def evaluate_flow(
         for rule in rules
     )
     budget_remaining = budget_left(period_counts, objective)
+    uncorrected = Counts(good=period_counts.good + excluded.good, bad=period_counts.bad + excluded.bad)
     budget_exhausted = (
         budget_remaining is not None and budget_remaining <= 0 and period_counts.total >= budget_min_events
     )
@@ -217,9 +231,7 @@ def evaluate_flow(
         severity=severity,
         excluded_events=excluded.total,
         excluded_errors=excluded.bad,
-        budget_remaining_uncorrected=budget_left(
-            Counts(good=period_counts.good + excluded.good, bad=period_counts.bad + excluded.bad), objective
-        ),
+        budget_remaining_uncorrected=budget_remaining if not excluded.total else budget_left(uncorrected, objective),
     )
 
 
@@ -239,6 +251,8 @@ def time_to_exhaustion_s(budget_remaining: Fraction | None, window: WindowResult
         return None
     if budget_remaining <= 0:
         return 0
-    if window is None or window.burn_rate is None or window.burn_rate == 0:
+    burn = None if window is None else window.burn_rate
+    if burn is None or burn == 0:
         return None
-    return int(budget_remaining * period_s / window.burn_rate)
+    # remaining * period / burn, floored in integers (both positive here).
+    return (budget_remaining.numerator * burn.denominator * period_s) // (budget_remaining.denominator * burn.numerator)

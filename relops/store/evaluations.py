@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from models import EvaluationTick
 from relops.config import FlowConfig
-from relops.slo.alerts import evaluation_details
+from relops.slo.alerts import rounded_rate, snapshot_window
 from relops.slo.burnrate import FlowEvaluation
 
 
@@ -66,18 +66,19 @@ def save_snapshots(conn: Connection, as_of: datetime, evaluated: Sequence[tuple[
     for flow, evaluation in evaluated:
         if not evaluation.non_empty_windows and not evaluation.period_events:
             continue
-        details = evaluation_details(evaluation, flow, as_of)
-        windows = [{"window": name, **window} for name, window in details["windows"].items() if window["events"]]
+        windows = [snapshot_window(w) for w in evaluation.windows if w.events]
         columns["flows"].append(flow.name)
         columns["severities"].append(evaluation.severity.value)
         columns["objectives"].append(flow.objective_percent)
-        columns["budgets"].append(details["budget_remaining"])
+        columns["budgets"].append(rounded_rate(evaluation.budget_remaining))
         columns["ttes"].append(evaluation.time_to_exhaustion_s)
         columns["events"].append(evaluation.period_events)
         columns["errors"].append(evaluation.period_errors)
         columns["excluded_events"].append(evaluation.excluded_events)
         columns["excluded_errors"].append(evaluation.excluded_errors)
-        columns["uncorrected"].append(details.get("budget_remaining_uncorrected"))
+        columns["uncorrected"].append(
+            rounded_rate(evaluation.budget_remaining_uncorrected) if evaluation.excluded_events else None
+        )
         columns["windows"].append(windows)
     if not columns["flows"]:
         return 0

@@ -4,6 +4,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relops.config import DEFAULT_WINDOWS, WindowRule
 from relops.slo.burnrate import (
@@ -187,3 +189,48 @@ def test_time_to_exhaustion_none_when_not_burning():
     rule = WindowRule(name="1h", window_s=3600, min_events=3, warning_burn=7, critical_burn=14)
     healthy = evaluate_window(rule, Counts(good=100, bad=0), P999)
     assert time_to_exhaustion_s(Fraction(1, 2), healthy, 86400) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    good=st.integers(0, 10**7),
+    bad=st.integers(0, 10**7),
+    objective=st.decimals(min_value=Decimal("50"), max_value=Decimal("99.9999"), places=4),
+    warning=st.decimals(min_value=Decimal("0.5"), max_value=Decimal("50"), places=2),
+    confirm_bad=st.integers(0, 10**5),
+)
+def test_window_status_is_the_fraction_comparison_of_its_burn_rate(good, bad, objective, warning, confirm_bad):
+    # Statuses are decided in integers; they must agree with the exact burn rate every time.
+    rule = WindowRule(
+        name="1h", window_s=3600, min_events=1, warning_burn=warning, critical_burn=warning * 2, confirm_window_s=300
+    )
+    target = objective_fraction(objective)
+    confirm = Counts(good=good // 12, bad=confirm_bad)
+    result = evaluate_window(rule, Counts(good=good, bad=bad), target, confirm)
+    burn, confirm_burn = burn_rate(Counts(good=good, bad=bad), target), burn_rate(confirm, target)
+
+    def above(threshold: Decimal) -> bool:
+        limit = Fraction(threshold)
+        return burn is not None and burn > limit and confirm_burn is not None and confirm_burn > limit
+
+    expected = (
+        WindowStatus.NO_DATA
+        if good + bad == 0
+        else WindowStatus.CRITICAL
+        if above(warning * 2)
+        else WindowStatus.WARNING
+        if above(warning)
+        else WindowStatus.OK
+    )
+    assert result.status is expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(period_good=st.integers(1, 10**8), period_bad=st.integers(0, 10**5), window_bad=st.integers(1, 10**4))
+def test_time_to_exhaustion_is_the_floor_of_the_exact_quotient(period_good, period_bad, window_bad):
+    result = flow({"1h": Counts(good=10_000, bad=window_bad)}, period=Counts(good=period_good, bad=period_bad))
+    remaining = result.budget_remaining
+    if remaining is None or remaining <= 0:
+        assert result.time_to_exhaustion_s in (0, None)
+        return
+    assert result.time_to_exhaustion_s == int(remaining * 30 * 86400 / result.windows[0].burn_rate)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relops.store.windows import Piece, ceil_day, split_span, window_pieces
+from relops.store.windows import Piece, ceil_day, merged_ranges, split_span, window_pieces
 from relops.timeutil import floor_day, floor_hour
 
 T = datetime(2026, 11, 27, 12, 31, tzinfo=UTC)
@@ -81,3 +81,16 @@ def test_a_window_ending_late_in_an_hour_reads_that_hour_less_its_minutes_to_com
         (Piece(H, datetime(2026, 11, 27, 12, tzinfo=UTC), datetime(2026, 11, 27, 13, tzinfo=UTC)), 1),
         (Piece(M, end, datetime(2026, 11, 27, 13, tzinfo=UTC)), -1),
     ]
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(1, 100)), min_size=1, max_size=12))
+def test_merged_ranges_cover_exactly_the_pieces_minutes(spans):
+    # The sums' WHERE clause reads the merged ranges: every piece's minute inside one, nothing else.
+    pieces = [Piece(M, T + timedelta(minutes=a), T + timedelta(minutes=a + n)) for a, n in spans]
+    merged = merged_ranges(pieces)
+    covered = {T + timedelta(minutes=m) for a, n in spans for m in range(a, a + n)}
+    inside = {
+        T + timedelta(minutes=m) for m in range(-10, 700) if any(s <= T + timedelta(minutes=m) < e for s, e in merged)
+    }
+    assert inside == covered
+    assert all(e1 < s2 for (_, e1), (s2, _) in itertools.pairwise(merged))  # disjoint, not touching, in order
