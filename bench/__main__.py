@@ -19,6 +19,7 @@ from bench import (
     silences,
     tick,
     tick_scale,
+    time_to_page,
 )
 
 BENCHES = {
@@ -26,6 +27,7 @@ BENCHES = {
     "ingest": ingest.run,
     "tick": tick.run,
     "tick-scale": tick_scale.run,
+    "time-to-page": time_to_page.run,
     "alerts": alerts.run,
     "silences": silences.run,
     "routing": routing.run,

@@ -46,6 +46,13 @@ class BenchStack:
         self._exit.callback(process.stop)
         return process
 
+    def beat(self) -> CeleryProcess:
+        """Celery beat with the stack's config (its tick interval), stopped with the stack."""
+        argv = ["beat", f"--schedule={self.workdir / 'beat-schedule'}", "--loglevel=INFO"]
+        process = CeleryProcess(argv, self.env, self.workdir / "beat.log")
+        self._exit.callback(process.stop)
+        return process
+
 
 def channel_env(webhook: HttpSink, email: HttpSink, label: str) -> dict[str, str]:
     """The environment that points both alert channels at local receivers."""
@@ -58,7 +65,8 @@ def channel_env(webhook: HttpSink, email: HttpSink, label: str) -> dict[str, str
 
 
 def flows_config(flows: int, chunk_size: int, objective: str = "99.9", extra: str = "") -> str:
-    lines = [f"[evaluation]\nchunk_size = {chunk_size}\n", extra]
+    # A tick a minute: every tick is its minute's last, and writes the snapshots the benches wait for.
+    lines = [f"[evaluation]\nchunk_size = {chunk_size}\ntick_interval_s = 60\n", extra]
     lines += [f'[[flows]]\nname = "bench-{i:04d}"\nobjective_percent = {objective}\n' for i in range(flows)]
     return "\n".join(lines)
 

@@ -29,7 +29,7 @@ ALL_QUEUES: Final = (
 
 #: Sent by beat; fans the configured flows out to TASK_EVALUATE_FLOWS in chunks.
 TASK_EVALUATE_TICK: Final = "relops.evaluate_tick"
-#: kwargs: as_of: ISO-8601 UTC minute, flows: [str]
+#: kwargs: as_of: ISO-8601 UTC minute, flows: [str], snapshots: bool (optional, default true)
 TASK_EVALUATE_FLOWS: Final = "relops.evaluate_flows"
 #: kwargs: the alert event fields listed in relops.alerting.events.REQUIRED_FIELDS
 TASK_DISPATCH_ALERT: Final = "relops.dispatch_alert"

@@ -38,10 +38,14 @@ def get_receivers() -> dict[str, Channel]:
     return build_receivers(get_settings(), get_config())
 
 
+#: How old a worker's view of the silences may be: a silence is in force everywhere this long after.
+SILENCE_RELOAD_S = 1.0
+
+
 @lru_cache(maxsize=1)
 def active_silences() -> ActiveSilences:
-    """This process's view of the silences in force (reloaded at most every second)."""
-    return ActiveSilences(max_age_s=1.0)
+    """This process's view of the silences in force (reloaded at most every SILENCE_RELOAD_S)."""
+    return ActiveSilences(max_age_s=SILENCE_RELOAD_S)
 
 
 @lru_cache(maxsize=1)

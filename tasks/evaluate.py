@@ -26,5 +26,5 @@ def evaluate_tick(**_: Any) -> dict[str, Any]:
 
 
 @app.task(name=names.TASK_EVALUATE_FLOWS, base=RelopsTask)
-def evaluate_flows(as_of: str, flows: list[str], **_: Any) -> dict[str, int]:
-    return pipeline.evaluate_flows(worker_deps(), parse_utc(as_of), flows)
+def evaluate_flows(as_of: str, flows: list[str], snapshots: bool = True, **_: Any) -> dict[str, int]:
+    return pipeline.evaluate_flows(worker_deps(), parse_utc(as_of), flows, snapshots is not False)

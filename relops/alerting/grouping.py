@@ -50,15 +50,25 @@ def send_notify(publish: Publisher, to: Destination, countdown_s: float = 0.0, m
 
 
 def schedule_flush(
-    client: Redis, publish: Publisher, to: Destination, group_wait_s: float, group_interval_s: float
+    client: Redis,
+    publish: Publisher,
+    to: Destination,
+    group_wait_s: float,
+    group_interval_s: float,
+    opening_wait_s: float | None = None,
 ) -> None:
-    """Ask for one grouped flush of the receiver after the group window, unless one is scheduled.
+    """Ask for one grouped flush of the receiver after the group window, unless one is scheduled
+    that comes as soon. ``opening_wait_s``: this alert's own wait when it opens the group (a
+    CRITICAL's, shorter), which also brings a waiting group's flush forward.
 
     Never raises: a notification that misses its flush waits in the outbox for the sweeper.
     """
+    opening = group_wait_s if opening_wait_s is None else opening_wait_s
     try:
         keys = [redis_keys.group_timer(to.receiver), redis_keys.recent_flush(to.receiver)]
-        wait_ms = run_script(client, SCRIPT, keys, [int(group_wait_s * 1000), int(group_interval_s * 1000)])
+        wait_ms = run_script(
+            client, SCRIPT, keys, [int(opening * 1000), int(group_interval_s * 1000), int(group_wait_s * 1000)]
+        )
         first, wait_s = wait_ms >= 0, max(0, wait_ms) / 1000
     except REDIS_FAULTS as exc:
         log_event(

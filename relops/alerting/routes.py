@@ -32,6 +32,8 @@ class Route:
     #: None: each receiver's own severities.
     severities: tuple[str, ...] | None
     group_wait_s: float
+    #: The group wait when the alert that opens the group is CRITICAL.
+    critical_group_wait_s: float
     group_interval_s: float
     repeat_interval_s: int
     escalation: tuple[EscalationStep, ...]
@@ -42,6 +44,10 @@ class Route:
     def label(self) -> str:
         """How messages name it: its name, or its place in the file."""
         return f"{self.path} {self.name!r}" if self.name else self.path
+
+    def opening_wait_s(self, severity: str, status: str = "firing") -> float:
+        """How long a group that this alert opens waits: not at all, by default, for a CRITICAL firing."""
+        return self.critical_group_wait_s if status == "firing" and severity == "critical" else self.group_wait_s
 
     def walk(self) -> list[Route]:
         """This route and every route below it, depth first."""
@@ -58,6 +64,9 @@ def build_tree(config: RelopsConfig, default_receivers: Sequence[str]) -> Route:
         receivers=tuple(root.receivers if root.receivers is not None else default_receivers),
         severities=root.severities,
         group_wait_s=root.group_wait_s if root.group_wait_s is not None else alerts.group_wait_s,
+        critical_group_wait_s=root.critical_group_wait_s
+        if root.critical_group_wait_s is not None
+        else alerts.critical_group_wait_s,
         group_interval_s=root.group_interval_s if root.group_interval_s is not None else alerts.group_interval_s,
         repeat_interval_s=root.repeat_interval_s or DEFAULT_REPEAT_INTERVAL_S,
         escalation=root.escalation_steps or (),
@@ -86,6 +95,7 @@ def _build(
     receivers: tuple[str, ...],
     severities: tuple[str, ...] | None,
     group_wait_s: float,
+    critical_group_wait_s: float,
     group_interval_s: float,
     repeat_interval_s: int,
     escalation: tuple[EscalationStep, ...],
@@ -100,6 +110,9 @@ def _build(
             receivers=child.receivers if child.receivers is not None else receivers,
             severities=child.severities if child.severities is not None else severities,
             group_wait_s=child.group_wait_s if child.group_wait_s is not None else group_wait_s,
+            critical_group_wait_s=child.critical_group_wait_s
+            if child.critical_group_wait_s is not None
+            else critical_group_wait_s,
             group_interval_s=child.group_interval_s if child.group_interval_s is not None else group_interval_s,
             repeat_interval_s=child.repeat_interval_s or repeat_interval_s,
             escalation=child.escalation_steps if child.escalation_steps is not None else escalation,
@@ -114,6 +127,7 @@ def _build(
         receivers=receivers,
         severities=severities,
         group_wait_s=group_wait_s,
+        critical_group_wait_s=critical_group_wait_s,
         group_interval_s=group_interval_s,
         repeat_interval_s=repeat_interval_s,
         escalation=escalation,

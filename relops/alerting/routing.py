@@ -311,7 +311,8 @@ def dispatch_alert(
     for target in routed.receivers:
         route = target.route
         to = destination_of(deps.receivers[target.receiver])
-        schedule_flush(deps.redis, deps.publish, to, route.group_wait_s, route.group_interval_s)
+        opening = route.opening_wait_s(event.severity, event.status)
+        schedule_flush(deps.redis, deps.publish, to, route.group_wait_s, route.group_interval_s, opening)
     log_event(
         logger,
         logging.WARNING,

@@ -51,7 +51,7 @@ def test(labels: tuple[str, ...], config_file: str | None) -> None:
             route = target.route
             missing = unavailable.get(target.receiver)
             click.echo(
-                f"  -> {target.receiver} (by {route.label}; group wait {route.group_wait_s:g}s, "
+                f"  -> {target.receiver} (by {route.label}; group wait {route.opening_wait_s(severity):g}s, "
                 f"repeat every {route.repeat_interval_s}s)" + (f" [cannot deliver here: {missing}]" if missing else "")
             )
             for step in route.escalation if severity == "critical" else ():

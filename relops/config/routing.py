@@ -123,6 +123,7 @@ class RouteConfig(BaseModel):
     #: Severities this route delivers; unset: each receiver's own.
     severities: tuple[Literal["warning", "critical"], ...] | None = Field(None, strict=False, min_length=1)
     group_wait_s: float | None = Field(None, ge=0, le=600)
+    critical_group_wait_s: float | None = Field(None, ge=0, le=600)
     group_interval_s: float | None = Field(None, ge=0, le=600)
     #: An open, unacknowledged incident is notified again this often while it fires (default 4 h).
     repeat_interval_s: Interval | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -26,7 +26,7 @@ from relops.store.corrections import correction_spans
 from relops.store.evaluations import claim_tick, save_snapshots
 from relops.store.incidents import open_fingerprints
 from relops.store.windows import fetch_flow_counts, period_start
-from relops.timeutil import evaluation_end, floor_to_interval
+from relops.timeutil import evaluation_end, floor_minute, floor_to_interval
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +46,21 @@ def exclusions(
     }
 
 
+def last_of_its_minute(slot: datetime, interval_s: int) -> bool:
+    """Whether the tick of ``slot`` is its minute's last. Snapshots are kept one per flow and
+    minute, written by that tick: the freshest figures of the minute, and the other ticks skip a
+    write the unique key would refuse anyway."""
+    return floor_minute(slot + timedelta(seconds=interval_s)) > floor_minute(slot)
+
+
 def tick(deps: Deps) -> dict[str, Any]:
     """Claim this tick's slot, then send one relops.evaluate_flows per chunk of flows."""
     config = deps.config
     now = deps.now()
-    slot = floor_to_interval(now, config.evaluation.tick_interval_s)
+    interval_s = config.evaluation.tick_interval_s
+    slot = floor_to_interval(now, interval_s)
     as_of = evaluation_end(now)
+    snapshots = last_of_its_minute(slot, interval_s)
     chunks = chunked([f.name for f in config.flows], config.evaluation.chunk_size)
     # Publish inside the transaction: if publishing fails the claim rolls back and the retry
     # claims the slot again; a tick is never marked done without its chunks sent.
@@ -60,7 +69,8 @@ def tick(deps: Deps) -> dict[str, Any]:
             log_event(logger, logging.INFO, "tick.skipped", slot=slot.isoformat(), reason="slot already evaluated")
             return {"slot": slot.isoformat(), "chunks": 0}
         for chunk in chunks:
-            deps.publish(names.TASK_EVALUATE_FLOWS, {"as_of": as_of.isoformat(), "flows": chunk}, names.QUEUE_EVALUATE)
+            payload = {"as_of": as_of.isoformat(), "flows": chunk, "snapshots": snapshots}
+            deps.publish(names.TASK_EVALUATE_FLOWS, payload, names.QUEUE_EVALUATE)
     log_event(
         logger,
         logging.INFO,
@@ -73,9 +83,10 @@ def tick(deps: Deps) -> dict[str, Any]:
     return {"slot": slot.isoformat(), "chunks": len(chunks)}
 
 
-def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str]) -> dict[str, int]:
-    """Evaluate a chunk of flows at ``as_of``, persist snapshots, publish an alert per breach and a
-    resolution per recovered flow with an open incident."""
+def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str], snapshots: bool = True) -> dict[str, int]:
+    """Evaluate a chunk of flows at ``as_of``, persist snapshots (unless the tick says another tick
+    of the minute writes them), publish an alert per breach and a resolution per recovered flow
+    with an open incident."""
     config = deps.config
     known = config.flows_by_name
     chunk = [known[name] for name in flows if name in known]
@@ -87,7 +98,7 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str]) -> dict[st
         excluded = exclusions(conn, config, chunk, as_of)
         counts = fetch_flow_counts(conn, chunk, config.evaluation.windows, as_of, excluded)
         evaluated = evaluate_chunk(chunk, counts, config.evaluation)
-        saved = save_snapshots(conn, as_of, evaluated)
+        saved = save_snapshots(conn, as_of, evaluated) if snapshots else 0
         # Alerts go out before the commit: a failed publish rolls back and retries the chunk, and a
         # crash after publishing redelivers a duplicate alert, which dedup absorbs. Never a lost one.
         healthy = [slo_fingerprint(f.name) for f, e in evaluated if e.severity is Severity.OK]

@@ -48,15 +48,10 @@ def dispatch(inproc: InProcessWorker, **event) -> None:
     inproc.drain()
 
 
-def test_a_critical_alert_is_grouped_then_delivered_to_both_channels_once(inproc, db, webhook_sink, email_sink):
+def test_a_lone_critical_alert_is_delivered_to_both_channels_at_once(inproc, db, webhook_sink, email_sink):
     dispatch(inproc, **alert_event("checkout"))
-    # Nothing goes out before the group window closes: each channel has one flush scheduled for then.
-    assert (webhook_sink.received, email_sink.received) == (0, 0)
-    flushes = sorted((s.task, s.countdown_s) for s in inproc.delayed)
-    assert flushes == [("relops.notify_email", 1.0), ("relops.notify_webhook", 1.0)]
-    assert notification_statuses(db, "webhook") == ["pending"] and notification_statuses(db, "email") == ["pending"]
-
-    inproc.pass_time()
+    # [alerts] critical_group_wait_s = 0: a page that opens a group waits for nothing.
+    assert inproc.delayed == []
     [hook], [mail] = webhook_sink.requests, email_sink.requests
     assert hook.path == WEBHOOK_SECRET_PATH
     assert hook.json["text"] == "🔴 CRITICAL: checkout burning its error budget at 20.0x over 1h"
@@ -76,6 +71,46 @@ def test_a_critical_alert_is_grouped_then_delivered_to_both_channels_once(inproc
         incident = conn.execute(text("SELECT * FROM ops_incidents")).one()
     assert (incident.status, incident.severity, incident.occurrences) == ("open", "critical", 1)
     assert sorted(incident.notified) == ["email", "webhook"]
+
+
+def test_a_critical_opening_a_group_waits_when_the_config_says_so(inproc, db, webhook_sink, email_sink):
+    config = inproc.deps.config
+    waiting = config.model_copy(update={"alerts": config.alerts.model_copy(update={"critical_group_wait_s": 1.0})})
+    inproc.deps = dataclasses.replace(inproc.deps, config=waiting)
+    dispatch(inproc, **alert_event("checkout"))
+    # Nothing goes out before the group window closes: each channel has one flush scheduled for then.
+    assert (webhook_sink.received, email_sink.received) == (0, 0)
+    flushes = sorted((s.task, s.countdown_s) for s in inproc.delayed)
+    assert flushes == [("relops.notify_email", 1.0), ("relops.notify_webhook", 1.0)]
+    assert notification_statuses(db, "webhook") == ["pending"] and notification_statuses(db, "email") == ["pending"]
+    inproc.pass_time()
+    assert (webhook_sink.received, email_sink.received) == (1, 1)
+
+
+def test_a_critical_brings_a_waiting_groups_flush_forward(inproc, db, webhook_sink):
+    dispatch(inproc, **alert_event("search", severity="warning"))
+    assert [(s.task, s.countdown_s) for s in inproc.delayed] == [("relops.notify_webhook", 1.0)]
+    dispatch(inproc, **alert_event("checkout"))
+    # The page did not wait behind the warning's window, and took the warning with it: one message.
+    [hook] = webhook_sink.requests
+    assert "checkout" in str(hook.json) and "search" in str(hook.json)
+    inproc.pass_time()  # the warning's own flush finds nothing left to send
+    assert webhook_sink.received == 1
+
+
+def test_criticals_right_after_a_lone_one_are_grouped(inproc, db, webhook_sink):
+    dispatch(inproc, **alert_event("checkout"))
+    assert webhook_sink.received == 1
+    for flow in ("search", "login"):
+        dispatch(inproc, **alert_event(flow))
+    # A storm behind the first page is grouped every group_interval_s (1 s), not one message each.
+    assert webhook_sink.received == 1
+    assert [(s.task, s.countdown_s) for s in inproc.delayed if s.task == "relops.notify_webhook"] == [
+        ("relops.notify_webhook", 1.0)
+    ]
+    inproc.pass_time()
+    assert webhook_sink.received == 2
+    assert "search" in str(webhook_sink.requests[1].json) and "login" in str(webhook_sink.requests[1].json)
 
 
 def test_a_warning_goes_to_the_webhook_only(inproc, db, webhook_sink, email_sink):
@@ -116,8 +151,7 @@ def test_an_escalation_from_warning_to_critical_goes_through(inproc, db, webhook
 
 def test_a_500_then_200_is_retried_with_backoff_and_delivered_once(inproc, db, webhook_sink):
     webhook_sink.respond_with(SinkResponse(status=500, body=b"upstream broke"))
-    dispatch(inproc, **alert_event())
-    inproc.pass_time()  # the flush, then the first attempt
+    dispatch(inproc, **alert_event())  # a lone CRITICAL: flushed and tried at once
     [retry] = [s for s in inproc.delayed if s.kwargs.get("message_key")]
     assert 0.1 <= retry.countdown_s <= 0.2  # retry_base_s 0.2, with jitter between half and all of it
     assert notification_statuses(db, "webhook") == ["sending"]
@@ -215,10 +249,13 @@ def test_a_storm_is_one_message_per_channel_with_every_alert_counted(inproc, db,
     for i in range(60):
         dispatch(inproc, **alert_event(f"flow-{i:03d}", severity="warning" if i % 3 else "critical"))
     inproc.settle()
-    [hook], [mail] = webhook_sink.requests, email_sink.requests
-    assert hook.json["text"].startswith("🔴 60 alerts: 20 critical, 40 warning")
-    assert "…and 55 more: 15 critical, 40 warning" in json.dumps(hook.json, ensure_ascii=False)
-    assert mail.json["subject"] == "[relops] 20 alerts: 20 critical"
+    # The storm's first alert, a CRITICAL, went out alone and at once; the rest as one message.
+    [first_hook, hook], [first_mail, mail] = webhook_sink.requests, email_sink.requests
+    assert first_hook.json["text"].startswith("🔴 CRITICAL: flow-000")
+    assert first_mail.json["subject"].startswith("[relops] CRITICAL: flow-000")
+    assert hook.json["text"].startswith("🔴 59 alerts: 19 critical, 40 warning")
+    assert "…and 54 more: 14 critical, 40 warning" in json.dumps(hook.json, ensure_ascii=False)
+    assert mail.json["subject"] == "[relops] 19 alerts: 19 critical"
     assert (delivered_count(db, "webhook"), delivered_count(db, "email")) == (60, 20)
 
 
@@ -289,8 +326,7 @@ def test_resend_409_for_a_key_used_with_another_body_is_a_dead_letter_at_once(in
 
 def test_an_email_first_tried_longer_ago_than_resend_remembers_its_key_is_not_sent_again(inproc, db, email_sink):
     email_sink.respond_with(SinkResponse(status=503))
-    dispatch(inproc, **alert_event())
-    inproc.pass_time()  # the flush and the first attempt: 503, a retry is scheduled
+    dispatch(inproc, **alert_event())  # flushed and tried at once: 503, a retry is scheduled
     assert email_sink.received == 1
     with db.begin() as conn:
         conn.execute(

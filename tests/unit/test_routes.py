@@ -80,6 +80,15 @@ def test_a_route_inherits_what_it_does_not_set():
     assert tree({}).receivers == ("webhook", "email") and tree({}).repeat_interval_s == 4 * 3600
 
 
+def test_a_critical_opening_a_group_waits_for_nothing_unless_a_route_says_so():
+    default = tree({})
+    assert (default.opening_wait_s("critical"), default.opening_wait_s("warning")) == (0, 5)
+    assert default.opening_wait_s("critical", status="resolved") == 5  # resolutions are not pages
+    root = tree({"critical_group_wait_s": 3, "routes": [{"matchers": ["team=b"], "routes": [{"group_wait_s": 9}]}]})
+    inherited = root.children[0].children[0]
+    assert (inherited.opening_wait_s("critical"), inherited.opening_wait_s("warning")) == (3, 9)
+
+
 def test_each_receiver_once_and_only_for_the_severities_it_takes():
     root = tree(TEAMS)
     reached = targets(root, labels(team="b"), "critical", ALL)
