@@ -8,8 +8,8 @@ period and the long windows start full and healthy, as in production). Then, at 
 - a total outage (every request fails);
 - 10 % of requests fail;
 - a slow 2x burn, which only the 24 h rule can catch, 18 h in: time is compressed with backdated
-  counters. The burn's first 18 h minus about a minute are written as history, and the rest runs
-  live, so the measured time is the whole 18 h, counted from the backdated first bad event;
+  counters. The burn's first 18 h less about 150 s (SLOW_BURN_CROSSES_AFTER_S) are history, and
+  the rest runs live, so the measured time is the whole 18 h, counted from the backdated first bad event;
 - a low-traffic flow (one request a minute) gets one bad request.
 
 Healthy flows run beside them and must page nobody. For each scenario the theoretical detection
