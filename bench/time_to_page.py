@@ -51,6 +51,8 @@ LEAD_S = 40.0
 #: The slow burn's theoretical crossing, this long after the live traffic starts.
 SLOW_BURN_CROSSES_AFTER_S = 150.0
 HEALTHY_FLOWS = ("ttp-healthy-1", "ttp-healthy-2", "ttp-healthy-3")
+#: Requests per second of the busy flows, healthy ones included.
+BUSY = Fraction(10)
 _TITLE = re.compile(r"\b(WARNING|CRITICAL): (ttp-[a-z0-9-]+) ")
 
 
@@ -60,8 +62,9 @@ class Scenario:
     label: str
     #: Requests per second.
     rate: Fraction
-    #: Whether request number ``index`` (counted from the live start) fails, once failing.
-    fails: Callable[[int], bool]
+    #: Once failing, every request whose number (counted from the live start) is a multiple of this
+    #: fails: an error ratio of 1 / bad_every. None: its steady traffic never fails.
+    bad_every: int | None
     #: What the rules predict: the first alert and the first CRITICAL (None: none comes).
     first: Detection | None
     critical: Detection | None
@@ -73,41 +76,20 @@ class Scenario:
 def scenarios(evaluation: EvaluationConfig) -> list[Scenario]:
     objective = objective_fraction(OBJECTIVE)
     rules = evaluation.windows
-    ten, slow, low = Fraction(1, 10), Fraction(2, 1000), Fraction(1, 60)
-    busy = Fraction(10)
+
+    def failing(flow: str, label: str, rate: Fraction, bad_every: int) -> Scenario:
+        ratio = Fraction(1, bad_every)
+        first = first_detection(rules, objective, ratio, rate)
+        return Scenario(flow, label, rate, bad_every, first, first_critical(rules, objective, ratio, rate))
+
+    one_a_minute = Fraction(1, 60)
+    single = single_error_detection(rules, objective, one_a_minute)
     return [
-        Scenario(
-            "ttp-outage",
-            "total outage",
-            busy,
-            lambda i: True,
-            first_detection(rules, objective, Fraction(1), busy),
-            first_critical(rules, objective, Fraction(1), busy),
-        ),
-        Scenario(
-            "ttp-ten-percent",
-            "10 % errors",
-            busy,
-            lambda i: i % 10 == 0,
-            first_detection(rules, objective, ten, busy),
-            first_critical(rules, objective, ten, busy),
-        ),
-        Scenario(
-            "ttp-slow-burn",
-            "slow 2x burn (backdated)",
-            Fraction(50),
-            lambda i: i % 500 == 0,
-            first_detection(rules, objective, slow, Fraction(50)),
-            first_critical(rules, objective, slow, Fraction(50)),
-        ),
-        Scenario(
-            "ttp-low-traffic",
-            "1 bad request, 1 request/min",
-            low,
-            lambda i: False,  # one bad request, sent by itself
-            single_error_detection(rules, objective, low),
-            single_error_detection(rules, objective, low),
-        ),
+        failing("ttp-outage", "total outage", BUSY, 1),
+        failing("ttp-ten-percent", "10 % errors", BUSY, 10),
+        failing("ttp-slow-burn", "slow 2x burn (backdated)", Fraction(50), 500),
+        # One bad request, recorded by itself: its steady traffic never fails.
+        Scenario("ttp-low-traffic", "1 bad request, 1 request/min", one_a_minute, None, single, single),
     ]
 
 
@@ -170,7 +152,8 @@ class Service:
 
     def __init__(self, recorder: OutcomeRecorder, started: float, fail_at: float, flows: list[Scenario]) -> None:
         self.recorder, self.started, self.fail_at, self.flows = recorder, started, fail_at, flows
-        self.healthy = {flow: Fraction(10) for flow in HEALTHY_FLOWS}
+        self.healthy = {flow: BUSY for flow in HEALTHY_FLOWS}
+        self.low = next(s for s in flows if s.bad_every is None)
         self.sent: dict[str, int] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="ttp-service", daemon=True)
@@ -180,28 +163,27 @@ class Service:
             now = time.time()
             elapsed = Fraction(now - self.started)
             for flow, rate in self.healthy.items():
-                self._send(flow, rate, elapsed, lambda i: False, failing=False)
+                self._send(flow, rate, elapsed, None)
             for scenario in self.flows:
+                # The slow burn started in its backdated history: its live requests fail from the start.
                 failing = now >= self.fail_at or scenario.flow == "ttp-slow-burn"
-                self._send(scenario.flow, scenario.rate, elapsed, scenario.fails, failing, scenario)
-            low = next(s for s in self.flows if s.flow == "ttp-low-traffic")
-            if now >= self.fail_at and low.first_bad_at is None:
-                self.recorder.record(low.flow, ok=False)
-                low.first_bad_at = time.time()
+                self._send(scenario.flow, scenario.rate, elapsed, scenario.bad_every if failing else None, scenario)
+            if now >= self.fail_at and self.low.first_bad_at is None:
+                self.recorder.record(self.low.flow, ok=False)
+                self.low.first_bad_at = time.time()
 
     def _send(
         self,
         flow: str,
         rate: Fraction,
         elapsed: Fraction,
-        fails: Callable[[int], bool],
-        failing: bool,
+        bad_every: int | None,
         scenario: Scenario | None = None,
     ) -> None:
         due = int(rate * elapsed)
         index = self.sent.get(flow, 0)
         while index < due:
-            bad = failing and fails(index)
+            bad = bad_every is not None and index % bad_every == 0
             self.recorder.record(flow, ok=not bad)
             if bad and scenario is not None and scenario.first_bad_at is None:
                 scenario.first_bad_at = time.time()
@@ -260,9 +242,9 @@ def run() -> list[str]:
                 raise RuntimeError("the configured rules never catch a 2x burn: nothing to compress")
             crosses = live_start + timedelta(seconds=SLOW_BURN_CROSSES_AFTER_S)
             burn_from = floor_minute(crosses - timedelta(seconds=float(slow.first.seconds)))
-            history = {flow: _per_minute(Fraction(10)) for flow in HEALTHY_FLOWS}
+            history = {flow: _per_minute(BUSY) for flow in HEALTHY_FLOWS}
             history |= {s.flow: _per_minute(s.rate) for s in cases}
-            history["ttp-slow-burn"] = _per_minute(slow.rate, 500, burn_from)
+            history["ttp-slow-burn"] = _per_minute(slow.rate, slow.bad_every, burn_from)
             rows = _backfill(stack.db, live_start, history)
             slow.first_bad_at = burn_from.timestamp()
             recorder = OutcomeRecorder(broker_url=stack.env["CELERY_BROKER_URL"], flush_interval_s=FLUSH_INTERVAL_S)

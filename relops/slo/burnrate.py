@@ -204,7 +204,10 @@ def evaluate_flow(
         for rule in rules
     )
     budget_remaining = budget_left(period_counts, objective)
-    uncorrected = Counts(good=period_counts.good + excluded.good, bad=period_counts.bad + excluded.bad)
+    uncorrected = budget_remaining
+    if excluded.total:
+        everything = Counts(good=period_counts.good + excluded.good, bad=period_counts.bad + excluded.bad)
+        uncorrected = budget_left(everything, objective)
     budget_exhausted = (
         budget_remaining is not None and budget_remaining <= 0 and period_counts.total >= budget_min_events
     )
@@ -231,7 +234,7 @@ def evaluate_flow(
         severity=severity,
         excluded_events=excluded.total,
         excluded_errors=excluded.bad,
-        budget_remaining_uncorrected=budget_remaining if not excluded.total else budget_left(uncorrected, objective),
+        budget_remaining_uncorrected=uncorrected,
     )
 
 

@@ -66,13 +66,17 @@ def detection_s(
 
 
 def first_detection(
-    rules: tuple[WindowRule, ...], objective: Fraction, error_ratio: Fraction, events_per_s: Fraction
+    rules: tuple[WindowRule, ...],
+    objective: Fraction,
+    error_ratio: Fraction,
+    events_per_s: Fraction,
+    levels: tuple[Level, ...] = LEVELS,
 ) -> Detection | None:
-    """The earliest rule and level to fire (a warning before the critical of the same rule)."""
+    """The earliest rule and level of ``levels`` to fire (at the same second, the higher level)."""
     found = [
         Detection(rule.name, level, seconds)
         for rule in rules
-        for level in LEVELS
+        for level in levels
         if (seconds := detection_s(rule, level, objective, error_ratio, events_per_s)) is not None
     ]
     return min(found, key=lambda d: (d.seconds, d.level != "critical"), default=None)
@@ -82,12 +86,7 @@ def first_critical(
     rules: tuple[WindowRule, ...], objective: Fraction, error_ratio: Fraction, events_per_s: Fraction
 ) -> Detection | None:
     """The earliest rule to reach CRITICAL."""
-    found = [
-        Detection(rule.name, "critical", seconds)
-        for rule in rules
-        if (seconds := detection_s(rule, "critical", objective, error_ratio, events_per_s)) is not None
-    ]
-    return min(found, key=lambda d: d.seconds, default=None)
+    return first_detection(rules, objective, error_ratio, events_per_s, levels=("critical",))
 
 
 def single_error_detection(

@@ -23,13 +23,13 @@ from relops.timeutil import floor_day, floor_hour
 
 HOUR = timedelta(hours=1)
 HALF_HOUR = timedelta(minutes=30)
+DAY = timedelta(days=1)
 # A plan made for this chunk's flows and ranges: psycopg prepares a statement run five times, and
 # PostgreSQL's generic plan for it (array and range sizes unknown) read twice the rows here.
 _PLAIN_PLANS = text(
     "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), "
     "set_config('plan_cache_mode', 'force_custom_plan', true)"
 )
-DAY = timedelta(days=1)
 Table = Literal["ops_flow_minutes", "ops_flow_hours", "ops_flow_days"]
 _BUCKET_COLUMN = {"ops_flow_minutes": "minute", "ops_flow_hours": "hour", "ops_flow_days": "day"}
 
@@ -255,12 +255,12 @@ def fetch_flow_counts(
             counts.period = add(rows, period_plan)
             continue
 
-        def less(steps: list[tuple[int, int, int]], out: Sequence[Piece], rows: list = rows) -> Counts:
-            whole, left_out = add(rows, steps), add(rows, plan([(p, 1) for p in out]))
-            return Counts(good=whole.good - left_out.good, bad=whole.bad - left_out.bad)
+        # A flow's excluded pieces are taken away as pieces of negative sign.
+        def less(key: tuple[str, str, str], sign: int = -1) -> list[tuple[int, int, int]]:
+            return plan([(piece, sign) for piece in minus.get(key, ())])
 
-        counts.windows = {n: less(s, minus.get(("w", n, flow.name), ())) for n, s in window_plans.items()}
-        counts.confirms = {n: less(s, minus.get(("c", n, flow.name), ())) for n, s in confirm_plans.items()}
-        counts.period = less(period_plan, minus.get(("p", "", flow.name), ()))
-        counts.period_excluded = add(rows, plan([(p, 1) for p in minus.get(("p", "", flow.name), ())]))
+        counts.windows = {n: add(rows, s + less(("w", n, flow.name))) for n, s in window_plans.items()}
+        counts.confirms = {n: add(rows, s + less(("c", n, flow.name))) for n, s in confirm_plans.items()}
+        counts.period = add(rows, period_plan + less(("p", "", flow.name)))
+        counts.period_excluded = add(rows, less(("p", "", flow.name), sign=1))
     return result
