@@ -26,7 +26,9 @@ from relops.timeutil import utcnow
 
 class Publisher(Protocol):
     """Sends one task message by name. Raises on a broker fault, so a caller inside a database
-    transaction rolls back with it (publish before commit: never a commit without its message)."""
+    transaction rolls back with it (publish before commit: never a commit without its message).
+    Only where the task reads nothing the transaction writes: a task that reads the caller's rows is
+    published after the commit, or it may run before they are visible (alerting.delivery)."""
 
     def __call__(self, task: str, kwargs: Mapping[str, Any], queue: str, countdown_s: float = 0.0) -> None: ...
 

@@ -5,6 +5,11 @@ takes a token from the destination's shared rate limit, a permit from the receiv
 sends. A failed send retries with backoff on the channel's own queue until ``max_attempts``, then
 becomes a dead letter; while the receiver is known to be down (breaker open) the message waits
 without spending attempts, up to ``max_outage_wait_s``.
+
+Every task here is published after the transaction whose rows it reads has committed: a delivery
+taken by another process before its claim is visible would find nothing under its key and drop the
+message until the sweeper found it stalled. A publish that fails after the commit undoes the claim
+(flush) or leaves the message to the sweeper (a retry), which resends what is overdue.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import time
 import uuid
 from datetime import timedelta
 from typing import Any
+
+from kombu.exceptions import OperationalError as BrokerError
 
 from relops import names
 from relops.alerting.grouping import Destination, destination_of, send_notify
@@ -32,12 +39,22 @@ logger = logging.getLogger(__name__)
 STALLED_AFTER = timedelta(minutes=2)
 
 
-def _send_later(deps: Deps, channel: Channel, key: str, countdown_s: float) -> float:
-    """Schedule the message's next attempt; returns the countdown used (clamped: a task that wakes
-    before what it waits for is over checks again and waits again)."""
-    countdown_s = clamp_countdown(countdown_s)
-    send_notify(deps.publish, destination_of(channel), countdown_s=countdown_s, message_key=key)
-    return countdown_s
+def _send_later(deps: Deps, channel: Channel, key: str, countdown_s: float) -> None:
+    """Schedule the message's next attempt (its next_attempt_at committed already). A broker fault
+    leaves the message to the sweeper, which resends it once it is STALLED_AFTER overdue."""
+    try:
+        send_notify(deps.publish, destination_of(channel), countdown_s=countdown_s, message_key=key)
+    except BrokerError as exc:
+        log_event(
+            logger,
+            logging.ERROR,
+            "notify.retry_not_scheduled",
+            channel=channel.name,
+            receiver=channel.receiver,
+            message_key=key,
+            error=type(exc).__name__,
+            reason="left for the sweeper",
+        )
 
 
 def flush(deps: Deps, channel: Channel) -> dict[str, Any]:
@@ -45,10 +62,14 @@ def flush(deps: Deps, channel: Channel) -> dict[str, Any]:
     key = uuid.uuid4().hex
     with deps.engine.begin() as conn:
         claimed = outbox.claim_pending(conn, channel.receiver, key, deps.now())
-        if claimed:
-            # Published before the commit: if publishing fails, the claim rolls back.
-            send_notify(deps.publish, destination_of(channel), message_key=key)
     if claimed:
+        try:
+            send_notify(deps.publish, destination_of(channel), message_key=key)
+        except BrokerError:
+            # Back to pending, so the flush's retry (or the sweeper) claims them again.
+            with deps.engine.begin() as conn:
+                outbox.release_claim(conn, key)
+            raise
         log_event(
             logger,
             logging.INFO,
@@ -62,9 +83,12 @@ def flush(deps: Deps, channel: Channel) -> dict[str, Any]:
 
 
 def _retry_later(deps: Deps, channel: Channel, key: str, countdown_s: float) -> None:
+    """Try the message again in ``countdown_s`` (clamped: a task that wakes before what it waits for
+    is over checks again and waits again)."""
+    countdown_s = clamp_countdown(countdown_s)
     with deps.engine.begin() as conn:
         outbox.touch_message(conn, key, deps.now() + timedelta(seconds=countdown_s))
-        _send_later(deps, channel, key, countdown_s)
+    _send_later(deps, channel, key, countdown_s)
 
 
 def _dead(deps: Deps, channel: Channel, key: str, reason: str, attempts: int, status: int | None = None) -> dict:
@@ -91,23 +115,26 @@ def _failed(deps: Deps, channel: Channel, key: str, error: DeliveryError) -> dic
     alerts = deps.config.alerts
     with deps.engine.begin() as conn:
         attempts = outbox.record_failure(conn, key, error.reason, deps.now())
-        if error.retryable and attempts < channel.config.max_attempts:
-            countdown = error.retry_after_s or backoff_s(attempts, alerts.retry_base_s, alerts.retry_max_s)
+        retry = error.retryable and attempts < channel.config.max_attempts
+        if retry:
+            wanted = error.retry_after_s or backoff_s(attempts, alerts.retry_base_s, alerts.retry_max_s)
+            countdown = clamp_countdown(wanted)
             outbox.touch_message(conn, key, deps.now() + timedelta(seconds=countdown))
-            countdown = _send_later(deps, channel, key, countdown)
-            log_event(
-                logger,
-                logging.WARNING,
-                "notify.retry",
-                channel=channel.name,
-                receiver=channel.receiver,
-                message_key=key,
-                attempt=attempts,
-                retry_in_s=round(countdown, 2),
-                status=error.status,
-                reason=error.reason,
-            )
-            return {"delivered": False, "retry_in_s": countdown}
+    if retry:
+        _send_later(deps, channel, key, countdown)
+        log_event(
+            logger,
+            logging.WARNING,
+            "notify.retry",
+            channel=channel.name,
+            receiver=channel.receiver,
+            message_key=key,
+            attempt=attempts,
+            retry_in_s=round(countdown, 2),
+            status=error.status,
+            reason=error.reason,
+        )
+        return {"delivered": False, "retry_in_s": countdown}
     return _dead(deps, channel, key, error.reason, attempts, error.status)
 
 
@@ -119,11 +146,10 @@ def _wait_out_outage(deps: Deps, channel: Channel, key: str, wait_s: float, erro
     reason = error.reason if error else None
     with deps.engine.begin() as conn:
         waited_s, attempts = outbox.record_outage(conn, key, reason, now + timedelta(seconds=wait_s), now)
-        if waited_s < limit_s:
-            _send_later(deps, channel, key, wait_s)
     if waited_s >= limit_s:
         why = f"receiver down for over {limit_s} s (breaker {channel.breaker} open): {reason or 'no trial call'}"
         return _dead(deps, channel, key, why, attempts)
+    _send_later(deps, channel, key, wait_s)
     log_event(
         logger,
         logging.WARNING,

@@ -79,6 +79,12 @@ def notification_payload(event: AlertEvent, kind: str, severity: str) -> dict[st
     }
 
 
+def incident_time(event: AlertEvent, now: datetime) -> datetime:
+    """When the event happened as its incident records it: never later than now, so an incident
+    never opens in the future of its own notifications (a sender whose clock runs ahead)."""
+    return min(parse_utc(event.occurred_at), now)
+
+
 def route_label(routes: Route, event: AlertEvent) -> str:
     """The routes the event lands on, as incidents and logs name them."""
     return ", ".join(r.label for r in matching_routes(routes, event.labels))
@@ -120,7 +126,7 @@ def route_alert(
     names_reached = [t.receiver for t in reached]
     muted_key = muted_by.key if muted_by else None
     record_alert_event(conn, event, silenced_by=muted_key, inhibited_by=inhibited_by)
-    at = parse_utc(event.occurred_at)
+    at = incident_time(event, deps.now())
     route = route_label(deps.routes, event)
     incident = upsert_incident(conn, event, at, silenced_by=muted_key, route=route, inhibited_by=inhibited_by)
     if muted_by is not None or inhibited_by is not None:
@@ -219,7 +225,7 @@ def resolve_alert(conn: Connection, deps: Deps, event: AlertEvent) -> Routed:
     """A resolved event: close the fingerprint's incident once, and owe a "resolved" notification
     to each receiver that heard of its firing."""
     record_alert_event(conn, event)
-    resolved = resolve_incident(conn, event.fingerprint, parse_utc(event.occurred_at))
+    resolved = resolve_incident(conn, event.fingerprint, incident_time(event, deps.now()))
     if resolved is None:
         log_event(
             logger, logging.INFO, "alert.resolve_ignored", fingerprint=event.fingerprint, reason="no open incident"

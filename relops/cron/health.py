@@ -144,7 +144,8 @@ def record_cron_runs(deps: Deps, payload: Mapping[str, Any], *, args: Sequence[A
 
 def _apply_and_publish(deps: Deps, conn: Connection, runs: Sequence[CronRun]) -> list[AlertEvent]:
     events = apply_runs(conn, deps.config, runs)
-    # Published before the commit, as for burn-rate alerts: a failure rolls back and retries.
+    # Published before the commit, as for burn-rate alerts: a failure rolls back and retries, and
+    # relops.dispatch_alert reads no cron row this transaction writes, so it cannot run ahead of it.
     for event in events:
         publish_alert(deps.publish, event)
     return events

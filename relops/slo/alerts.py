@@ -67,8 +67,16 @@ def evaluation_details(evaluation: FlowEvaluation, flow: FlowConfig, as_of: date
     }
 
 
-def slo_alert(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, runbook_url: str) -> AlertEvent:
-    """The alert event for a flow that breaches (WARNING or CRITICAL)."""
+def slo_alert(
+    evaluation: FlowEvaluation,
+    flow: FlowConfig,
+    as_of: datetime,
+    runbook_url: str,
+    evaluated_at: datetime | None = None,
+) -> AlertEvent:
+    """The alert event for a flow that breaches (WARNING or CRITICAL). ``as_of`` is the end of the
+    windows the evaluation read (the close of the current minute: in the future); the event
+    occurred when the evaluation ran, ``evaluated_at`` (default ``as_of``)."""
     if not evaluation.severity.is_breach:
         raise ValueError(f"flow {flow.name!r} is {evaluation.severity}, not a breach")
     firing = [w for w in evaluation.windows if w.status.value == evaluation.severity.value]
@@ -94,13 +102,20 @@ def slo_alert(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, run
         summary=summary,
         details=evaluation_details(evaluation, flow, as_of),
         runbook_url=runbook_url,
-        occurred_at=as_of.isoformat(),
+        occurred_at=(evaluated_at or as_of).isoformat(),
         labels=slo_labels(flow, evaluation.severity.value),
     )
 
 
-def slo_resolved(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, runbook_url: str) -> AlertEvent:
-    """The event that closes a flow's incident once every window is healthy again."""
+def slo_resolved(
+    evaluation: FlowEvaluation,
+    flow: FlowConfig,
+    as_of: datetime,
+    runbook_url: str,
+    evaluated_at: datetime | None = None,
+) -> AlertEvent:
+    """The event that closes a flow's incident once every window is healthy again (times as for
+    slo_alert)."""
     budget = evaluation.budget_remaining
     budget_text = "no data" if budget is None else f"{float(budget) * 100:.1f}%"
     rates = ", ".join(
@@ -117,7 +132,7 @@ def slo_resolved(evaluation: FlowEvaluation, flow: FlowConfig, as_of: datetime, 
         summary=f"{flow.name} is back within its objective ({rates}). Budget remaining {budget_text}.",
         details=evaluation_details(evaluation, flow, as_of),
         runbook_url=runbook_url,
-        occurred_at=as_of.isoformat(),
+        occurred_at=(evaluated_at or as_of).isoformat(),
         status="resolved",
         labels=slo_labels(flow, "ok"),
     )

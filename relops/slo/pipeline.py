@@ -94,6 +94,8 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str], snapshots:
         log_event(logger, logging.WARNING, "evaluate.unknown_flow", flow=name, reason="not in the config any more")
 
     breaches = recovered = 0
+    # Events say when they happened; the windows' end (as_of) is the close of the current minute.
+    evaluated_at = deps.now()
     with deps.engine.begin() as conn:
         excluded = exclusions(conn, config, chunk, as_of)
         counts = fetch_flow_counts(conn, chunk, config.evaluation.windows, as_of, excluded)
@@ -101,13 +103,15 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str], snapshots:
         saved = save_snapshots(conn, as_of, evaluated) if snapshots else 0
         # Alerts go out before the commit: a failed publish rolls back and retries the chunk, and a
         # crash after publishing redelivers a duplicate alert, which dedup absorbs. Never a lost one.
+        # No race either: relops.dispatch_alert reads nothing this transaction writes (the event
+        # carries the evaluation), unlike a delivery, which reads its claim (delivery.py).
         healthy = [slo_fingerprint(f.name) for f, e in evaluated if e.severity is Severity.OK]
         recovering = open_fingerprints(conn, healthy) if healthy else set()
         messages = []
         for flow, evaluation in evaluated:
             event: AlertEvent
             if evaluation.severity.is_breach:
-                event = slo_alert(evaluation, flow, as_of, config.runbook_url(flow))
+                event = slo_alert(evaluation, flow, as_of, config.runbook_url(flow), evaluated_at)
                 breaches += 1
                 log_event(
                     logger,
@@ -118,7 +122,7 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str], snapshots:
                     title=event.title,
                 )
             elif slo_fingerprint(flow.name) in recovering:
-                event = slo_resolved(evaluation, flow, as_of, config.runbook_url(flow))
+                event = slo_resolved(evaluation, flow, as_of, config.runbook_url(flow), evaluated_at)
                 recovered += 1
                 log_event(logger, logging.WARNING, "evaluate.recovered", flow=flow.name)
             else:

@@ -94,6 +94,17 @@ def claim_pending(conn: Connection, receiver: str, key: str, now: datetime, limi
     return len(conn.execute(_CLAIM, {"receiver": receiver, "key": key, "now": now, "limit": limit}).all())
 
 
+def release_claim(conn: Connection, key: str) -> int:
+    """Undo a claim whose delivery could not be asked for: its notifications are pending again."""
+    return conn.execute(
+        text(
+            "UPDATE ops_notifications SET status = 'pending', message_key = NULL, claimed_at = NULL, "
+            "next_attempt_at = NULL WHERE message_key = :key AND status = 'sending' AND attempts = 0"
+        ),
+        {"key": key},
+    ).rowcount
+
+
 def message_payloads(conn: Connection, key: str) -> list[dict[str, Any]]:
     """The notifications of a message still being sent (none once it is delivered or dead)."""
     rows = conn.execute(
