@@ -56,6 +56,7 @@ from relops.store.incidents import incident_audit, incident_notifications, incid
 from relops.store.silences import silence_rows
 from relops.timeutil import parse_duration, parse_utc, utcnow
 from relops.web.auth import AmbiguousCookie, Authenticator, Principal
+from relops.web.body_limit import MAX_BODY_BYTES, BodyLimit
 from relops.web.charts import (
     DEFAULT_RANGE,
     JOB_RANGES,
@@ -65,6 +66,7 @@ from relops.web.charts import (
     flow_series_payload,
     job_runs_payload,
 )
+from relops.web.login_form import LoginBodyRefused, check_login_media_type, parse_login_body, read_login_body
 from relops.web.overview import FLOW_SORTS, STRIP_CELLS, run_strip, sorted_flows
 from relops.web.protection import NO_STORE, SAFE_METHODS, SECURITY_HEADERS, csrf_matches, same_origin
 from relops.web.throttle import LoginThrottle
@@ -270,6 +272,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     throttle = LoginThrottle(redis())
     # The API's schema is served to admins; no docs pages (they would load scripts from a CDN).
     app = FastAPI(title="relops", version=__version__, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    # Inside AccessControl: a caller is identified (and refused) before any body is read, and the
+    # 413 gets the security headers.
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(AccessControl, authenticator=authenticator, password=engine.url.password)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -545,25 +550,29 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        form = await request.form()
-        name, token = (form_text(form, "name") or "").strip(), (form_text(form, "token") or "").strip()
         client = client_address(request)
-        wait_s = await run_in_threadpool(throttle.retry_after_s, client, name)
+        # The throttle is per address only, so it is decided before the body is read.
+        wait_s = await run_in_threadpool(throttle.retry_after_s, client)
         if wait_s is not None:
             log_event(logger, logging.WARNING, "web.login_throttled", client=client, retry_after_s=wait_s)
             error = f"Too many failed sign-ins: try again in {wait_s} s."
             headers = {"Retry-After": str(wait_s)}
             return TEMPLATES.TemplateResponse(request, "login.html", {"error": error}, status_code=429, headers=headers)
         try:
+            check_login_media_type(request.headers.get("content-type"))
+            name, token = parse_login_body(await read_login_body(request))
+        except LoginBodyRefused as exc:
+            log_event(logger, logging.WARNING, "web.login_refused", client=client, status=exc.status)
+            return TEMPLATES.TemplateResponse(request, "login.html", {"error": exc.reason}, status_code=exc.status)
+        try:
             principal = await run_in_threadpool(authenticator.sign_in, name, token, client)
         except DATABASE_UNAVAILABLE as exc:
             return database_unavailable(request, exc, engine.url.password)
         if principal is None:
-            await run_in_threadpool(throttle.failed, client, name)
+            await run_in_threadpool(throttle.failed, client)
             log_event(logger, logging.WARNING, "web.login_failed", client=client)
             error = "Unknown user name or token."
             return TEMPLATES.TemplateResponse(request, "login.html", {"error": error}, status_code=401)
-        await run_in_threadpool(throttle.succeeded, client, name)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             authenticator.cookie_name(request),

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from relops.devtools.celery_process import CeleryProcess
+from relops.devtools.sink import HttpSink, SinkResponse
 from tests.debian_packages import ensure_commands
 from tests.integration.conftest import CRON_JOB, run_cli, wait_for
 from tests.web_support import running_server
@@ -117,3 +118,32 @@ def test_fetch_reports_to_the_intake(
     wait_for(lambda: [r.status for r in runs(db)] == ["success"] and runs(db)[0].started_at, what="the run recorded")
     assert runs(db)[0].result == "exported 42 rows"
     duplicate_seen(worker, batch_id)
+
+
+@pytest.mark.parametrize("script", ["cron-http.mjs", "outcomes-http.mjs"])
+@pytest.mark.parametrize("status", [302, 307])
+def test_the_fetch_examples_refuse_a_redirect_and_plain_http_elsewhere(script: str, status: int) -> None:
+    """An intake URL that redirects gets the key nowhere else (fetch follows redirects by default:
+    a 307 resends the body, and the other host's 202 looked like success)."""
+    (node_path,) = ensure_commands((("node", "nodejs"),), ("nodejs",))
+    key = "rlk_node_key_never_leaves_0123456789"
+
+    def run(intake_url: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "RELOPS_INTAKE_URL": intake_url, "RELOPS_KEY": key}
+        return subprocess.run(
+            [node_path, script, CRON_JOB], cwd=EXAMPLES, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    with (
+        HttpSink(default=SinkResponse(status=202, body=b'{"status": "success"}')) as elsewhere,
+        HttpSink(
+            default=SinkResponse(status=status, headers={"Location": f"http://localhost:{elsewhere.port}/x"})
+        ) as intake,
+    ):
+        done = run(intake.url)
+        assert intake.received >= 1
+    assert done.returncode != 0, done.stdout
+    assert elsewhere.received == 0, [(r.method, r.path) for r in elsewhere.requests]
+    assert key not in done.stdout + done.stderr
+    refused = run("http://relops.example:8081")  # refused before any connection
+    assert refused.returncode != 0 and "must be https://" in refused.stderr

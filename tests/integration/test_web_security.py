@@ -5,6 +5,7 @@ that answer them."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 TIMEOUT_S = 10
 #: What every response must carry (the policy itself is checked below).
 SECURITY_HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def open_incident(db: Engine, flow: str = "checkout") -> int:
@@ -314,28 +316,89 @@ def test_anonymous_requests_get_401_before_any_validation(web):
 # Throttling, and the audit trail.
 
 
-def test_repeated_failed_sign_ins_are_throttled_per_name_and_per_address(web):
+def attempt_sign_in(web: str, who: str, secret: str, address: str) -> requests.Response:
+    # The test client is on 127.0.0.1, the trusted proxy by default: it may say whom it forwards.
+    return requests.post(
+        web + "/login",
+        data={"name": who, "token": secret},
+        headers={"Origin": web, "X-Forwarded-For": address},
+        timeout=TIMEOUT_S,
+        allow_redirects=False,
+    )
+
+
+def test_failed_sign_ins_from_elsewhere_never_lock_a_user_out(web):
+    name, token = new_login("admin")
+    # Wrong tokens for the name from many addresses (five used to refuse the right token for 15 min).
+    guesses = [attempt_sign_in(web, name, "rlp_guess", f"198.51.100.{i}").status_code for i in range(30)]
+    assert guesses == [401] * 30
+    assert attempt_sign_in(web, name, token, "198.51.100.200").status_code == 303
+
+
+def test_repeated_failed_sign_ins_are_throttled_per_address(web):
+    name, token = new_login("admin")
+    guesses = [attempt_sign_in(web, f"nobody-{i}", "rlp_guess", "192.0.2.50").status_code for i in range(20)]
+    assert guesses == [401] * 20
+    throttled = attempt_sign_in(web, name, token, "192.0.2.50")  # refused unchecked from that address
+    assert throttled.status_code == 429 and 0 < int(throttled.headers["Retry-After"]) <= 900
+    assert attempt_sign_in(web, name, token, "192.0.2.51").status_code == 303  # others are unaffected
+
+
+def test_a_valid_token_buys_an_address_no_more_guesses(web):
+    name, token = new_login("admin")
+    assert [attempt_sign_in(web, name, "rlp_guess", "192.0.2.60").status_code for _ in range(19)] == [401] * 19
+    assert attempt_sign_in(web, name, token, "192.0.2.60").status_code == 303
+    assert attempt_sign_in(web, name, "rlp_guess", "192.0.2.60").status_code == 401
+    assert attempt_sign_in(web, name, token, "192.0.2.60").status_code == 429
+
+
+def test_ipv6_sign_ins_are_throttled_per_64_block(web):
+    name, token = new_login("admin")
+    guesses = [attempt_sign_in(web, name, "rlp_guess", f"2001:db8:5:7::{i:x}").status_code for i in range(1, 21)]
+    assert guesses == [401] * 20
+    assert attempt_sign_in(web, name, token, "2001:db8:5:7:ffff::1").status_code == 429  # same /64
+    assert attempt_sign_in(web, name, token, "2001:db8:5:8::1").status_code == 303  # the next /64
+
+
+# Bodies: the sign-in form is public, so it takes only what the form sends; every body is capped.
+
+
+def test_sign_in_refuses_multipart_files_and_floods_of_fields(web):
     name, token = new_login("admin")
 
-    def attempt(who: str, secret: str, address: str) -> requests.Response:
-        # The test client is on 127.0.0.1, the trusted proxy by default: it may say whom it forwards.
-        headers = {"Origin": web, "X-Forwarded-For": address}
-        return requests.post(
-            web + "/login",
-            data={"name": who, "token": secret},
-            headers=headers,
-            timeout=TIMEOUT_S,
-            allow_redirects=False,
-        )
+    def post(form: bool = False, **kwargs) -> requests.Response:
+        headers = {"Origin": web, **(FORM if form else {})}
+        return requests.post(web + "/login", headers=headers, timeout=TIMEOUT_S, allow_redirects=False, **kwargs)
 
-    assert [attempt(name, "rlp_guess", f"198.51.100.{i}").status_code for i in range(5)] == [401] * 5
-    throttled = attempt(name, token, "198.51.100.99")  # the right token, but the name is throttled
-    assert throttled.status_code == 429 and 0 < int(throttled.headers["Retry-After"]) <= 900
-    other_name, other_token = new_login("admin")
-    assert attempt(other_name, other_token, "198.51.100.1").status_code == 303  # others are unaffected
-    guesses = [attempt(f"nobody-{i}", "rlp_guess", "192.0.2.50").status_code for i in range(20)]
-    assert guesses == [401] * 20
-    assert attempt(other_name, other_token, "192.0.2.50").status_code == 429  # that address is throttled
+    # Multipart: a file part, and many fields (Starlette would parse up to 1,000 of 1 MB each).
+    upload = post(data={"name": name, "token": token}, files={"f": ("f.bin", b"x" * 1024)})
+    assert upload.status_code == 415 and "application/x-www-form-urlencoded" in upload.text
+    assert post(files=[(f"f{i}", (None, "y" * 64)) for i in range(300)]).status_code == 415
+    assert post(files=[(f"f{i}", (None, "y" * 64)) for i in range(1_000)]).status_code == 413  # over the app's cap
+    # Urlencoded, but larger than the form sends: declared, or streamed without a length.
+    assert post(data={"name": name, "token": token, "pad": "z" * 1_000_000}).status_code == 413
+    assert post(data={"name": name, "token": token, "pad": "z" * 10_000}).status_code == 413
+    assert post(form=True, data=iter([b"name=", b"z" * 5_000, b"&token=x"])).status_code == 413
+    # Small, but a flood of fields, or not text.
+    assert post(form=True, data="&".join(["a="] * 300)).status_code == 400
+    assert post(form=True, data=b"name=%ff&token=x").status_code == 400
+    assert post(data={"name": name, "token": token}).status_code == 303  # the form itself still works
+
+
+def test_every_body_is_capped_declared_or_streamed(web, admin):
+    _name, token, _session = admin
+    bearer = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    big = json.dumps({"matchers": ["flow=checkout"], "duration": "1h", "reason": "r" * 200_000}).encode()
+    declared = requests.post(web + "/api/v1/silences", data=big, headers=bearer, timeout=TIMEOUT_S)
+    assert declared.status_code == 413 and "larger than 65536 bytes" in declared.json()["detail"]
+    assert SECURITY_HEADERS.items() <= declared.headers.items()
+    chunks = (big[i : i + 16_384] for i in range(0, len(big), 16_384))  # chunked: no Content-Length
+    streamed = requests.post(web + "/api/v1/silences", data=chunks, headers=bearer, timeout=TIMEOUT_S)
+    assert streamed.status_code == 413 and "larger than 65536 bytes" in streamed.json()["detail"]
+    # Anonymous callers are still refused before any body is looked at.
+    anonymous = requests.post(web + "/api/v1/silences", data=big, timeout=TIMEOUT_S)
+    assert anonymous.status_code == 401
+    assert status_of(requests.Session(), web) == 401  # and the server is still answering
 
 
 def test_every_change_is_audited_with_who_when_where_and_what(web, db, admin, output_dir):

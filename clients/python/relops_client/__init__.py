@@ -7,7 +7,8 @@ with circuit breakers shared through Redis. It brings kombu and redis and nothin
 from relops_client.breakers import BreakerSettings, configure, guard, is_degraded
 from relops_client.cron import with_cron_tracking
 from relops_client.errors import DegradedError
-from relops_client.ping import IntakeRefused, http_sender, ping
+from relops_client.intake_url import UnsafeIntakeURL
+from relops_client.ping import IntakeRefused, RedirectRefused, http_sender, ping
 from relops_client.recorder import OutcomeRecorder, RecorderStats
 
 __version__ = "0.1.0"
@@ -17,6 +18,8 @@ __all__ = [
     "IntakeRefused",
     "OutcomeRecorder",
     "RecorderStats",
+    "RedirectRefused",
+    "UnsafeIntakeURL",
     "configure",
     "guard",
     "http_sender",

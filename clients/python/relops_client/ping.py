@@ -10,6 +10,11 @@ batches for OutcomeRecorder(sender=...) when a service would rather not reach th
 A ping never raises into the job: it returns False (and logs) when the intake could not be
 reached or refused it, after ``retries`` attempts for the faults a retry can fix (network, 429,
 5xx), waiting as ``Retry-After`` says.
+
+The key goes only where ``intake_url`` says: a redirect is refused, never followed (urllib would
+resend the ``Authorization`` header to whatever host the redirect names, as a GET that another
+server may well answer with a success), and the URL must be https, or plain http to this machine
+unless ``allow_http=True``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, Literal
 
+from relops_client.intake_url import checked_intake_url
 from relops_client.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -40,6 +46,27 @@ class IntakeRefused(Exception):
         self.status = status
 
 
+class RedirectRefused(IntakeRefused):
+    """The intake URL answered with a redirect, which the client never follows."""
+
+    def __init__(self, status: int, location: str) -> None:
+        target = urllib.parse.urlsplit(location)
+        # Only the redirect's origin: its path or query may carry anything.
+        where = f"{target.scheme}://{target.hostname}" if target.hostname else "a relative location"
+        super().__init__(status, f"a redirect to {where}, not followed (the key would go along): use the final URL")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Hands every 3xx back as an HTTPError instead of following it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+#: urlopen's handlers (proxies from the environment, https with certificate checks) minus redirects.
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _post(url: str, data: bytes | None, headers: dict[str, str], timeout_s: float, retries: int) -> dict[str, Any]:
     """The intake's JSON answer; raises IntakeRefused, or the last network error after the retries."""
     attempt = 0
@@ -47,10 +74,12 @@ def _post(url: str, data: bytes | None, headers: dict[str, str], timeout_s: floa
         attempt += 1
         request = urllib.request.Request(url, data=data if data is not None else b"", headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            with _OPENER.open(request, timeout=timeout_s) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             body = exc.read().decode(errors="replace")
+            if 300 <= exc.code < 400:
+                raise RedirectRefused(exc.code, exc.headers.get("Location", "")) from None
             if exc.code not in _RETRY_STATUSES or attempt > retries:
                 raise IntakeRefused(exc.code, body) from None
             wait = exc.headers.get("Retry-After", "")
@@ -72,14 +101,17 @@ def ping(
     body: str | None = None,
     timeout_s: float = 10.0,
     retries: int = 5,
+    allow_http: bool = False,
 ) -> bool:
     """Report a cron run's start, success or failure; True once the intake accepted it. ``body`` is
-    the result (success) or the error text (fail)."""
+    the result (success) or the error text (fail). ``allow_http``: send the key over plain http to
+    a host other than this machine (a private network only)."""
     query = {k: str(v) for k, v in (("run_id", run_id), ("duration_ms", duration_ms)) if v is not None}
     path = f"/api/v1/cron/{urllib.parse.quote(job, safe='')}{_SUFFIX[kind]}"
-    url = intake_url.rstrip("/") + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/plain; charset=utf-8"}
     try:
+        base = checked_intake_url(intake_url, allow_http=allow_http)
+        url = base + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         _post(url, None if body is None else body.encode(), headers, timeout_s, retries)
     except Exception as exc:  # a lost ping is logged, never raised into the job
         log_event(logger, logging.ERROR, "cron.ping_failed", job=job, kind=kind, error=f"{type(exc).__name__}: {exc}")
@@ -87,10 +119,13 @@ def ping(
     return True
 
 
-def http_sender(intake_url: str, key: str, *, timeout_s: float = 3.0) -> Callable[[str, list[dict[str, Any]]], None]:
+def http_sender(
+    intake_url: str, key: str, *, timeout_s: float = 3.0, allow_http: bool = False
+) -> Callable[[str, list[dict[str, Any]]], None]:
     """An OutcomeRecorder sender posting each batch to the intake (it keeps its batch id until the
-    intake accepted it, so a retry after a lost answer is counted once)."""
-    url = intake_url.rstrip("/") + "/api/v1/outcomes"
+    intake accepted it, so a retry after a lost answer is counted once). Raises UnsafeIntakeURL for
+    a URL the key may not go to (see ``ping``); a redirect fails the send with RedirectRefused."""
+    url = checked_intake_url(intake_url, allow_http=allow_http) + "/api/v1/outcomes"
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
     def send(batch_id: str, counts: list[dict[str, Any]]) -> None:
