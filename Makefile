@@ -26,13 +26,14 @@ RELOPS_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672
 export RELOPS_TEST_AMQP_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install lock services migrate run demo test lint format bench clean
+.PHONY: help venv install lock compose-env services migrate run demo test lint format bench clean
 
 help:
 	@echo "make run      install, start services, migrate, run workers + beat + flower (Ctrl-C stops)"
 	@echo "make test     install, start services (RabbitMQ must be running), ruff check, pytest"
 	@echo "make install  create $(VENV) and install relops with test extras from requirements-dev.lock (hashes checked)"
 	@echo "make lock     rewrite requirements.lock and requirements-dev.lock after a dependency change"
+	@echo "make compose-env  write .env with generated passwords for docker compose (once; kept after)"
 	@echo "make services | migrate | lint | format | bench | clean"
 
 venv install: $(STAMP)
@@ -55,6 +56,10 @@ lock:
 	@test -x $(LOCK_VENV)/bin/uv || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/python -m pip install 'uv==$(UV_VERSION)'; }
 	$(LOCK_VENV)/bin/uv pip compile requirements.in $(LOCK_FLAGS) $(LOCK_ARGS) -o $(LOCK)
 	$(LOCK_VENV)/bin/uv pip compile requirements-dev.in $(LOCK_FLAGS) $(LOCK_ARGS) -o $(DEV_LOCK)
+
+# docker compose's passwords, generated into .env on first use and never overwritten (never committed).
+compose-env:
+	$(PYTHON) deploy/compose_env.py .env
 
 services: $(STAMP)
 	$(BIN)/relops services up
