@@ -8,8 +8,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RELOPS_CONFIG=/app/relops.toml
 
 WORKDIR /app
+# Third-party packages only from the lock, each checked against its hashes (a layer of its own, kept
+# while only relops' code changes); then relops and its client from this checkout, never from an index.
+COPY requirements.lock /app/
+RUN pip install --require-hashes -r requirements.lock
 COPY . /app
-RUN pip install ./clients/python . \
+RUN pip install --no-deps --no-index --no-build-isolation ./clients/python . \
+    && pip check \
     && useradd --system --uid 10001 --home-dir /app relops \
     && mkdir -p /app/var \
     && chown relops /app/var

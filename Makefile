@@ -5,6 +5,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What the image installs (requirements.lock) and what a developer's venv and CI install (with the
+# test and bench extras); `make lock` writes both, with hashes.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+LOCK_VENV ?= .venv-lock
+UV_VERSION := 0.13.9
+LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --no-emit-package relops --no-emit-package relops-client --quiet
 
 # The environment every relops process reads (relops/settings.py); the caller's values win.
 REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -19,21 +26,40 @@ RELOPS_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672
 export RELOPS_TEST_AMQP_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install services migrate run demo test lint format bench clean
+.PHONY: help venv install lock compose-env services migrate run demo test lint format bench clean
 
 help:
 	@echo "make run      install, start services, migrate, run workers + beat + flower (Ctrl-C stops)"
 	@echo "make test     install, start services (RabbitMQ must be running), ruff check, pytest"
-	@echo "make install  create $(VENV) and install relops with test extras (again when pyproject.toml changes)"
+	@echo "make install  create $(VENV) and install relops with test extras from requirements-dev.lock (hashes checked)"
+	@echo "make lock     rewrite requirements.lock and requirements-dev.lock after a dependency change"
+	@echo "make compose-env  write .env with generated passwords for docker compose (once; kept after)"
 	@echo "make services | migrate | lint | format | bench | clean"
 
 venv install: $(STAMP)
 
-# Re-installs only when pyproject.toml is newer than the stamp.
-$(STAMP): pyproject.toml clients/python/pyproject.toml
+# Hash-locked: every third-party package (and the build backend) comes from requirements-dev.lock,
+# checked against its hashes; relops and its client come from this checkout with --no-deps and
+# --no-index, so no index is ever asked for a relops-client. `pip check` fails the install when
+# pyproject.toml wants something the lock lacks (run `make lock`). Re-installs when any of these changes.
+$(STAMP): pyproject.toml clients/python/pyproject.toml $(DEV_LOCK)
 	@test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e ./clients/python -e '.[test,bench]'
+	$(BIN)/python -m pip install --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --no-deps --no-index --no-build-isolation -e ./clients/python -e '.[test,bench]'
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
+
+# Rewrites both lock files from requirements*.in after a change to pyproject.toml's dependencies,
+# keeping every pin it can; `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed.
+# Resolved for Python 3.11 on every platform (markers decide the rest), with uv from a venv of its own.
+lock:
+	@test -x $(LOCK_VENV)/bin/uv || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/python -m pip install 'uv==$(UV_VERSION)'; }
+	$(LOCK_VENV)/bin/uv pip compile requirements.in $(LOCK_FLAGS) $(LOCK_ARGS) -o $(LOCK)
+	$(LOCK_VENV)/bin/uv pip compile requirements-dev.in $(LOCK_FLAGS) $(LOCK_ARGS) -o $(DEV_LOCK)
+
+# docker compose's passwords, generated into .env on first use and never overwritten (never committed).
+compose-env:
+	$(PYTHON) deploy/compose_env.py .env
 
 services: $(STAMP)
 	$(BIN)/relops services up

@@ -36,6 +36,11 @@ class InputRejected(RelopsError):
         self.reason = reason
 
 
+class MessageRefused(RelopsError):
+    """A task message refused before it is decoded (relops.compression): what it is and why, never
+    its content."""
+
+
 class BrokerError(RelopsError):
     """The broker cannot serve relops as configured (unreachable at start, an unknown scheme, a queue
     declared otherwise); the message says what to do and never quotes a password."""

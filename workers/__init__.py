@@ -11,6 +11,7 @@ from relops.alerting.events import publish_alert
 from relops.breakers.alerts import breaker_event, breaker_runbook_url
 from relops.breakers.client import add_transition_listener, reset_breakers
 from relops.breakers.machine import State
+from relops.compression import install as _install_bounded_decompression
 from relops.errors import BrokerError, ConfigError, SettingsError
 from relops.heap import settle_after_startup
 from relops.logs import log_event
@@ -34,8 +35,10 @@ def _refuse_to_start_on_bad_settings() -> None:
 
 
 _refuse_to_start_on_bad_settings()
-# Before any message is consumed: hostile nesting is refused at decoding, not in the pool.
+# Before any message is consumed: hostile nesting is refused at decoding, not in the pool, and a
+# compressed message that would inflate past its bound is refused before it is inflated.
 _install_safe_json()
+_install_bounded_decompression()
 
 app = Celery("relops")
 app.config_from_object("celeryconfig")

@@ -48,7 +48,19 @@ SERVER_ONLY = (
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(CLIENT_DIR), "-w", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            str(CLIENT_DIR),
+            "-w",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
