@@ -214,7 +214,7 @@ class TickTimes:
     """Task events from beat and the workers (Flower's feed): when beat sent each tick and when each
     chunk it fanned out finished. A chunk commits its snapshots as its last step, so this is
     bench/tick.py's "tick to last snapshot", for every tick: snapshots themselves cannot time them,
-    as one minute's ticks share one evaluation time and only its last tick writes snapshots."""
+    as one minute's ticks share one evaluation time and so rewrite the same rows."""
 
     def __init__(self, app: Celery) -> None:
         self._app = app

@@ -65,7 +65,7 @@ def channel_env(webhook: HttpSink, email: HttpSink, label: str) -> dict[str, str
 
 
 def flows_config(flows: int, chunk_size: int, objective: str = "99.9", extra: str = "") -> str:
-    # A tick a minute: every tick is its minute's last, and writes the snapshots the benches wait for.
+    # A tick a minute: each tick's snapshots are new rows, which the benches count to time it.
     lines = [f"[evaluation]\nchunk_size = {chunk_size}\ntick_interval_s = 60\n", extra]
     lines += [f'[[flows]]\nname = "bench-{i:04d}"\nobjective_percent = {objective}\n' for i in range(flows)]
     return "\n".join(lines)

@@ -76,6 +76,33 @@ def time_tick(stack: BenchStack, task: str, flows: int) -> float:
     return time.perf_counter() - started
 
 
+# Every row of the minute made stale, so the next tick of the minute rewrites each one: the cost of
+# a later tick of the minute when every flow's figures moved (a flow with traffic moves each tick).
+_STALE_SNAPSHOTS = "UPDATE ops_burn_rate_snapshots SET period_events = -1"
+_FRESH_SNAPSHOTS = "SELECT count(*) FILTER (WHERE period_events >= 0), count(*) FROM ops_burn_rate_snapshots"
+
+
+def time_later_tick(stack: BenchStack, flows: int) -> tuple[float, bool]:
+    """Seconds from sending a tick until every one of the ``flows`` snapshots written by the tick
+    before is replaced; and whether they were replaced in place (False: the minute turned between
+    the two ticks, so the tick inserted a new minute's rows instead)."""
+    with stack.db.begin() as conn:
+        conn.execute(text(_STALE_SNAPSHOTS))
+        conn.execute(text("TRUNCATE ops_evaluation_ticks"))
+    with stack.db.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ops_burn_rate_snapshots"))
+    started = time.perf_counter()
+    stack.producer.send_task("relops.evaluate_tick", queue="evaluate")
+
+    def replaced() -> tuple[int, int] | None:
+        with stack.db.connect() as conn:
+            fresh, total = conn.execute(text(_FRESH_SNAPSHOTS)).one()
+        return (fresh, total) if fresh >= flows else None
+
+    _, total = poll_until(replaced, timeout_s=300, interval_s=0.05, what="snapshots replaced")
+    return time.perf_counter() - started, total == flows
+
+
 def run(flows: int = FLOWS, chunk_sizes: tuple[int, ...] = (25, 100, 250), repeats: int = REPEATS) -> list[str]:
     """The chunked tick at several chunk sizes (the worker restarts to read each), then the baseline."""
     chunked: dict[int, list[float]] = {}

@@ -28,8 +28,9 @@ ALL_QUEUES: Final = (
 )
 
 #: Sent by beat; fans the configured flows out to TASK_EVALUATE_FLOWS in chunks.
+#: kwargs: manual: bool (optional, default false; `relops tick`: evaluate even if the slot was taken)
 TASK_EVALUATE_TICK: Final = "relops.evaluate_tick"
-#: kwargs: as_of: ISO-8601 UTC minute, flows: [str], snapshots: bool (optional, default true)
+#: kwargs: as_of: ISO-8601 UTC minute, flows: [str] (a `snapshots` flag of earlier versions is ignored)
 TASK_EVALUATE_FLOWS: Final = "relops.evaluate_flows"
 #: kwargs: the alert event fields listed in relops.alerting.events.REQUIRED_FIELDS
 TASK_DISPATCH_ALERT: Final = "relops.dispatch_alert"

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, text
 
 from relops import redis_keys
 from relops.breakers.client import BreakerRegistry
-from relops.config import RelopsConfig
+from relops.config import FlowConfig, RelopsConfig
 from relops.redis_state import REDIS_FAULTS
 from relops.store.cron import job_states
 from relops.store.incidents import list_incidents
@@ -23,6 +23,12 @@ _LATEST = text("""
 SELECT DISTINCT ON (flow) flow, evaluated_at, severity, windows, budget_remaining, time_to_exhaustion_s,
        excluded_events, budget_remaining_uncorrected
 FROM ops_burn_rate_snapshots ORDER BY flow, evaluated_at DESC
+""")
+
+_LATEST_OF_FLOW = text("""
+SELECT flow, evaluated_at, severity, windows, budget_remaining, time_to_exhaustion_s,
+       excluded_events, budget_remaining_uncorrected
+FROM ops_burn_rate_snapshots WHERE flow = :flow ORDER BY evaluated_at DESC LIMIT 1
 """)
 
 _TREND = text("""
@@ -40,6 +46,32 @@ def _burn(windows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((w for w in windows if w.get("window") == name), None)
 
 
+def flow_row(config: RelopsConfig, flow: FlowConfig, snap: Any, trend: list[dict[str, Any]]) -> dict[str, Any]:
+    """A flow as the dashboard, the API and `relops status` show it: its latest evaluation (``snap``,
+    a snapshot row, or None before the first) and its ``trend``."""
+    windows = snap.windows if snap else []
+    return {
+        "flow": flow.name,
+        "objective_percent": float(flow.objective_percent),
+        "severity": snap.severity if snap else "no_data",
+        "evaluated_at": snap.evaluated_at.isoformat() if snap else None,
+        "windows": {
+            w.name: _burn(windows, w.name) or {"burn_rate": None, "status": "no_data", "events": 0, "errors": 0}
+            for w in config.evaluation.windows
+        },
+        "budget_remaining": float(snap.budget_remaining) if snap and snap.budget_remaining is not None else None,
+        "time_to_exhaustion_s": snap.time_to_exhaustion_s if snap else None,
+        # What corrections (maintenance windows, one-off corrections) left out, and the
+        # budget as it would be without them.
+        "excluded_events": snap.excluded_events if snap else 0,
+        "budget_remaining_uncorrected": float(snap.budget_remaining_uncorrected)
+        if snap and snap.budget_remaining_uncorrected is not None
+        else None,
+        "trend": trend,
+        "runbook_url": config.runbook_url(flow),
+    }
+
+
 def flow_rows(conn: Connection, config: RelopsConfig) -> list[dict[str, Any]]:
     latest = {row.flow: row for row in conn.execute(_LATEST)}
     trends: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -53,36 +85,14 @@ def flow_rows(conn: Connection, config: RelopsConfig) -> list[dict[str, Any]]:
                 "burn_rate": window["burn_rate"] if window else None,
             }
         )
-    rows = []
-    for flow in config.flows:
-        snap = latest.get(flow.name)
-        windows = snap.windows if snap else []
-        rows.append(
-            {
-                "flow": flow.name,
-                "objective_percent": float(flow.objective_percent),
-                "severity": snap.severity if snap else "no_data",
-                "evaluated_at": snap.evaluated_at.isoformat() if snap else None,
-                "windows": {
-                    w.name: _burn(windows, w.name) or {"burn_rate": None, "status": "no_data", "events": 0, "errors": 0}
-                    for w in config.evaluation.windows
-                },
-                "budget_remaining": float(snap.budget_remaining)
-                if snap and snap.budget_remaining is not None
-                else None,
-                "time_to_exhaustion_s": snap.time_to_exhaustion_s if snap else None,
-                # What corrections (maintenance windows, one-off corrections) left out, and the
-                # budget as it would be without them.
-                "excluded_events": snap.excluded_events if snap else 0,
-                "budget_remaining_uncorrected": float(snap.budget_remaining_uncorrected)
-                if snap and snap.budget_remaining_uncorrected is not None
-                else None,
-                "trend": trends.get(flow.name, []),
-                "runbook_url": config.runbook_url(flow),
-            }
-        )
+    rows = [flow_row(config, flow, latest.get(flow.name), trends.get(flow.name, [])) for flow in config.flows]
     rows.sort(key=lambda r: (-_RANK.get(r["severity"], 0), r["flow"]))
     return rows
+
+
+def flow_now(conn: Connection, config: RelopsConfig, flow: FlowConfig) -> dict[str, Any]:
+    """One flow's row as the dashboard shows it (its latest evaluation), without the trend."""
+    return flow_row(config, flow, conn.execute(_LATEST_OF_FLOW, {"flow": flow.name}).first(), [])
 
 
 def _jsonable(row: Any) -> dict[str, Any]:

@@ -21,10 +21,11 @@ def _report_run(kwargs: dict[str, Any]) -> None:
 
 @app.task(name=names.TASK_EVALUATE_TICK, base=RelopsTask)
 @with_cron_tracking(SELF_TRACKING_JOB, sender=_report_run)
-def evaluate_tick(**_: Any) -> dict[str, Any]:
-    return pipeline.tick(worker_deps())
+def evaluate_tick(manual: bool = False, **_: Any) -> dict[str, Any]:
+    return pipeline.tick(worker_deps(), manual=manual is True)
 
 
 @app.task(name=names.TASK_EVALUATE_FLOWS, base=RelopsTask)
-def evaluate_flows(as_of: str, flows: list[str], snapshots: bool = True, **_: Any) -> dict[str, int]:
-    return pipeline.evaluate_flows(worker_deps(), parse_utc(as_of), flows, snapshots is not False)
+def evaluate_flows(as_of: str, flows: list[str], **_: Any) -> dict[str, int]:
+    # `snapshots` (sent by earlier versions) lands in **_: every evaluation writes its snapshot now.
+    return pipeline.evaluate_flows(worker_deps(), parse_utc(as_of), flows)

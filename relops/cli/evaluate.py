@@ -39,9 +39,11 @@ def evaluate() -> None:
 
 @click.command()
 def tick() -> None:
-    """Send one relops.evaluate_tick to the workers now (beat does this on its schedule)."""
+    """Ask the workers to evaluate every flow now (beat does this on its schedule): the dashboard,
+    `relops status` and the API show the result as soon as the workers finish, and a breach pages."""
     from relops import names
     from workers import app
 
-    result = app.send_task(names.TASK_EVALUATE_TICK, queue=names.QUEUE_EVALUATE)
+    # manual: evaluated even if beat already ticked in this slot, which stays beat's.
+    result = app.send_task(names.TASK_EVALUATE_TICK, kwargs={"manual": True}, queue=names.QUEUE_EVALUATE)
     click.echo(f"sent {names.TASK_EVALUATE_TICK} task_id={result.id}")

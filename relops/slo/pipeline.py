@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -26,7 +26,7 @@ from relops.store.corrections import correction_spans
 from relops.store.evaluations import claim_tick, save_snapshots
 from relops.store.incidents import open_fingerprints
 from relops.store.windows import fetch_flow_counts, period_start
-from relops.timeutil import evaluation_end, floor_minute, floor_to_interval
+from relops.timeutil import evaluation_end, floor_to_interval
 
 logger = logging.getLogger(__name__)
 
@@ -46,30 +46,25 @@ def exclusions(
     }
 
 
-def last_of_its_minute(slot: datetime, interval_s: int) -> bool:
-    """Whether the tick of ``slot`` is its minute's last. Snapshots are kept one per flow and
-    minute, written by that tick: the freshest figures of the minute, and the other ticks skip a
-    write the unique key would refuse anyway."""
-    return floor_minute(slot + timedelta(seconds=interval_s)) > floor_minute(slot)
+def tick(deps: Deps, manual: bool = False) -> dict[str, Any]:
+    """Claim this tick's slot, then send one relops.evaluate_flows per chunk of flows.
 
-
-def tick(deps: Deps) -> dict[str, Any]:
-    """Claim this tick's slot, then send one relops.evaluate_flows per chunk of flows."""
+    A manual tick (``relops tick``) evaluates even when beat already took the slot, and claims
+    nothing: it must not make beat's next tick in the slot skip."""
     config = deps.config
     now = deps.now()
     interval_s = config.evaluation.tick_interval_s
     slot = floor_to_interval(now, interval_s)
     as_of = evaluation_end(now)
-    snapshots = last_of_its_minute(slot, interval_s)
     chunks = chunked([f.name for f in config.flows], config.evaluation.chunk_size)
     # Publish inside the transaction: if publishing fails the claim rolls back and the retry
     # claims the slot again; a tick is never marked done without its chunks sent.
     with deps.engine.begin() as conn:
-        if not claim_tick(conn, slot=slot, as_of=as_of, flows=len(config.flows), chunks=len(chunks)):
+        if not manual and not claim_tick(conn, slot=slot, as_of=as_of, flows=len(config.flows), chunks=len(chunks)):
             log_event(logger, logging.INFO, "tick.skipped", slot=slot.isoformat(), reason="slot already evaluated")
             return {"slot": slot.isoformat(), "chunks": 0}
         for chunk in chunks:
-            payload = {"as_of": as_of.isoformat(), "flows": chunk, "snapshots": snapshots}
+            payload = {"as_of": as_of.isoformat(), "flows": chunk}
             deps.publish(names.TASK_EVALUATE_FLOWS, payload, names.QUEUE_EVALUATE)
     log_event(
         logger,
@@ -79,14 +74,15 @@ def tick(deps: Deps) -> dict[str, Any]:
         as_of=as_of.isoformat(),
         flows=len(config.flows),
         chunks=len(chunks),
+        manual=manual,
     )
     return {"slot": slot.isoformat(), "chunks": len(chunks)}
 
 
-def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str], snapshots: bool = True) -> dict[str, int]:
-    """Evaluate a chunk of flows at ``as_of``, persist snapshots (unless the tick says another tick
-    of the minute writes them), publish an alert per breach and a resolution per recovered flow
-    with an open incident."""
+def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str]) -> dict[str, int]:
+    """Evaluate a chunk of flows at ``as_of``, write their snapshots of the minute (what the
+    dashboard, ``relops status`` and the API show) in the same transaction as the alerts, publish an
+    alert per breach and a resolution per recovered flow with an open incident."""
     config = deps.config
     known = config.flows_by_name
     chunk = [known[name] for name in flows if name in known]
@@ -100,7 +96,7 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str], snapshots:
         excluded = exclusions(conn, config, chunk, as_of)
         counts = fetch_flow_counts(conn, chunk, config.evaluation.windows, as_of, excluded)
         evaluated = evaluate_chunk(chunk, counts, config.evaluation)
-        saved = save_snapshots(conn, as_of, evaluated) if snapshots else 0
+        saved = save_snapshots(conn, as_of, evaluated)
         # Alerts go out before the commit: a failed publish rolls back and retries the chunk, and a
         # crash after publishing redelivers a duplicate alert, which dedup absorbs. Never a lost one.
         # No race either: relops.dispatch_alert reads nothing this transaction writes (the event

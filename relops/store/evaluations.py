@@ -28,7 +28,10 @@ def claim_tick(conn: Connection, *, slot: datetime, as_of: datetime, flows: int,
 
 
 # One statement for a chunk's snapshots, columns as arrays: a row per flow through executemany cost
-# more than evaluating the flow. A redelivered chunk adds nothing (unique key).
+# more than evaluating the flow. Every tick of a minute evaluates at the same as_of (the minute's
+# close), so the minute's row is the latest of them: the dashboard, `relops status` and the API
+# show each tick at once, and the history keeps one row per flow and minute (the minute's last
+# tick). A row the evaluation would not change is left alone (no dead tuple for an idle flow).
 _SAVE_SNAPSHOTS = text("""
 INSERT INTO ops_burn_rate_snapshots (flow, evaluated_at, severity, objective_percent, budget_remaining,
     time_to_exhaustion_s, period_events, period_errors, excluded_events, excluded_errors,
@@ -42,7 +45,21 @@ FROM unnest(CAST(:flows AS text[]), CAST(:severities AS text[]), CAST(:objective
      WITH ORDINALITY AS s(flow, severity, objective, budget, tte, events, errors, excluded_events,
                           excluded_errors, uncorrected, i)
 JOIN jsonb_array_elements(CAST(:windows AS jsonb)) WITH ORDINALITY AS w(windows, i) USING (i)
-ON CONFLICT ON CONSTRAINT uq_ops_burn_rate_snapshots_flow_evaluated_at DO NOTHING
+ON CONFLICT ON CONSTRAINT uq_ops_burn_rate_snapshots_flow_evaluated_at DO UPDATE SET
+    severity = EXCLUDED.severity, objective_percent = EXCLUDED.objective_percent,
+    budget_remaining = EXCLUDED.budget_remaining, time_to_exhaustion_s = EXCLUDED.time_to_exhaustion_s,
+    period_events = EXCLUDED.period_events, period_errors = EXCLUDED.period_errors,
+    excluded_events = EXCLUDED.excluded_events, excluded_errors = EXCLUDED.excluded_errors,
+    budget_remaining_uncorrected = EXCLUDED.budget_remaining_uncorrected, windows = EXCLUDED.windows
+WHERE (ops_burn_rate_snapshots.severity, ops_burn_rate_snapshots.objective_percent,
+       ops_burn_rate_snapshots.budget_remaining, ops_burn_rate_snapshots.time_to_exhaustion_s,
+       ops_burn_rate_snapshots.period_events, ops_burn_rate_snapshots.period_errors,
+       ops_burn_rate_snapshots.excluded_events, ops_burn_rate_snapshots.excluded_errors,
+       ops_burn_rate_snapshots.budget_remaining_uncorrected, ops_burn_rate_snapshots.windows)
+      IS DISTINCT FROM
+      (EXCLUDED.severity, EXCLUDED.objective_percent, EXCLUDED.budget_remaining, EXCLUDED.time_to_exhaustion_s,
+       EXCLUDED.period_events, EXCLUDED.period_errors, EXCLUDED.excluded_events, EXCLUDED.excluded_errors,
+       EXCLUDED.budget_remaining_uncorrected, EXCLUDED.windows)
 """)
 _COLUMNS = (
     "flows",
@@ -61,7 +78,8 @@ _encode_json = msgspec.json.Encoder().encode
 
 
 def save_snapshots(conn: Connection, as_of: datetime, evaluated: Sequence[tuple[FlowConfig, FlowEvaluation]]) -> int:
-    """Persist one snapshot per flow that has data; a redelivered chunk adds nothing (unique key)."""
+    """Write each flow's snapshot of ``as_of``'s minute (for flows with data), replacing what an
+    earlier tick of the minute wrote; the rows inserted or changed."""
     columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
     for flow, evaluation in evaluated:
         if not evaluation.non_empty_windows and not evaluation.period_events:

@@ -49,7 +49,7 @@ from relops.settings import Settings, get_settings
 from relops.silencing.matchers import matcher_from_dict, parse_matcher
 from relops.silencing.service import Added, add_silence, silence_view
 from relops.silencing.service import expire as expire_silence_now
-from relops.snapshot import collect_snapshot
+from relops.snapshot import collect_snapshot, flow_now
 from relops.store.audit import recent_audit
 from relops.store.cron import last_runs
 from relops.store.incidents import incident_audit, incident_notifications, incident_row
@@ -456,10 +456,16 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     @app.get("/flows/{name:path}", response_class=HTMLResponse, include_in_schema=False)
     def flow_page(name: str, request: Request, range_name: str = Query(DEFAULT_RANGE, alias="range")) -> Response:
         series = flow_series(name, range_name)
+        config = get_config()
+        flow = config.flows_by_name[name]
+        with engine.connect() as conn:
+            # The latest tick's evaluation, as the dashboard row shows it (the charts draw counters).
+            now = flow_now(conn, config, flow)
         return chart_page(
             request,
             "flow.html",
-            flow=get_config().flows_by_name[name],
+            flow=flow,
+            now=now,
             series=series,
             series_url=f"/api/v1/flows/{_path_segment(name)}/series?range={range_name}",
             ranges=list(RANGES),

@@ -64,10 +64,8 @@ def _handlers() -> dict[str, Handler]:
         names.TASK_CRON_RUN: lambda d, kw: health.record_cron_run(d, kw),
         names.TASK_CRON_RUN_BATCH: lambda d, kw: health.record_cron_runs(d, kw),
         names.TASK_CHECK_CRON_HEALTH: lambda d, kw: health.check_cron_health(d, backlog=0),
-        names.TASK_EVALUATE_TICK: lambda d, kw: pipeline.tick(d),
-        names.TASK_EVALUATE_FLOWS: lambda d, kw: pipeline.evaluate_flows(
-            d, parse_utc(kw["as_of"]), kw["flows"], kw.get("snapshots", True)
-        ),
+        names.TASK_EVALUATE_TICK: lambda d, kw: pipeline.tick(d, manual=kw.get("manual") is True),
+        names.TASK_EVALUATE_FLOWS: lambda d, kw: pipeline.evaluate_flows(d, parse_utc(kw["as_of"]), kw["flows"]),
         names.TASK_RECORD_FLOW_OUTCOMES: lambda d, kw: record_outcomes(d, kw.get("batch_id"), kw.get("counts")),
         names.TASK_RECORD_FLOW_OUTCOME_BATCHES: lambda d, kw: record_outcome_batches(d, kw),
         names.TASK_CHECK_BREAKERS: lambda d, kw: watch.check_breakers(d),
