@@ -1,12 +1,19 @@
 """A flow's history for its charts: burn rate per window and error budget left at each point, and
 good and bad events per step. Pure: no I/O, no clock.
 
-Computed from the hour counters, as the evaluation computes the period's budget, so a point at a
-whole hour ``t`` says what an evaluation at ``t`` said: each window sums the hours in
-[t - window, t), the budget the hours since ``floor_hour(t - period)``. Windows shorter than an hour
-or not a whole number of hours are drawn over the whole hours that hold them (``window_hours``).
-Prefix sums make every point O(1), so a year of hours costs the same per point as a day; a range
-of more than ``max_points`` hours is drawn every ``step`` hours, each step's events summed.
+``flow_series`` draws a point per hour from the hour counters, as the evaluation computes the
+period's budget, so a point at a whole hour ``t`` says what an evaluation at ``t`` said: each window
+sums the hours in [t - window, t), the budget the hours since ``floor_hour(t - period)``. Windows
+shorter than an hour or not a whole number of hours are drawn over the whole hours that hold them
+(``window_hours``). Prefix sums make every point O(1), so a year of hours costs the same per point
+as a day; a range of more than ``max_points`` hours is drawn every ``step`` hours, each step's
+events summed.
+
+``minute_series`` draws a point per minute (the short ranges, where hourly points would leave one
+dot) from the minute counters, with the hour counters for what lies before them: each window sums
+the minutes in [t - window, t), as the evaluation reads them, and the budget the whole hours since
+``floor_hour(t - period)`` plus the minutes of ``t``'s own hour, which is what the hour row held
+when an evaluation ran at ``t``.
 """
 
 from __future__ import annotations
@@ -19,16 +26,20 @@ from fractions import Fraction
 
 from relops.config import WindowRule
 from relops.slo.burnrate import Counts, budget_left, burn_rate
+from relops.timeutil import floor_hour
 
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 MAX_POINTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class WindowSeries:
     name: str
-    #: Whole hours the window is drawn over (its length rounded up to hours).
+    #: Whole hours the window is drawn over at hourly points (its length rounded up to hours).
     window_hours: int
+    #: Seconds the window is drawn over: whole hours at hourly points, its own length at minute points.
+    window_s: int
     warning_burn: float
     critical_burn: float
     #: At each point; None where the window holds no events (no data is not a burn rate of 0).
@@ -37,9 +48,10 @@ class WindowSeries:
 
 @dataclass(frozen=True, slots=True)
 class FlowSeries:
-    #: Each point's moment: the end of the hours it sums, oldest first.
+    #: Each point's moment: the end of the step it sums, oldest first.
     points: list[datetime]
-    step_hours: int
+    #: Time between points: whole hours from the hour counters, whole minutes from the minute ones.
+    step: timedelta
     #: Events of the step that ends at each point.
     good: list[int]
     bad: list[int]
@@ -47,6 +59,12 @@ class FlowSeries:
     #: Fraction of the period's budget left at each point (1 untouched, 0 spent, below 0 overspent);
     #: None where the period holds no events.
     budget_remaining: list[float | None]
+    #: Events the period counted at each point (what the budget is a fraction of).
+    period_events: list[int]
+
+    @property
+    def step_hours(self) -> int:
+        return self.step // HOUR
 
 
 def window_hours(window_s: int) -> int:
@@ -83,6 +101,32 @@ class _Prefix:
         return Counts(good=self.good[hi] - self.good[lo], bad=self.bad[hi] - self.bad[lo])
 
 
+class _Counted:
+    """Sums of a flow's counters less what its corrections and excluded maintenance leave out."""
+
+    def __init__(self, whole: _Prefix, left_out: _Prefix | None) -> None:
+        self.whole, self.left_out = whole, left_out
+
+    def counts(self, start: datetime, end: datetime) -> Counts:
+        whole = self.whole.counts(start, end)
+        if self.left_out is None:
+            return whole
+        out = self.left_out.counts(start, end)
+        return Counts(good=whole.good - out.good, bad=whole.bad - out.bad)
+
+
+def _counted(
+    buckets: Mapping[datetime, Counts],
+    excluded: Mapping[datetime, Counts] | None,
+    origin: datetime,
+    end: datetime,
+    unit: timedelta,
+) -> tuple[_Prefix, _Counted]:
+    """Every event (the steps' bars) and the events the evaluation counts (burn rates, budget)."""
+    whole = _Prefix(buckets, origin, end, unit)
+    return whole, _Counted(whole, _Prefix(excluded, origin, end, unit) if excluded else None)
+
+
 def _number(value: Fraction | None) -> float | None:
     return None if value is None else float(value)
 
@@ -111,40 +155,123 @@ def flow_series(
     step = max(1, math.ceil(total_hours / max_points))
     points = sorted(end - k * step * HOUR for k in range(total_hours // step))
     origin = first_hour_needed(start, rules, period_s)
-    prefix = _Prefix(hours, origin, end)
-    left_out = _Prefix(excluded, origin, end) if excluded else None
-
-    def counted(lo: datetime, hi: datetime) -> Counts:
-        whole = prefix.counts(lo, hi)
-        if left_out is None:
-            return whole
-        out = left_out.counts(lo, hi)
-        return Counts(good=whole.good - out.good, bad=whole.bad - out.bad)
-
+    prefix, counted = _counted(hours, excluded, origin, end, HOUR)
     period = timedelta(seconds=period_s)
     steps = [prefix.counts(point - step * HOUR, point) for point in points]
     windows = [
         WindowSeries(
             name=rule.name,
             window_hours=window_hours(rule.window_s),
+            window_s=window_hours(rule.window_s) * 3600,
             warning_burn=float(rule.warning_burn),
             critical_burn=float(rule.critical_burn),
             burn_rates=[
-                _number(burn_rate(counted(point - window_hours(rule.window_s) * HOUR, point), objective))
+                _number(burn_rate(counted.counts(point - window_hours(rule.window_s) * HOUR, point), objective))
                 for point in points
             ],
         )
         for rule in rules
     ]
-    budget = [_number(budget_left(counted(_period_start(point, period), point), objective)) for point in points]
+    periods = [counted.counts(_period_start(point, period), point) for point in points]
     return FlowSeries(
         points=points,
-        step_hours=step,
+        step=step * HOUR,
         good=[counts.good for counts in steps],
         bad=[counts.bad for counts in steps],
         windows=windows,
-        budget_remaining=budget,
+        budget_remaining=[_number(budget_left(counts, objective)) for counts in periods],
+        period_events=[counts.total for counts in periods],
     )
+
+
+def minute_series(
+    minutes: Mapping[datetime, Counts],
+    hours: Mapping[datetime, Counts],
+    *,
+    start: datetime,
+    end: datetime,
+    minutes_from: datetime,
+    objective: Fraction,
+    rules: Sequence[WindowRule],
+    period_s: int,
+    max_points: int = MAX_POINTS,
+    excluded_minutes: Mapping[datetime, Counts] | None = None,
+    excluded_hours: Mapping[datetime, Counts] | None = None,
+) -> FlowSeries:
+    """The series over (start, end], whole minutes both, a point per minute, from ``minutes``
+    (minute -> counts, kept from ``minutes_from``, a whole hour, on) and ``hours`` (hour -> counts)
+    for the whole hours before them. ``excluded_minutes`` and ``excluded_hours`` are the events
+    corrections and excluded maintenance windows leave out, per minute and per hour, as
+    ``flow_series`` takes them.
+
+    A window whose old edge lies before the kept minutes (a 24 h window at a point more than the
+    retention margin old) starts at the whole hour that holds its edge: at most 59 minutes longer
+    than it is, where the minutes that would cut that hour are no longer kept."""
+    if any(moment.second or moment.microsecond for moment in (start, end)):
+        raise ValueError("minute points start and end on whole minutes")
+    if minutes_from != floor_hour(minutes_from):
+        raise ValueError("minute counters are kept from a whole hour")
+    if minutes_from > start:
+        raise ValueError("minute points need the minute counters of their whole range")
+    total = int((end - start) / MINUTE)
+    if total < 1:
+        raise ValueError("a series spans at least one minute")
+    step = max(1, math.ceil(total / max_points))
+    points = sorted(end - k * step * MINUTE for k in range(total // step))
+    longest = timedelta(seconds=max(rule.window_s for rule in rules))
+    period = timedelta(seconds=period_s)
+    # Minutes from the oldest a window reaches back to (or the oldest kept), and at least from the
+    # first point's own hour, which its budget reads minute by minute.
+    minute_origin = max(minutes_from, min(floor_hour(start), start - longest))
+    hour_origin = floor_hour(start - max(period, longest))
+    every_minute, by_minute = _counted(minutes, excluded_minutes, minute_origin, end, MINUTE)
+    _, by_hour = _counted(hours, excluded_hours, hour_origin, floor_hour(end) + HOUR, HOUR)
+
+    def window(point: datetime, length: timedelta) -> Counts:
+        edge = point - length
+        if edge >= minutes_from:
+            return by_minute.counts(edge, point)
+        head = by_hour.counts(floor_hour(edge), minutes_from)
+        tail = by_minute.counts(minutes_from, point)
+        return Counts(good=head.good + tail.good, bad=head.bad + tail.bad)
+
+    def in_period(point: datetime) -> Counts:
+        hour = floor_hour(point)
+        whole = by_hour.counts(_period_start(point, period), hour)
+        so_far = by_minute.counts(hour, point)
+        return Counts(good=whole.good + so_far.good, bad=whole.bad + so_far.bad)
+
+    steps = [every_minute.counts(point - step * MINUTE, point) for point in points]
+    windows = [
+        WindowSeries(
+            name=rule.name,
+            window_hours=window_hours(rule.window_s),
+            window_s=rule.window_s,
+            warning_burn=float(rule.warning_burn),
+            critical_burn=float(rule.critical_burn),
+            burn_rates=[
+                _number(burn_rate(window(point, timedelta(seconds=rule.window_s)), objective)) for point in points
+            ],
+        )
+        for rule in rules
+    ]
+    periods = [in_period(point) for point in points]
+    return FlowSeries(
+        points=points,
+        step=step * MINUTE,
+        good=[counts.good for counts in steps],
+        bad=[counts.bad for counts in steps],
+        windows=windows,
+        budget_remaining=[_number(budget_left(counts, objective)) for counts in periods],
+        period_events=[counts.total for counts in periods],
+    )
+
+
+def within(buckets: Mapping[datetime, Counts], spans: Sequence[tuple[datetime, datetime]]) -> dict[datetime, Counts]:
+    """The buckets (minutes) that fall inside ``spans`` ([start, end), merged, sorted)."""
+    if not spans:
+        return {}
+    return {moment: counts for moment, counts in buckets.items() if any(s <= moment < e for s, e in spans)}
 
 
 def _period_start(point: datetime, period: timedelta) -> datetime:

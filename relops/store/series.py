@@ -1,4 +1,4 @@
-"""What a flow's charts read: its hour counters over a span, its incident and its corrections."""
+"""What a flow's charts read: its minute and hour counters over a span, its incident and its corrections."""
 
 from __future__ import annotations
 
@@ -20,6 +20,30 @@ def hour_counts(conn: Connection, flow: str, start: datetime, end: datetime) -> 
         {"flow": flow, "start": start, "end": end},
     )
     return {row.hour: Counts(good=int(row.good), bad=int(row.bad)) for row in rows}
+
+
+def minute_counts(conn: Connection, flow: str, start: datetime, end: datetime) -> dict[datetime, Counts]:
+    """Every minute row of ``flow`` in [start, end): one index range scan of the primary key."""
+    rows = conn.execute(
+        text(
+            "SELECT minute, good, bad FROM ops_flow_minutes WHERE flow = :flow AND minute >= :start AND minute < :end"
+        ),
+        {"flow": flow, "start": start, "end": end},
+    )
+    return {row.minute: Counts(good=int(row.good), bad=int(row.bad)) for row in rows}
+
+
+def first_counted(conn: Connection, flow: str, since: datetime) -> datetime | None:
+    """The oldest moment since ``since`` that ``flow`` counted events in: its first hour row, made
+    exact to the minute by the minute rows of that hour while they are kept. Two index probes."""
+    return conn.execute(
+        text(
+            "SELECT coalesce((SELECT min(m.minute) FROM ops_flow_minutes m WHERE m.flow = :flow "
+            "AND m.minute >= h.first AND m.minute < h.first + interval '1 hour'), h.first) "
+            "FROM (SELECT min(hour) AS first FROM ops_flow_hours WHERE flow = :flow AND hour >= :since) h"
+        ),
+        {"flow": flow, "since": since},
+    ).scalar()
 
 
 def flow_incident(conn: Connection, flow: str, since: datetime) -> dict[str, Any] | None:
