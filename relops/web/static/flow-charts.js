@@ -49,15 +49,22 @@
       tzDate: relopsCharts.utc,
       series: [{ label: "time (UTC)" }].concat(series),
       axes: [{}, { label: axisLabel }],
-      hooks: { drawClear: [shading(spans)] },
+      hooks: {
+        drawClear: [shading(spans)],
+        // The value axis as drawn (uPlot sets its scales when it first draws, after the constructor).
+        draw: [
+          function (u) {
+            el.dataset.yMin = String(u.scales.y.min);
+            el.dataset.yMax = String(u.scales.y.max);
+          },
+        ],
+      },
     };
     if (yRange) {
       opts.scales = { y: { range: yRange } };
     }
     var plot = new uPlot(opts, data, el);
     el.dataset.points = String(plot.data[0].length);
-    el.dataset.yMin = String(plot.scales.y.min);
-    el.dataset.yMax = String(plot.scales.y.max);
     el.dataset.series = series
       .map(function (s) {
         return s.label;
