@@ -19,10 +19,11 @@ when an evaluation ran at ``t``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
+from itertools import accumulate
 
 from relops.config import WindowRule
 from relops.slo.burnrate import Counts, budget_left, burn_rate
@@ -78,27 +79,45 @@ def first_hour_needed(start: datetime, rules: Sequence[WindowRule], period_s: in
     return start - longest * HOUR
 
 
+#: A counter row as the store reads it: its bucket's start in UNIX seconds, good, bad.
+CounterRow = tuple[int, int, int]
+#: Counters per bucket: a mapping of bucket -> counts, or the store's rows as read (a year of hour
+#: rows is 17,520 of them: a datetime and a Counts made for each cost more than the whole series).
+Buckets = Mapping[datetime, Counts] | Sequence[CounterRow]
+
+
+def counter_rows(buckets: Buckets) -> Iterable[CounterRow]:
+    if isinstance(buckets, Mapping):
+        return ((int(moment.timestamp()), counts.good, counts.bad) for moment, counts in buckets.items())
+    return buckets
+
+
 class _Prefix:
-    """Sums of counters kept per ``unit`` (an hour, a day) over any [from, to) of whole units, in O(1)."""
+    """Sums of counters kept per ``unit`` (a minute, an hour, a day) over any [from, to) of whole
+    units, in O(1). Indexed in integer seconds: datetime arithmetic cost more than the sums."""
 
-    def __init__(
-        self, buckets: Mapping[datetime, Counts], origin: datetime, end: datetime, unit: timedelta = HOUR
-    ) -> None:
-        self.origin, self.unit = origin, unit
-        length = int((end - origin) / unit)
+    def __init__(self, buckets: Buckets, origin: datetime, end: datetime, unit: timedelta = HOUR) -> None:
+        self.origin_s, self.unit_s = int(origin.timestamp()), int(unit.total_seconds())
+        length = max(0, (int(end.timestamp()) - self.origin_s) // self.unit_s)
         good, bad = [0] * (length + 1), [0] * (length + 1)
-        for index in range(length):
-            counts = buckets.get(origin + index * unit)
-            good[index + 1] = good[index] + (counts.good if counts else 0)
-            bad[index + 1] = bad[index] + (counts.bad if counts else 0)
-        self.good, self.bad, self.length = good, bad, length
+        for at_s, bucket_good, bucket_bad in counter_rows(buckets):
+            index = (at_s - self.origin_s) // self.unit_s
+            if 0 <= index < length:
+                good[index + 1] += bucket_good
+                bad[index + 1] += bucket_bad
+        self.good, self.bad, self.length = list(accumulate(good)), list(accumulate(bad)), length
 
-    def _index(self, moment: datetime) -> int:
-        return min(self.length, max(0, int((moment - self.origin) / self.unit)))
+    def _index(self, at_s: int) -> int:
+        return min(self.length, max(0, (at_s - self.origin_s) // self.unit_s))
+
+    def sums(self, start_s: int, end_s: int) -> tuple[int, int]:
+        """(good, bad) over [start_s, end_s), UNIX seconds."""
+        lo, hi = self._index(start_s), self._index(end_s)
+        return self.good[hi] - self.good[lo], self.bad[hi] - self.bad[lo]
 
     def counts(self, start: datetime, end: datetime) -> Counts:
-        lo, hi = self._index(start), self._index(end)
-        return Counts(good=self.good[hi] - self.good[lo], bad=self.bad[hi] - self.bad[lo])
+        good, bad = self.sums(int(start.timestamp()), int(end.timestamp()))
+        return Counts(good=good, bad=bad)
 
 
 class _Counted:
@@ -107,17 +126,21 @@ class _Counted:
     def __init__(self, whole: _Prefix, left_out: _Prefix | None) -> None:
         self.whole, self.left_out = whole, left_out
 
-    def counts(self, start: datetime, end: datetime) -> Counts:
-        whole = self.whole.counts(start, end)
+    def sums(self, start_s: int, end_s: int) -> tuple[int, int]:
+        good, bad = self.whole.sums(start_s, end_s)
         if self.left_out is None:
-            return whole
-        out = self.left_out.counts(start, end)
-        return Counts(good=whole.good - out.good, bad=whole.bad - out.bad)
+            return good, bad
+        out_good, out_bad = self.left_out.sums(start_s, end_s)
+        return good - out_good, bad - out_bad
+
+    def counts(self, start: datetime, end: datetime) -> Counts:
+        good, bad = self.sums(int(start.timestamp()), int(end.timestamp()))
+        return Counts(good=good, bad=bad)
 
 
 def _counted(
-    buckets: Mapping[datetime, Counts],
-    excluded: Mapping[datetime, Counts] | None,
+    buckets: Buckets,
+    excluded: Buckets | None,
     origin: datetime,
     end: datetime,
     unit: timedelta,
@@ -132,7 +155,7 @@ def _number(value: Fraction | None) -> float | None:
 
 
 def flow_series(
-    hours: Mapping[datetime, Counts],
+    hours: Buckets,
     *,
     start: datetime,
     end: datetime,
@@ -140,7 +163,7 @@ def flow_series(
     rules: Sequence[WindowRule],
     period_s: int,
     max_points: int = MAX_POINTS,
-    excluded: Mapping[datetime, Counts] | None = None,
+    excluded: Buckets | None = None,
 ) -> FlowSeries:
     """The series over (start, end], whole hours both, from ``hours`` (hour -> counts; a missing
     hour counted nothing). Points are anchored at ``end``, so the newest is always drawn.
@@ -156,8 +179,13 @@ def flow_series(
     points = sorted(end - k * step * HOUR for k in range(total_hours // step))
     origin = first_hour_needed(start, rules, period_s)
     prefix, counted = _counted(hours, excluded, origin, end, HOUR)
-    period = timedelta(seconds=period_s)
-    steps = [prefix.counts(point - step * HOUR, point) for point in points]
+    at_s = [int(point.timestamp()) for point in points]  # in seconds: see minute_series
+    steps = [prefix.sums(point_s - step * 3600, point_s) for point_s in at_s]
+
+    def burn(start_s: int, end_s: int) -> float | None:
+        good, bad = counted.sums(start_s, end_s)
+        return _number(burn_rate(Counts(good=good, bad=bad), objective))
+
     windows = [
         WindowSeries(
             name=rule.name,
@@ -165,28 +193,30 @@ def flow_series(
             window_s=window_hours(rule.window_s) * 3600,
             warning_burn=float(rule.warning_burn),
             critical_burn=float(rule.critical_burn),
-            burn_rates=[
-                _number(burn_rate(counted.counts(point - window_hours(rule.window_s) * HOUR, point), objective))
-                for point in points
-            ],
+            burn_rates=[burn(point_s - window_hours(rule.window_s) * 3600, point_s) for point_s in at_s],
         )
         for rule in rules
     ]
-    periods = [counted.counts(_period_start(point, period), point) for point in points]
+    # The period begins on a whole hour, as relops.store.windows.period_start has it.
+    periods = [Counts(*counted.sums(_floor_hour_s(point_s - period_s), point_s)) for point_s in at_s]
     return FlowSeries(
         points=points,
         step=step * HOUR,
-        good=[counts.good for counts in steps],
-        bad=[counts.bad for counts in steps],
+        good=[good for good, _ in steps],
+        bad=[bad for _, bad in steps],
         windows=windows,
         budget_remaining=[_number(budget_left(counts, objective)) for counts in periods],
         period_events=[counts.total for counts in periods],
     )
 
 
+def _floor_hour_s(at_s: int) -> int:
+    return at_s - at_s % 3600
+
+
 def minute_series(
-    minutes: Mapping[datetime, Counts],
-    hours: Mapping[datetime, Counts],
+    minutes: Buckets,
+    hours: Buckets,
     *,
     start: datetime,
     end: datetime,
@@ -195,8 +225,8 @@ def minute_series(
     rules: Sequence[WindowRule],
     period_s: int,
     max_points: int = MAX_POINTS,
-    excluded_minutes: Mapping[datetime, Counts] | None = None,
-    excluded_hours: Mapping[datetime, Counts] | None = None,
+    excluded_minutes: Buckets | None = None,
+    excluded_hours: Buckets | None = None,
 ) -> FlowSeries:
     """The series over (start, end], whole minutes both, a point per minute, from ``minutes``
     (minute -> counts, kept from ``minutes_from``, a whole hour, on) and ``hours`` (hour -> counts)
@@ -226,22 +256,27 @@ def minute_series(
     hour_origin = floor_hour(start - max(period, longest))
     every_minute, by_minute = _counted(minutes, excluded_minutes, minute_origin, end, MINUTE)
     _, by_hour = _counted(hours, excluded_hours, hour_origin, floor_hour(end) + HOUR, HOUR)
+    # In UNIX seconds from here: a 6 h range is 360 points x every window, and datetime arithmetic
+    # cost more than the sums.
+    kept_s, step_s = int(minutes_from.timestamp()), step * 60
+    at_s = [int(point.timestamp()) for point in points]
 
-    def window(point: datetime, length: timedelta) -> Counts:
-        edge = point - length
-        if edge >= minutes_from:
-            return by_minute.counts(edge, point)
-        head = by_hour.counts(floor_hour(edge), minutes_from)
-        tail = by_minute.counts(minutes_from, point)
-        return Counts(good=head.good + tail.good, bad=head.bad + tail.bad)
+    def window(point_s: int, length_s: int) -> Counts:
+        edge_s = point_s - length_s
+        if edge_s >= kept_s:
+            good, bad = by_minute.sums(edge_s, point_s)
+            return Counts(good=good, bad=bad)
+        head_good, head_bad = by_hour.sums(_floor_hour_s(edge_s), kept_s)
+        tail_good, tail_bad = by_minute.sums(kept_s, point_s)
+        return Counts(good=head_good + tail_good, bad=head_bad + tail_bad)
 
-    def in_period(point: datetime) -> Counts:
-        hour = floor_hour(point)
-        whole = by_hour.counts(_period_start(point, period), hour)
-        so_far = by_minute.counts(hour, point)
-        return Counts(good=whole.good + so_far.good, bad=whole.bad + so_far.bad)
+    def in_period(point_s: int) -> Counts:
+        hour_s = _floor_hour_s(point_s)
+        whole_good, whole_bad = by_hour.sums(_floor_hour_s(point_s - period_s), hour_s)
+        good, bad = by_minute.sums(hour_s, point_s)
+        return Counts(good=whole_good + good, bad=whole_bad + bad)
 
-    steps = [every_minute.counts(point - step * MINUTE, point) for point in points]
+    steps = [every_minute.sums(point_s - step_s, point_s) for point_s in at_s]
     windows = [
         WindowSeries(
             name=rule.name,
@@ -249,35 +284,26 @@ def minute_series(
             window_s=rule.window_s,
             warning_burn=float(rule.warning_burn),
             critical_burn=float(rule.critical_burn),
-            burn_rates=[
-                _number(burn_rate(window(point, timedelta(seconds=rule.window_s)), objective)) for point in points
-            ],
+            burn_rates=[_number(burn_rate(window(point_s, rule.window_s), objective)) for point_s in at_s],
         )
         for rule in rules
     ]
-    periods = [in_period(point) for point in points]
+    periods = [in_period(point_s) for point_s in at_s]
     return FlowSeries(
         points=points,
         step=step * MINUTE,
-        good=[counts.good for counts in steps],
-        bad=[counts.bad for counts in steps],
+        good=[good for good, _ in steps],
+        bad=[bad for _, bad in steps],
         windows=windows,
         budget_remaining=[_number(budget_left(counts, objective)) for counts in periods],
         period_events=[counts.total for counts in periods],
     )
 
 
-def within(buckets: Mapping[datetime, Counts], spans: Sequence[tuple[datetime, datetime]]) -> dict[datetime, Counts]:
-    """The buckets (minutes) that fall inside ``spans`` ([start, end), merged, sorted)."""
-    if not spans:
-        return {}
-    return {moment: counts for moment, counts in buckets.items() if any(s <= moment < e for s, e in spans)}
-
-
-def _period_start(point: datetime, period: timedelta) -> datetime:
-    """As relops.store.windows.period_start: the period begins on a whole hour."""
-    moment = point - period
-    return moment.replace(minute=0, second=0, microsecond=0)
+def within(buckets: Buckets, spans: Sequence[tuple[datetime, datetime]]) -> list[CounterRow]:
+    """The rows of ``buckets`` (minutes) that fall inside ``spans`` ([start, end))."""
+    bounds = [(int(start.timestamp()), int(end.timestamp())) for start, end in spans]
+    return [row for row in counter_rows(buckets) if any(lo <= row[0] < hi for lo, hi in bounds)]
 
 
 DAY = timedelta(days=1)

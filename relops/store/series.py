@@ -10,27 +10,33 @@ from sqlalchemy import Connection, text
 
 from relops.slo.alerts import slo_fingerprint
 from relops.slo.burnrate import Counts
+from relops.slo.series import CounterRow
 from relops.store.windows import split_span
 
 
-def hour_counts(conn: Connection, flow: str, start: datetime, end: datetime) -> dict[datetime, Counts]:
+def hour_rows(conn: Connection, flow: str, start: datetime, end: datetime) -> list[CounterRow]:
     """Every hour row of ``flow`` in [start, end): one index range scan of the primary key."""
-    rows = conn.execute(
-        text("SELECT hour, good, bad FROM ops_flow_hours WHERE flow = :flow AND hour >= :start AND hour < :end"),
-        {"flow": flow, "start": start, "end": end},
-    )
-    return {row.hour: Counts(good=int(row.good), bad=int(row.bad)) for row in rows}
+    return _counter_rows(conn, "ops_flow_hours", "hour", flow, start, end)
 
 
-def minute_counts(conn: Connection, flow: str, start: datetime, end: datetime) -> dict[datetime, Counts]:
+def minute_rows(conn: Connection, flow: str, start: datetime, end: datetime) -> list[CounterRow]:
     """Every minute row of ``flow`` in [start, end): one index range scan of the primary key."""
+    return _counter_rows(conn, "ops_flow_minutes", "minute", flow, start, end)
+
+
+def _counter_rows(
+    conn: Connection, table: str, column: str, flow: str, start: datetime, end: datetime
+) -> list[CounterRow]:
+    # Epoch seconds and plain tuples, not timestamptz and Counts: parsing a timestamptz and making
+    # a datetime and a Counts per row cost several times the query (a year of hours is 17,520 rows).
     rows = conn.execute(
         text(
-            "SELECT minute, good, bad FROM ops_flow_minutes WHERE flow = :flow AND minute >= :start AND minute < :end"
+            f"SELECT extract(epoch FROM {column})::bigint, good, bad FROM {table} "
+            f"WHERE flow = :flow AND {column} >= :start AND {column} < :end"
         ),
         {"flow": flow, "start": start, "end": end},
     )
-    return {row.minute: Counts(good=int(row.good), bad=int(row.bad)) for row in rows}
+    return [tuple(row) for row in rows.all()]
 
 
 def first_counted(conn: Connection, flow: str, since: datetime) -> datetime | None:

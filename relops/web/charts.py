@@ -39,8 +39,8 @@ from relops.store.series import (
     first_counted,
     flow_corrections,
     flow_incident,
-    hour_counts,
-    minute_counts,
+    hour_rows,
+    minute_rows,
 )
 from relops.store.silences import as_silence, silences_overlapping
 from relops.timeutil import evaluation_end, floor_hour
@@ -84,7 +84,7 @@ def _hourly_series(
     start = end - span
     rules = config.evaluation.windows
     origin = first_hour_needed(start, rules, flow.period_s)
-    counters = hour_counts(conn, flow.name, origin, end)
+    counters = hour_rows(conn, flow.name, origin, end)
     corrections = correction_spans(conn, [flow.name], origin).get(flow.name, [])
     spans = flow_exclusions(flow, config.maintenance, corrections, origin, end)
     series = flow_series(
@@ -110,8 +110,8 @@ def _minute_series(
     longest = timedelta(seconds=config.evaluation.longest_window_s)
     hour_origin = floor_hour(start - max(timedelta(seconds=flow.period_s), longest))
     minute_origin = max(minutes_from, min(floor_hour(start), start - longest))
-    minutes = minute_counts(conn, flow.name, minute_origin, end)
-    hours = hour_counts(conn, flow.name, hour_origin, floor_hour(end) + HOUR)
+    minutes = minute_rows(conn, flow.name, minute_origin, end)
+    hours = hour_rows(conn, flow.name, hour_origin, floor_hour(end) + HOUR)
     corrections = correction_spans(conn, [flow.name], hour_origin).get(flow.name, [])
     spans = flow_exclusions(flow, config.maintenance, corrections, hour_origin, end)
     series = minute_series(
