@@ -52,7 +52,14 @@ def test_the_short_ranges_are_drawn_per_minute_and_a_period_is_the_flows() -> No
     assert range_span("6h", flow) == 6 * HOUR and range_span("period", flow) == 28 * DAY
     with pytest.raises(UnknownRange, match="range must be one of 1h, 6h, 24h"):
         range_span("1y", flow)
-    assert config.evaluation.minute_retention_s >= 6 * 3600, "minute rows are kept for the 6 h range"
+
+
+def test_minute_rows_are_kept_for_the_6_hour_range_even_when_every_window_is_shorter() -> None:
+    one_hour = {"name": "1h", "window_s": 3600, "min_events": 1, "warning_burn": 7, "critical_burn": 14}
+    config = parse_config(
+        {"flows": [{"name": "checkout", "objective_percent": 99.9}], "evaluation": {"windows": [one_hour]}}, "t.toml"
+    )
+    assert config.evaluation.minute_retention_s == 6 * 3600 + config.evaluation.minute_retention_margin_s
 
 
 def test_a_budget_below_the_axis_is_reported_with_its_true_value_and_its_events() -> None:
