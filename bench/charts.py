@@ -2,9 +2,10 @@
 the JSON) beside the dashboard's plain snapshot read, in the same run and database.
 
 100 flows with 60 days of hour counters each (the 30-day series of a 30-day period looks back 30
-more; flow-042 also has a correction to subtract), one flow with a 365-day period and two years of
-hours (its "period" range is drawn in steps), and 100 evaluations of each flow for the snapshot
-read.
+more; flow-042 also has a correction to subtract), and 30 hours of minute counters (the minute
+ranges' points and their 24 h windows: what retention keeps), one flow with a 365-day period and two
+years of hours (its "period" range is drawn in steps), and 100 evaluations of each flow for the
+snapshot read.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _config() -> str:
     return "\n".join([*flows, yearly])
 
 
-def _seed(db) -> int:
+def _seed(db) -> tuple[int, int]:
     with db.begin() as conn:
         conn.execute(
             text(
@@ -42,6 +43,15 @@ def _seed(db) -> int:
                 "SELECT f.name, date_trunc('hour', now()) - make_interval(hours => h), 1000, (h % 7) "
                 "FROM (SELECT 'flow-' || lpad(i::text, 3, '0') AS name FROM generate_series(0, :flows - 1) i) f, "
                 "generate_series(0, 60 * 24 - 1) h"
+            ),
+            {"flows": FLOWS},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ops_flow_minutes (flow, minute, good, bad) "
+                "SELECT f.name, date_trunc('minute', now()) - make_interval(mins => m), 17, (m % 5) / 4 "
+                "FROM (SELECT 'flow-' || lpad(i::text, 3, '0') AS name FROM generate_series(0, :flows - 1) i) f, "
+                "generate_series(0, 30 * 60 - 1) m"
             ),
             {"flows": FLOWS},
         )
@@ -61,15 +71,20 @@ def _seed(db) -> int:
             ),
             {"flows": FLOWS},
         )
-        # flow-042's charts also subtract a correction: whole hours and a partial one.
+        # flow-042's charts also subtract corrections: whole hours and a partial one, and minutes
+        # inside the minute ranges.
         conn.execute(
             text(
                 "INSERT INTO ops_slo_corrections (flow, starts_at, ends_at, reason, created_by) VALUES "
-                "('flow-042', now() - interval '50 hours', now() - interval '47 hours 30 minutes', 'bench', 'bench')"
+                "('flow-042', now() - interval '50 hours', now() - interval '47 hours 30 minutes', 'bench', 'bench'), "
+                "('flow-042', now() - interval '3 hours 10 minutes', now() - interval '2 hours 5 minutes', 'bench', "
+                "'bench')"
             )
         )
         conn.execute(text("ANALYZE"))
-        return int(conn.execute(text("SELECT count(*) FROM ops_flow_hours")).scalar_one())
+        return int(conn.execute(text("SELECT count(*) FROM ops_flow_hours")).scalar_one()), int(
+            conn.execute(text("SELECT count(*) FROM ops_flow_minutes")).scalar_one()
+        )
 
 
 def _median_ms(work: Callable[[], object]) -> float:
@@ -84,7 +99,7 @@ def _median_ms(work: Callable[[], object]) -> float:
 
 def run() -> list[str]:
     with bench_stack(_config()) as stack:
-        rows = _seed(stack.db)
+        rows, minute_rows = _seed(stack.db)
         config = load_checked_config(Path(stack.env["RELOPS_CONFIG"]))
         now = utcnow()
         with stack.db.connect() as conn:
@@ -98,17 +113,20 @@ def run() -> list[str]:
 
             points = {
                 (flow, name): len(flow_series_payload(conn, config, config.flows_by_name[flow], name, now)["points"])
-                for flow, name in (("flow-042", "30d"), ("yearly", "period"))
+                for flow, name in (("flow-042", "30d"), ("yearly", "period"), ("flow-042", "6h"), ("flow-042", "1h"))
             }
             snapshot_ms = _median_ms(lambda: reliability_snapshot(conn, config, {}, {}))
             trends_ms = _median_ms(lambda: json.dumps(budget_trends(conn, config, now)))
             measured = [
+                ("flow-042, 1 h of minutes", _median_ms(series("flow-042", "1h")), points[("flow-042", "1h")]),
+                ("flow-042, 6 h of minutes", _median_ms(series("flow-042", "6h")), points[("flow-042", "6h")]),
                 ("flow-042, 30 d", _median_ms(series("flow-042", "30d")), points[("flow-042", "30d")]),
                 ("flow-042, 7 d", _median_ms(series("flow-042", "7d")), None),
                 ("yearly, whole 365-day period", _median_ms(series("yearly", "period")), points[("yearly", "period")]),
             ]
     lines = [
-        f"charts: {FLOWS + 1} flows, {rows} hour rows, median of {RUNS} runs, one connection, JSON included",
+        f"charts: {FLOWS + 1} flows, {rows} hour rows, {minute_rows} minute rows, median of {RUNS} runs, "
+        "one connection, JSON included",
         f"  dashboard snapshot read (baseline):  {snapshot_ms:7.1f} ms",
     ]
     lines.append(

@@ -100,6 +100,10 @@ MAX_WINDOW_S = 366 * 86400
 MAX_COUNT = 10**9
 
 
+#: The longest flow-page range drawn a point per minute from the minute rows (relops.web.ranges).
+MINUTE_CHART_RANGE_S = 6 * 3600
+
+
 class _Strict(BaseModel):
     # strict: the file's TOML types are taken as written (no "300" for 300, no true for 1); the
     # array fields opt out, since TOML arrays arrive as lists.
@@ -175,7 +179,9 @@ class EvaluationConfig(_Strict):
 
     @property
     def minute_retention_s(self) -> int:
-        return self.longest_window_s + self.minute_retention_margin_s
+        # The flow pages' minute ranges read the minute rows too, so they are kept for the longest
+        # of those ranges at least, even where every window is shorter.
+        return max(self.longest_window_s, MINUTE_CHART_RANGE_S) + self.minute_retention_margin_s
 
 
 class FlowConfig(_Strict):

@@ -58,17 +58,16 @@ from relops.timeutil import parse_duration, parse_utc, utcnow
 from relops.web.auth import AmbiguousCookie, Authenticator, Principal
 from relops.web.body_limit import MAX_BODY_BYTES, BodyLimit
 from relops.web.charts import (
-    DEFAULT_RANGE,
     JOB_RANGES,
-    RANGES,
-    UnknownRange,
     budget_trends,
     flow_series_payload,
     job_runs_payload,
+    opening_range,
 )
 from relops.web.login_form import LoginBodyRefused, check_login_media_type, parse_login_body, read_login_body
 from relops.web.overview import FLOW_SORTS, STRIP_CELLS, run_strip, sorted_flows
 from relops.web.protection import NO_STORE, SAFE_METHODS, SECURITY_HEADERS, csrf_matches, same_origin
+from relops.web.ranges import DEFAULT_RANGE, RANGES, UnknownRange
 from relops.web.throttle import LoginThrottle
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -422,10 +421,17 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         except UnknownRange as exc:
             raise HTTPException(422, {"field": "range", "error": str(exc)}) from None
 
-    def flow_series(name: str, range_name: str) -> dict[str, Any]:
+    def flow_series(name: str, range_name: str | None) -> dict[str, Any]:
+        """A flow's series over ``range_name``, or over the range its data calls for when None."""
         config = get_config()
         flow = config.flows_by_name.get(name)
-        return charted("flow", flow, name, lambda conn: flow_series_payload(conn, config, flow, range_name, utcnow()))
+
+        def build(conn: Connection) -> dict[str, Any]:
+            now = utcnow()
+            chosen = opening_range(conn, flow, now) if range_name is None else range_name
+            return flow_series_payload(conn, config, flow, chosen, now)
+
+        return charted("flow", flow, name, build)
 
     def job_runs(name: str, range_name: str) -> dict[str, Any]:
         job = get_config().jobs_by_name.get(name)
@@ -448,13 +454,13 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @app.get(
         "/api/v1/flows/{name:path}/series",
-        summary="A flow's burn rate per window, budget left and events over time (range: 24h, 7d, 30d, period)",
+        summary="A flow's burn rate per window, budget left and events over time (range: 1h, 6h, 24h, 7d, 30d, period)",
     )
     def flow_series_api(name: str, range_name: str = Query(DEFAULT_RANGE, alias="range")) -> JSONResponse:
         return JSONResponse(flow_series(name, range_name))
 
     @app.get("/flows/{name:path}", response_class=HTMLResponse, include_in_schema=False)
-    def flow_page(name: str, request: Request, range_name: str = Query(DEFAULT_RANGE, alias="range")) -> Response:
+    def flow_page(name: str, request: Request, range_name: str | None = Query(None, alias="range")) -> Response:
         series = flow_series(name, range_name)
         config = get_config()
         flow = config.flows_by_name[name]
@@ -467,8 +473,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             flow=flow,
             now=now,
             series=series,
-            series_url=f"/api/v1/flows/{_path_segment(name)}/series?range={range_name}",
+            series_url=f"/api/v1/flows/{_path_segment(name)}/series?range={series['range']}",
             ranges=list(RANGES),
+            range_chosen=range_name is None,
         )
 
     @app.get(

@@ -12,6 +12,7 @@ import re
 import time
 import tomllib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import text
 
 from relops import redis_keys
-from relops.store.outcomes import rebuild_days
+from relops.slo.outcome_batch import OutcomeCount
+from relops.store.outcomes import ingest_batch, rebuild_days
+from relops.timeutil import floor_minute, utcnow
 from tests.browser_setup import INSTALL_TIMEOUT_S, ensure_chromium
 from tests.integration.conftest import TEST_CONFIG
 from tests.web_support import new_login, web_fixture  # noqa: F401 (the `web` fixture)
@@ -395,6 +398,54 @@ def test_a_burning_flow_charted_in_headless_chromium(web, relops_env, db, clean_
     assert driver.find_element(By.ID, "chart-budget").get_attribute("data-points") == str(30 * 24)
     driver.get(web + "/flows/nope")
     assert "not a flow" in driver.page_source
+
+
+def seed_minutes(db, flow: str, minutes: int, good: int, bad: int) -> None:
+    """The last ``minutes`` minutes of counters, as the intake writes them (minute and hour rows)."""
+    now = floor_minute(utcnow())
+    items = [OutcomeCount(flow, now - timedelta(minutes=ago), good, bad) for ago in range(minutes)]
+    with db.begin() as conn:
+        ingest_batch(conn, "browser", items, rejected=0, minute_horizon=now - timedelta(days=2))
+        rebuild_days(conn, [flow])
+
+
+def test_a_flow_minutes_into_an_outage_in_headless_chromium(web, relops_env, db, clean_tables, driver, output_dir):
+    """Six minutes of counters, 3 % failing at 99.9 %, and its incident open: the page opens on an
+    hour of minute points, with the budget's -2,900 % stated and drawn at the axis' -100 %."""
+    seed(db, relops_env["REDIS_URL"])
+    seed_minutes(db, "checkout", minutes=6, good=970, bad=30)
+    wait = WebDriverWait(driver, 20)
+    _, token = sign_in(driver, web, wait)
+    wait.until(ec.visibility_of_element_located((By.ID, "status")))
+    driver.get(web + "/flows/checkout")
+    charts = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#charts[data-ready='true'], #charts[data-error]"))
+    assert charts.get_attribute("data-error") is None, charts.get_attribute("data-error")
+    assert driver.find_element(By.CSS_SELECTOR, "nav.ranges strong").text == "1h"
+    assert driver.find_element(By.ID, "range-chosen").is_displayed()
+    series = requests.get(
+        web + "/api/v1/flows/checkout/series?range=1h", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert len(series["points"]) == 60 and series["step_s"] == 60
+    drawn = [value for value in series["budget_remaining_percent"] if value is not None]
+    assert 5 <= len(drawn) <= 6 and drawn[-1] == -2900.0, drawn  # the oldest minute may just have left the hour
+    assert series["windows"][0]["burn_rates"][-1] == 30.0
+    for chart in ("chart-burn", "chart-budget", "chart-events"):
+        assert driver.find_element(By.ID, chart).get_attribute("data-points") == "60", chart
+    budget = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#chart-budget[data-y-min]"))
+    assert (budget.get_attribute("data-y-min"), budget.get_attribute("data-y-max")) == ("-100", "100")
+    note = driver.find_element(By.ID, "budget-below-floor").text
+    assert "-2,900 %" in note and "drawn at -100 %" in note and "held 1,000 events" in note, note
+    assert "Events per 1 min" in driver.find_element(By.ID, "charts").text
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#series-table tbody tr")) == 60
+    assert csp_violations(driver) == []
+    save_screenshot(driver, output_dir / "flow-checkout-minutes.png")
+
+    # An explicit range is kept, and says nothing of a choice.
+    driver.get(web + "/flows/checkout?range=6h")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#charts[data-ready='true']"))
+    assert driver.find_element(By.ID, "chart-events").get_attribute("data-points") == "360"
+    assert driver.find_elements(By.ID, "range-chosen") == []
+    save_screenshot(driver, output_dir / "flow-checkout-6h.png")
 
 
 def seed_runs(db, job: str) -> None:

@@ -41,7 +41,7 @@
     });
   }
 
-  function chart(id, series, data, spans, axisLabel) {
+  function chart(id, series, data, spans, axisLabel, yRange) {
     var el = document.getElementById(id);
     var opts = {
       width: Math.max(320, el.clientWidth || 900),
@@ -49,8 +49,20 @@
       tzDate: relopsCharts.utc,
       series: [{ label: "time (UTC)" }].concat(series),
       axes: [{}, { label: axisLabel }],
-      hooks: { drawClear: [shading(spans)] },
+      hooks: {
+        drawClear: [shading(spans)],
+        // The value axis as drawn (uPlot sets its scales when it first draws, after the constructor).
+        draw: [
+          function (u) {
+            el.dataset.yMin = String(u.scales.y.min);
+            el.dataset.yMax = String(u.scales.y.max);
+          },
+        ],
+      },
     };
+    if (yRange) {
+      opts.scales = { y: { range: yRange } };
+    }
     var plot = new uPlot(opts, data, el);
     el.dataset.points = String(plot.data[0].length);
     el.dataset.series = series
@@ -90,19 +102,41 @@
     });
     chart("chart-burn", burnSeries, burnData, spans, "burn rate (x)");
 
-    var overspent = s.budget_remaining_percent.map(function (v) {
+    // The line stops at the floor (see BUDGET_FLOOR_PERCENT in relops/web/charts.py): a few minutes
+    // of events can put the budget at -15,000 %, which would flatten everything else into one line.
+    // The legend reads the true value at the cursor, as the table does.
+    var floor = s.budget_floor_percent;
+    var budget = s.budget_remaining_percent;
+    var drawn = budget.map(function (v) {
+      return v === null ? null : Math.max(v, floor);
+    });
+    var overspent = drawn.map(function (v) {
       return v !== null && v < 0 ? v : null;
     });
+    function trueValue(u, v, seriesIdx, idx) {
+      var value = idx === null || idx === undefined ? null : budget[idx];
+      // The overspent series has a value only where the budget is below 0.
+      if (value === null || value === undefined || (seriesIdx === 2 && value >= 0)) {
+        return "--";
+      }
+      return value.toFixed(2) + " %" + (value < floor ? " (below the axis)" : "");
+    }
+    function budgetRange(u, min) {
+      // 0 to 100 % while nothing is overspent; below 0 in steps of 25, never under the floor.
+      var low = min === null || !isFinite(min) || min >= 0 ? 0 : Math.max(floor, Math.floor(min / 25) * 25);
+      return [low, 100];
+    }
     chart(
       "chart-budget",
       [
-        { label: "budget left %", stroke: "#15803d", width: 2, fill: "rgba(21, 128, 61, 0.12)" },
-        { label: "overspent %", stroke: "#dc2626", width: 2, fill: "rgba(220, 38, 38, 0.2)" },
+        { label: "budget left %", stroke: "#15803d", width: 2, fill: "rgba(21, 128, 61, 0.12)", value: trueValue },
+        { label: "overspent %", stroke: "#dc2626", width: 2, fill: "rgba(220, 38, 38, 0.2)", value: trueValue },
         { label: "budget spent (0 %)", stroke: "#dc2626", width: 1, dash: [4, 4], points: { show: false } },
       ],
-      [x, s.budget_remaining_percent, overspent, constant(x, 0)],
+      [x, drawn, overspent, constant(x, 0)],
       spans,
-      "budget left (%)"
+      "budget left (%)",
+      budgetRange
     );
 
     var bars = uPlot.paths.bars({ size: [0.8, 24] });
