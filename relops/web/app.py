@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
@@ -105,6 +105,15 @@ def _when(value: str | datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _evaluated_minute(value: str | datetime | None) -> str:
+    """The minute an evaluation covers, from its as_of (the minute's close, which lies ahead of the
+    clock while the minute runs): "2026-11-27 12:04 UTC" for 12:05:00."""
+    if not value:
+        return "-"
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return (moment.astimezone(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _when_ms(epoch_ms: int | None) -> str:
     return "-" if not epoch_ms else datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -126,6 +135,7 @@ def _trend_height(burn_rate: float | None) -> int:
 TEMPLATES.env.filters.update(
     safe_link=_safe_link,
     when=_when,
+    evaluated_minute=_evaluated_minute,
     when_ms=_when_ms,
     when_epoch=_when_epoch,
     trend_height=_trend_height,

@@ -98,3 +98,10 @@ def test_an_incident_says_who_heard_it_what_inhibits_it_and_where_it_escalated()
     page = render({**EMPTY, "incidents": [incident]})
     assert "inhibited by inventory" in page and "escalated to lead" in page
     assert "to lead, team-a by route.routes[0] &#39;team a&#39;" in page
+
+
+def test_a_row_names_the_minute_its_tick_read_not_the_close_of_that_minute_ahead_of_the_clock():
+    # as_of 12:00:00 is the close of the minute 11:59, which the ticks of 11:59:xx evaluated.
+    page = render({**EMPTY, "flows": [flow("checkout")]})
+    assert "2026-11-27 11:59 UTC" in page
+    assert "12:00" not in page
