@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection
@@ -101,8 +102,7 @@ class Intake:
             key = self._bearer(request)
             self._scope(key, "outcomes", ())
             body = await _bounded_body(request, self.parts.config.intake.max_outcome_body_bytes)
-            limited = key.flows is not None
-            check_flows = (lambda flows, key=key: self._scope(key, "outcomes", flows)) if limited else None
+            check_flows = None if key.flows is None else functools.partial(self._scope, key, "outcomes")
             batch = outcome_batch(body, self.parts.config, self.parts.now(), check_flows=check_flows)
             reference = batch.batch_id
         except Refused as refused:

@@ -156,7 +156,7 @@ class OutcomeBatch:
     flows_seen: frozenset[str] | None = None
 
     def flows(self) -> frozenset[str]:
-        """The flows the batch reports (asked only of keys limited to some flows)."""
+        """The flows the batch reports."""
         return self.flows_seen if self.flows_seen is not None else frozenset(map(FLOW, self.counts))
 
 
