@@ -335,6 +335,15 @@ class IntakeConfig(_Strict):
     max_ping_body_bytes: int = Field(65_536, ge=256, le=1_048_576)
     #: A start without a run id waits this long for the end that pairs with it.
     open_run_ttl_s: int = Field(7 * 86400, ge=60, le=31 * 86400)
+    #: Refusals one client address may cause per second (400-413, 422; its own token bucket, per
+    #: intake process): past them the address's refusals are answered 429, without the detail.
+    #: Accepted requests never use these tokens, so a service behind a shared proxy address keeps working.
+    refusal_rate_per_s: float = Field(10.0, gt=0, le=100_000)
+    #: The refusals an address may cause at once before refusal_rate_per_s applies.
+    refusal_burst: int = Field(100, ge=1, le=1_000_000)
+    #: Checked reports waiting for Redis and the broker at most; past it a report is answered 503
+    #: at once (a stalled broker must not grow the intake's memory without bound).
+    max_queued_reports: int = Field(5000, ge=10, le=1_000_000)
 
 
 class BreakerSettings(_Strict):

@@ -7,15 +7,24 @@
 
 Every request is answered 202 only once the broker holds its message. Refusals: 401 (no or unknown
 key), 403 (outside the key's scopes), 404 (unknown job or flow: reports create nothing), 400/422
-(malformed or invalid, naming the field), 413 (body too large), 429 (key over its rate limit) and
-503 (broker or key store unavailable), each with ``Retry-After`` where waiting helps. Nothing here
-reads ops data. A key never appears in a log line, an error body or a rejection row.
+(malformed or invalid, naming the field), 413 (body too large), 429 (key over its rate limit, or
+the caller's address over its refusal rate) and 503 (broker or key store unavailable, or too many
+reports waiting), each with ``Retry-After`` where waiting helps. Nothing here reads ops data. A key
+never appears in a log line, an error body or a rejection row.
+
+A refusal costs little whoever sends it: refusals are tallied (relops.intake.rejection_log), an
+address refused too often gets bare 429s (relops.intake.address_buckets), and a refused request's
+body is read and dropped up to a bound, so a client that sends all of its body before reading (as
+Python's urllib does) sees the answer rather than a connection reset.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +33,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -31,6 +41,7 @@ from starlette.routing import Route
 from relops import names
 from relops.config import RelopsConfig
 from relops.errors import Rejection, excerpt
+from relops.intake.address_buckets import AddressBuckets
 from relops.intake.group import Answer, Report, ReportGroups
 from relops.intake.key_cache import KeyCache, KeysUnavailable
 from relops.intake.keys import ReportKey, Scope, refusal
@@ -46,9 +57,18 @@ _ENCODE = msgspec.json.Encoder().encode
 #: Rejection rows name the endpoint they came to.
 TASK_OUTCOMES = "intake:outcomes"
 TASK_CRON = "intake:cron"
+#: ...and those that came to no endpoint (an unknown path or method), like the rate limits' rows.
+TASK_OTHER = "intake"
 KEYS_RETRY_AFTER_S = 5
 PING_KINDS: dict[str, PingKind] = {"": "success", "start": "started", "fail": "failure"}
 METHODS = ["GET", "POST"]  # Starlette answers HEAD wherever GET is allowed
+#: Refusals that are the caller's fault: each takes a token from its address's bucket (429s for a
+#: key's rate and 503s do not: the first are counted per key, the second are the intake's fault).
+CALLER_FAULTS = frozenset({400, 401, 403, 404, 405, 413, 422})
+#: A refused request's body is read and dropped up to this much (and for this long), so the client
+#: reads the answer; a longer one is left unread and its connection closed after the answer.
+DISCARD_MAX_BYTES = 8 * 1_048_576
+DISCARD_MAX_S = 5.0
 
 
 @dataclass
@@ -59,7 +79,9 @@ class IntakeParts:
     keys: KeyCache
     groups: ReportGroups
     rejections: RejectionLog
+    addresses: AddressBuckets
     now: Callable[[], datetime] = utcnow
+    monotonic: Callable[[], float] = time.monotonic
 
 
 def _answer(answer: Answer) -> Response:
@@ -80,12 +102,11 @@ class Intake:
             key = self._bearer(request)
             self._scope(key, "outcomes", ())
             body = await _bounded_body(request, self.parts.config.intake.max_outcome_body_bytes)
-            batch = outcome_batch(body, self.parts.config, self.parts.now())
+            check_flows = None if key.flows is None else functools.partial(self._scope, key, "outcomes")
+            batch = outcome_batch(body, self.parts.config, self.parts.now(), check_flows=check_flows)
             reference = batch.batch_id
-            if key.flows is not None:
-                self._scope(key, "outcomes", batch.flows())
         except Refused as refused:
-            return self._refuse(request, TASK_OUTCOMES, reference, key, refused)
+            return await self._refuse(request, TASK_OUTCOMES, reference, key, refused)
         kwargs = {"batch_id": batch.batch_id, "counts": batch.counts}
         return await self._submit(Report(key, names.TASK_RECORD_FLOW_OUTCOMES, kwargs), TASK_OUTCOMES, reference)
 
@@ -110,9 +131,9 @@ class Intake:
             kind = PING_KINDS.get(request.path_params.get("kind", ""))
             if kind is None:
                 raise Refused(404, "path", "a cron ping URL ends with the job, /start or /fail")
-            self._scope(key, "cron", ())
-            known_job(self.parts.config, job)
+            # The key's scope first: a key limited to some jobs must not learn which others exist.
             self._scope(key, "cron", (job,))
+            known_job(self.parts.config, job)
             body = await _bounded_body(request, self.parts.config.intake.max_ping_body_bytes)
             query = request.query_params if request.scope["query_string"] else {}  # most pings carry none
             fields = ping_fields(kind, query, body, request.headers.get("content-type", ""))
@@ -127,7 +148,7 @@ class Intake:
                 result_max_bytes=config.cron.result_max_bytes,
             )
         except Refused as refused:
-            return self._refuse(request, TASK_CRON, job, key, refused)
+            return await self._refuse(request, TASK_CRON, job, key, refused)
         event["run_id"] = fields.run_id
         return await self._submit(Report(key, names.TASK_CRON_RUN, event), TASK_CRON, job)
 
@@ -137,8 +158,21 @@ class Intake:
             self.parts.rejections.rate_limited(report.key.name)
         elif answer.status != 202:
             rejection = Rejection(None, str(answer.body.get("field", "-")), str(answer.body.get("error")), "")
-            self.parts.rejections.add(task, reference, rejection, key=report.key.name, status=answer.status)
+            self.parts.rejections.refused(task, answer.status, report.key.name, reference, rejection)
         return _answer(answer)
+
+    async def unrouted(self, request: Request, exc: Exception) -> Response:
+        """Starlette's own 404 (no such path) and 405 (method), counted like every other refusal."""
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        if status == 405:
+            refused = Refused(405, "method", f"{request.method[:10]} is not allowed here")
+        else:
+            refused = Refused(404, "path", "no intake endpoint here (see /api/v1/outcomes, /api/v1/cron/{job})")
+        response = await self._refuse(request, TASK_OTHER, None, None, refused)
+        allow = getattr(exc, "headers", None) or {}
+        if "Allow" in allow and response.status_code == 405:
+            response.headers["Allow"] = allow["Allow"]
+        return response
 
     def _bearer(self, request: Request) -> ReportKey:
         header = request.headers.get("authorization", "")
@@ -165,21 +199,35 @@ class Intake:
         if reason is not None:
             raise Refused(403, "key", reason)
 
-    def _refuse(
+    async def _refuse(
         self, request: Request, task: str, reference: str | None, key: ReportKey | None, refused: Refused
     ) -> Response:
-        # The path is logged redacted (a ping URL carries its key); the body and headers never are.
+        # The path is recorded redacted (a ping URL carries its key); the body and headers never are.
         shown = redact_request_target(request.url.path)
         rejection = Rejection(refused.item, refused.field, refused.reason, excerpt(f"{request.method} {shown}"))
-        self.parts.rejections.add(
-            task, reference, rejection, key=None if key is None else key.name, status=refused.status
+        wait_s = None
+        if refused.status in CALLER_FAULTS:
+            address = request.client.host if request.client else "unknown"
+            wait_s = self.parts.addresses.take(address, self.parts.monotonic())
+        self.parts.rejections.refused(
+            task, refused.status, None if key is None else key.name, reference, rejection, throttled=wait_s is not None
         )
         headers: dict[str, str] = {}
-        if refused.status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        if refused.status == 503:
-            headers["Retry-After"] = str(KEYS_RETRY_AFTER_S)
-        return JSONResponse(refused.body(), status_code=refused.status, headers=headers or None)
+        if wait_s is not None:
+            # Over its refusal rate: a bare answer, and its body (if any) not read.
+            status, body = 429, {"error": "too many refused requests from this address", "field": "address"}
+            headers["Retry-After"] = str(wait_s)
+            read_all = await _discard_body(request, 0)
+        else:
+            status, body = refused.status, refused.body()
+            if refused.status == 401:
+                headers["WWW-Authenticate"] = "Bearer"
+            if refused.status == 503:
+                headers["Retry-After"] = str(KEYS_RETRY_AFTER_S)
+            read_all = await _discard_body(request, DISCARD_MAX_BYTES)
+        if not read_all:
+            headers["Connection"] = "close"  # what is left of the body is not worth reading
+        return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes:
@@ -189,7 +237,9 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
     if declared.isdigit():
         if int(declared) > limit:
             raise Refused(413, "body", f"is {int(declared)} bytes, more than {limit}")
-        return await request.body()  # the server reads no more than Content-Length says
+        body = await request.body()  # the server reads no more than Content-Length says
+        request.state.body_read = True
+        return body
     if request.method in ("GET", "HEAD") and "transfer-encoding" not in request.headers:
         return b""
     chunks: list[bytes] = []
@@ -199,7 +249,30 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise Refused(413, "body", f"is more than {limit} bytes")
         chunks.append(chunk)
+    request.state.body_read = True
     return b"".join(chunks)
+
+
+async def _discard_body(request: Request, limit: int) -> bool:
+    """Reads and drops what is left of a refused request's body, up to ``limit`` bytes and
+    DISCARD_MAX_S: whether it was all read (then the connection can stay open)."""
+    if getattr(request.state, "body_read", False):
+        return True
+    if request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers:
+        return True
+    dropped = 0
+    try:
+        async with asyncio.timeout(DISCARD_MAX_S):
+            while dropped <= limit:
+                message = await request.receive()
+                if message["type"] != "http.request":
+                    return False  # the client went away
+                dropped += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return True
+    except TimeoutError:
+        pass
+    return False
 
 
 def create_intake_app(parts: IntakeParts, *, extra_routes: list[Route] | None = None) -> Starlette:
@@ -218,6 +291,7 @@ def create_intake_app(parts: IntakeParts, *, extra_routes: list[Route] | None = 
             parts.rejections.stop()
             parts.keys.stop()
 
+    unrouted = {404: intake.unrouted, 405: intake.unrouted}
     routes = [
         Route("/api/v1/outcomes", intake.outcomes, methods=["POST"]),
         Route("/api/v1/cron/{job}", intake.cron, methods=METHODS),
@@ -227,15 +301,17 @@ def create_intake_app(parts: IntakeParts, *, extra_routes: list[Route] | None = 
         Route("/healthz", intake.healthz, methods=["GET"]),
         *(extra_routes or []),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=unrouted)
 
 
 def build_parts(config: RelopsConfig, engine: Engine, redis_client: Any, broker_url: str) -> IntakeParts:
     """The intake's parts for one process: keys from ``engine``, shared state in ``redis_client``."""
-    shared = SharedState(redis_client, open_run_ttl_s=config.intake.open_run_ttl_s)
+    limits = config.intake
+    shared = SharedState(redis_client, open_run_ttl_s=limits.open_run_ttl_s)
     return IntakeParts(
         config=config,
         keys=KeyCache(engine),
-        groups=ReportGroups(shared, lambda: BrokerPublisher(broker_url)),
+        groups=ReportGroups(shared, lambda: BrokerPublisher(broker_url), max_queued=limits.max_queued_reports),
         rejections=RejectionLog(engine),
+        addresses=AddressBuckets(limits.refusal_rate_per_s, limits.refusal_burst),
     )

@@ -33,6 +33,8 @@ LINGER_S = 0.002
 QUIET_TURNS = 3
 #: What a 503 tells clients to wait before trying again.
 BROKER_RETRY_AFTER_S = 5
+#: What a 503 for a full queue tells clients to wait.
+QUEUE_FULL_RETRY_AFTER_S = 1
 #: Outcome items in one message at most (a batch larger than this still goes, alone): bounds what
 #: one worker task holds and redoes after a crash.
 OUTCOME_ITEMS_PER_MESSAGE = 20_000
@@ -62,9 +64,19 @@ class ReportGroups:
     groups in flight at once were in flight at once for their clients too (a client sends a run's
     end after its start was answered), so pairing never depends on which group lands first."""
 
-    def __init__(self, shared: SharedState, publishers: Callable[[], BrokerPublisher], *, flushers: int = 1) -> None:
+    def __init__(
+        self,
+        shared: SharedState,
+        publishers: Callable[[], BrokerPublisher],
+        *,
+        flushers: int = 1,
+        max_queued: int = 5000,
+    ) -> None:
         self._shared = shared
         self._pending: list[Report] = []
+        #: Reports waiting at most: past it, answered 503 at once (a stalled broker or Redis must
+        #: not grow the queue, and the memory behind it, without bound).
+        self.max_queued = max_queued
         self._wakeup: asyncio.Event | None = None
         self._flushers: list[asyncio.Task[None] | None] = [None] * flushers
         self._publishers = [publishers() for _ in range(flushers)]
@@ -74,6 +86,8 @@ class ReportGroups:
         ]
 
     async def submit(self, report: Report) -> Answer:
+        if len(self._pending) >= self.max_queued:
+            return _queue_full()
         loop = asyncio.get_running_loop()
         if any(flusher is None or flusher.done() for flusher in self._flushers):
             self._start_flushers(loop)
@@ -220,6 +234,14 @@ def _rate_limited(key: ReportKey, retry_after_s: int) -> Answer:
         429,
         {"error": f"key {key.name!r} is over its rate limit of {key.rate_per_s:g}/s", "field": "key"},
         {"Retry-After": str(retry_after_s)},
+    )
+
+
+def _queue_full() -> Answer:
+    return Answer(
+        503,
+        {"error": "the intake has too many reports waiting for the broker; nothing was accepted", "field": "intake"},
+        {"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)},
     )
 
 

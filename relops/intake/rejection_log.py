@@ -1,19 +1,22 @@
-"""The intake's rejections, recorded like the tasks' (a log line each and a row in
-ops_rejected_inputs) without a database write on the request path.
+"""The intake's refusals, recorded like the tasks' rejections (a log line and a row in
+ops_rejected_inputs) without a database write on the request path, and without a row or a line per
+request: whoever floods the intake with bad requests, keyed or not, must not flood its log or its
+database.
 
-Rows are queued and written by a thread, many per transaction. Refusals for a rate limit are
-summed per key and written as one row per key per second: a client hammering past its limit must
-not turn into a row per request. A full queue (PostgreSQL down for long) drops rows, counted and
-logged, never silently.
+Refusals are tallied per (status, task, key name or "anonymous") and written by a thread every
+second: one row and one ``event=intake.rejected`` line per tally, with the count and the first
+refusal's field, reason and excerpt. A lone refusal's row reads exactly as it always did. Refusals
+for a key's rate limit (429) are summed per key, one row per key per second. When PostgreSQL is
+down a second's rows are dropped, counted and logged in one line.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,14 +26,29 @@ from relops.logs import log_event
 from relops.store.rejections import record_rejection_rows
 
 logger = logging.getLogger(__name__)
-MAX_QUEUED = 10_000
+#: What a refusal's tally calls a request that came with no key the intake knows.
+ANONYMOUS = "anonymous"
+
+
+@dataclass(slots=True)
+class _Tally:
+    """A second's refusals of one (status, task, key): the first as it came, and how many."""
+
+    reference: str | None
+    first: Rejection
+    count: int = 0
+    #: Of them, answered 429 because their address was over its refusal rate.
+    throttled: int = 0
+
+
+Row = tuple[str, str | None, Rejection]
 
 
 class RejectionLog:
     def __init__(self, engine: Engine, *, flush_s: float = 1.0) -> None:
         self._engine = engine
         self.flush_s = flush_s
-        self._queue: queue.Queue[tuple[str, str | None, Rejection]] = queue.Queue(MAX_QUEUED)
+        self._tallies: dict[tuple[int, str, str], _Tally] = {}
         self._rate_limited: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -48,36 +66,34 @@ class RejectionLog:
             self._thread.join(timeout=10)
         self.flush()
 
-    def add(self, task: str, reference: str | None, rejection: Rejection, **log_fields: object) -> None:
-        log_event(
-            logger,
-            logging.WARNING,
-            "intake.rejected",
-            task=task,
-            reference=reference,
-            field=rejection.field,
-            reason=rejection.reason,
-            item=rejection.item_index,
-            **log_fields,
-        )
-        try:
-            self._queue.put_nowait((task, reference, rejection))
-        except queue.Full:
-            self._dropped(1)
+    def refused(
+        self,
+        task: str,
+        status: int,
+        key: str | None,
+        reference: str | None,
+        rejection: Rejection,
+        *,
+        throttled: bool = False,
+    ) -> None:
+        """One refusal answered ``status`` (or 429 for its address, when ``throttled``)."""
+        slot = (status, task, ANONYMOUS if key is None else key)
+        with self._lock:
+            tally = self._tallies.get(slot)
+            if tally is None:
+                tally = self._tallies[slot] = _Tally(reference, rejection)
+            tally.count += 1
+            tally.throttled += throttled
 
     def rate_limited(self, key_name: str) -> None:
         with self._lock:
             self._rate_limited[key_name] += 1
 
     def flush(self) -> None:
-        rows: list[tuple[str, str | None, Rejection]] = []
-        while len(rows) < MAX_QUEUED:
-            try:
-                rows.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
         with self._lock:
+            tallies, self._tallies = self._tallies, {}
             limited, self._rate_limited = self._rate_limited, Counter()
+        rows = [self._tally_row(slot, tally) for slot, tally in tallies.items()]
         for name, count in limited.items():
             reason = f"over its rate limit: {count} request(s) refused with 429"
             log_event(logger, logging.WARNING, "intake.rate_limited", key=name, refused=count)
@@ -88,20 +104,41 @@ class RejectionLog:
             with self._engine.begin() as conn:
                 record_rejection_rows(conn, rows)
         except SQLAlchemyError as exc:
-            self._dropped(len(rows), error=type(exc).__name__)
+            self.dropped += len(rows)
+            log_event(
+                logger,
+                logging.ERROR,
+                "intake.rejections_unrecorded",
+                rows=len(rows),
+                total_unrecorded=self.dropped,
+                error=type(exc).__name__,
+            )
             return
         self.recorded += len(rows)
 
-    def _dropped(self, count: int, error: str | None = None) -> None:
-        self.dropped += count
+    @staticmethod
+    def _tally_row(slot: tuple[int, str, str], tally: _Tally) -> Row:
+        status, task, key = slot
+        first = tally.first
         log_event(
             logger,
-            logging.ERROR,
-            "intake.rejections_unrecorded",
-            rows=count,
-            total_unrecorded=self.dropped,
-            error=error,
+            logging.WARNING,
+            "intake.rejected",
+            status=status,
+            task=task,
+            key=key,
+            refused=tally.count,
+            throttled=tally.throttled or None,
+            reference=tally.reference,
+            field=first.field,
+            reason=first.reason,
+            item=first.item_index,
         )
+        if tally.count == 1 and not tally.throttled:
+            return task, tally.reference, first
+        throttled = f", {tally.throttled} of them answered 429 for their address" if tally.throttled else ""
+        reason = f"{tally.count} requests refused with {status} within a second{throttled}; the first: {first.reason}"
+        return task, tally.reference, Rejection(first.item_index, first.field, reason, first.excerpt)
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_s):

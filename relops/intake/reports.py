@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -23,6 +23,7 @@ from relops_client.names import MAX_ITEMS_PER_BATCH
 from relops.config import RelopsConfig
 from relops.cron.events import CronRun, parse_cron_run
 from relops.errors import InputRejected, Rejection
+from relops.safe_json import MAX_DEPTH, depth_exceeds
 from relops.slo.outcome_batch import FLOW, known_count_item, parse_counts, validate_batch_id, whole_batch_minutes
 from relops.store.retention import oldest_countable
 
@@ -65,6 +66,11 @@ def _json_object(body: bytes) -> dict[str, Any]:
         value = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Refused(400, "body", f"is not valid JSON ({str(exc)[:120]})") from None
+    except RecursionError:  # deeper than Python's json decoder goes
+        raise Refused(400, "body", f"is nested deeper than {MAX_DEPTH} levels") from None
+    # The workers refuse a message nested deeper (relops.safe_json), with every report it carries.
+    if depth_exceeds(value, MAX_DEPTH):
+        raise Refused(400, "body", f"is nested deeper than {MAX_DEPTH} levels")
     if not isinstance(value, dict):
         raise Refused(400, "body", f"must be a JSON object, got {type(value).__name__}")
     return value
@@ -150,7 +156,7 @@ class OutcomeBatch:
     flows_seen: frozenset[str] | None = None
 
     def flows(self) -> frozenset[str]:
-        """The flows the batch reports (asked only of keys limited to some flows)."""
+        """The flows the batch reports."""
         return self.flows_seen if self.flows_seen is not None else frozenset(map(FLOW, self.counts))
 
 
@@ -187,26 +193,47 @@ def _decoder(config: RelopsConfig) -> _BatchDecoder:
     return found
 
 
-def outcome_batch(body: bytes, config: RelopsConfig, now: datetime) -> OutcomeBatch:
+#: Raises Refused (403) when a key may not report one of these flows.
+FlowCheck = Callable[[frozenset[str]], None]
+
+
+def outcome_batch(
+    body: bytes, config: RelopsConfig, now: datetime, *, check_flows: FlowCheck | None = None
+) -> OutcomeBatch:
     """A whole batch, or Refused: unlike the task, the intake takes all of a batch or none of it, so
-    the client can fix the batch and resend it under the same batch_id."""
+    the client can fix the batch and resend it under the same batch_id.
+
+    ``check_flows`` (for a key limited to some flows) sees the flows the batch names before anything
+    else about them is checked: a flow outside the key is refused the same way whether it exists or
+    not, so such a key cannot learn which others do."""
     decoder = _decoder(config).decoder
     try:
         decoded = None if decoder is None else decoder.decode(body)
     except msgspec.DecodeError:  # anything unusual: the general path below accepts it or says why not
         decoded = None
     if decoded is not None and whole_batch_minutes(decoded.counts, now, oldest_countable(config, now)) is not None:
+        if check_flows is not None:
+            check_flows(frozenset(map(FLOW, decoded.counts)))
         sent_id = decoded.batch_id
         try:
             batch_id = uuid.uuid4().hex if sent_id is msgspec.UNSET else validate_batch_id(sent_id)
         except InputRejected as exc:
             raise Refused(422, exc.field, exc.reason) from None
         return OutcomeBatch(batch_id=batch_id, counts=decoded.counts)
-    return _general_batch(body, config, now)
+    return _general_batch(body, config, now, check_flows)
 
 
-def _general_batch(body: bytes, config: RelopsConfig, now: datetime) -> OutcomeBatch:
+def _named_flows(counts: Any) -> frozenset[str]:
+    """The flow names a batch's items give, whatever else is wrong with them."""
+    if not isinstance(counts, list):
+        return frozenset()
+    return frozenset(item["flow"] for item in counts if isinstance(item, dict) and isinstance(item.get("flow"), str))
+
+
+def _general_batch(body: bytes, config: RelopsConfig, now: datetime, check_flows: FlowCheck | None) -> OutcomeBatch:
     payload = _json_object(body)
+    if check_flows is not None:
+        check_flows(_named_flows(payload.get("counts")))
     extra = sorted(set(payload) - set(OUTCOME_FIELDS))
     if extra:
         raise Refused(422, extra[0][:60], f"is not a field of an outcome batch ({', '.join(OUTCOME_FIELDS)})")

@@ -1,5 +1,6 @@
 """Running the intake: one uvicorn process (uvloop and httptools when installed, as they are with
-relops), its access log redacted like the dashboard's, so a key in a ping URL is never written."""
+relops), its access log redacted like the dashboard's, so a key in a ping URL is never written, and
+without refused requests, which the intake counts itself."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def serve(*, host: str, port: int, extra_routes: list[Route] | None = None) -> N
         host=host,
         port=port,
         log_level="info",
-        log_config=log_config(),
+        log_config=log_config(skip_refusals=True),
         server_header=False,
         # Services behind a proxy are told apart by key, not address; the proxy's headers are not needed.
         proxy_headers=False,

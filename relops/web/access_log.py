@@ -1,8 +1,12 @@
-"""uvicorn's logging for `relops web`, with every request target redacted before it is written.
+"""uvicorn's logging for `relops web` and `relops intake`, with every request target redacted
+before it is written.
 
 A token sent where it does not belong (``?token=…``, a key in the path) is refused, but the access
 log would still have kept it: the filter rewrites the record's path first, so no handler, format
 or later change of format can print it.
+
+The intake counts its refusals itself, a line per kind per second (relops.intake.rejection_log):
+its access log leaves them out, so a flood of bad requests is not a flood of lines.
 """
 
 from __future__ import annotations
@@ -27,9 +31,23 @@ class RedactTargets(logging.Filter):
         return True
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's default logging, with RedactTargets on the access log."""
+class SkipRefusals(logging.Filter):
+    """Drops access records of refused requests (4xx, 503): the app has counted them. A 500 stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[4], int):
+            return not (400 <= args[4] < 500 or args[4] == 503)
+        return True
+
+
+def log_config(*, skip_refusals: bool = False) -> dict[str, Any]:
+    """uvicorn's default logging, with RedactTargets on the access log (and SkipRefusals, when asked)."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_targets"] = {"()": RedactTargets}
+    filters = config.setdefault("filters", {})
+    filters["redact_targets"] = {"()": RedactTargets}
     config["handlers"]["access"]["filters"] = ["redact_targets"]
+    if skip_refusals:
+        filters["skip_refusals"] = {"()": SkipRefusals}
+        config["handlers"]["access"]["filters"].insert(0, "skip_refusals")
     return config
