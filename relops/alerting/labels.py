@@ -21,6 +21,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_VALUE_CHARS = 256
 MAX_LABELS = 32
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Halves of a surrogate pair, alone (JSON can spell them): not text, and no UTF-8 engine can read them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def label_problem(name: object, value: object) -> str | None:
@@ -33,6 +35,8 @@ def label_problem(name: object, value: object) -> str | None:
         return f"label {name!r} must have a value of 1-{MAX_VALUE_CHARS} characters"
     if _CONTROL.search(value):
         return f"label {name!r} has control characters in its value"
+    if _SURROGATE.search(value):
+        return f"label {name!r} has unpaired surrogates in its value: it must be valid Unicode text"
     return None
 
 

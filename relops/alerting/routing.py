@@ -303,7 +303,7 @@ def dispatch_alert(
             # its receivers the resolution; one that opened and closed inside the silence owes nobody.
             routed = resolve_alert(conn, deps, event)
         else:
-            muted_by = deps.silences.index(conn, deps.config, deps.now()).first_match(event.labels, deps.now())
+            muted_by = deps.silences.muting(conn, deps.config, event.labels, deps.now())
             inhibited_by = inhibition(dependencies_of(deps.config, event.labels), _degraded(deps))
             routed = route_alert(conn, deps, event, event_id, muted_by, inhibited_by)
     if event.status == "resolved":

@@ -39,6 +39,7 @@ def add(
     from relops.runtime import engine, get_config
     from relops.silencing.matchers import parse_matcher
     from relops.silencing.service import add_silence
+    from relops.silencing.silences import check_matcher_count
     from relops.timeutil import parse_duration, utcnow
 
     now = utcnow()
@@ -53,6 +54,7 @@ def add(
             raise click.BadParameter(str(exc), param_hint="--for") from None
     assert ends_at is not None
     try:
+        check_matcher_count(len(matches), get_config().silences.max_matchers)
         matchers = [parse_matcher(text, "--match") for text in matches]
         added = add_silence(
             engine(),

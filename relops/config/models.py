@@ -375,6 +375,12 @@ class SilencesConfig(_Strict):
 
     #: No silence may last longer: a forgotten one must not hide real pages for long.
     max_duration_s: int = Field(7 * 86400, ge=60, le=90 * 86400)
+    #: Silences active or pending at once, at most (Alertmanager: --silences.max-silences). Every
+    #: firing alert is checked against the active ones, so a flood of them must not slow routing.
+    max_silences: int = Field(1000, ge=1, le=100_000)
+    #: Matchers of one silence, at most (in the spirit of Alertmanager's
+    #: --silences.max-silence-size-bytes: a matcher is at most 400 characters).
+    max_matchers: int = Field(20, ge=1, le=100)
 
 
 class MaintenanceConfig(_Strict):

@@ -4,6 +4,11 @@
 A regular expression matches the whole value (it is anchored). A label the alert does not carry
 has the empty value, so ``team!=payments`` matches an alert without a team label and
 ``team=payments`` does not.
+
+Regular expressions run on RE2 (google-re2), the engine family of Go's regexp, which Alertmanager
+uses: a match takes time linear in the value whatever the pattern, so no silence, route or
+maintenance window can make matching an alert slow. RE2 refuses what only backtracking can do
+(backreferences, lookahead and lookbehind); such a pattern is refused with the reason.
 """
 
 from __future__ import annotations
@@ -13,12 +18,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import re2
+
 from relops.alerting.labels import NAME_PATTERN
 from relops.errors import InputRejected
 
 OPERATORS = ("=~", "!~", "!=", "=")
 MAX_VALUE_CHARS = 256
-_SYNTAX = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)
+#: A label name (64), an operator, a quoted value and some spaces: longer text is refused unread.
+MAX_MATCHER_CHARS = 400
+# Applied to stripped text only: a trailing \s* after a lazy value would backtrack quadratically.
+_SYNTAX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*)$", re.DOTALL)
+_RE2_OPTIONS = re2.Options()
+# A refused pattern is answered to its author; RE2 writing it to stderr as well helps nobody.
+_RE2_OPTIONS.log_errors = False
 
 
 @dataclass(frozen=True)
@@ -26,13 +39,18 @@ class Matcher:
     name: str
     op: str
     value: str
-    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: The compiled RE2 pattern of =~ and !~ (google-re2 exports no type for it).
+    _pattern: Any = field(default=None, compare=False, repr=False)
+    #: Why a stored regular expression cannot be used (see stored_matcher): then it matches nothing.
+    refused: str = ""
 
     @property
     def is_equality(self) -> bool:
         return self.op == "="
 
     def matches(self, labels: Mapping[str, str]) -> bool:
+        if self.refused:
+            return False
         actual = labels.get(self.name, "")
         if self.op == "=":
             return actual == self.value
@@ -56,25 +74,43 @@ def matcher(name: str, op: str, value: str, field_name: str = "matchers") -> Mat
         raise InputRejected(field_name, f"{name[:70]!r} is not a label name")
     if op not in OPERATORS:
         raise InputRejected(field_name, f"operator {op[:10]!r} must be one of {', '.join(OPERATORS)}")
-    if len(value) > MAX_VALUE_CHARS or any(ord(c) < 32 for c in value):
+    if len(value) > MAX_VALUE_CHARS or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise InputRejected(
             field_name, f"the value for {name!r} must be at most {MAX_VALUE_CHARS} printable characters"
         )
     pattern = None
     if op in ("=~", "!~"):
-        try:
-            pattern = re.compile(value)
-        except re.error as exc:
-            raise InputRejected(field_name, f"{name}{op}{value[:60]!r} is not a regular expression: {exc}") from None
+        pattern = _compile(name, op, value, field_name)
     elif not value and op == "=":
         # "flow=" would match alerts without a flow: say it with flow!~".+" if that is what is meant.
         raise InputRejected(field_name, f"{name}= needs a value")
     return Matcher(name, op, value, pattern)
 
 
+def _compile(name: str, op: str, value: str, field_name: str) -> Any:
+    """``value`` compiled by RE2; InputRejected saying why RE2 refuses it."""
+    try:
+        return re2.compile(value, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        if "(?=" in detail or "(?!" in detail or "(?<" in detail:
+            why = "lookahead and lookbehind are not supported"
+        elif "invalid escape sequence: \\" in detail and detail[-1:].isdigit():
+            why = "backreferences are not supported"
+        else:
+            why = detail
+        raise InputRejected(
+            field_name,
+            f"{name}{op}{value[:60]!r} is not a regular expression relops accepts: {why}. Regular expressions "
+            "use RE2 syntax, as Alertmanager's do (no backreferences or lookaround, so a match takes linear time)",
+        ) from None
+
+
 def parse_matcher(text: str, field_name: str = "matchers") -> Matcher:
     """``flow=checkout``, ``team!=payments``, ``flow=~"check.*"`` (quotes optional)."""
-    found = _SYNTAX.match(text)
+    if len(text) > MAX_MATCHER_CHARS:
+        raise InputRejected(field_name, f"a matcher of {len(text)} characters is longer than {MAX_MATCHER_CHARS}")
+    found = _SYNTAX.match(text.strip())
     if not found:
         raise InputRejected(field_name, f'{text[:80]!r} is not a matcher like flow=checkout, flow!=x, flow=~"c.*"')
     name, op, value = found.groups()
@@ -88,6 +124,17 @@ def matcher_from_dict(raw: Any, field_name: str = "matchers") -> Matcher:
     if not isinstance(raw, Mapping) or not all(isinstance(raw.get(k), str) for k in ("name", "op", "value")):
         raise InputRejected(field_name, 'each matcher must be {"name": str, "op": "=|!=|=~|!~", "value": str}')
     return matcher(raw["name"], raw["op"], raw["value"], field_name)
+
+
+def stored_matcher(raw: Any) -> Matcher:
+    """A matcher as stored with a silence. One stored before relops used RE2 may hold a pattern RE2
+    refuses: it comes back ``refused`` and matches nothing, so its silence mutes nothing (an alert
+    pages rather than being muted by a pattern nobody can evaluate) and still shows what it was."""
+    try:
+        return matcher_from_dict(raw)
+    except InputRejected as exc:
+        parts = [str(raw.get(k, "")) if isinstance(raw, Mapping) else "" for k in ("name", "op", "value")]
+        return Matcher(parts[0] or "?", parts[1] or "=~", parts[2], refused=exc.reason)
 
 
 def all_match(matchers: tuple[Matcher, ...], labels: Mapping[str, str]) -> bool:

@@ -11,8 +11,14 @@ from sqlalchemy import Engine, RowMapping
 from relops.audit import Actor
 from relops.config import RelopsConfig
 from relops.silencing.matchers import Matcher
-from relops.silencing.silences import Silence, check_new_silence, silence_key
-from relops.store.silences import as_silence, expire_silence, insert_silence, unresolved_incidents
+from relops.silencing.silences import Silence, check_new_silence, check_room_for_silence, silence_key
+from relops.store.silences import (
+    as_silence,
+    expire_silence,
+    insert_silence,
+    unfinished_silences_locked,
+    unresolved_incidents,
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,10 @@ def add_silence(
         now=now,
         max_duration=timedelta(seconds=config.silences.max_duration_s),
         known_labels=config.label_names(),
+        max_matchers=config.silences.max_matchers,
     )
     with engine.begin() as conn:
+        check_room_for_silence(unfinished_silences_locked(conn, now), config.silences.max_silences)
         silence_id = insert_silence(
             conn,
             matchers=[m.as_dict() for m in matchers],

@@ -58,8 +58,10 @@ def check_new_silence(
     now: datetime,
     max_duration: timedelta,
     known_labels: Collection[str],
+    max_matchers: int,
 ) -> None:
     """Refuse a silence that cannot be what its author meant; each refusal names its field."""
+    check_matcher_count(len(matchers), max_matchers)
     if not reason or not reason.strip():
         raise InputRejected("reason", "is required: say why (a deploy, a known incident, a maintenance)")
     if len(reason) > MAX_REASON_CHARS:
@@ -82,6 +84,25 @@ def check_new_silence(
         hours = max_duration.total_seconds() / 3600
         raise InputRejected(
             "ends_at", f"the silence would last more than the maximum {hours:g} h (silences.max_duration_s)"
+        )
+
+
+def check_matcher_count(count: int, max_matchers: int) -> None:
+    """Refuse more matchers than a silence may have (asked before parsing them, too, so a long list
+    costs nothing to refuse)."""
+    if count > max_matchers:
+        raise InputRejected(
+            "matchers", f"{count} given, more than the {max_matchers} a silence may have (silences.max_matchers)"
+        )
+
+
+def check_room_for_silence(unfinished: int, max_silences: int) -> None:
+    """Refuse a silence beyond the cap on silences active or pending at once."""
+    if unfinished >= max_silences:
+        raise InputRejected(
+            "silences",
+            f"{unfinished} silences are active or pending, the most allowed (silences.max_silences = "
+            f"{max_silences}): expire some first (relops silence list, relops silence expire ID)",
         )
 
 

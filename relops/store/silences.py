@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from relops.silencing.matchers import matcher_from_dict
+from relops.silencing.matchers import stored_matcher
 from relops.silencing.silences import Silence, silence_key
 
 _INSERT = text(
@@ -41,11 +41,12 @@ def insert_silence(
 
 
 def as_silence(row: RowMapping) -> Silence:
-    """A stored row as the router sees it (an expired silence ends when it was expired)."""
+    """A stored row as the router sees it (an expired silence ends when it was expired). Never
+    refuses a stored matcher: one the engine cannot use matches nothing (see stored_matcher)."""
     ends_at = min(row["ends_at"], row["expired_at"]) if row["expired_at"] else row["ends_at"]
     return Silence(
         key=silence_key(row["id"]),
-        matchers=tuple(matcher_from_dict(m) for m in row["matchers"]),
+        matchers=tuple(stored_matcher(m) for m in row["matchers"]),
         starts_at=row["starts_at"],
         ends_at=ends_at,
         reason=row["reason"],
@@ -67,6 +68,16 @@ def active_silence_rows(conn: Connection, now: datetime) -> list[RowMapping]:
             {"now": now},
         ).mappings()
     )
+
+
+def unfinished_silences_locked(conn: Connection, now: datetime) -> int:
+    """How many silences are not over at ``now`` (active or pending), counted under a lock held until
+    the transaction ends, so that two adds racing cannot both pass the cap on them. (An advisory
+    lock, not a table lock: the router's updates of ``muted`` must not wait for an add.)"""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('relops.silences.add'))"))
+    return conn.execute(
+        text("SELECT count(*) FROM ops_silences WHERE ends_at > :now AND expired_at IS NULL"), {"now": now}
+    ).scalar_one()
 
 
 def silence_rows(conn: Connection, *, include_past: bool, limit: int = 200) -> list[RowMapping]:

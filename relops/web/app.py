@@ -49,6 +49,7 @@ from relops.settings import Settings, get_settings
 from relops.silencing.matchers import matcher_from_dict, parse_matcher
 from relops.silencing.service import Added, add_silence, silence_view
 from relops.silencing.service import expire as expire_silence_now
+from relops.silencing.silences import check_matcher_count
 from relops.snapshot import collect_snapshot, flow_now
 from relops.store.audit import recent_audit
 from relops.store.cron import last_runs
@@ -336,6 +337,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         raw = spec.get("matchers") or []
         if not isinstance(raw, list):
             raise InputRejected("matchers", 'must be a list like ["flow=checkout"] or [{"name", "op", "value"}]')
+        check_matcher_count(len(raw), get_config().silences.max_matchers)
         matchers = [parse_matcher(m) if isinstance(m, str) else matcher_from_dict(m) for m in raw]
         now = utcnow()
         starts_at = _time_field(spec, "starts_at") or now
