@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from relops.alerting.labels import label_problem, validate_labels
 from relops.config import parse_config
 from relops.errors import ConfigError, InputRejected
 from relops.silencing.matchers import MAX_MATCHER_CHARS, parse_matcher, stored_matcher
@@ -127,3 +128,14 @@ def test_the_silence_limits_are_config_keys_with_defaults():
     assert (tight.silences.max_silences, tight.silences.max_matchers) == (5, 2)
     with pytest.raises(ConfigError, match="max_matchers"):
         parse_config({"flows": flows, "silences": {"max_matchers": 0}}, "t.toml")
+
+
+def test_a_label_value_no_utf_8_engine_can_read_is_refused():
+    assert label_problem("flow", "checkout\ud800") == (
+        "label 'flow' has unpaired surrogates in its value: it must be valid Unicode text"
+    )
+    with pytest.raises(InputRejected, match="unpaired surrogates"):
+        validate_labels({"flow": "\udfff"})
+    assert label_problem("flow", "zürich-😀") is None
+    with pytest.raises(InputRejected, match="printable characters"):
+        parse_matcher('flow=~"a\ud800"')
