@@ -42,8 +42,10 @@ def tick() -> None:
     """Ask the workers to evaluate every flow now (beat does this on its schedule): the dashboard,
     `relops status` and the API show the result as soon as the workers finish, and a breach pages."""
     from relops import names
-    from workers import app
+    from relops.runtime import task_producer
 
+    # The producer, not the workers' Celery app: importing that app installs a worker's hooks (its
+    # breaker transitions page) in whatever process runs this command.
     # manual: evaluated even if beat already ticked in this slot, which stays beat's.
-    result = app.send_task(names.TASK_EVALUATE_TICK, kwargs={"manual": True}, queue=names.QUEUE_EVALUATE)
-    click.echo(f"sent {names.TASK_EVALUATE_TICK} task_id={result.id}")
+    task_id = task_producer().send(names.TASK_EVALUATE_TICK, {"manual": True}, names.QUEUE_EVALUATE)
+    click.echo(f"sent {names.TASK_EVALUATE_TICK} task_id={task_id}")
