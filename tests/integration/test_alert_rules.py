@@ -12,6 +12,7 @@ import json
 
 import pytest
 import redis
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import text
 
 from relops import names, redis_keys
@@ -243,6 +244,31 @@ def test_an_acknowledged_incident_notifies_nobody_until_resolved(inproc, db, web
     assert webhook_sink.received == 1
     assert "status=resolved" in run_cli("incidents", "resolve", str(incident_id))
     assert "no open incidents" in run_cli("incidents")
+
+
+def test_a_flush_whose_delivery_cannot_be_published_puts_its_claim_back(inproc, db, webhook_sink):
+    """The claim commits before its delivery is published (so a delivery never runs ahead of it): a
+    broker that refuses the delivery must not leave the notifications claimed by a message nobody
+    will send."""
+    recording = inproc.deps.publish
+
+    def broker_down(task, kwargs, queue, countdown_s=0.0):
+        if kwargs.get("message_key"):
+            raise BrokerError("broker unreachable")
+        recording(task, kwargs, queue, countdown_s)
+
+    inproc.deps = dataclasses.replace(inproc.deps, publish=broker_down)
+    dispatch(inproc, **alert_event("checkout", severity="warning"))
+    with pytest.raises(BrokerError):  # the flush, after the group wait: its task retries
+        inproc.pass_time()
+    assert notification_statuses(db, "webhook") == ["pending"]
+    assert scalar(db, "SELECT count(*) FROM ops_notifications WHERE message_key IS NOT NULL") == 0
+
+    inproc.deps = dataclasses.replace(inproc.deps, publish=recording)
+    inproc.send(names.notify_task("webhook"), receiver="webhook")  # the retried flush
+    inproc.settle()
+    assert notification_statuses(db, "webhook") == ["delivered"]
+    assert webhook_sink.received == 1
 
 
 def test_a_storm_is_one_message_per_channel_with_every_alert_counted(inproc, db, webhook_sink, email_sink):
