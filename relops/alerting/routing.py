@@ -29,9 +29,9 @@ from relops.logs import log_event
 from relops.rejections import reject_payload
 from relops.silencing.silences import Silence
 from relops.store.alerts import record_alert_event
-from relops.store.incidents import Heard, mark_muted, resolve_incident, upsert_incident
+from relops.store.incidents import Heard, mark_muted, resolve_incident, silenced_by, upsert_incident
 from relops.store.notifications import enqueue, owe_firing
-from relops.store.silences import count_muted
+from relops.store.silences import as_silence, count_muted, silence_row
 from relops.timeutil import parse_utc
 
 logger = logging.getLogger(__name__)
@@ -262,6 +262,22 @@ def resolve_alert(conn: Connection, deps: Deps, event: AlertEvent) -> Routed:
     return Routed(resolved.id, owed)
 
 
+def still_silenced(conn: Connection, event: AlertEvent, now: datetime) -> Silence | None:
+    """The silence another process already saw muting this incident, while it is in force and
+    matches. A process sees new silences up to SILENCE_RELOAD_S late: without this, its unmuted alert
+    right after another's muted one (which forgot the dedup window) paged a second time, the very
+    moment the silence was added. One primary-key read per alert, and one more when it was muted."""
+    key = silenced_by(conn, event.fingerprint)
+    kind, _, ident = (key or "").partition(":")
+    if kind != "silence" or not ident.isdigit():
+        return None  # maintenance windows are read from the config, never late
+    row = silence_row(conn, int(ident))
+    if row is None:
+        return None
+    silence = as_silence(row)
+    return silence if silence.active_at(now) and silence.matches(event.labels) else None
+
+
 def _degraded(deps: Deps) -> Callable[[str], bool]:
     """Whether a dependency's breaker is open (or half-open) anywhere, as this process sees it (at
     most its breaker's refresh_s old). Unknown to this process, or Redis unreachable: not degraded,
@@ -304,6 +320,8 @@ def dispatch_alert(
             routed = resolve_alert(conn, deps, event)
         else:
             muted_by = deps.silences.muting(conn, deps.config, event.labels, deps.now())
+            if muted_by is None:
+                muted_by = still_silenced(conn, event, deps.now())
             inhibited_by = inhibition(dependencies_of(deps.config, event.labels), _degraded(deps))
             routed = route_alert(conn, deps, event, event_id, muted_by, inhibited_by)
     if event.status == "resolved":

@@ -327,3 +327,10 @@ def incident_audit(conn: Connection, incident_id: int) -> list[RowMapping]:
             {"target": f"incident {incident_id}"},
         ).mappings()
     )
+
+
+def silenced_by(conn: Connection, fingerprint: str) -> str | None:
+    """What the fingerprint's incident was last recorded muted by (a silence or window key), if anything."""
+    return conn.execute(
+        text("SELECT silenced_by FROM ops_incidents WHERE fingerprint = :f"), {"f": fingerprint}
+    ).scalar()

@@ -15,6 +15,7 @@ from relops.audit import Actor
 from relops.cli import cli
 from relops.config import MaintenanceConfig
 from relops.errors import InputRejected
+from relops.silencing.cache import ActiveSilences
 from relops.silencing.matchers import parse_matcher
 from relops.silencing.service import add_silence, expire
 from relops.timeutil import utcnow
@@ -260,3 +261,22 @@ def test_a_job_failing_inside_its_window_pages_after_it(inproc, db, webhook_sink
     inproc.send(names.TASK_CRON_RUN, **cron_run_event("failure", at=inproc.deps.now() - timedelta(seconds=30)))
     inproc.settle()
     assert [r.json["text"] for r in webhook_sink.requests] == ["🔴 CRITICAL: nightly-export failed 3 times in a row"]
+
+
+def test_a_process_that_has_not_seen_a_new_silence_yet_does_not_page_again(inproc, db, webhook_sink):
+    """Each process sees a new silence up to SILENCE_RELOAD_S late. One that already mutes the
+    incident forgets its dedup window (so the first firing after the silence pages at once); one
+    that has not seen it yet must not take that as leave to page a second time."""
+    fresh = inproc.deps
+    stale = dataclasses.replace(fresh, silences=ActiveSilences(max_age_s=3600))
+    inproc.deps = stale
+    dispatch(inproc, **alert_event("checkout"))  # pages; this process loads its silences: none
+    silence(inproc, "flow=checkout")
+    inproc.deps = fresh
+    dispatch(inproc, **alert_event("checkout"))  # muted where the silence is seen
+    inproc.deps = stale
+    dispatch(inproc, **alert_event("checkout"))  # where it is not seen yet
+    assert [t.split(" burning")[0] for t in texts(webhook_sink)] == ["🔴 CRITICAL: checkout"]
+    with db.connect() as conn:
+        events = conn.execute(text("SELECT silenced_by FROM ops_alert_events ORDER BY id")).scalars().all()
+    assert events[0] is None and events[1] == events[2] is not None
