@@ -19,7 +19,7 @@ when an evaluation ran at ``t``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -182,26 +182,47 @@ def flow_series(
     at_s = [int(point.timestamp()) for point in points]  # in seconds: see minute_series
     steps = [prefix.sums(point_s - step * 3600, point_s) for point_s in at_s]
 
-    def burn(start_s: int, end_s: int) -> float | None:
-        good, bad = counted.sums(start_s, end_s)
-        return _number(burn_rate(Counts(good=good, bad=bad), objective))
+    def window(point_s: int, length_s: int) -> Counts:
+        return Counts(*counted.sums(point_s - length_s, point_s))
 
-    windows = [
-        WindowSeries(
-            name=rule.name,
-            window_hours=window_hours(rule.window_s),
-            window_s=window_hours(rule.window_s) * 3600,
-            warning_burn=float(rule.warning_burn),
-            critical_burn=float(rule.critical_burn),
-            burn_rates=[burn(point_s - window_hours(rule.window_s) * 3600, point_s) for point_s in at_s],
-        )
-        for rule in rules
-    ]
     # The period begins on a whole hour, as relops.store.windows.period_start has it.
     periods = [Counts(*counted.sums(_floor_hour_s(point_s - period_s), point_s)) for point_s in at_s]
+    # Hourly points draw each window over whole hours.
+    return _assembled(
+        points, step * HOUR, steps, objective, rules, lambda r: window_hours(r.window_s) * 3600, window, periods
+    )
+
+
+def _assembled(
+    points: list[datetime],
+    step: timedelta,
+    steps: Sequence[tuple[int, int]],
+    objective: Fraction,
+    rules: Sequence[WindowRule],
+    length_s: Callable[[WindowRule], int],
+    window: Callable[[int, int], Counts],
+    periods: Sequence[Counts],
+) -> FlowSeries:
+    """A series from its sums: ``steps`` (good, bad) per point, ``window(point_s, length_s)`` the
+    counts of a window of ``length_s(rule)`` seconds ending at a point, ``periods`` the period's
+    counts at each point."""
+    at_s = [int(point.timestamp()) for point in points]
+    windows = []
+    for rule in rules:
+        rule_s = length_s(rule)
+        windows.append(
+            WindowSeries(
+                name=rule.name,
+                window_hours=window_hours(rule.window_s),
+                window_s=rule_s,
+                warning_burn=float(rule.warning_burn),
+                critical_burn=float(rule.critical_burn),
+                burn_rates=[_number(burn_rate(window(point_s, rule_s), objective)) for point_s in at_s],
+            )
+        )
     return FlowSeries(
         points=points,
-        step=step * HOUR,
+        step=step,
         good=[good for good, _ in steps],
         bad=[bad for _, bad in steps],
         windows=windows,
@@ -277,27 +298,9 @@ def minute_series(
         return Counts(good=whole_good + good, bad=whole_bad + bad)
 
     steps = [every_minute.sums(point_s - step_s, point_s) for point_s in at_s]
-    windows = [
-        WindowSeries(
-            name=rule.name,
-            window_hours=window_hours(rule.window_s),
-            window_s=rule.window_s,
-            warning_burn=float(rule.warning_burn),
-            critical_burn=float(rule.critical_burn),
-            burn_rates=[_number(burn_rate(window(point_s, rule.window_s), objective)) for point_s in at_s],
-        )
-        for rule in rules
-    ]
     periods = [in_period(point_s) for point_s in at_s]
-    return FlowSeries(
-        points=points,
-        step=step * MINUTE,
-        good=[good for good, _ in steps],
-        bad=[bad for _, bad in steps],
-        windows=windows,
-        budget_remaining=[_number(budget_left(counts, objective)) for counts in periods],
-        period_events=[counts.total for counts in periods],
-    )
+    # Minute points draw each window over its own length.
+    return _assembled(points, step * MINUTE, steps, objective, rules, lambda r: r.window_s, window, periods)
 
 
 def within(buckets: Buckets, spans: Sequence[tuple[datetime, datetime]]) -> list[CounterRow]:
