@@ -30,7 +30,7 @@ export RELOPS_TEST_AMQP_URL
 
 help:
 	@echo "make run      install, start services, migrate, run workers + beat + flower (Ctrl-C stops)"
-	@echo "make test     install, start services (RabbitMQ must be running), ruff check, pytest"
+	@echo "make test     install, start services (RabbitMQ must be running), ruff check, import contracts, pytest"
 	@echo "make install  create $(VENV) and install relops with test extras from requirements-dev.lock (hashes checked)"
 	@echo "make lock     rewrite requirements.lock and requirements-dev.lock after a dependency change"
 	@echo "make compose-env  write .env with generated passwords for docker compose (once; kept after)"
@@ -88,10 +88,12 @@ test: $(STAMP)
 	@echo '$(BIN)/relops services up --rabbitmq "$$RELOPS_TEST_AMQP_URL"'
 	@$(BIN)/relops services up --rabbitmq "$$RELOPS_TEST_AMQP_URL"
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

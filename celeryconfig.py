@@ -8,19 +8,19 @@ Each reliability setting says why it has its value.
 from datetime import timedelta
 
 from relops import names
-from relops.alerting.incident_check import CHECK_INTERVAL_S as INCIDENT_CHECK_INTERVAL_S
-from relops.breakers.watch import CHECK_INTERVAL_S as BREAKER_CHECK_INTERVAL_S
+from relops.application.incident_check import CHECK_INTERVAL_S as INCIDENT_CHECK_INTERVAL_S
+from relops.application.silence_housekeeping import CHECK_INTERVAL_S as SILENCE_CHECK_INTERVAL_S
+from relops.application.watch_breakers import CHECK_INTERVAL_S as BREAKER_CHECK_INTERVAL_S
 from relops.broker import TASK_TIME_LIMIT_S, prepare_broker
 from relops.channels.registry import channel_classes
-from relops.runtime import get_config
 from relops.settings import get_settings
-from relops.silencing.housekeeping import CHECK_INTERVAL_S as SILENCE_CHECK_INTERVAL_S
+from relops.wiring import get_config
 
 _settings = get_settings()
 _config = get_config()
 
 # Every channel module gets its own queue and task (alerts.<name>, relops.notify_<name>); a receiver
-# with a queue of its own is published there explicitly (relops.alerting.grouping.send_notify).
+# with a queue of its own is published there explicitly (relops.application.group_windows.send_notify).
 _channel_routes = {names.notify_task(name): names.channel_queue(name) for name in channel_classes()}
 _receiver_queues = [spec.queue for spec in _config.receivers.values() if spec.queue]
 _queue_names = list(dict.fromkeys([*names.ALL_QUEUES, *_channel_routes.values(), *_receiver_queues]))

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pybreaker
 import redis
+from relops_client.breakers import CircuitBreaker
 
 from bench.stack import BASE_REDIS_URL
-from relops.breakers.client import CircuitBreaker
 from relops.config import BreakerSettings
 from relops.devtools.scratch import claimed_redis_db
 from relops.errors import DegradedError

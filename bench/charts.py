@@ -19,10 +19,10 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.stack import bench_stack
-from relops.runtime import load_checked_config
-from relops.snapshot import reliability_snapshot
+from relops.application.snapshot import reliability_snapshot
 from relops.timeutil import utcnow
 from relops.web.charts import budget_trends, flow_series_payload
+from relops.wiring import load_checked_config
 
 FLOWS = 100
 RUNS = 30

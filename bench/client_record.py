@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from relops.client import OutcomeRecorder
+from relops_client.recorder import OutcomeRecorder
 
 CALLS = 1_000_000
 FLOWS = 100

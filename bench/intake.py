@@ -25,8 +25,8 @@ from bench.http_load import LoadResult, request_bytes, run_load
 from bench.intake_server import BARE_PATH
 from bench.stack import bench_stack
 from relops import names
+from relops.access.report_keys import hash_key, new_key
 from relops.devtools.celery_process import poll_until
-from relops.intake.keys import hash_key, new_key
 from relops.store.report_keys import add_key
 from relops.timeutil import utcnow
 

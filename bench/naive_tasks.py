@@ -16,14 +16,14 @@ from sqlalchemy import text
 
 from bench.stack import COUNT_ONLY, COUNT_ONLY_KEY
 from relops import names
-from relops.runtime import engine, get_config
-from relops.runtime import redis as runtime_redis
-from relops.slo.alerts import slo_alert
+from relops.slo.burn_alerts import slo_alert
 from relops.slo.burnrate import Counts
 from relops.slo.evaluation import evaluate_chunk
+from relops.slo.spans import FlowCounts, period_start
 from relops.store.evaluations import save_snapshots
-from relops.store.windows import FlowCounts, period_start
 from relops.timeutil import evaluation_end, parse_utc, utcnow
+from relops.wiring import engine, get_config
+from relops.wiring import redis as runtime_redis
 from workers import app
 
 NAIVE_TICK = "bench.naive_tick"

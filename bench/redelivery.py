@@ -23,12 +23,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from relops_client.producer import TaskProducer
 from sqlalchemy import Engine, text
 
 from bench.stack import bench_stack
 from relops.broker import VISIBILITY_TIMEOUT_S
 from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
-from relops.producer import TaskProducer
 from relops.timeutil import floor_minute, iso_minute, utcnow
 
 RABBITMQ_SAMPLES = 5

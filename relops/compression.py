@@ -11,7 +11,6 @@ never comes back), logged and counted, and the worker goes on with the next mess
 from __future__ import annotations
 
 import bz2
-import contextlib
 import logging
 import lzma
 import zlib
@@ -20,12 +19,9 @@ from functools import partial
 from typing import Final, Protocol
 
 from kombu import compression
+from relops_client.logs import log_event
 
-from relops import redis_keys
 from relops.errors import MessageRefused
-from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS
-from relops.runtime import redis
 
 #: A task message inflates to at most this much. The largest relops sends is far smaller (an intake
 #: message of 20,000 outcome items or 1,000 cron events with long errors: a few MiB); the bound keeps
@@ -91,13 +87,22 @@ def _unbounded(content_type: str, body: bytes) -> bytes:
 
 def _refused(content_type: str, size: int, reason: str) -> None:
     log_event(logger, logging.ERROR, "message.rejected", reason=reason, compression=content_type, size=size)
-    with contextlib.suppress(*REDIS_FAULTS):  # the log line above already says it happened
-        redis().hincrby(redis_keys.task_faults(), FAULT_FIELD, 1)
+    _count_fault(FAULT_FIELD)  # after the log line: it says so whatever the count's fate
 
 
-def install() -> None:
+def _not_counted(field: str) -> None:
+    """Before install(): nothing to count with (the log line still says it happened)."""
+
+
+#: Counts a refused message under a field of the task-fault tally (set by install).
+_count_fault: Callable[[str], None] = _not_counted
+
+
+def install(count_fault: Callable[[str], None]) -> None:
     """Every decompressor kombu has registered in this process, replaced by a bounded one (or a
     refusal); the compressors and the aliases (gzip, zlib, bzip2, xz, ...) stay kombu's own."""
+    global _count_fault
+    _count_fault = count_fault
     for content_type in compression.encoders():
         encoder, _ = compression.get_encoder(content_type)
         if content_type in _BOUNDED:

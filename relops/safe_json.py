@@ -8,17 +8,13 @@ counted, and never reaches a task or the pool.
 
 from __future__ import annotations
 
-import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kombu.serialization import register
 from kombu.utils import json as kombu_json
-
-from relops import redis_keys
-from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS
-from relops.runtime import redis
+from relops_client.logs import log_event
 
 MAX_DEPTH = 64
 logger = logging.getLogger(__name__)
@@ -59,17 +55,22 @@ def loads(text: str | bytes | bytearray | memoryview) -> Any:
             reason=f"JSON nested deeper than {MAX_DEPTH} levels",
             size=len(text),
         )
-        _count()
+        _count_fault("rejected:undecodable-message")  # after the log line: it says so whatever the count's fate
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
     return value
 
 
-def _count() -> None:
-    with contextlib.suppress(*REDIS_FAULTS):  # the log line above already says it happened
-        redis().hincrby(redis_keys.task_faults(), "rejected:undecodable-message", 1)
+def _not_counted(field: str) -> None:
+    """Before install(): nothing to count with (the log line still says it happened)."""
 
 
-def install() -> None:
+#: Counts a refused message under a field of the task-fault tally (set by install).
+_count_fault: Callable[[str], None] = _not_counted
+
+
+def install(count_fault: Callable[[str], None]) -> None:
     """Wrap kombu's json decoder in this process; its encoder stays kombu's own, so datetimes,
     decimals and UUIDs keep encoding as kombu's typed values."""
+    global _count_fault
+    _count_fault = count_fault
     register("json", kombu_json.dumps, loads, content_type="application/json", content_encoding="utf-8")

@@ -9,17 +9,17 @@ from typing import Any
 
 from celery import Task
 from kombu.exceptions import OperationalError as BrokerOperationalError
+from relops_client.breakers import process_breakers
+from relops_client.logs import log_event
 from relops_client.queues import broker_kind
+from relops_client.redis_scripts import REDIS_FAULTS
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from relops import redis_keys
-from relops.breakers.client import process_breakers
+from relops.application.deps import Deps, TaskMessage
 from relops.broker import publish_countdown
-from relops.deps import Deps, TaskMessage
-from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS
-from relops.runtime import active_silences, engine, get_config, get_receivers, redis, task_producer
 from relops.settings import get_settings
+from relops.wiring import active_silences, engine, get_config, get_receivers, redis, task_producer
 from workers import app
 
 #: Faults of the database, the broker or Redis that a later attempt can get past (lost connections,
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 
 def celery_publish(task: str, kwargs: Mapping[str, Any], queue: str, countdown_s: float = 0.0) -> None:
-    """relops.deps.Publisher through this process's Celery app. Countdowns are clamped below the
+    """relops.application.deps.Publisher through this process's Celery app. Countdowns are clamped below the
     broker's visibility timeout (a longer one would be delivered twice), and on RabbitMQ rounded up
     to the whole seconds its delayed delivery counts (relops.broker.publish_countdown)."""
     countdown = publish_countdown(countdown_s, broker_kind(get_settings().broker_url))
@@ -48,7 +48,7 @@ def celery_publish(task: str, kwargs: Mapping[str, Any], queue: str, countdown_s
 
 
 def celery_publish_many(messages: Sequence[TaskMessage]) -> None:
-    """relops.deps.BatchPublisher: Celery's message format, written by this process's TaskProducer in
+    """relops.application.deps.BatchPublisher: Celery's message format, written by this process's TaskProducer in
     one publish batch. Without Celery's task-sent event: Flower sees each task when a worker takes it."""
     task_producer().send_many([(task, dict(kwargs), queue) for task, kwargs, queue in messages])
 

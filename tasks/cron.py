@@ -1,15 +1,16 @@
 """relops.cron_run and relops.cron_run_batch (cron-run events from services) and relops.check_cron_health (beat)
-(relops.cron.health)."""
+(relops.application.cron_health)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from relops_client.logs import log_event
+
 from relops import names
+from relops.application import cron_health
 from relops.broker import queue_backlog
-from relops.cron import health
-from relops.logs import log_event
 from tasks.base import RelopsTask, worker_deps
 from workers import app
 
@@ -18,12 +19,12 @@ logger = logging.getLogger(__name__)
 
 @app.task(name=names.TASK_CRON_RUN, base=RelopsTask)
 def cron_run(*args: Any, **payload: Any) -> dict[str, Any]:
-    return health.record_cron_run(worker_deps(), payload, args=args)
+    return cron_health.record_cron_run(worker_deps(), payload, args=args)
 
 
 @app.task(name=names.TASK_CRON_RUN_BATCH, base=RelopsTask)
 def cron_run_batch(*args: Any, **payload: Any) -> dict[str, Any]:
-    return health.record_cron_runs(worker_deps(), payload, args=args)
+    return cron_health.record_cron_runs(worker_deps(), payload, args=args)
 
 
 def _cron_backlog() -> int | None:
@@ -37,4 +38,4 @@ def _cron_backlog() -> int | None:
 
 @app.task(name=names.TASK_CHECK_CRON_HEALTH, base=RelopsTask)
 def check_cron_health(**_: Any) -> dict[str, Any]:
-    return health.check_cron_health(worker_deps(), _cron_backlog())
+    return cron_health.check_cron_health(worker_deps(), _cron_backlog())

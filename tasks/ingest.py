@@ -1,12 +1,12 @@
 """relops.record_flow_outcomes and relops.record_flow_outcome_batches: flow outcome batches from
-services and the HTTP intake (relops.slo.ingest)."""
+services and the HTTP intake (relops.application.ingest)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from relops import names
-from relops.slo.ingest import record_outcome_batches, record_outcomes
+from relops.application.ingest import record_outcome_batches, record_outcomes
 from tasks.base import RelopsTask, worker_deps
 from workers import app
 

@@ -1,16 +1,18 @@
 """relops.prune_history (history tables stay bounded) and relops.check_breakers (breakers opened
-anywhere page; relops.breakers.watch)."""
+anywhere page; relops.application.watch_breakers)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from relops_client.logs import log_event
+
 from relops import names
-from relops.breakers.watch import check_breakers as check_breaker_states
-from relops.logs import log_event
+from relops.application.watch_breakers import check_breakers as check_breaker_states
+from relops.slo.retention import horizons
 from relops.store.corrections import flows_with_corrections
-from relops.store.retention import horizons, prune
+from relops.store.retention import prune
 from tasks.base import RelopsTask, worker_deps
 from workers import app
 

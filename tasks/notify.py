@@ -1,12 +1,12 @@
 """relops.notify_<channel> (one task and one queue per channel type; the receiver is an argument)
-and relops.sweep_notifications (relops.alerting.delivery)."""
+and relops.sweep_notifications (relops.application.deliver)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from relops import names
-from relops.alerting import delivery
+from relops.application import deliver
 from relops.channels.registry import channel_classes
 from tasks.base import RelopsTask, worker_deps
 from workers import app
@@ -16,7 +16,7 @@ def _register(channel_name: str) -> None:
     @app.task(name=names.notify_task(channel_name), base=RelopsTask)
     def notify(*, message_key: str | None = None, receiver: str | None = None, **_: Any) -> dict[str, Any]:
         # Messages queued before receivers existed carry no receiver: the type's default one.
-        return delivery.notify(worker_deps(), receiver or channel_name, message_key)
+        return deliver.notify(worker_deps(), receiver or channel_name, message_key)
 
 
 for _name in channel_classes():
@@ -25,4 +25,4 @@ for _name in channel_classes():
 
 @app.task(name=names.TASK_SWEEP_NOTIFICATIONS, base=RelopsTask)
 def sweep_notifications(**_: Any) -> dict[str, int]:
-    return delivery.sweep(worker_deps())
+    return deliver.sweep(worker_deps())

@@ -6,18 +6,18 @@ import sys
 from celery import Celery
 from celery._state import get_current_task
 from celery.signals import after_setup_logger, worker_process_init, worker_ready
+from relops_client.breaker_machine import State
+from relops_client.breakers import add_transition_listener, reset_breakers
+from relops_client.logs import log_event
 
 from relops.alerting.events import publish_alert
-from relops.breakers.alerts import breaker_event, breaker_runbook_url
-from relops.breakers.client import add_transition_listener, reset_breakers
-from relops.breakers.machine import State
+from relops.breakers.state_alerts import breaker_event, breaker_runbook_url
 from relops.compression import install as _install_bounded_decompression
 from relops.errors import BrokerError, ConfigError, SettingsError
 from relops.heap import settle_after_startup
-from relops.logs import log_event
-from relops.runtime import get_config, get_receivers, reset_after_fork
 from relops.safe_json import install as _install_safe_json
 from relops.settings import get_settings
+from relops.wiring import count_task_fault, get_config, get_receivers, reset_after_fork, use_config_breakers
 
 
 def _refuse_to_start_on_bad_settings() -> None:
@@ -37,8 +37,9 @@ def _refuse_to_start_on_bad_settings() -> None:
 _refuse_to_start_on_bad_settings()
 # Before any message is consumed: hostile nesting is refused at decoding, not in the pool, and a
 # compressed message that would inflate past its bound is refused before it is inflated.
-_install_safe_json()
-_install_bounded_decompression()
+_install_safe_json(count_task_fault)
+_install_bounded_decompression(count_task_fault)
+use_config_breakers()
 
 app = Celery("relops")
 app.config_from_object("celeryconfig")

@@ -10,15 +10,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from relops.alerting.labels import complete_labels, validate_labels
 from relops.config import MAX_URL_CHARS
 from relops.errors import InputRejected
+from relops.labels import complete_labels, validate_labels
 from relops.names import QUEUE_ALERTS, TASK_DISPATCH_ALERT
 from relops.timeutil import parse_utc
 
 SEVERITIES = ("warning", "critical")
 #: firing: the condition holds; resolved: it cleared, and the incident closes.
 STATUSES = ("firing", "resolved")
+#: The ``source`` of relops' own alerts (a service's may be anything else).
+SOURCE_SLO = "slo"
+SOURCE_CRON = "cron"
+SOURCE_BREAKER = "breaker"
 MAX_KEY_CHARS = 300
 MAX_TITLE_CHARS = 300
 MAX_SUMMARY_CHARS = 4000
@@ -37,7 +41,7 @@ class AlertEvent:
     runbook_url: str
     occurred_at: str
     status: str = "firing"
-    #: What silences, maintenance windows and routes match on (relops.alerting.labels).
+    #: What silences, maintenance windows and routes match on (relops.labels).
     labels: dict[str, str] = field(default_factory=dict)
 
     def as_kwargs(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@
 - **Escalation:** a CRITICAL incident open and unacknowledged ``after_s`` after it opened tells
   the step's receiver, once per step and episode, in order.
 
-Acknowledged, resolved and muted incidents are never candidates (relops.store.incidents).
+Acknowledged, resolved and muted incidents are never candidates (relops.store.incidents.followup_candidates).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from relops.alerting.incident_state import OpenIncident
 from relops.alerting.routes import Route, matching_routes, reach
 from relops.config.routing import EscalationStep
-from relops.store.incidents import OpenIncident
 
 
 @dataclass(frozen=True)

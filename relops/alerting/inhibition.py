@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from relops.breakers.alerts import SOURCE_BREAKER
+from relops.alerting.events import SOURCE_BREAKER
 from relops.config import RelopsConfig
 
 INHIBITION_PREFIX = "dependency:"

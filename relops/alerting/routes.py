@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from relops.config import RelopsConfig
 from relops.config.routing import MAX_ROUTE_DEPTH, EscalationStep, RouteConfig
-from relops.silencing.matchers import Matcher, all_match
+from relops.matchers import Matcher, all_match
 
 #: Without a route that says otherwise, an open incident is notified again every 4 hours.
 DEFAULT_REPEAT_INTERVAL_S = 4 * 3600

@@ -1,15 +1,12 @@
-"""Dependency circuit breakers whose state every process shares through Redis.
+"""Dependency circuit breakers: the alert events their transitions make (``state_alerts``).
 
-from relops.breakers import guard, is_degraded, DegradedError
-
-@guard("google_calendar", fallback=[])
-def upcoming_events(user): ...
-
-with guard("postgres"):
-    run_query()
+The breakers themselves are the client's (``relops_client.breakers``: one implementation for services
+and relops). This package still re-exports ``guard``, ``is_degraded``, ``DegradedError``,
+``breaker_states`` and ``get_breaker`` because the README once told services to import them from
+here; that import is deprecated: new code imports them from ``relops_client``.
 """
 
-from relops.breakers.client import breaker_states, get_breaker, guard, is_degraded
-from relops.errors import DegradedError
+from relops_client.breakers import breaker_states, get_breaker, guard, is_degraded
+from relops_client.errors import DegradedError
 
 __all__ = ["DegradedError", "breaker_states", "get_breaker", "guard", "is_degraded"]

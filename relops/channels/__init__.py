@@ -1,1 +1,1 @@
-"""Alert channels: every module here that defines ``CHANNEL`` is one (see base.py)."""
+"""Alert channels: a module per channel type (listed in registry.CHANNEL_TYPES), and their rendering."""

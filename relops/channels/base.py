@@ -1,6 +1,6 @@
-"""What every alert channel implements. A channel is one module in relops/channels/ that defines
-``CHANNEL``, a subclass of Channel; routing, dedup, grouping, rate limits, retries and dead
-letters are the same for all of them and live outside the channel."""
+"""What every alert channel implements. A channel type is a subclass of Channel in a module of its
+own in relops/channels/, listed in registry.CHANNEL_TYPES; routing, dedup, grouping, rate limits,
+retries and dead letters are the same for all of them and live outside the channel."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from relops.config.routing import ReceiverConfig
 from relops.redaction import known_secrets, redact_url, url_credentials
 from relops.settings import named_variable
 
-__all__ = ["CHANNEL", "EmailChannel", "idempotency_key", "render_email", "valid_sender"]
+__all__ = ["EmailChannel", "idempotency_key", "render_email", "valid_sender"]
 
 #: Resend accepts at most this many recipients per email.
 MAX_RECIPIENTS = 50
@@ -179,6 +179,3 @@ class EmailChannel(Channel):
             secrets=[key, *url_credentials(base), *known_secrets(self.settings)],
             retry_when=retry_409_when_concurrent,
         )
-
-
-CHANNEL = EmailChannel

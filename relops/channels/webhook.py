@@ -18,7 +18,7 @@ from relops.config.routing import ReceiverConfig
 from relops.redaction import known_secrets, redact_url, url_secrets
 from relops.settings import named_variable
 
-__all__ = ["CHANNEL", "WebhookChannel", "render_slack"]
+__all__ = ["WebhookChannel", "render_slack"]
 
 
 class WebhookChannel(Channel):
@@ -75,6 +75,3 @@ class WebhookChannel(Channel):
             describe=self.destination(),
             secrets=[*url_secrets(url), *known_secrets(self.settings)],
         )
-
-
-CHANNEL = WebhookChannel

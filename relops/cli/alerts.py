@@ -12,8 +12,8 @@ def alerts(ctx: click.Context, limit: int) -> None:
     """List the newest alert events received on the alerts queue."""
     if ctx.invoked_subcommand is not None:
         return
-    from relops.runtime import engine
-    from relops.store.alerts import recent_alert_events
+    from relops.store.alert_events import recent_alert_events
+    from relops.wiring import engine
 
     with engine().connect() as conn:
         rows = recent_alert_events(conn, limit)
@@ -28,8 +28,8 @@ def alerts(ctx: click.Context, limit: int) -> None:
 @click.option("--limit", default=20, show_default=True, help="How many of the newest to show.")
 def failed(limit: int) -> None:
     """Messages that could not be delivered after their last attempt (dead letters)."""
-    from relops.runtime import engine
     from relops.store.notifications import dead_letters
+    from relops.wiring import engine
 
     with engine().connect() as conn:
         rows = dead_letters(conn, limit)
@@ -51,7 +51,7 @@ def rejections(limit: int) -> None:
     from sqlalchemy import select
 
     from models import RejectedInput
-    from relops.runtime import engine
+    from relops.wiring import engine
 
     table = RejectedInput.__table__
     with engine().connect() as conn:

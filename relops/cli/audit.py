@@ -11,8 +11,8 @@ import click
 @click.option("--limit", default=50, show_default=True, help="How many of the newest entries to show.")
 def audit(limit: int) -> None:
     """The newest audit entries first: incident changes, user changes, sign-ins."""
-    from relops.runtime import engine
     from relops.store.audit import recent_audit
+    from relops.wiring import engine
 
     with engine().connect() as conn:
         rows = recent_audit(conn, limit)

@@ -14,10 +14,10 @@ def _when(ms: int | None) -> str:
 @click.command()
 def breakers() -> None:
     """State, failure count, last failure and last transition of each dependency's breaker."""
-    from relops.breakers import breaker_states
+    from relops.wiring import config_breakers
 
     click.echo(f"{'dependency':<20} {'state':<10} {'failures':>8}  {'last failure':<19}  last transition")
-    for name, state in breaker_states().items():
+    for name, state in config_breakers().states().items():
         click.echo(
             f"{name:<20} {state['state']:<10} {state.get('failures', 0):>8}  "
             f"{_when(state.get('last_failure_ms')):<19}  {_when(state.get('last_transition_ms'))}"

@@ -11,8 +11,8 @@ from relops.config import RelopsConfig
 
 def checked_config(config_file: str | None) -> tuple[RelopsConfig, Path]:
     """The config file given (else RELOPS_CONFIG's), validated as a process validates it at start."""
-    from relops.runtime import load_checked_config
     from relops.settings import get_settings
+    from relops.wiring import load_checked_config
 
     path = Path(config_file) if config_file else get_settings().config_path
     return load_checked_config(path), path

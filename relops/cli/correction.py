@@ -17,11 +17,11 @@ def correction() -> None:
 @click.option("--reason", "-r", default="", help="Why these events do not count (required).")
 def add(flow: str, start: str, end: str, reason: str) -> None:
     """Leave FROM..TO of a flow's events out of its burn rates and budget (the counters stay as they are)."""
-    from relops.audit import cli_actor
+    from relops.application.audit import cli_actor
+    from relops.application.corrections import add_correction
     from relops.errors import InputRejected
-    from relops.runtime import engine, get_config
-    from relops.slo.correcting import add_correction
     from relops.timeutil import parse_utc, utcnow
+    from relops.wiring import engine, get_config
 
     try:
         starts_at, ends_at = parse_utc(start), parse_utc(end)
@@ -50,8 +50,8 @@ def add(flow: str, start: str, end: str, reason: str) -> None:
 @correction.command("list")
 def list_() -> None:
     """The newest corrections first."""
-    from relops.runtime import engine
     from relops.store.corrections import list_corrections
+    from relops.wiring import engine
 
     with engine().connect() as conn:
         rows = list_corrections(conn)

@@ -34,8 +34,9 @@ def cron() -> None:
 def exec_command(name: str, command: tuple[str, ...]) -> None:
     """Run COMMAND as a run of job NAME: reports start and end (exit code, duration, stderr tail) and
     exits with the command's own exit code. For crontab lines: relops cron exec NAME -- cmd args..."""
-    from relops.cron.tracking import broker_sender
-    from relops.logs import kv
+    from relops_client.cron import broker_sender
+    from relops_client.logs import kv
+
     from relops.timeutil import utcnow
 
     if command and command[0] == "--":  # click keeps the separator with UNPROCESSED arguments
@@ -92,10 +93,11 @@ def exec_command(name: str, command: tuple[str, ...]) -> None:
 @cron.command("status")
 def status() -> None:
     """Each monitored job: state, last run, failure streak, next deadline; and task fault counts."""
+    from relops_client.redis_scripts import REDIS_FAULTS
+
     from relops import redis_keys
-    from relops.redis_state import REDIS_FAULTS
-    from relops.runtime import engine, redis
     from relops.store.cron import job_states
+    from relops.wiring import engine, redis
 
     with engine().connect() as conn:
         rows = job_states(conn)

@@ -32,15 +32,16 @@ def _traffic(recorder: object, flows: list[str], stop: threading.Event, outage: 
 @click.option("--outage-after", default=45.0, show_default=True, help="Seconds of healthy traffic first.")
 def demo(minutes: float, outage_after: float) -> None:
     """Send traffic for the example flows, break one, fail a cron job; print what the webhook gets."""
-    from relops.audit import cli_actor
-    from relops.client import OutcomeRecorder
-    from relops.cron.tracking import broker_sender
+    from relops_client.cron import broker_sender
+    from relops_client.recorder import OutcomeRecorder
+
+    from relops.application.audit import cli_actor
     from relops.db import get_engine
     from relops.devtools.sink import HttpSink
-    from relops.runtime import get_config
     from relops.settings import get_settings
     from relops.store.users import add_user
     from relops.tokens import hash_token, new_token
+    from relops.wiring import get_config
 
     settings = get_settings()
     config = get_config()

@@ -17,10 +17,10 @@ def _format_burn(evaluation: FlowEvaluation, name: str) -> str:
 @click.command()
 def evaluate() -> None:
     """Compute every flow's burn rates now, in this process (read-only: no snapshot, no alert)."""
-    from relops.runtime import engine, get_config
     from relops.slo.evaluation import evaluate_chunk
     from relops.store.windows import fetch_flow_counts
     from relops.timeutil import evaluation_end, utcnow
+    from relops.wiring import engine, get_config
 
     config = get_config()
     as_of = evaluation_end(utcnow())
@@ -42,7 +42,7 @@ def tick() -> None:
     """Ask the workers to evaluate every flow now (beat does this on its schedule): the dashboard,
     `relops status` and the API show the result as soon as the workers finish, and a breach pages."""
     from relops import names
-    from relops.runtime import task_producer
+    from relops.wiring import task_producer
 
     # The producer, not the workers' Celery app: importing that app installs a worker's hooks (its
     # breaker transitions page) in whatever process runs this command.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from relops.alerting.incidents import Action
+from relops.application.incidents import Action
 
 
 @click.group(invoke_without_command=True)
@@ -14,8 +14,8 @@ def incidents(ctx: click.Context, include_resolved: bool) -> None:
     """List open (and acknowledged) incidents, worst first."""
     if ctx.invoked_subcommand is not None:
         return
-    from relops.runtime import engine
     from relops.store.incidents import list_incidents
+    from relops.wiring import engine
 
     with engine().connect() as conn:
         rows = list_incidents(conn, include_resolved=include_resolved)
@@ -44,11 +44,12 @@ def incidents(ctx: click.Context, include_resolved: bool) -> None:
 
 
 def _change(incident_id: int, action: Action) -> None:
-    from relops.alerting.incidents import STATUS_OF, change_incident
-    from relops.audit import cli_actor
-    from relops.logs import kv
-    from relops.runtime import engine, get_receivers, redis
+    from relops_client.logs import kv
+
+    from relops.application.audit import cli_actor
+    from relops.application.incidents import STATUS_OF, change_incident
     from relops.timeutil import utcnow
+    from relops.wiring import engine, get_receivers, redis
 
     row = change_incident(engine(), redis(), list(get_receivers()), incident_id, action, utcnow(), cli_actor())
     if row is None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from relops.intake.keys import DEFAULT_BURST, DEFAULT_RATE_PER_S, SCOPES, parse_scopes
+from relops.access.report_keys import DEFAULT_BURST, DEFAULT_RATE_PER_S, SCOPES, parse_scopes
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -61,10 +61,10 @@ def keys() -> None:
 )
 def add(name: str, scope_text: str, flows: str | None, jobs: str | None, rate: float, burst: int) -> None:
     """Create a report key and print it once (only a hash is stored)."""
-    from relops.audit import cli_actor
-    from relops.intake.keys import hash_key, new_key
-    from relops.runtime import get_config
+    from relops.access.report_keys import hash_key, new_key
+    from relops.application.audit import cli_actor
     from relops.store.report_keys import add_key, key_row
+    from relops.wiring import get_config
 
     try:
         scopes = parse_scopes(scope_text)
@@ -118,7 +118,7 @@ def list_() -> None:
 @click.argument("name")
 def revoke(name: str) -> None:
     """Revoke a key: every intake refuses it within a second."""
-    from relops.audit import cli_actor
+    from relops.application.audit import cli_actor
     from relops.store.report_keys import key_row, revoke_key
 
     with _engine().begin() as conn:

@@ -13,9 +13,9 @@ def maintenance() -> None:
 @maintenance.command("list")
 def list_() -> None:
     """Each window: its schedule, what it mutes, and its occurrence in progress or next."""
-    from relops.runtime import get_config
     from relops.silencing.maintenance import next_occurrence
     from relops.timeutil import utcnow
+    from relops.wiring import get_config
 
     windows = get_config().maintenance
     if not windows:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from relops_client.logs import kv
 
 from relops.devtools.local_servers import Endpoint, endpoints, ensure_up, problem, stop_all, unique_by_server
-from relops.logs import kv
 
 
 def configured_endpoints(rabbitmq_urls: tuple[str, ...] = ()) -> list[Endpoint]:

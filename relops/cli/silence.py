@@ -34,13 +34,13 @@ def add(
     matches: tuple[str, ...], match_all: bool, duration: str | None, start: str | None, end: str | None, reason: str
 ) -> None:
     """Add a silence; prints its id and the open incidents it matches right now."""
-    from relops.audit import cli_actor
+    from relops.application.audit import cli_actor
+    from relops.application.silences import add_silence
     from relops.errors import InputRejected
-    from relops.runtime import engine, get_config
-    from relops.silencing.matchers import parse_matcher
-    from relops.silencing.service import add_silence
+    from relops.matchers import parse_matcher
     from relops.silencing.silences import check_matcher_count
     from relops.timeutil import parse_duration, utcnow
+    from relops.wiring import engine, get_config
 
     now = utcnow()
     starts_at = _parse_time(start, "--start") or now
@@ -83,10 +83,10 @@ def add(
 @click.option("--all", "include_past", is_flag=True, help="Ended and expired silences too.")
 def list_(include_past: bool) -> None:
     """Active and pending silences (and past ones), with how many alerts each muted."""
-    from relops.runtime import engine
-    from relops.silencing.service import silence_view
+    from relops.application.silences import silence_view
     from relops.store.silences import silence_rows
     from relops.timeutil import utcnow
+    from relops.wiring import engine
 
     with engine().connect() as conn:
         rows = silence_rows(conn, include_past=include_past)
@@ -106,10 +106,10 @@ def list_(include_past: bool) -> None:
 @click.argument("silence_id", type=int)
 def expire_command(silence_id: int) -> None:
     """End a silence now: what it muted pages again at its next firing."""
-    from relops.audit import cli_actor
-    from relops.runtime import engine
-    from relops.silencing.service import expire
+    from relops.application.audit import cli_actor
+    from relops.application.silences import expire
     from relops.timeutil import utcnow
+    from relops.wiring import engine
 
     row = expire(engine(), cli_actor(), silence_id, utcnow())
     if row is None:

@@ -18,11 +18,10 @@ def _rate(window: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="The snapshot as JSON.")
 def status(as_json: bool) -> None:
     """Overall status, burn rates, breakers, cron jobs and open incidents."""
-    from relops.breakers.client import process_breakers
-    from relops.runtime import engine, get_config, redis
-    from relops.snapshot import collect_snapshot
+    from relops.application.snapshot import collect_snapshot
+    from relops.wiring import config_breakers, engine, get_config, redis
 
-    snap = collect_snapshot(engine(), redis(), get_config(), process_breakers())
+    snap = collect_snapshot(engine(), redis(), get_config(), config_breakers())
     if as_json:
         click.echo(json.dumps(snap, indent=2, default=str))
         return

@@ -43,7 +43,7 @@ def users() -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True, help="admin reads ops data; viewer reads nothing.")
 def add(name: str, role: str) -> None:
     """Create a user and print its API token once (only a hash is stored)."""
-    from relops.audit import cli_actor
+    from relops.application.audit import cli_actor
     from relops.store.users import add_user, user_row
     from relops.tokens import hash_token, new_token
 
@@ -83,7 +83,7 @@ def list_() -> None:
 @click.argument("name")
 def revoke(name: str) -> None:
     """Revoke a user: its token stops working and every session it has ends now."""
-    from relops.audit import cli_actor
+    from relops.application.audit import cli_actor
     from relops.store.users import end_sessions, revoke_user
     from relops.timeutil import utcnow
 
@@ -101,7 +101,7 @@ def revoke(name: str) -> None:
 @click.argument("name")
 def rotate(name: str) -> None:
     """Give a user a new token, printed once; the old token and every session end now."""
-    from relops.audit import cli_actor
+    from relops.application.audit import cli_actor
     from relops.store.users import end_sessions, replace_token
     from relops.tokens import hash_token, new_token
 
@@ -121,7 +121,7 @@ def rotate(name: str) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 def set_role_command(name: str, role: str) -> None:
     """Change a user's role; every session it has ends now (it signs in again with the new role)."""
-    from relops.audit import cli_actor
+    from relops.application.audit import cli_actor
     from relops.store.users import end_sessions, set_role
 
     with _engine().begin() as conn:

@@ -12,8 +12,8 @@ def web(host: str | None, port: int | None) -> None:
     """Serve the ops dashboard and JSON API (admins only)."""
     import uvicorn
 
+    from relops.server_log import log_config
     from relops.settings import get_settings
-    from relops.web.access_log import log_config
     from relops.web.app import create_app
 
     settings = get_settings()

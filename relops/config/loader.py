@@ -19,7 +19,7 @@ def parse_config(data: dict[str, Any], source: str) -> RelopsConfig:
     """Validate already-parsed TOML data; errors name the source, the item and the field.
 
     Channel names and options are not checked here: relops.channels.registry.check_channel_config
-    does that where channels are assembled (relops.runtime) and in `relops config check`."""
+    does that where channels are assembled (relops.wiring) and in `relops config check`."""
     try:
         config = RelopsConfig.model_validate(data)
     except ValidationError as exc:

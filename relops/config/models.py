@@ -27,11 +27,11 @@ from pydantic import (
 from relops_client.breakers import BreakerSettings as ClientBreakerSettings
 from relops_client.names import DEFAULT_BREAKERS
 
-from relops.alerting.labels import MAX_LABELS, RESERVED, label_problem
 from relops.config.messages import quoted
 from relops.config.routing import ReceiverConfig, ReceiverName, RouteConfig
 from relops.errors import InputRejected
-from relops.silencing.matchers import Matcher, parse_matcher
+from relops.labels import MAX_LABELS, RESERVED, label_problem
+from relops.matchers import Matcher, parse_matcher
 
 #: The client's defaults for a breaker: relops validates the same keys, with the same defaults.
 _BREAKER = ClientBreakerSettings()

@@ -39,12 +39,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from relops import names
+from relops.access.report_keys import ReportKey, Scope, refusal
 from relops.config import RelopsConfig
 from relops.errors import Rejection, excerpt
 from relops.intake.address_buckets import AddressBuckets
 from relops.intake.group import Answer, Report, ReportGroups
 from relops.intake.key_cache import KeyCache, KeysUnavailable
-from relops.intake.keys import ReportKey, Scope, refusal
 from relops.intake.publisher import BrokerPublisher
 from relops.intake.rejection_log import RejectionLog
 from relops.intake.reports import PingKind, Refused, cron_event, known_job, outcome_batch, ping_fields
@@ -72,7 +72,7 @@ DISCARD_MAX_S = 5.0
 
 
 @dataclass
-class IntakeParts:
+class IntakeDeps:
     """What the app runs with; ``relops intake`` builds them from the settings, tests from theirs."""
 
     config: RelopsConfig
@@ -90,7 +90,7 @@ def _answer(answer: Answer) -> Response:
 
 
 class Intake:
-    def __init__(self, parts: IntakeParts) -> None:
+    def __init__(self, parts: IntakeDeps) -> None:
         self.parts = parts
 
     # ------------------------------------------------------------------ endpoints
@@ -275,7 +275,7 @@ async def _discard_body(request: Request, limit: int) -> bool:
     return False
 
 
-def create_intake_app(parts: IntakeParts, *, extra_routes: list[Route] | None = None) -> Starlette:
+def create_intake_app(parts: IntakeDeps, *, extra_routes: list[Route] | None = None) -> Starlette:
     """The intake as an ASGI app; ``extra_routes`` lets the benchmark add its bare endpoint to the
     very same stack."""
     intake = Intake(parts)
@@ -304,11 +304,11 @@ def create_intake_app(parts: IntakeParts, *, extra_routes: list[Route] | None = 
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=unrouted)
 
 
-def build_parts(config: RelopsConfig, engine: Engine, redis_client: Any, broker_url: str) -> IntakeParts:
+def build_intake_deps(config: RelopsConfig, engine: Engine, redis_client: Any, broker_url: str) -> IntakeDeps:
     """The intake's parts for one process: keys from ``engine``, shared state in ``redis_client``."""
     limits = config.intake
     shared = SharedState(redis_client, open_run_ttl_s=limits.open_run_ttl_s)
-    return IntakeParts(
+    return IntakeDeps(
         config=config,
         keys=KeyCache(engine),
         groups=ReportGroups(shared, lambda: BrokerPublisher(broker_url), max_queued=limits.max_queued_reports),

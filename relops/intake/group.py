@@ -18,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from relops_client.logs import log_event
+
 from relops import names
-from relops.intake.keys import ReportKey
+from relops.access.report_keys import ReportKey
 from relops.intake.publisher import BrokerPublisher, BrokerUnavailable, Message
 from relops.intake.shared_state import SharedState, UnpairedPing
-from relops.logs import log_event
 
 logger = logging.getLogger(__name__)
 #: Requests handled as one group at most (a longer queue is split): bounds one group's latency.

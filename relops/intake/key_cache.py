@@ -13,11 +13,11 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 
+from relops_client.logs import log_event
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from relops.intake.keys import ReportKey, hash_key
-from relops.logs import log_event
+from relops.access.report_keys import ReportKey, hash_key
 from relops.store.report_keys import live_keys
 
 logger = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from relops_client.logs import log_event
 from relops_client.producer import TaskProducer
 
-from relops.logs import log_event
 from relops.redaction import scrub, url_credentials
 
 logger = logging.getLogger(__name__)

@@ -18,11 +18,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from relops_client.logs import log_event
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from relops.errors import Rejection
-from relops.logs import log_event
 from relops.store.rejections import record_rejection_rows
 
 logger = logging.getLogger(__name__)

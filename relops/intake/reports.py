@@ -25,7 +25,7 @@ from relops.cron.events import CronRun, parse_cron_run
 from relops.errors import InputRejected, Rejection
 from relops.safe_json import MAX_DEPTH, depth_exceeds
 from relops.slo.outcome_batch import FLOW, known_count_item, parse_counts, validate_batch_id, whole_batch_minutes
-from relops.store.retention import oldest_countable
+from relops.slo.retention import oldest_countable
 
 #: The end of a ping URL: /start, nothing (success) or /fail.
 PingKind = Literal["started", "success", "failure"]

@@ -8,22 +8,22 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from relops.heap import settle_after_startup
-from relops.intake.app import build_parts, create_intake_app
-from relops.runtime import engine, get_config, redis
+from relops.intake.app import build_intake_deps, create_intake_app
 from relops.settings import get_settings
+from relops.wiring import engine, get_config, redis
 
 
 def intake_app(extra_routes: list[Route] | None = None) -> Starlette:
     """The intake of this process's settings and config."""
     settings = get_settings()
-    parts = build_parts(get_config(), engine(), redis(), settings.broker_url)
+    parts = build_intake_deps(get_config(), engine(), redis(), settings.broker_url)
     return create_intake_app(parts, extra_routes=extra_routes)
 
 
 def serve(*, host: str, port: int, extra_routes: list[Route] | None = None) -> None:
     import uvicorn
 
-    from relops.web.access_log import log_config
+    from relops.server_log import log_config
 
     app = intake_app(extra_routes)
     settle_after_startup()

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from relops_client.logs import log_event
+from relops_client.redis_scripts import REDIS_FAULTS
 
 from relops import redis_keys
-from relops.intake.keys import ReportKey
-from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS
+from relops.access.report_keys import ReportKey
 
 logger = logging.getLogger(__name__)
 SCRIPT = Path(__file__).with_name("group_state.lua")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from relops.errors import InputRejected
-from relops.silencing.matchers import Matcher, all_match
+from relops.matchers import Matcher, all_match
 
 MAX_REASON_CHARS = 1000
 

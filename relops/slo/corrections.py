@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from relops.alerting.events import SOURCE_SLO
 from relops.config import FlowConfig, MaintenanceConfig
+from relops.matchers import all_match
 from relops.silencing.maintenance import excluded_spans
-from relops.silencing.matchers import all_match
-from relops.slo.alerts import SOURCE_SLO
 from relops.timeutil import floor_minute
 
 Span = tuple[datetime, datetime]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from relops.config import EvaluationConfig, FlowConfig
 from relops.slo.burnrate import FlowEvaluation, evaluate_flow, objective_fraction
-from relops.store.windows import FlowCounts
+from relops.slo.spans import FlowCounts
 
 
 def evaluate_chunk(

@@ -185,7 +185,7 @@ def flow_series(
     def window(point_s: int, length_s: int) -> Counts:
         return Counts(*counted.sums(point_s - length_s, point_s))
 
-    # The period begins on a whole hour, as relops.store.windows.period_start has it.
+    # The period begins on a whole hour, as relops.slo.spans.period_start has it.
     periods = [Counts(*counted.sums(_floor_hour_s(point_s - period_s), point_s)) for point_s in at_s]
     # Hourly points draw each window over whole hours.
     return _assembled(

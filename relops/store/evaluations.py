@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from models import EvaluationTick
 from relops.config import FlowConfig
-from relops.slo.alerts import rounded_rate, snapshot_window
+from relops.slo.burn_alerts import rounded_rate, snapshot_window
 from relops.slo.burnrate import FlowEvaluation
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from relops.alerting.events import AlertEvent
+from relops.alerting.incident_state import Heard, OpenIncident
 
 # Concurrent workers upserting one fingerprint meet at the unique index, so there is one row.
 # A resolved incident reopens only for an event newer than its resolution: a firing event
@@ -66,21 +67,6 @@ UPDATE ops_incidents SET notified = coalesce(
      FROM jsonb_each(notified) AS e(k, v)), '{}'::jsonb)
 WHERE id = :id AND notified <> '{}'::jsonb
 """)
-
-
-@dataclass(frozen=True)
-class Heard:
-    """When a receiver last heard of an incident's current episode, at what severity, and how."""
-
-    at: datetime | None
-    severity: str
-    #: "route" or "escalation"
-    via: str
-    #: When an alert of the incident was last muted (a silence, an inhibition), if since it heard.
-    muted_at: datetime | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat() if self.at else None, "severity": self.severity, "via": self.via}
 
 
 def _moment(value: Any) -> datetime | None:
@@ -196,24 +182,6 @@ def list_incidents(conn: Connection, include_resolved: bool = False, limit: int 
             {"limit": limit},
         ).mappings()
     )
-
-
-@dataclass(frozen=True)
-class OpenIncident:
-    """An open, unmuted incident, as repeats and escalations see it."""
-
-    id: int
-    fingerprint: str
-    severity: str
-    labels: dict[str, str]
-    opened_at: datetime
-    occurrences: int
-    last_event: dict[str, Any]
-    notified: dict[str, Heard]
-    #: The raw "at" of each receiver's entry: what a repeat compares and sets (compare-and-set).
-    notified_at_raw: dict[str, str | None]
-    #: The keys of the escalation steps already taken in this episode.
-    escalated: frozenset[str]
 
 
 def followup_candidates(conn: Connection, limit: int = 5000) -> list[OpenIncident]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, RowMapping, text
 
-from relops.intake.keys import ReportKey
+from relops.access.report_keys import ReportKey
 
 
 def add_key(

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from relops.slo.alerts import slo_fingerprint
+from relops.slo.burn_alerts import slo_fingerprint
 from relops.slo.burnrate import Counts
 from relops.slo.series import CounterRow
-from relops.store.windows import split_span
+from relops.slo.spans import split_span
 
 
 def hour_rows(conn: Connection, flow: str, start: datetime, end: datetime) -> list[CounterRow]:

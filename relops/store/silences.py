@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from relops.silencing.matchers import stored_matcher
+from relops.matchers import stored_matcher
 from relops.silencing.silences import Silence, silence_key
 
 _INSERT = text(

@@ -29,6 +29,8 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from relops_client.breakers import process_breakers
+from relops_client.logs import log_event
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -37,20 +39,17 @@ from starlette.datastructures import FormData
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from relops import __version__
-from relops.alerting.incidents import STATUS_OF, Action, change_incident
 from relops.alerting.timeline import incident_timeline
-from relops.audit import Actor
-from relops.breakers.client import process_breakers
+from relops.application.audit import Actor
+from relops.application.incidents import STATUS_OF, Action, change_incident
+from relops.application.silences import Added, add_silence, silence_view
+from relops.application.silences import expire as expire_silence_now
+from relops.application.snapshot import collect_snapshot, flow_now
 from relops.db import CONNECT_TIMEOUT_S
 from relops.errors import InputRejected
-from relops.logs import log_event
-from relops.runtime import get_config, get_receivers, redis
+from relops.matchers import matcher_from_dict, parse_matcher
 from relops.settings import Settings, get_settings
-from relops.silencing.matchers import matcher_from_dict, parse_matcher
-from relops.silencing.service import Added, add_silence, silence_view
-from relops.silencing.service import expire as expire_silence_now
 from relops.silencing.silences import check_matcher_count
-from relops.snapshot import collect_snapshot, flow_now
 from relops.store.audit import recent_audit
 from relops.store.cron import last_runs
 from relops.store.incidents import incident_audit, incident_notifications, incident_row
@@ -70,6 +69,7 @@ from relops.web.overview import FLOW_SORTS, STRIP_CELLS, run_strip, sorted_flows
 from relops.web.protection import NO_STORE, SAFE_METHODS, SECURITY_HEADERS, csrf_matches, same_origin
 from relops.web.ranges import DEFAULT_RANGE, RANGES, UnknownRange
 from relops.web.throttle import LoginThrottle
+from relops.wiring import get_config, get_receivers, redis
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"

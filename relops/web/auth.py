@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import Request
+from relops_client.logs import log_event
 from sqlalchemy import Engine
 
-from relops.audit import Actor
-from relops.logs import log_event
+from relops.application.audit import Actor
 from relops.settings import Settings
 from relops.store.sessions import (
     create_session,

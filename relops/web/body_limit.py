@@ -13,10 +13,10 @@ import json
 import logging
 from typing import Any
 
+from relops_client.logs import log_event
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relops.logs import log_event
 from relops.redaction import redact_request_target
 
 #: Every body the app takes (a silence, a form of a few fields) fits many times over.

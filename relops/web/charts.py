@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from relops.config import FlowConfig, JobConfig, RelopsConfig
 from relops.cron.history import job_history
 from relops.silencing.maintenance import excluded_spans
-from relops.slo.alerts import slo_labels
+from relops.slo.burn_alerts import slo_labels
 from relops.slo.burnrate import objective_fraction
 from relops.slo.corrections import flow_exclusions, window_covers
 from relops.slo.series import (

@@ -21,10 +21,10 @@ import logging
 from dataclasses import dataclass
 
 from redis import Redis
+from relops_client.logs import log_event
+from relops_client.redis_scripts import REDIS_FAULTS
 
 from relops import redis_keys
-from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS
 
 logger = logging.getLogger(__name__)
 #: The IPv6 prefix counted as one address.

@@ -23,13 +23,13 @@ import pytest
 import redis
 from celery import Celery
 from click.testing import CliRunner
+from relops_client.breakers import BreakerRegistry
 from relops_client.queues import connection_queue_type
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from relops.breakers.client import BreakerRegistry
+from relops.application.deps import Deps
 from relops.channels.registry import build_receivers
-from relops.deps import Deps
 from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
 from relops.devtools.rabbitmq import ScratchVhost, ready_messages
 from relops.devtools.scratch import claimed_redis_db
@@ -296,8 +296,8 @@ def relops_env(
         "ADMIN_EMAILS": ADMIN_EMAILS,
     }
     os.environ.update(env)
-    from relops.runtime import get_config, get_receivers
     from relops.settings import get_settings
+    from relops.wiring import get_config, get_receivers
 
     get_settings.cache_clear()
     get_config.cache_clear()
@@ -557,8 +557,8 @@ def inproc(
 ) -> Iterator[InProcessWorker]:
     """Task logic in this process with the run's database, Redis, config and receivers; fresh
     breakers and an empty outbox for each test."""
-    from relops.runtime import get_config
     from relops.settings import get_settings
+    from relops.wiring import get_config
 
     client = redis.Redis.from_url(redis_url)
     config = get_config()

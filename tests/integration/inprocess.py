@@ -1,7 +1,7 @@
 """Task logic run in the test process, against the run's real PostgreSQL, Redis and local receivers.
 
-The same functions the Celery tasks call (relops.alerting.routing, .delivery, relops.cron.health,
-relops.slo.pipeline, ...) run here with explicit dependencies; only the broker is left out. What
+The same functions the Celery tasks call (relops.application.route_alert, .delivery, relops.application.cron_health,
+relops.application.evaluate, ...) run here with explicit dependencies; only the broker is left out. What
 the logic publishes is recorded, and ``InProcessWorker`` runs it the way a worker would, so a rule
 test follows an alert from dispatch to the receiver in milliseconds. Countdowns are not slept: a
 message sent for later waits in ``delayed`` until the test says the time has passed.
@@ -20,14 +20,18 @@ from typing import Any
 import redis as redis_lib
 
 from relops import names
-from relops.alerting import delivery, incident_check, routing
-from relops.breakers import watch
+from relops.application import (
+    cron_health,
+    deliver,
+    evaluate,
+    incident_check,
+    route_alert,
+    silence_housekeeping,
+    watch_breakers,
+)
+from relops.application.deps import Deps
+from relops.application.ingest import record_outcome_batches, record_outcomes
 from relops.channels.registry import channel_classes
-from relops.cron import health
-from relops.deps import Deps
-from relops.silencing import housekeeping
-from relops.slo import pipeline
-from relops.slo.ingest import record_outcome_batches, record_outcomes
 from relops.timeutil import parse_utc
 
 
@@ -41,7 +45,7 @@ class SentTask:
 
 @dataclass
 class RecordingPublisher:
-    """relops.deps.Publisher that keeps every message instead of handing it to a broker."""
+    """relops.application.deps.Publisher that keeps every message instead of handing it to a broker."""
 
     sent: list[SentTask] = field(default_factory=list)
 
@@ -59,21 +63,21 @@ Handler = Callable[[Deps, dict[str, Any]], Any]
 def _handlers() -> dict[str, Handler]:
     """Task name to the logic its Celery task runs (tasks/*.py), as a worker would route it."""
     handlers: dict[str, Handler] = {
-        names.TASK_DISPATCH_ALERT: lambda d, kw: routing.dispatch_alert(d, kw, event_id=uuid.uuid4().hex),
-        names.TASK_SWEEP_NOTIFICATIONS: lambda d, kw: delivery.sweep(d),
-        names.TASK_CRON_RUN: lambda d, kw: health.record_cron_run(d, kw),
-        names.TASK_CRON_RUN_BATCH: lambda d, kw: health.record_cron_runs(d, kw),
-        names.TASK_CHECK_CRON_HEALTH: lambda d, kw: health.check_cron_health(d, backlog=0),
-        names.TASK_EVALUATE_TICK: lambda d, kw: pipeline.tick(d, manual=kw.get("manual") is True),
-        names.TASK_EVALUATE_FLOWS: lambda d, kw: pipeline.evaluate_flows(d, parse_utc(kw["as_of"]), kw["flows"]),
+        names.TASK_DISPATCH_ALERT: lambda d, kw: route_alert.dispatch_alert(d, kw, event_id=uuid.uuid4().hex),
+        names.TASK_SWEEP_NOTIFICATIONS: lambda d, kw: deliver.sweep(d),
+        names.TASK_CRON_RUN: lambda d, kw: cron_health.record_cron_run(d, kw),
+        names.TASK_CRON_RUN_BATCH: lambda d, kw: cron_health.record_cron_runs(d, kw),
+        names.TASK_CHECK_CRON_HEALTH: lambda d, kw: cron_health.check_cron_health(d, backlog=0),
+        names.TASK_EVALUATE_TICK: lambda d, kw: evaluate.tick(d, manual=kw.get("manual") is True),
+        names.TASK_EVALUATE_FLOWS: lambda d, kw: evaluate.evaluate_flows(d, parse_utc(kw["as_of"]), kw["flows"]),
         names.TASK_RECORD_FLOW_OUTCOMES: lambda d, kw: record_outcomes(d, kw.get("batch_id"), kw.get("counts")),
         names.TASK_RECORD_FLOW_OUTCOME_BATCHES: lambda d, kw: record_outcome_batches(d, kw),
-        names.TASK_CHECK_BREAKERS: lambda d, kw: watch.check_breakers(d),
-        names.TASK_CHECK_SILENCES: lambda d, kw: housekeeping.check_silences(d),
+        names.TASK_CHECK_BREAKERS: lambda d, kw: watch_breakers.check_breakers(d),
+        names.TASK_CHECK_SILENCES: lambda d, kw: silence_housekeeping.check_silences(d),
         names.TASK_CHECK_INCIDENTS: lambda d, kw: incident_check.check_incidents(d),
     }
     for channel in channel_classes():
-        handlers[names.notify_task(channel)] = lambda d, kw, c=channel: delivery.notify(
+        handlers[names.notify_task(channel)] = lambda d, kw, c=channel: deliver.notify(
             d, kw.get("receiver") or c, kw.get("message_key")
         )
     return handlers

@@ -17,14 +17,15 @@ import time
 import uuid
 from typing import Any
 
-from relops.alerting.incident_check import check_incidents
-from relops.alerting.incidents import change_incident
-from relops.alerting.routing import dispatch_alert
-from relops.audit import cli_actor
-from relops.breakers.client import process_breakers
-from relops.deps import Deps
-from relops.runtime import engine, get_config, get_receivers, redis
+from relops_client.breakers import process_breakers
+
+from relops.application.audit import cli_actor
+from relops.application.deps import Deps
+from relops.application.incident_check import check_incidents
+from relops.application.incidents import change_incident
+from relops.application.route_alert import dispatch_alert
 from relops.timeutil import utcnow
+from relops.wiring import engine, get_config, get_receivers, redis
 
 
 def deps() -> Deps:

@@ -13,16 +13,16 @@ import json
 import pytest
 import redis
 from kombu.exceptions import OperationalError as BrokerError
+from relops_client.breakers import BreakerRegistry, CircuitBreaker
 from sqlalchemy import text
 
 from relops import names, redis_keys
-from relops.alerting.rate_limit import take_token
-from relops.breakers.client import BreakerRegistry, CircuitBreaker
 from relops.broker import MAX_COUNTDOWN_S
 from relops.channels.email import IDEMPOTENCY_WINDOW_S
 from relops.config import BreakerSettings
 from relops.devtools.sink import SinkResponse
 from relops.redaction import MASK
+from relops.state.rate_limit import take_token
 from relops.timeutil import utcnow
 from tests.integration.conftest import (
     ADMIN_EMAILS,

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 import redis
+from relops_client.breaker_machine import State
+from relops_client.breakers import BreakerRegistry, CircuitBreaker, add_transition_listener, guard, is_degraded
 
-from relops.breakers.client import BreakerRegistry, CircuitBreaker, add_transition_listener, guard, is_degraded
-from relops.breakers.machine import State
 from relops.config import BreakerSettings
 from relops.errors import DegradedError
 from tests.integration.conftest import run_cli, wait_for
@@ -166,7 +166,7 @@ def configure(bare_redis_url, monkeypatch):
     on the bare Redis index, as a config file with one [breakers.NAME] section would make them."""
     from relops_client.breakers import use_registry
 
-    from relops.breakers.client import config_breakers
+    from relops.wiring import config_breakers
 
     client = redis.Redis.from_url(bare_redis_url)
 
@@ -252,7 +252,7 @@ def test_one_guard_shared_by_threads_reports_each_outcome_for_its_own_call(bare_
 
 
 def test_transitions_of_every_breaker_are_readable_in_one_call(relops_env, bare_redis_url):
-    from relops.breakers.client import breaker_states
+    from relops_client.breakers import breaker_states
 
     states = breaker_states()
     assert {"postgres", "google_calendar", "resend_email", "webhook"} <= set(states)

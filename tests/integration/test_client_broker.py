@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import kombu
 import pytest
+from relops_client.recorder import OutcomeRecorder, format_minute
 
-from relops.client import OutcomeRecorder, format_minute
 from relops.names import QUEUE_INGEST, TASK_RECORD_FLOW_OUTCOMES
 from tests.tcp_proxy import TcpProxy
 

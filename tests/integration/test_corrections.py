@@ -12,14 +12,15 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from relops import names
+from relops.application.evaluate import exclusions
 from relops.cli import cli
 from relops.config import MaintenanceConfig
 from relops.slo.evaluation import evaluate_chunk
 from relops.slo.outcome_batch import OutcomeCount
-from relops.slo.pipeline import exclusions
+from relops.slo.retention import horizons
 from relops.store.corrections import flows_with_corrections
 from relops.store.outcomes import ingest_batch
-from relops.store.retention import horizons, prune
+from relops.store.retention import prune
 from relops.store.windows import fetch_flow_counts
 from relops.timeutil import evaluation_end, floor_minute, utcnow
 from tests.integration.conftest import run_cli

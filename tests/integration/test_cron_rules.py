@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from relops import names, redis_keys
-from relops.cron import health
+from relops.application import cron_health
 from relops.timeutil import utcnow
 from tests.integration.conftest import CRON_JOB, cron_run_event
 from tests.integration.inprocess import InProcessWorker
@@ -207,11 +207,11 @@ def test_a_batch_leaves_the_state_and_sends_the_alerts_its_events_would_one_by_o
     inproc.publisher.take()
 
     for event in events:
-        health.record_cron_run(inproc.deps, event)
+        cron_health.record_cron_run(inproc.deps, event)
     one_by_one = [(s.task, s.kwargs) for s in inproc.publisher.take()]
     state_one_by_one = _cron_state(db)
     _forget_runs(db)
-    outcome = health.record_cron_runs(inproc.deps, {"events": events})
+    outcome = cron_health.record_cron_runs(inproc.deps, {"events": events})
     batched = [(s.task, s.kwargs) for s in inproc.publisher.take()]
 
     assert outcome == {"recorded": len(events), "rejected": 0, "alerts": len(batched)}
@@ -234,13 +234,13 @@ def test_an_event_the_database_refuses_is_rejected_alone_and_the_rest_of_its_bat
             cron_run_event("success", run_id="refused-by-db"),
             cron_run_event("success"),
         ]
-        outcome = health.record_cron_runs(inproc.deps, {"events": events})
+        outcome = cron_health.record_cron_runs(inproc.deps, {"events": events})
         assert outcome["recorded"] == 2 and outcome["rejected"] == 1
         assert rejected_fields(db, names.TASK_CRON_RUN_BATCH) == ["event"]
         with db.connect() as conn:
             landed = conn.execute(text("SELECT run_id FROM ops_cron_executions ORDER BY run_id")).scalars().all()
         assert sorted(landed) == sorted([events[0]["run_id"], events[2]["run_id"]])
-        assert health.record_cron_run(inproc.deps, events[1]) == {"rejected": True}
+        assert cron_health.record_cron_run(inproc.deps, events[1]) == {"rejected": True}
         assert rejected_fields(db, names.TASK_CRON_RUN) == ["event"]
     finally:
         with db.begin() as conn:

@@ -9,10 +9,10 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import text
 
+from relops.application.evaluate import exclusions
 from relops.slo.burnrate import Counts, budget_left, burn_rate
 from relops.slo.evaluation import evaluate_chunk
 from relops.slo.outcome_batch import OutcomeCount
-from relops.slo.pipeline import exclusions
 from relops.store.corrections import insert_correction
 from relops.store.outcomes import ingest_batch
 from relops.store.windows import fetch_flow_counts

@@ -15,13 +15,13 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from relops import names
-from relops.audit import Actor
+from relops.application.audit import Actor
+from relops.application.silences import add_silence, expire
 from relops.cli import cli
 from relops.config import SilencesConfig
 from relops.errors import InputRejected
+from relops.matchers import parse_matcher
 from relops.silencing import silences as silences_module
-from relops.silencing.matchers import parse_matcher
-from relops.silencing.service import add_silence, expire
 from relops.store.silences import insert_silence
 from relops.timeutil import utcnow
 from tests.integration.conftest import alert_event, run_cli
@@ -77,7 +77,7 @@ def test_an_alert_pages_when_its_silences_cannot_be_evaluated(inproc, db, webhoo
 
     # Only the silences' matching breaks (routes match with the same matchers, elsewhere).
     monkeypatch.setattr(silences_module, "all_match", broken)
-    with caplog.at_level(logging.ERROR, logger="relops.silencing.cache"):
+    with caplog.at_level(logging.ERROR, logger="relops.application.active_silences"):
         dispatch(inproc, **alert_event("checkout"))
         dispatch(inproc, **alert_event("checkout"))
     assert len(pages(webhook_sink)) == 1  # routed unmuted (the second within the first's dedup window)
@@ -102,7 +102,7 @@ def test_a_stored_pattern_the_engine_refuses_mutes_nothing_and_is_reported_once(
             created_by="alice",
             created_via="cli",
         )
-    with caplog.at_level(logging.ERROR, logger="relops.silencing.cache"):
+    with caplog.at_level(logging.ERROR, logger="relops.application.active_silences"):
         dispatch(inproc, **alert_event("checkout"))
         dispatch(inproc, **alert_event("checkout"))  # the silences are loaded again
     assert len(pages(webhook_sink)) == 1

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channe
 SERVICE = textwrap.dedent(
     """
     import json, sys, time
-    from relops.breakers.client import guard, is_degraded
+    from relops_client.breakers import guard, is_degraded
     from relops.errors import DegradedError
 
     def call(ok):

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from relops_client.breakers import BreakerRegistry, CircuitBreaker
 from sqlalchemy import text
 
 from relops import names
-from relops.breakers.client import BreakerRegistry, CircuitBreaker
 from relops.channels.registry import build_receivers
 from relops.config import parse_config
 from relops.devtools.celery_process import poll_until

@@ -199,9 +199,10 @@ def test_the_client_alone_reports_to_relops_and_shares_breakers(
     assert report["degraded"] is True
     assert not set(report["modules"]) & set(SERVER_ONLY), set(report["modules"]) & set(SERVER_ONLY)
 
-    from relops.breakers.client import BreakerRegistry
+    from relops_client.breakers import BreakerRegistry
+
     from relops.config import BreakerSettings
-    from relops.runtime import redis
+    from relops.wiring import redis
 
     assert BreakerRegistry({dependency: BreakerSettings()}, redis).get(dependency).is_degraded(), "relops sees it open"
 

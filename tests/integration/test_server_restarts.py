@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 import redis
 from kombu import Connection
+from relops_client.breakers import CircuitBreaker
+from relops_client.recorder import OutcomeRecorder
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from relops.breakers.client import CircuitBreaker
 from relops.broker import queue_backlog
-from relops.client import OutcomeRecorder
 from relops.config import BreakerSettings
 from relops.devtools import local_servers as services
 from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker

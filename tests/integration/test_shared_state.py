@@ -8,11 +8,11 @@ import uuid
 import pytest
 import redis
 
-from relops.alerting.dedup import dedup
-from relops.alerting.rate_limit import block_destination, take_token
 from relops.channels.registry import build_receivers
 from relops.config import AlertsConfig, ChannelSettings, RelopsConfig
 from relops.settings import Settings
+from relops.state.dedup import dedup
+from relops.state.rate_limit import block_destination, take_token
 
 pytestmark = pytest.mark.integration
 

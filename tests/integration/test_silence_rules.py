@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from relops import names
-from relops.audit import Actor
+from relops.application.active_silences import ActiveSilences
+from relops.application.audit import Actor
+from relops.application.silences import add_silence, expire
 from relops.cli import cli
 from relops.config import MaintenanceConfig
 from relops.errors import InputRejected
-from relops.silencing.cache import ActiveSilences
-from relops.silencing.matchers import parse_matcher
-from relops.silencing.service import add_silence, expire
+from relops.matchers import parse_matcher
 from relops.timeutil import utcnow
 from tests.integration.conftest import alert_event, cron_run_event, run_cli
 from tests.integration.inprocess import InProcessWorker

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from relops import names
-from relops.runtime import SILENCE_RELOAD_S
 from relops.timeutil import evaluation_end, floor_minute, iso_minute, utcnow
+from relops.wiring import SILENCE_RELOAD_S
 from tests.integration.conftest import alert_event, run_cli, wait_for
 from tests.integration.queries import batch_landed, scalar
 

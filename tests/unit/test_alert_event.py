@@ -7,7 +7,7 @@ import pytest
 from relops.alerting.events import REQUIRED_FIELDS, validate_alert_event
 from relops.config import DEFAULT_WINDOWS, FlowConfig
 from relops.errors import InputRejected
-from relops.slo.alerts import slo_alert, slo_resolved
+from relops.slo.burn_alerts import slo_alert, slo_resolved
 from relops.slo.burnrate import Counts, evaluate_flow, objective_fraction
 
 AS_OF = datetime(2026, 11, 27, 12, 31, tzinfo=UTC)
@@ -111,8 +111,9 @@ def test_severity_and_status_are_taken_in_any_case_and_returned_lowercase():
 
 
 def test_a_breaker_alert_links_its_runbook():
-    from relops.breakers.alerts import breaker_event, breaker_runbook_url
-    from relops.breakers.machine import State
+    from relops_client.breaker_machine import State
+
+    from relops.breakers.state_alerts import breaker_event, breaker_runbook_url
     from relops.config import RelopsConfig
 
     url = breaker_runbook_url(RelopsConfig(runbook_base_url="https://runbooks.example.com/relops/"))

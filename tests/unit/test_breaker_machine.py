@@ -1,6 +1,6 @@
 """The breaker state machine with an injected clock (milliseconds)."""
 
-from relops.breakers.machine import Breaker, BreakerRules, Decision, State, acquire, report
+from relops_client.breaker_machine import Breaker, BreakerRules, Decision, State, acquire, report
 
 RULES = BreakerRules(failure_threshold=3, open_ms=10_000, probes=2, lease_ms=5_000)
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from relops_client.recorder import OutcomeRecorder, format_minute
 
-from relops.client import OutcomeRecorder, format_minute
 from relops.slo.outcome_batch import MAX_ITEMS_PER_BATCH
 
 #: 2026-11-27T10:24:00Z

@@ -27,7 +27,7 @@ def installed(monkeypatch):
     monkeypatch.setattr(
         compression, "_refused", lambda content_type, size, reason: refused.append((content_type, size))
     )
-    compression.install()
+    compression.install(lambda field: None)
     yield refused
     for table, kept in zip(registry, before, strict=True):
         table.clear()
@@ -78,7 +78,7 @@ def test_installed_kombu_still_reads_what_it_compresses_by_every_name(installed,
 
 def test_a_compression_relops_cannot_bound_is_refused(installed):
     kombu_compression.register(lambda b: b, lambda b: b, "application/x-unbounded", aliases=["unbounded"])
-    compression.install()
+    compression.install(lambda field: None)
     with pytest.raises(MessageRefused, match="relops reads only gzip, bz2 and lzma"):
         kombu_compression.decompress(b"anything", "application/x-unbounded")
     assert installed == [("application/x-unbounded", 8)]

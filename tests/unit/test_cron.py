@@ -3,11 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from relops_client.cron import with_cron_tracking
 
 from relops.config import JobConfig
 from relops.cron.events import parse_cron_run
 from relops.cron.schedule import next_start, start_deadline
-from relops.cron.tracking import with_cron_tracking
 from relops.errors import InputRejected
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -19,20 +19,20 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from relops_client.breaker_machine import State
 
 from relops.alerting.events import validate_alert_event
-from relops.breakers.alerts import breaker_event
-from relops.breakers.machine import State
+from relops.breakers.state_alerts import breaker_event
 from relops.channels.registry import check_channel_config
 from relops.config import RelopsConfig, load_config, parse_config
-from relops.cron.alerts import failing_alert, missed_alert, overrun_alert
+from relops.cron.job_alerts import failing_alert, missed_alert, overrun_alert
 from relops.cron.schedule import overrun_deadline, start_deadline
 from relops.errors import ConfigError
-from relops.runtime import load_checked_config
-from relops.slo.alerts import slo_alert, slo_resolved
+from relops.slo.burn_alerts import slo_alert, slo_resolved
 from relops.slo.burnrate import Counts, evaluate_flow, objective_fraction
-from relops.store.retention import horizons
-from relops.store.windows import period_start
+from relops.slo.retention import horizons
+from relops.slo.spans import period_start
+from relops.wiring import load_checked_config
 from tests.unit.test_slo_config import REPO_CONFIG, error_of
 
 ROOT = Path(__file__).parents[2]

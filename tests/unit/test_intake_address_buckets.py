@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from relops.intake.address_buckets import AddressBuckets
-from relops.web.access_log import SkipRefusals
+from relops.server_log import SkipRefusals
 
 
 def test_an_address_past_its_burst_waits_for_its_rate() -> None:

@@ -11,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relops import names
+from relops.access.report_keys import ReportKey, hash_key, new_key, parse_scopes, refusal
 from relops.config import parse_config
 from relops.errors import InputRejected
 from relops.intake.group import OUTCOME_ITEMS_PER_MESSAGE, _outcome_chunks
-from relops.intake.keys import ReportKey, hash_key, new_key, parse_scopes, refusal
 from relops.intake.reports import Refused, cron_event, known_job, outcome_batch, ping_fields
 from relops.redaction import redact_request_target
 from relops.slo.outcome_batch import MAX_COUNT_PER_MINUTE, parse_counts, validate_batch_id
-from relops.store.retention import horizons, oldest_countable
+from relops.slo.retention import horizons, oldest_countable
 
 NOW = datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)
 CONFIG = parse_config(

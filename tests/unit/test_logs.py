@@ -1,6 +1,6 @@
 """Log values cannot forge lines or fields, whatever a hostile name holds."""
 
-from relops.logs import kv
+from relops_client.logs import kv
 
 
 def test_values_are_quoted_and_control_characters_escaped():

@@ -14,9 +14,9 @@ from relops import safe_json
 
 @pytest.fixture
 def installed():
-    """safe_json.install() in this process, undone afterwards (kombu's registry is global)."""
+    """safe_json.install(lambda field: None) in this process, undone afterwards (kombu's registry is global)."""
     before = (registry._encoders["json"], registry._decoders["application/json"])
-    safe_json.install()
+    safe_json.install(lambda field: None)
     yield
     encoder, decoder = before
     registry._encoders["json"] = encoder

@@ -25,7 +25,7 @@ from relops.channels.slack_format import (
     truncate_escaped,
 )
 from relops.config import DEFAULT_WINDOWS, FlowConfig
-from relops.slo.alerts import slo_alert
+from relops.slo.burn_alerts import slo_alert
 from relops.slo.burnrate import Counts, evaluate_flow, objective_fraction
 from tests.samples import CONTEXT, DASHBOARD, RUNBOOK, notification, slo_details
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relops.store.windows import Piece, ceil_day, merged_ranges, split_span, window_pieces
+from relops.slo.spans import Piece, ceil_day, merged_ranges, split_span, window_pieces
 from relops.timeutil import floor_day, floor_hour
 
 T = datetime(2026, 11, 27, 12, 31, tzinfo=UTC)

@@ -30,3 +30,21 @@ def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> 
     """Log one structured event; cheap when the level is disabled."""
     if logger.isEnabledFor(level):
         logger.log(level, "%s", kv(event=event, **fields))
+
+
+class EventLog:
+    """``log_event`` with the fields that name one piece of work bound once (a message's channel,
+    receiver and key; an alert's fingerprint), so each step logs only what it adds."""
+
+    __slots__ = ("_fields", "_logger")
+
+    def __init__(self, logger: logging.Logger, **fields: Any) -> None:
+        self._logger = logger
+        self._fields = fields
+
+    def __call__(self, level: int, event: str, **fields: Any) -> None:
+        log_event(self._logger, level, event, **{**self._fields, **fields})
+
+    def bind(self, **fields: Any) -> EventLog:
+        """The same log with more fields bound."""
+        return EventLog(self._logger, **{**self._fields, **fields})

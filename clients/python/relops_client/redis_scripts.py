@@ -1,5 +1,5 @@
 """Running a Lua script that lives beside the Python calling it (breaker.lua here; relops' own
-scripts through relops.redis_state, which uses this)."""
+scripts through relops.state.redis_client, which uses this)."""
 
 from __future__ import annotations
 

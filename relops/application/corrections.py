@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from relops.audit import Actor
+from relops.application.audit import Actor
 from relops.config import RelopsConfig
 from relops.errors import InputRejected
 from relops.slo.burnrate import Counts

@@ -1,8 +1,8 @@
-"""What task logic runs with, passed in explicitly instead of read from process globals.
+"""What the application's use cases run with, passed in explicitly instead of read from process globals.
 
-A worker builds one per task from its process's settings (tasks.base.worker_deps); tests build one
-from their own database, Redis index, config and local receivers, and call the same logic
-in-process (tests/integration/inprocess.py).
+A plain value: building one connects nothing. A worker builds one per task from its process's parts
+(tasks.base.worker_deps, from relops.wiring); tests build one from their own database, Redis index,
+config and local receivers, and call the same use cases in-process (tests/integration/inprocess.py).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from redis import Redis
+from relops_client.breakers import BreakerRegistry
 from sqlalchemy import Engine
 
 from relops.alerting.routes import Route, cached_tree
-from relops.breakers.client import BreakerRegistry
+from relops.application.active_silences import ActiveSilences
 from relops.channels.base import Channel
 from relops.channels.registry import channel_classes
 from relops.config import RelopsConfig
-from relops.silencing.cache import ActiveSilences
 from relops.timeutil import utcnow
 
 
@@ -57,11 +57,12 @@ class Deps:
     silences: ActiveSilences = field(default_factory=lambda: ActiveSilences(max_age_s=0))
     #: Sends many messages in one round trip to the broker (workers); None: one by one via ``publish``.
     publish_many: BatchPublisher | None = None
-    #: The config's route tree, inheritance resolved (follows ``config``, also through dataclasses.replace).
-    routes: Route = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "routes", cached_tree(self.config, list(channel_classes())))
+    @property
+    def routes(self) -> Route:
+        """The config's route tree, inheritance resolved: built once per config (cached_tree), so it
+        follows ``config``, also through dataclasses.replace."""
+        return cached_tree(self.config, list(channel_classes()))
 
     def publish_all(self, messages: Sequence[TaskMessage]) -> None:
         """Every message handed to the broker, or an exception (a caller in a transaction rolls back)."""

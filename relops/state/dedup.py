@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from relops_client.logs import log_event
+from relops_client.redis_scripts import REDIS_FAULTS, run_script
 
 from relops import redis_keys
-from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS, run_script
 
 logger = logging.getLogger(__name__)
 SCRIPT = Path(__file__).with_name("dedup.lua")

@@ -15,14 +15,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from relops_client.logs import log_event
 from sqlalchemy import Connection, RowMapping
 
-from relops.alerting.dedup import forget_dedup
-from relops.alerting.grouping import destination_of, schedule_flush
+from relops.application.deps import Deps
+from relops.application.group_windows import destination_of, schedule_flush
 from relops.channels.registry import silence_notices
-from relops.deps import Deps
-from relops.logs import log_event
 from relops.silencing.maintenance import active_maintenance
+from relops.state.dedup import forget_dedup
 from relops.store.notifications import enqueue
 from relops.store.silences import (
     as_silence,

@@ -6,11 +6,9 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from relops.alerting.events import AlertEvent
+from relops.alerting.events import SOURCE_SLO, AlertEvent
 from relops.config import FlowConfig
 from relops.slo.burnrate import FlowEvaluation, WindowResult
-
-SOURCE_SLO = "slo"
 
 
 def rounded_rate(value: Fraction | None) -> float | None:

@@ -22,10 +22,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from relops_client.logs import log_event
 from sqlalchemy import Connection
 
 from relops.config import RelopsConfig
-from relops.logs import log_event
 from relops.silencing.maintenance import active_maintenance
 from relops.silencing.silences import Silence, SilenceIndex
 from relops.store.silences import active_silence_rows, as_silence

@@ -13,11 +13,11 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from relops.alerting.events import AlertEvent
-from relops.breakers.machine import State
+from relops_client.breaker_machine import State
+
+from relops.alerting.events import SOURCE_BREAKER, AlertEvent
 from relops.config import RelopsConfig
 
-SOURCE_BREAKER = "breaker"
 #: docs/runbooks/breakers.md, under the config's runbook_base_url.
 BREAKER_RUNBOOK = "breakers.md"
 

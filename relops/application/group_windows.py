@@ -15,12 +15,12 @@ from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
 from redis import Redis
+from relops_client.logs import log_event
+from relops_client.redis_scripts import REDIS_FAULTS, run_script
 
 from relops import names, redis_keys
+from relops.application.deps import Publisher
 from relops.channels.base import Channel
-from relops.deps import Publisher
-from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS, run_script
 
 logger = logging.getLogger(__name__)
 #: Starting a window is one round trip: an alert storm asks once per alert.

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from relops_client.logs import log_event
+
 from relops.alerting.events import publish_alert
-from relops.breakers.alerts import breaker_fingerprint, breaker_runbook_url, watched_breaker_events
-from relops.deps import Deps
-from relops.logs import log_event
+from relops.application.deps import Deps
+from relops.breakers.state_alerts import breaker_fingerprint, breaker_runbook_url, watched_breaker_events
 from relops.store.incidents import open_fingerprints
 
 logger = logging.getLogger(__name__)

@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from relops_client.logs import log_event
+
 from relops.alerting.events import validate_alert_event
 from relops.alerting.followups import FollowUp, plan_followups
-from relops.alerting.grouping import destination_of, schedule_flush
 from relops.alerting.inhibition import inhibiting_dependency
 from relops.alerting.routes import Route
-from relops.alerting.routing import notification_payload
+from relops.application.deps import Deps
+from relops.application.group_windows import destination_of, schedule_flush
+from relops.application.route_alert import notification_payload
 from relops.channels.registry import routed_severities
-from relops.deps import Deps
 from relops.errors import InputRejected
-from relops.logs import log_event
 from relops.store.incidents import (
     Heard,
     OpenIncident,

@@ -11,21 +11,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from relops_client.logs import log_event
 from sqlalchemy import Connection
 
 from relops import names
 from relops.alerting.events import AlertEvent, alert_message
+from relops.application.deps import Deps
 from relops.config import FlowConfig, RelopsConfig
-from relops.deps import Deps
-from relops.logs import log_event
-from relops.slo.alerts import slo_alert, slo_fingerprint, slo_resolved
+from relops.slo.burn_alerts import slo_alert, slo_fingerprint, slo_resolved
 from relops.slo.burnrate import Severity
 from relops.slo.corrections import flow_exclusions
 from relops.slo.evaluation import chunked, evaluate_chunk
+from relops.slo.spans import period_start
 from relops.store.corrections import correction_spans
 from relops.store.evaluations import claim_tick, save_snapshots
 from relops.store.incidents import open_fingerprints
-from relops.store.windows import fetch_flow_counts, period_start
+from relops.store.windows import fetch_flow_counts
 from relops.timeutil import evaluation_end, floor_to_interval
 
 logger = logging.getLogger(__name__)

@@ -7,15 +7,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from relops_client.logs import log_event
+
 from relops import names
-from relops.deps import Deps
+from relops.application.deps import Deps
+from relops.application.rejections import log_rejections, reject_payload
 from relops.errors import InputRejected, listed_items
-from relops.logs import log_event
-from relops.rejections import log_rejections, reject_payload
 from relops.slo.outcome_batch import parse_counts, validate_batch_id
+from relops.slo.retention import horizons
 from relops.store.outcomes import ingest_batch
 from relops.store.rejections import record_rejections
-from relops.store.retention import horizons
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from relops_client.logs import log_event
 from sqlalchemy import Engine
 
 from relops.errors import InputRejected, Rejection, excerpt
-from relops.logs import log_event
 from relops.store.rejections import record_rejections
 
 

@@ -1,21 +1,30 @@
-"""Per-process singletons a worker needs: settings, the loaded config, the database engine."""
+"""What a relops process is wired from: its settings, validated config, engine, Redis, receivers,
+silences view, producer and breakers, each built once per process on first use.
+
+Every process kind (worker, web, intake, CLI) takes its parts from here and nowhere else, and
+importing this module builds nothing: each part is made when first asked for.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 from pathlib import Path
 
 from redis import Redis
+from relops_client.breakers import BreakerRegistry, use_registry
 from relops_client.producer import TaskProducer
+from relops_client.redis_scripts import REDIS_FAULTS
 from sqlalchemy import Engine
 
+from relops import redis_keys
+from relops.application.active_silences import ActiveSilences
 from relops.channels.base import Channel
 from relops.channels.registry import build_receivers, check_alerting_config
 from relops.config import RelopsConfig, load_config
 from relops.db import get_engine
-from relops.redis_state import redis_client
 from relops.settings import get_settings
-from relops.silencing.cache import ActiveSilences
+from relops.state.redis_client import redis_client
 
 
 def load_checked_config(path: Path) -> RelopsConfig:
@@ -70,3 +79,23 @@ def reset_after_fork() -> None:
     redis_client.cache_clear()
     active_silences.cache_clear()
     task_producer.cache_clear()
+
+
+def config_breakers() -> BreakerRegistry:
+    """Every dependency of relops' config file (its defaults, receivers and [breakers.NAME]), sharing
+    state through relops' Redis (Sentinel-aware)."""
+    return BreakerRegistry(get_config().breaker_settings(), redis)
+
+
+def use_config_breakers() -> None:
+    """Make this process's ``guard``/``is_degraded`` use relops' config file and Redis. Each relops
+    process calls it when it starts (the client's default reads the file itself, without the
+    receivers' breakers and without Sentinel)."""
+    use_registry(config_breakers)
+
+
+def count_task_fault(field: str) -> None:
+    """One more in the task-fault tally ``relops status`` shows; a Redis fault loses the count, never
+    the caller's work (the caller has already logged what happened)."""
+    with contextlib.suppress(*REDIS_FAULTS):
+        redis().hincrby(redis_keys.task_faults(), field, 1)

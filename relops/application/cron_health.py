@@ -13,20 +13,20 @@ from datetime import datetime
 from typing import Any
 
 from redis import Redis
+from relops_client.logs import log_event
+from relops_client.redis_scripts import REDIS_FAULTS
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
 from relops import names, redis_keys
 from relops.alerting.events import AlertEvent, publish_alert
+from relops.application.deps import Deps
+from relops.application.rejections import reject_payload
 from relops.config import JobConfig, RelopsConfig
-from relops.cron.alerts import cron_fingerprint, cron_resolved, failing_alert, missed_alert, overrun_alert
 from relops.cron.events import CronRun, parse_cron_run
+from relops.cron.job_alerts import cron_fingerprint, cron_resolved, failing_alert, missed_alert, overrun_alert
 from relops.cron.schedule import overrun_deadline, start_deadline
-from relops.deps import Deps
 from relops.errors import InputRejected, listed_items
-from relops.logs import log_event
-from relops.redis_state import REDIS_FAULTS
-from relops.rejections import reject_payload
 from relops.store import cron as store
 from relops.store.incidents import open_fingerprints
 

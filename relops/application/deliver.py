@@ -21,16 +21,16 @@ from datetime import timedelta
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
+from relops_client.logs import EventLog, log_event
 
 from relops import names
-from relops.alerting.grouping import Destination, destination_of, send_notify
-from relops.alerting.rate_limit import block_destination, take_token
+from relops.application.deps import Deps
+from relops.application.group_windows import Destination, destination_of, send_notify
 from relops.backoff import backoff_s
 from relops.broker import clamp_countdown
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
 from relops.channels.registry import rate_per_s
-from relops.deps import Deps
-from relops.logs import log_event
+from relops.state.rate_limit import block_destination, take_token
 from relops.store import notifications as outbox
 
 logger = logging.getLogger(__name__)
@@ -39,21 +39,19 @@ logger = logging.getLogger(__name__)
 STALLED_AFTER = timedelta(minutes=2)
 
 
+def _message_log(channel: Channel, key: str) -> EventLog:
+    """Every line about one message names its channel, receiver and key (grep by any of them)."""
+    return EventLog(logger, channel=channel.name, receiver=channel.receiver, message_key=key)
+
+
 def _send_later(deps: Deps, channel: Channel, key: str, countdown_s: float) -> None:
     """Schedule the message's next attempt (its next_attempt_at committed already). A broker fault
     leaves the message to the sweeper, which resends it once it is STALLED_AFTER overdue."""
     try:
         send_notify(deps.publish, destination_of(channel), countdown_s=countdown_s, message_key=key)
     except BrokerError as exc:
-        log_event(
-            logger,
-            logging.ERROR,
-            "notify.retry_not_scheduled",
-            channel=channel.name,
-            receiver=channel.receiver,
-            message_key=key,
-            error=type(exc).__name__,
-            reason="left for the sweeper",
+        _message_log(channel, key)(
+            logging.ERROR, "notify.retry_not_scheduled", error=type(exc).__name__, reason="left for the sweeper"
         )
 
 
@@ -70,15 +68,7 @@ def flush(deps: Deps, channel: Channel) -> dict[str, Any]:
             with deps.engine.begin() as conn:
                 outbox.release_claim(conn, key)
             raise
-        log_event(
-            logger,
-            logging.INFO,
-            "notify.grouped",
-            channel=channel.name,
-            receiver=channel.receiver,
-            message_key=key,
-            alerts=claimed,
-        )
+        _message_log(channel, key)(logging.INFO, "notify.grouped", alerts=claimed)
     return {"message_key": key if claimed else None, "alerts": claimed}
 
 
@@ -96,17 +86,8 @@ def _dead(deps: Deps, channel: Channel, key: str, reason: str, attempts: int, st
         dead = outbox.dead_letter(
             conn, channel=channel.name, receiver=channel.receiver, key=key, reason=reason, attempts=attempts
         )
-    log_event(
-        logger,
-        logging.ERROR,
-        "notify.dead_letter",
-        channel=channel.name,
-        receiver=channel.receiver,
-        message_key=key,
-        alerts=dead,
-        attempts=attempts,
-        status=status,
-        reason=reason,
+    _message_log(channel, key)(
+        logging.ERROR, "notify.dead_letter", alerts=dead, attempts=attempts, status=status, reason=reason
     )
     return {"delivered": False, "dead_letter": True}
 
@@ -122,13 +103,9 @@ def _failed(deps: Deps, channel: Channel, key: str, error: DeliveryError) -> dic
             outbox.touch_message(conn, key, deps.now() + timedelta(seconds=countdown))
     if retry:
         _send_later(deps, channel, key, countdown)
-        log_event(
-            logger,
+        _message_log(channel, key)(
             logging.WARNING,
             "notify.retry",
-            channel=channel.name,
-            receiver=channel.receiver,
-            message_key=key,
             attempt=attempts,
             retry_in_s=round(countdown, 2),
             status=error.status,
@@ -150,13 +127,9 @@ def _wait_out_outage(deps: Deps, channel: Channel, key: str, wait_s: float, erro
         why = f"receiver down for over {limit_s} s (breaker {channel.breaker} open): {reason or 'no trial call'}"
         return _dead(deps, channel, key, why, attempts)
     _send_later(deps, channel, key, wait_s)
-    log_event(
-        logger,
+    _message_log(channel, key)(
         logging.WARNING,
         "notify.degraded",
-        channel=channel.name,
-        receiver=channel.receiver,
-        message_key=key,
         dependency=channel.breaker,
         retry_in_s=round(wait_s, 1),
         waited_s=round(waited_s),
@@ -223,13 +196,9 @@ def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
     breaker.record(ticket, ok=True)
     with deps.engine.begin() as conn:
         outbox.mark_delivered(conn, key, deps.now())
-    log_event(
-        logger,
+    _message_log(channel, key)(
         logging.WARNING,
         "notify.delivered",
-        channel=channel.name,
-        receiver=channel.receiver,
-        message_key=key,
         alerts=len(payloads),
         send_ms=round((time.monotonic() - started) * 1000),
     )

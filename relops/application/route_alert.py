@@ -13,23 +13,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from relops_client.logs import EventLog, log_event
 from sqlalchemy import Connection
 
 from relops import names
-from relops.alerting.dedup import dedup, forget_dedup
 from relops.alerting.events import AlertEvent, validate_alert_event
-from relops.alerting.grouping import destination_of, schedule_flush
+from relops.alerting.incident_state import Heard
 from relops.alerting.inhibition import dependencies_of, inhibition
 from relops.alerting.routes import Route, Target, matching_routes, reach
+from relops.application.deps import Deps
+from relops.application.group_windows import destination_of, schedule_flush
+from relops.application.rejections import reject_payload
 from relops.channels.base import SEVERITY_RANK
 from relops.channels.registry import routed_severities
-from relops.deps import Deps
 from relops.errors import InputRejected
-from relops.logs import log_event
-from relops.rejections import reject_payload
 from relops.silencing.silences import Silence
-from relops.store.alerts import record_alert_event
-from relops.store.incidents import Heard, mark_muted, resolve_incident, silenced_by, upsert_incident
+from relops.state.dedup import dedup, forget_dedup
+from relops.store.alert_events import record_alert_event
+from relops.store.incidents import mark_muted, resolve_incident, silenced_by, upsert_incident
 from relops.store.notifications import enqueue, owe_firing
 from relops.store.silences import as_silence, count_muted, silence_row
 from relops.timeutil import parse_utc
@@ -129,38 +130,26 @@ def route_alert(
     at = incident_time(event, deps.now())
     route = route_label(deps.routes, event)
     incident = upsert_incident(conn, event, at, silenced_by=muted_key, route=route, inhibited_by=inhibited_by)
+    log = EventLog(logger, fingerprint=event.fingerprint, incident_id=incident.id)
     if muted_by is not None or inhibited_by is not None:
         if muted_by is not None and muted_by.silence_id is not None:
             count_muted(conn, muted_by.silence_id)
         mark_muted(conn, incident.id, deps.now())
-        log_event(
-            logger,
+        log(
             logging.INFO,
             "alert.silenced" if muted_by is not None else "alert.inhibited",
-            fingerprint=event.fingerprint,
-            incident_id=incident.id,
             silenced_by=muted_key,
             inhibited_by=inhibited_by,
             receivers=",".join(names_reached) or "-",
         )
         return Routed(incident.id, silenced_by=muted_key, inhibited_by=inhibited_by, routed=names_reached)
     if incident.status != "open":
-        log_event(
-            logger,
-            logging.INFO,
-            "alert.not_notified",
-            fingerprint=event.fingerprint,
-            incident_id=incident.id,
-            reason=f"incident is {incident.status}",
-        )
+        log(logging.INFO, "alert.not_notified", reason=f"incident is {incident.status}")
         return Routed(incident.id, routed=names_reached)
     if found.fell_back_from:
-        log_event(
-            logger,
+        log(
             logging.WARNING,
             "alert.fallback",
-            fingerprint=event.fingerprint,
-            incident_id=incident.id,
             route=route_label(deps.routes, event),
             unavailable=",".join(found.fell_back_from),
             receivers=",".join(names_reached) or "-",
@@ -169,12 +158,9 @@ def route_alert(
     if not reached:
         # Usually the config says so (a route's severities, a receiver's): recorded, told nobody.
         undeliverable = bool(found.fell_back_from)
-        log_event(
-            logger,
+        log(
             logging.ERROR if undeliverable else logging.INFO,
             "alert.unrouted",
-            fingerprint=event.fingerprint,
-            incident_id=incident.id,
             severity=event.severity,
             route=route_label(deps.routes, event),
             reason="no receiver can deliver in this process, not even the root's"

@@ -1,8 +1,9 @@
-"""The Redis client every relops process shares state through, and the runner of its Lua scripts.
+"""The Redis client every relops process shares state through.
 
-Each script lives beside the Python that calls it (alerting/dedup.lua, alerting/rate_limit.lua,
-breakers/breaker.lua) and is passed here by path. After a Sentinel failover the promoted replica has
-none of them cached: redis-py's Script answers NOSCRIPT by loading the script and running it again.
+Lua scripts live beside the Python that calls them (state/dedup.lua, state/rate_limit.lua,
+application/group_timer.lua, the client's breaker.lua) and run through relops_client.redis_scripts:
+after a Sentinel failover the promoted replica has none of them cached, and redis-py's Script
+answers NOSCRIPT by loading the script and running it again.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ from functools import lru_cache
 
 import redis
 from relops_client.redis_connect import redis_from_url
-from relops_client.redis_scripts import REDIS_FAULTS, run_script
-
-__all__ = ["REDIS_FAULTS", "redis_client", "run_script"]
 
 
 @lru_cache(maxsize=4)

@@ -20,8 +20,8 @@ from typing import Any
 
 import re2
 
-from relops.alerting.labels import NAME_PATTERN
 from relops.errors import InputRejected
+from relops.labels import NAME_PATTERN
 
 OPERATORS = ("=~", "!~", "!=", "=")
 MAX_VALUE_CHARS = 256

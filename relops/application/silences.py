@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, RowMapping
 
-from relops.audit import Actor
+from relops.application.audit import Actor
 from relops.config import RelopsConfig
-from relops.silencing.matchers import Matcher
+from relops.matchers import Matcher
 from relops.silencing.silences import Silence, check_new_silence, check_room_for_silence, silence_key
 from relops.store.silences import (
     as_silence,

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from redis import Redis
+from relops_client.breakers import BreakerRegistry
+from relops_client.redis_scripts import REDIS_FAULTS
 from sqlalchemy import Connection, Engine, text
 
 from relops import redis_keys
-from relops.breakers.client import BreakerRegistry
 from relops.config import FlowConfig, RelopsConfig
-from relops.redis_state import REDIS_FAULTS
 from relops.store.cron import job_states
 from relops.store.incidents import list_incidents
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from relops.alerting.events import AlertEvent
+from relops.alerting.events import SOURCE_CRON, AlertEvent
 from relops.config import JobConfig
-
-SOURCE_CRON = "cron"
 
 
 def cron_fingerprint(job: str, problem: str) -> str:

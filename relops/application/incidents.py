@@ -9,8 +9,8 @@ from typing import Literal
 from redis import Redis
 from sqlalchemy import Engine, RowMapping
 
-from relops.alerting.dedup import forget_dedup
-from relops.audit import Actor
+from relops.application.audit import Actor
+from relops.state.dedup import forget_dedup
 from relops.store.incidents import set_status
 
 Action = Literal["ack", "resolve"]

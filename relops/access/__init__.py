@@ -1,0 +1,1 @@
+"""Who may report what: report keys' scopes and limits, decided without I/O."""
