@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_type_hints
 
-from relops_client.breaker_machine import Decision, State
+from relops_client.breaker_machine import BreakerRules, Decision, State
 from relops_client.environment import config_path
 from relops_client.environment import redis_url as configured_redis_url
 from relops_client.errors import DegradedError
@@ -44,41 +45,107 @@ _listeners: list[TransitionListener] = []
 
 
 @dataclass(frozen=True, slots=True)
+class Bounds:
+    """The values one breaker setting accepts: at least ``ge``, more than ``gt``, at most ``le``
+    (None: no such bound). relops' config model checks [breakers.NAME] with the same bounds."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+
+    def limits(self) -> dict[str, float]:
+        """The bounds that are set, by name (ge, gt, le), as pydantic's Field() takes them."""
+        return {name: value for name in ("ge", "gt", "le") if (value := getattr(self, name)) is not None}
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is out of bounds, or None."""
+        if self.ge is not None and value < self.ge:
+            return f">= {self.ge}"
+        if self.gt is not None and value <= self.gt:
+            return f"> {self.gt}"
+        if self.le is not None and value > self.le:
+            return f"<= {self.le}"
+        return None
+
+
+def _setting(
+    default: float | None, *, ge: float | None = None, gt: float | None = None, le: float | None = None
+) -> Any:
+    """A BreakerSettings field: its default, and its bounds in the field's metadata."""
+    return field(default=default, metadata={"bounds": Bounds(ge, gt, le)})
+
+
+@dataclass(frozen=True, slots=True)
 class BreakerSettings:
-    """One dependency's breaker: when it opens and how it recovers. relops' [breakers.NAME] config
-    section holds the same keys (and checks their bounds), and every process guarding a dependency
-    must use the same values, since they share its state."""
+    """One dependency's breaker: when it opens and how it recovers. The one declaration of every
+    breaker setting, its default and its bounds: relops' [breakers.NAME] config section is made from
+    these fields (relops.config.models), and the state machine's rules from machine_rules(). Every
+    process guarding a dependency must use the same values, since they share its state."""
 
     #: Consecutive failures that open the breaker (used unless failure_rate is set).
-    failure_threshold: int = 5
+    failure_threshold: int = _setting(5, ge=1, le=10_000)
     #: Failure rate over window_s that opens it once min_calls calls were seen, e.g. 0.5.
-    failure_rate: float | None = None
-    window_s: float = 60
-    min_calls: int = 20
+    failure_rate: float | None = _setting(None, gt=0, le=1)
+    window_s: float = _setting(60, gt=0, le=3600)
+    min_calls: int = _setting(20, ge=1, le=10**9)
     #: A call slower than this counts as a failure even when it succeeded.
-    latency_threshold_ms: float | None = None
+    latency_threshold_ms: float | None = _setting(None, gt=0)
     #: How long OPEN fails fast before trial calls are let through.
-    open_s: float = 30
+    open_s: float = _setting(30, gt=0, le=86400)
     #: Trial calls HALF_OPEN admits across every process together; that many successes close it.
-    half_open_probes: int = 1
+    half_open_probes: int = _setting(1, ge=1, le=1000)
     #: A trial call that never reports back frees its permit after this long.
-    probe_lease_s: float = 30
-    #: How long a process trusts its last view of the shared state before asking Redis again.
-    refresh_s: float = 1.0
+    probe_lease_s: float = _setting(30, gt=0, le=3600)
+    #: How long a process trusts its last view of the shared state before asking Redis again: the
+    #: cost per call in CLOSED is one Redis round trip per this interval, and a process may keep
+    #: calling for up to this long after another process opened the breaker.
+    refresh_s: float = _setting(1.0, ge=0, le=60)
 
     def __post_init__(self) -> None:
-        for name in ("failure_threshold", "min_calls", "half_open_probes"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-        for name in ("window_s", "open_s", "probe_lease_s", "refresh_s", "failure_rate", "latency_threshold_ms"):
-            value = getattr(self, name)
-            if value is None and name in ("failure_rate", "latency_threshold_ms"):
+        for setting in fields(self):
+            value = getattr(self, setting.name)
+            kind = SETTING_TYPES[setting.name]
+            if value is None and type(None) in get_args(kind):
                 continue
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        if self.failure_rate is not None and not 0 < self.failure_rate <= 1:
-            raise ValueError(f"failure_rate must be within (0, 1], got {self.failure_rate!r}")
+            whole = kind is int
+            if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+                raise ValueError(f"{setting.name} must be a {'whole number' if whole else 'number'}, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{setting.name} must be a finite number, got {value!r}")
+            problem = setting.metadata["bounds"].problem(value)
+            if problem is not None:
+                raise ValueError(f"{setting.name} must be {problem}, got {value!r}")
+
+
+#: Each setting's type (int, float, or float | None), resolved from BreakerSettings' annotations.
+SETTING_TYPES: dict[str, Any] = get_type_hints(BreakerSettings)
+
+
+def machine_rules(settings: BreakerSettings) -> BreakerRules:
+    """The state machine's rules for ``settings``: the same values, durations in whole milliseconds.
+    relops' config model of a breaker has the same fields and may be passed as well."""
+    return BreakerRules(
+        failure_threshold=settings.failure_threshold,
+        failure_rate=settings.failure_rate,
+        window_ms=int(settings.window_s * 1000),
+        min_calls=settings.min_calls,
+        open_ms=int(settings.open_s * 1000),
+        probes=settings.half_open_probes,
+        lease_ms=int(settings.probe_lease_s * 1000),
+    )
+
+
+def script_args(rules: BreakerRules) -> list[object]:
+    """``rules`` as breaker.lua takes them (its ARGV[3..9], in that order)."""
+    return [
+        rules.failure_threshold,
+        "" if rules.failure_rate is None else rules.failure_rate,
+        rules.window_ms,
+        rules.min_calls,
+        rules.open_ms,
+        rules.probes,
+        rules.lease_ms,
+    ]
 
 
 def breaker_keys(dependency: str) -> tuple[str, str, str]:
@@ -113,6 +180,7 @@ class CircuitBreaker:
     ) -> None:
         self.name = name
         self.settings = settings
+        self._script_rules = script_args(machine_rules(settings))
         self._redis = redis_client
         self._clock = clock
         self._keys = list(breaker_keys(name))
@@ -128,21 +196,9 @@ class CircuitBreaker:
 
     # the shared state
 
-    def _rules(self) -> list[object]:
-        s = self.settings
-        return [
-            s.failure_threshold,
-            "" if s.failure_rate is None else s.failure_rate,
-            int(s.window_s * 1000),
-            s.min_calls,
-            int(s.open_s * 1000),
-            s.half_open_probes,
-            int(s.probe_lease_s * 1000),
-        ]
-
     def _call(self, op: str, *args: object) -> list[Any] | None:
         try:
-            reply = run_script(self._redis(), SCRIPT, self._keys, [op, "", *self._rules(), *args])
+            reply = run_script(self._redis(), SCRIPT, self._keys, [op, "", *self._script_rules, *args])
         except REDIS_FAULTS as exc:
             now = self._clock()
             if now - self._offline_logged_at >= OFFLINE_LOG_INTERVAL_S:
