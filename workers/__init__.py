@@ -6,11 +6,11 @@ import sys
 from celery import Celery
 from celery._state import get_current_task
 from celery.signals import after_setup_logger, worker_process_init, worker_ready
+from relops_client.breaker_machine import State
 
 from relops.alerting.events import publish_alert
 from relops.breakers.alerts import breaker_event, breaker_runbook_url
 from relops.breakers.client import add_transition_listener, reset_breakers
-from relops.breakers.machine import State
 from relops.compression import install as _install_bounded_decompression
 from relops.errors import BrokerError, ConfigError, SettingsError
 from relops.heap import settle_after_startup

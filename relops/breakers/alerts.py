@@ -13,8 +13,9 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from relops_client.breaker_machine import State
+
 from relops.alerting.events import AlertEvent
-from relops.breakers.machine import State
 from relops.config import RelopsConfig
 
 SOURCE_BREAKER = "breaker"

@@ -8,11 +8,11 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from relops_client.breaker_machine import Breaker, acquire, report
 from relops_client.breakers import BreakerSettings, machine_rules, script_args
 
 from relops import redis_keys
 from relops.breakers.client import SCRIPT as BREAKER_SCRIPT
-from relops.breakers.machine import Breaker, acquire, report
 from relops.redis_state import run_script
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 import redis
+from relops_client.breaker_machine import State
 
 from relops.breakers.client import BreakerRegistry, CircuitBreaker, add_transition_listener, guard, is_degraded
-from relops.breakers.machine import State
 from relops.config import BreakerSettings
 from relops.errors import DegradedError
 from tests.integration.conftest import run_cli, wait_for

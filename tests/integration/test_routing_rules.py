@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from relops_client.breaker_machine import State
 from sqlalchemy import text
 
 from relops import names
 from relops.breakers.client import BreakerRegistry
-from relops.breakers.machine import State
 from relops.channels.registry import build_receivers
 from relops.config import parse_config
 from relops.devtools.sink import HttpSink

@@ -111,8 +111,9 @@ def test_severity_and_status_are_taken_in_any_case_and_returned_lowercase():
 
 
 def test_a_breaker_alert_links_its_runbook():
+    from relops_client.breaker_machine import State
+
     from relops.breakers.alerts import breaker_event, breaker_runbook_url
-    from relops.breakers.machine import State
     from relops.config import RelopsConfig
 
     url = breaker_runbook_url(RelopsConfig(runbook_base_url="https://runbooks.example.com/relops/"))

@@ -1,8 +1,7 @@
 """The breaker state machine with an injected clock (milliseconds)."""
 
+from relops_client.breaker_machine import Breaker, BreakerRules, Decision, State, acquire, report
 from relops_client.breakers import BreakerSettings, machine_rules
-
-from relops.breakers.machine import Breaker, BreakerRules, Decision, State, acquire, report
 
 RULES = machine_rules(BreakerSettings(failure_threshold=3, open_s=10, half_open_probes=2, probe_lease_s=5))
 

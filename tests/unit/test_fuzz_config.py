@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from relops_client.breaker_machine import State
 
 from relops.alerting.events import validate_alert_event
 from relops.breakers.alerts import breaker_event
-from relops.breakers.machine import State
 from relops.channels.registry import check_channel_config
 from relops.config import RelopsConfig, load_config, parse_config
 from relops.cron.alerts import failing_alert, missed_alert, overrun_alert

@@ -34,9 +34,9 @@ class Decision(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BreakerRules:
-    """When a breaker opens and how it recovers, in the milliseconds the machine counts in. Made from
-    a dependency's settings by relops_client.breakers.machine_rules(), which declares the defaults and
-    bounds (BreakerSettings); breaker.lua takes the same values as its arguments."""
+    """When a breaker opens and how it recovers, in the milliseconds the machine counts in: made from
+    a dependency's BreakerSettings (relops_client.breakers, where every setting's default and bounds
+    are declared) by machine_rules(). breaker.lua takes the same values as its arguments."""
 
     #: Consecutive failures that open it; used when failure_rate is None.
     failure_threshold: int
