@@ -2,8 +2,8 @@
 
 from relops.breakers import guard, is_degraded, DegradedError
 
-@guard("google_calendar", fallback=[])
-def upcoming_events(user): ...
+@guard("resend_email", fallback=None)
+def send_digest(message): ...
 
 with guard("postgres"):
     run_query()

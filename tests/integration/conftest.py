@@ -130,6 +130,9 @@ depends_on = ["inventory"]
 failure_threshold = 2
 open_s = 1
 
+# A service's own dependency, guarded by the service alone: declared so relops watches it.
+[breakers.google_calendar]
+
 [receivers.team-a]
 type = "webhook"
 url_env = "TEAM_A_WEBHOOK_URL"

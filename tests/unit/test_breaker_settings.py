@@ -1,5 +1,5 @@
 """Breaker settings are declared once, by the client: relops' [breakers.NAME] section and the state
-machine's rules are made from that declaration."""
+machine's rules are made from that declaration. relops' defaults name only its own dependencies."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import math
 
 import pytest
 from pydantic import ValidationError
+from relops_client.breakers import BreakerRegistry, machine_rules, settings_from_config
 from relops_client.breakers import BreakerSettings as ClientSettings
-from relops_client.breakers import machine_rules
+from relops_client.names import DEFAULT_BREAKERS
 
+from relops.channels.registry import channel_classes
 from relops.config import BreakerSettings as ConfigSettings
+from relops.config import RelopsConfig, load_config
 
 #: Each setting just inside and just outside its bounds, and values of the wrong kind.
 EDGES = {
@@ -53,3 +56,30 @@ def test_the_client_names_the_setting_and_the_bound():
         ClientSettings(open_s=90_000)
     with pytest.raises(ValueError, match=r"half_open_probes must be a whole number, got 1.5"):
         ClientSettings(half_open_probes=1.5)
+
+
+def test_relops_defaults_are_its_own_dependencies():
+    """Its database and its channels' default receivers: nothing a service of relops' users calls."""
+    own = {"postgres", *(channel.default_breaker for channel in channel_classes().values())}
+    assert set(DEFAULT_BREAKERS) == own
+    assert set(RelopsConfig().breaker_settings()) == own
+
+
+def test_a_services_dependency_is_known_once_declared(tmp_path):
+    """Not declared, its name is a typo (KeyError); an empty [breakers.NAME] takes the defaults, in the
+    client (which reads the same file) and in relops."""
+    path = tmp_path / "relops.toml"
+    path.write_text(
+        '[breakers.webhook]\nopen_s = 5\n\n[breakers.inventory]\nfailure_threshold = 3\nlabels = { team = "a" }\n'
+    )
+    unconfigured = BreakerRegistry(settings_from_config(str(path)), redis_client=lambda: None)
+    with pytest.raises(KeyError, match="unknown dependency 'google_calendar'"):
+        unconfigured.get("google_calendar")
+    assert unconfigured.get("inventory").settings == ClientSettings(failure_threshold=3)
+    assert unconfigured.get("webhook").settings == ClientSettings(open_s=5)
+    assert set(settings_from_config(str(path))) == {*DEFAULT_BREAKERS, "inventory"}
+
+    path.write_text(path.read_text() + "\n[breakers.google_calendar]\n")
+    assert settings_from_config(str(path))["google_calendar"] == ClientSettings()
+    config = load_config(path)
+    assert machine_rules(config.breaker_settings()["google_calendar"]) == machine_rules(ClientSettings())

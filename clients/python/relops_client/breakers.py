@@ -431,8 +431,8 @@ def reset_breakers() -> None:
 
 
 def get_breaker(dependency: str) -> CircuitBreaker:
-    """The process-wide breaker of a configured dependency (defaults: postgres, google_calendar,
-    resend_email, webhook). An unknown name is a typo and raises KeyError."""
+    """The process-wide breaker of a configured dependency: relops' own (names.DEFAULT_BREAKERS) and
+    those of [breakers.NAME] or configure(). An unknown name is a typo and raises KeyError."""
     return process_breakers().get(dependency)
 
 
