@@ -25,10 +25,10 @@ from bench.http_load import LoadResult, request_bytes, run_load
 from bench.intake_server import BARE_PATH
 from bench.stack import bench_stack
 from relops import names
-from relops.devtools.celery_process import poll_until
 from relops.intake.keys import hash_key, new_key
 from relops.store.report_keys import add_key
 from relops.timeutil import utcnow
+from tests.support.celery_process import poll_until
 
 JOBS = 100
 FLOWS = 100

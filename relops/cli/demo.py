@@ -36,7 +36,7 @@ def demo(minutes: float, outage_after: float) -> None:
     from relops.client import OutcomeRecorder
     from relops.cron.tracking import broker_sender
     from relops.db import get_engine
-    from relops.devtools.sink import HttpSink
+    from relops.localdev.sink import HttpSink
     from relops.runtime import get_config
     from relops.settings import get_settings
     from relops.store.users import add_user

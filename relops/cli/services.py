@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from relops.devtools.local_servers import Endpoint, endpoints, ensure_up, problem, stop_all, unique_by_server
+from relops.localdev.local_servers import Endpoint, endpoints, ensure_up, problem, stop_all, unique_by_server
 from relops.logs import kv
 
 

@@ -21,7 +21,7 @@ from relops.breakers.client import BreakerRegistry, CircuitBreaker
 from relops.broker import MAX_COUNTDOWN_S
 from relops.channels.email import IDEMPOTENCY_WINDOW_S
 from relops.config import BreakerSettings
-from relops.devtools.sink import SinkResponse
+from relops.localdev.sink import SinkResponse
 from relops.redaction import MASK
 from relops.timeutil import utcnow
 from tests.integration.conftest import (
