@@ -12,9 +12,9 @@ from sqlalchemy import text
 
 from bench.stack import BenchStack, bench_stack, channel_env, flows_config
 from bench.tick import seed
-from relops.devtools.celery_process import poll_until
-from relops.devtools.sink import HttpSink
+from relops.localdev.sink import HttpSink
 from relops.timeutil import utcnow
+from tests.support.celery_process import poll_until
 
 BREACHES = 200
 FLOWS = 1000

@@ -13,8 +13,8 @@ from relops_client.breakers import CircuitBreaker
 
 from bench.stack import BASE_REDIS_URL
 from relops.config import BreakerSettings
-from relops.devtools.scratch import claimed_redis_db
 from relops.errors import DegradedError
+from tests.support.scratch import claimed_redis_db
 
 CALLS = 20_000
 

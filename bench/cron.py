@@ -19,8 +19,8 @@ from sqlalchemy import Engine, text
 
 from bench.stack import COUNT_ONLY, COUNT_ONLY_KEY, BenchStack, bench_stack
 from relops import names
-from relops.devtools.celery_process import poll_until
 from relops.timeutil import utcnow
+from tests.support.celery_process import poll_until
 
 JOBS = 200
 RUNS_PER_JOB = 10

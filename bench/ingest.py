@@ -10,10 +10,10 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 
 from bench.stack import bench_stack, flows_config
-from relops.devtools.celery_process import poll_until
 from relops.slo.outcome_batch import OutcomeCount
 from relops.store.outcomes import ingest_batch
 from relops.timeutil import floor_minute, iso_minute, utcnow
+from tests.support.celery_process import poll_until
 
 FLOWS = 1000
 MINUTES = 100

@@ -26,9 +26,9 @@ from bench.intake_server import BARE_PATH
 from bench.stack import bench_stack
 from relops import names
 from relops.access.report_keys import hash_key, new_key
-from relops.devtools.celery_process import poll_until
 from relops.store.report_keys import add_key
 from relops.timeutil import utcnow
+from tests.support.celery_process import poll_until
 
 JOBS = 100
 FLOWS = 100

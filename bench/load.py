@@ -36,13 +36,13 @@ from sqlalchemy import Engine, text
 
 from bench.stack import BenchStack, bench_stack, channel_env
 from relops import redis_keys
-from relops.devtools.celery_process import CeleryProcess, poll_until
-from relops.devtools.sink import HttpSink, SinkRequest
 from relops.errors import RelopsError
+from relops.localdev.sink import HttpSink, SinkRequest
 from relops.names import ALL_QUEUES, QUEUE_CRON, TASK_CRON_RUN, TASK_EVALUATE_FLOWS, TASK_EVALUATE_TICK
 from relops.slo.outcome_batch import OutcomeCount
 from relops.store.outcomes import ingest_batch
 from relops.timeutil import floor_minute, utcnow
+from tests.support.celery_process import CeleryProcess, poll_until
 
 SERVICES = 50
 FLOWS_PER_SERVICE = 20

@@ -28,8 +28,8 @@ from sqlalchemy import Engine, text
 
 from bench.stack import bench_stack
 from relops.broker import VISIBILITY_TIMEOUT_S
-from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
 from relops.timeutil import floor_minute, iso_minute, utcnow
+from tests.support.celery_process import CeleryProcess, poll_until, start_worker
 
 RABBITMQ_SAMPLES = 5
 #: Redis restores past the timeout in a live worker's sweep, about every 100 s (kombu's default

@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from bench.stack import BenchStack, bench_stack, channel_env
 from bench.tick import seed
-from relops.devtools.celery_process import poll_until
-from relops.devtools.sink import HttpSink
+from relops.localdev.sink import HttpSink
+from tests.support.celery_process import poll_until
 
 FLOWS = 1000
 TEAMS = 10

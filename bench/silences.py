@@ -15,8 +15,8 @@ from sqlalchemy import text
 
 from bench.alerts import alert_event
 from bench.stack import BenchStack, bench_stack, channel_env, flows_config
-from relops.devtools.celery_process import poll_until
-from relops.devtools.sink import HttpSink
+from relops.localdev.sink import HttpSink
+from tests.support.celery_process import poll_until
 
 EVENTS = 2000
 SILENCES = 1000

@@ -16,10 +16,10 @@ from typing import Literal
 from celery import Celery
 from sqlalchemy import Engine, create_engine
 
-from relops.devtools.celery_process import CeleryProcess, start_worker
-from relops.devtools.rabbitmq import scratch_vhost
-from relops.devtools.scratch import claimed_redis_db, scratch_database
-from relops.devtools.sink import HttpSink
+from relops.localdev.sink import HttpSink
+from tests.support.celery_process import CeleryProcess, start_worker
+from tests.support.rabbitmq import scratch_vhost
+from tests.support.scratch import claimed_redis_db, scratch_database
 
 BASE_REDIS_URL = os.environ.get("RELOPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 BASE_PG_URL = os.environ.get("RELOPS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")

@@ -9,7 +9,7 @@ import time
 from sqlalchemy import Engine, text
 
 from bench.stack import BenchStack, bench_stack, flows_config, median_s
-from relops.devtools.celery_process import poll_until
+from tests.support.celery_process import poll_until
 
 FLOWS = 1000
 REPEATS = 3

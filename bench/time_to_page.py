@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 
 from bench.stack import BenchStack, bench_stack, channel_env
 from relops.config import AlertsConfig, EvaluationConfig
-from relops.devtools.sink import HttpSink, SinkRequest
+from relops.localdev.sink import HttpSink, SinkRequest
 from relops.slo.burnrate import objective_fraction
 from relops.slo.detection import Detection, first_critical, first_detection, single_error_detection
 from relops.slo.outcome_batch import OutcomeCount

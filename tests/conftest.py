@@ -20,9 +20,9 @@ from pathlib import Path
 import hypothesis  # noqa: F401
 import pytest
 
-from relops.devtools.rabbitmq import ScratchVhost, scratch_vhost
-from relops.devtools.scratch import claimed_redis_db, scratch_database
 from relops.errors import RelopsError
+from tests.support.rabbitmq import ScratchVhost, scratch_vhost
+from tests.support.scratch import claimed_redis_db, scratch_database
 
 BASE_REDIS_URL = os.environ.get("RELOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 BASE_PG_URL = os.environ.get("RELOPS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")

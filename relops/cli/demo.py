@@ -37,7 +37,7 @@ def demo(minutes: float, outage_after: float) -> None:
 
     from relops.application.audit import cli_actor
     from relops.db import get_engine
-    from relops.devtools.sink import HttpSink
+    from relops.localdev.sink import HttpSink
     from relops.settings import get_settings
     from relops.store.users import add_user
     from relops.tokens import hash_token, new_token

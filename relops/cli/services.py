@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from relops_client.logs import kv
 
-from relops.devtools.local_servers import Endpoint, endpoints, ensure_up, problem, stop_all, unique_by_server
+from relops.localdev.local_servers import Endpoint, endpoints, ensure_up, problem, stop_all, unique_by_server
 
 
 def configured_endpoints(rabbitmq_urls: tuple[str, ...] = ()) -> list[Endpoint]:

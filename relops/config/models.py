@@ -7,6 +7,7 @@ options are checked where channels are assembled: relops.channels.registry).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -21,10 +22,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
-from relops_client.breakers import BreakerSettings as ClientBreakerSettings
+from relops_client.breaker_settings import SETTING_TYPES
+from relops_client.breaker_settings import BreakerSettings as ClientBreakerSettings
 from relops_client.names import DEFAULT_BREAKERS
 
 from relops.config.messages import quoted
@@ -32,9 +35,6 @@ from relops.config.routing import ReceiverConfig, ReceiverName, RouteConfig
 from relops.errors import InputRejected
 from relops.labels import MAX_LABELS, RESERVED, label_problem
 from relops.matchers import Matcher, parse_matcher
-
-#: The client's defaults for a breaker: relops validates the same keys, with the same defaults.
-_BREAKER = ClientBreakerSettings()
 
 #: Printable text without control characters: names reach logs, Slack and HTML, which escape them,
 #: but a newline in a name would still forge log lines, and a NUL makes every alert naming it invalid.
@@ -346,28 +346,25 @@ class IntakeConfig(_Strict):
     max_queued_reports: int = Field(5000, ge=10, le=1_000_000)
 
 
-class BreakerSettings(_Strict):
-    """One dependency's circuit breaker ([breakers.NAME])."""
+def _breaker_keys() -> dict[str, Any]:
+    """[breakers.NAME]'s settings: the client's BreakerSettings fields with their types, defaults and bounds."""
+    return {
+        setting.name: (SETTING_TYPES[setting.name], Field(setting.default, **setting.metadata["bounds"].limits()))
+        for setting in dataclasses.fields(ClientBreakerSettings)
+    }
 
-    #: Consecutive failures that open the breaker (used unless failure_rate is set).
-    failure_threshold: int = Field(_BREAKER.failure_threshold, ge=1, le=10_000)
-    #: Failure rate over window_s that opens it once min_calls calls were seen, e.g. 0.5.
-    failure_rate: float | None = Field(_BREAKER.failure_rate, gt=0, le=1)
-    window_s: float = Field(_BREAKER.window_s, gt=0, le=3600)
-    min_calls: int = Field(_BREAKER.min_calls, ge=1, le=MAX_COUNT)
-    #: A call slower than this counts as a failure even when it succeeded.
-    latency_threshold_ms: float | None = Field(_BREAKER.latency_threshold_ms, gt=0)
-    #: How long OPEN fails fast before trial calls are let through.
-    open_s: float = Field(_BREAKER.open_s, gt=0, le=86400)
-    #: Trial calls HALF_OPEN admits across every process together; that many successes close it.
-    half_open_probes: int = Field(_BREAKER.half_open_probes, ge=1, le=1000)
-    #: A trial call that never reports back frees its permit after this long.
-    probe_lease_s: float = Field(_BREAKER.probe_lease_s, gt=0, le=3600)
-    #: How long a process trusts its last view of the shared state before asking Redis again: the
-    #: cost per call in CLOSED is one Redis round trip per this interval, and a process may keep
-    #: calling for up to this long after another process opened the breaker.
-    refresh_s: float = Field(_BREAKER.refresh_s, ge=0, le=60)
-    labels: Labels
+
+#: One dependency's circuit breaker ([breakers.NAME]): the client's breaker settings
+#: (relops_client.breakers.BreakerSettings declares each key, its default and its bounds) and the
+#: labels its alerts carry.
+BreakerSettings = create_model(
+    "BreakerSettings",
+    __base__=_Strict,
+    __module__=__name__,
+    __doc__="One dependency's circuit breaker ([breakers.NAME]).",
+    **_breaker_keys(),
+    labels=Labels,
+)
 
 
 class SilencesConfig(_Strict):

@@ -30,15 +30,15 @@ from sqlalchemy.engine import make_url
 
 from relops.application.deps import Deps
 from relops.channels.registry import build_receivers
-from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
-from relops.devtools.rabbitmq import ScratchVhost, ready_messages
-from relops.devtools.scratch import claimed_redis_db
-from relops.devtools.sink import HttpSink, SinkResponse
+from relops.localdev.sink import HttpSink, SinkResponse
 from relops.names import ALL_QUEUES
 from relops.timeutil import utcnow
 from tests.conftest import BASE_REDIS_URL, RABBITMQ_PASSWORD, RUN_ID, run_vhost
 from tests.integration.inprocess import InProcessWorker, RecordingPublisher
 from tests.integration.secrets_audit import secrets_written, stored_text
+from tests.support.celery_process import CeleryProcess, poll_until, start_worker
+from tests.support.rabbitmq import ScratchVhost, ready_messages
+from tests.support.scratch import claimed_redis_db
 
 TEST_CONFIG = """
 dashboard_url = "http://127.0.0.1:8080/"
@@ -129,6 +129,9 @@ depends_on = ["inventory"]
 [breakers.inventory]
 failure_threshold = 2
 open_s = 1
+
+# A service's own dependency, guarded by the service alone: declared so relops watches it.
+[breakers.google_calendar]
 
 [receivers.team-a]
 type = "webhook"

@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from relops.devtools.sink import SinkResponse
+from relops.localdev.sink import SinkResponse
 from tests.integration.conftest import ADMIN_EMAILS, RESEND_KEY, WEBHOOK_SECRET_PATH, alert_event, wait_for
 from tests.integration.queries import delivered_count, notification_statuses, occurrences, outbox_settled
 

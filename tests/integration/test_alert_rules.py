@@ -20,7 +20,7 @@ from relops import names, redis_keys
 from relops.broker import MAX_COUNTDOWN_S
 from relops.channels.email import IDEMPOTENCY_WINDOW_S
 from relops.config import BreakerSettings
-from relops.devtools.sink import SinkResponse
+from relops.localdev.sink import SinkResponse
 from relops.redaction import MASK
 from relops.state.rate_limit import take_token
 from relops.timeutil import utcnow

@@ -11,12 +11,12 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from relops.devtools.celery_process import CeleryProcess, start_worker
-from relops.devtools.scratch import claimed_redis_db
 from relops.store.outcomes import rebuild_days
 from relops.timeutil import floor_day, floor_hour, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import wait_for, write_config
+from tests.support.celery_process import CeleryProcess, start_worker
+from tests.support.scratch import claimed_redis_db
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,10 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from relops_client.breaker_machine import Breaker, BreakerRules, acquire, report
+from relops_client.breaker_machine import Breaker, acquire, report
+from relops_client.breaker_settings import BreakerSettings, machine_rules
 from relops_client.breakers import SCRIPT as BREAKER_SCRIPT
+from relops_client.breakers import script_args
 from relops_client.redis_scripts import run_script
 
 from relops import redis_keys
@@ -17,8 +19,10 @@ from relops import redis_keys
 pytestmark = pytest.mark.integration
 
 RULE_SETS = [
-    BreakerRules(failure_threshold=3, open_ms=1000, probes=2, lease_ms=500),
-    BreakerRules(failure_rate=0.5, window_ms=2000, min_calls=4, open_ms=800, probes=1, lease_ms=300),
+    machine_rules(BreakerSettings(failure_threshold=3, open_s=1, half_open_probes=2, probe_lease_s=0.5)),
+    machine_rules(
+        BreakerSettings(failure_rate=0.5, window_s=2, min_calls=4, open_s=0.8, half_open_probes=1, probe_lease_s=0.3)
+    ),
 ]
 
 step = st.one_of(
@@ -32,18 +36,6 @@ step = st.one_of(
         st.integers(0, 3),
     ),
 )
-
-
-def rules_args(rules: BreakerRules) -> list[object]:
-    return [
-        rules.failure_threshold,
-        "" if rules.failure_rate is None else rules.failure_rate,
-        rules.window_ms,
-        rules.min_calls,
-        rules.open_ms,
-        rules.probes,
-        rules.lease_ms,
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +59,7 @@ def test_lua_matches_the_specification(client, rule_index, steps):
             if op[0] == "acquire":
                 lease = uuid.uuid4().hex
                 out = acquire(model, rules, now, lease)
-                reply = run_script(client, BREAKER_SCRIPT, keys, ["acquire", now, *rules_args(rules), lease])
+                reply = run_script(client, BREAKER_SCRIPT, keys, ["acquire", now, *script_args(rules), lease])
                 assert reply[0].decode() == out.decision.value
                 if out.decision.value == "probe":
                     leases.append(lease)
@@ -80,7 +72,7 @@ def test_lua_matches_the_specification(client, rule_index, steps):
                     client,
                     BREAKER_SCRIPT,
                     keys,
-                    ["report", now, *rules_args(rules), generation, successes, failures, lease],
+                    ["report", now, *script_args(rules), generation, successes, failures, lease],
                 )
             model = out.breaker
             state, generation_now, failures_now, open_until = (

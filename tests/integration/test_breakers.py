@@ -12,6 +12,7 @@ import pytest
 import redis
 from relops_client.breaker_machine import State
 from relops_client.breakers import BreakerRegistry, CircuitBreaker, add_transition_listener, guard, is_degraded
+from relops_client.names import DEFAULT_BREAKERS
 
 from relops.config import BreakerSettings
 from relops.errors import DegradedError
@@ -19,6 +20,9 @@ from tests.integration.conftest import run_cli, wait_for
 
 pytestmark = pytest.mark.integration
 PROCESSES = 8
+#: Breakers the test config adds to relops' own: [breakers.NAME] sections (a service's dependencies)
+#: and a [receivers.NAME] receiver's, named after it.
+CONFIGURED = ("inventory", "google_calendar", "team-a")
 
 
 def breaker(url: str, name: str, **settings) -> CircuitBreaker:
@@ -255,12 +259,12 @@ def test_transitions_of_every_breaker_are_readable_in_one_call(relops_env, bare_
     from relops_client.breakers import breaker_states
 
     states = breaker_states()
-    assert {"postgres", "google_calendar", "resend_email", "webhook"} <= set(states)
+    assert {*DEFAULT_BREAKERS, *CONFIGURED} <= set(states)
     assert all("state" in s and "failures" in s for s in states.values())
     assert State(states["postgres"]["state"]) in set(State)
 
 
 def test_relops_breakers_prints_every_breaker(relops_env):
     output = run_cli("breakers")
-    for name in ("postgres", "google_calendar", "resend_email", "webhook"):
+    for name in (*DEFAULT_BREAKERS, *CONFIGURED):
         assert name in output

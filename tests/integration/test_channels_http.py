@@ -1,4 +1,4 @@
-"""The webhook and email channels against a real local HTTP server (relops.devtools.sink.HttpSink).
+"""The webhook and email channels against a real local HTTP server (relops.localdev.sink.HttpSink).
 
 No mocks: every request goes through requests and a socket to a ThreadingHTTPServer on 127.0.0.1.
 """
@@ -24,7 +24,7 @@ from relops.channels.email import EmailChannel, idempotency_key, render_email
 from relops.channels.http import parse_retry_after, post_json
 from relops.channels.webhook import WebhookChannel, render_slack
 from relops.config import ChannelSettings
-from relops.devtools.sink import HttpSink, SinkResponse
+from relops.localdev.sink import HttpSink, SinkResponse
 from relops.redaction import redact_url
 from relops.settings import Settings
 

@@ -17,12 +17,12 @@ from sqlalchemy import text
 
 from relops import names
 from relops.config.models import EvaluationConfig
-from relops.devtools.celery_process import poll_until
 from relops.slo.outcome_batch import OutcomeCount
 from relops.store.outcomes import ingest_batch
 from relops.timeutil import evaluation_end, floor_minute, iso_minute, utcnow
 from tests.integration.conftest import run_cli, wait_for
 from tests.integration.queries import batch_landed, scalar
+from tests.support.celery_process import poll_until
 from tests.web_support import new_user, web_fixture  # noqa: F401 (the `web` fixture)
 
 pytestmark = pytest.mark.integration

@@ -16,12 +16,12 @@ from celery import Celery
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from relops.devtools.celery_process import start_worker
-from relops.devtools.scratch import claimed_redis_db
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import wait_for
 from tests.integration.queries import batches_landed
+from tests.support.celery_process import start_worker
+from tests.support.scratch import claimed_redis_db
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]

@@ -25,10 +25,10 @@ from celery import Celery
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from relops.devtools.celery_process import CeleryProcess
-from relops.devtools.sink import HttpSink, SinkResponse
+from relops.localdev.sink import HttpSink, SinkResponse
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.integration.conftest import RESEND_KEY, WEBHOOK_SECRET_PATH, WORKER_DB_PASSWORD, wait_for
+from tests.support.celery_process import CeleryProcess
 from tests.web_support import free_port, new_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]

@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import text
 
 from relops import names
-from relops.devtools.celery_process import REPO
 from relops.timeutil import utcnow
 from tests.integration.conftest import alert_event
+from tests.support.celery_process import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 INCIDENTS = 40

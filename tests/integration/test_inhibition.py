@@ -14,10 +14,10 @@ import textwrap
 import pytest
 from sqlalchemy import text
 
-from relops.devtools.celery_process import REPO
 from tests.integration.conftest import wait_for
 from tests.integration.queries import scalar
 from tests.integration.test_silences import evaluate, send_outcomes
+from tests.support.celery_process import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]
 

@@ -17,12 +17,12 @@ from sqlalchemy import text
 from relops import names
 from relops.channels.registry import build_receivers
 from relops.config import parse_config
-from relops.devtools.celery_process import poll_until
 from relops.settings import get_settings
 from relops.timeutil import utcnow
 from tests.integration.conftest import TEST_CONFIG, alert_event, cron_run_event, run_cli
 from tests.integration.inprocess import InProcessWorker
 from tests.integration.queries import incident_row, owed
+from tests.support.celery_process import poll_until
 
 pytestmark = pytest.mark.integration
 

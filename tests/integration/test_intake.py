@@ -20,11 +20,11 @@ import pytest
 import requests
 from sqlalchemy import Engine, text
 
-from relops.devtools.celery_process import CeleryProcess
 from relops.intake.publisher import COMPRESS_MIN_BYTES
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.integration.conftest import CRON_JOB, run_cli, wait_for
 from tests.integration.queries import flow_totals
+from tests.support.celery_process import CeleryProcess
 from tests.tcp_proxy import TcpProxy
 from tests.web_support import free_port, running_server
 

@@ -18,9 +18,9 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from sqlalchemy import Engine, text
 
-from relops.devtools.celery_process import CeleryProcess, poll_until
 from relops.timeutil import utcnow
 from tests.integration.conftest import CRON_JOB
+from tests.support.celery_process import CeleryProcess, poll_until
 
 pytestmark = pytest.mark.integration
 CLIENT_DIR = Path(__file__).parents[2] / "clients" / "python"

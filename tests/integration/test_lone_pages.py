@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from relops.devtools.celery_process import CeleryProcess, start_worker
 from tests.conftest import RUN_ID
 from tests.integration.conftest import (
     TEST_CONFIG,
@@ -26,6 +25,7 @@ from tests.integration.conftest import (
     private_broker,
     wait_for,
 )
+from tests.support.celery_process import CeleryProcess, start_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 

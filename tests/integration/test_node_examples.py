@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from relops.devtools.celery_process import CeleryProcess
-from relops.devtools.sink import HttpSink, SinkResponse
+from relops.localdev.sink import HttpSink, SinkResponse
 from tests.debian_packages import ensure_commands
 from tests.integration.conftest import CRON_JOB, run_cli, wait_for
+from tests.support.celery_process import CeleryProcess
 from tests.web_support import running_server
 
 pytestmark = pytest.mark.integration

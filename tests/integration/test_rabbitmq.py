@@ -25,13 +25,13 @@ from relops_client.producer import TaskProducer
 from sqlalchemy import Engine
 
 from relops import names
-from relops.devtools.celery_process import REPO, CeleryProcess, poll_until
-from relops.devtools.rabbitmq import ScratchVhost, rabbitmqctl
 from relops.timeutil import utcnow
 from tests.conftest import RABBITMQ_PASSWORD, RUN_ID, run_vhost
 from tests.integration.conftest import DELAY_QUEUES, wait_for
 from tests.integration.queries import flow_totals
 from tests.integration.test_intake import bearer, new_key, running_intake
+from tests.support.celery_process import REPO, CeleryProcess, poll_until
+from tests.support.rabbitmq import ScratchVhost, rabbitmqctl
 from tests.web_support import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)]

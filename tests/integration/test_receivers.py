@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from relops.devtools.sink import HttpSink, SinkResponse
+from relops.localdev.sink import HttpSink, SinkResponse
 from tests.integration.conftest import alert_event, run_cli, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]

@@ -21,13 +21,13 @@ from relops_client.breakers import BreakerRegistry, BreakerSettings
 from relops_client.producer import TaskProducer
 
 from relops.access.report_keys import ReportKey
-from relops.devtools.celery_process import start_worker
-from relops.devtools.redis_sentinel import free_port
 from relops.intake.shared_state import SharedState, UnpairedPing
 from relops.names import QUEUE_ALERTS, QUEUE_CRON, QUEUE_EVALUATE, QUEUE_INGEST, TASK_RECORD_FLOW_OUTCOME_BATCHES
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.integration.conftest import wait_for
 from tests.integration.queries import batch_landed
+from tests.support.celery_process import start_worker
+from tests.support.redis_sentinel import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from relops import names
 from relops.channels.registry import build_receivers
 from relops.config import parse_config
-from relops.devtools.sink import HttpSink
+from relops.localdev.sink import HttpSink
 from relops.settings import get_settings
 from relops.timeutil import utcnow
 from tests.integration.conftest import TEST_CONFIG, alert_event, cron_run_event, run_cli

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from relops.devtools.sink import SinkResponse
+from relops.localdev.sink import SinkResponse
 from tests.integration.conftest import RESEND_KEY, SECRETS, WEBHOOK_SECRET_PATH, alert_event, wait_for
 from tests.integration.queries import scalar
 from tests.integration.secrets_audit import secrets_written, stored_text, written_logs

@@ -25,13 +25,13 @@ import pytest
 from relops_client.producer import TaskProducer
 from sqlalchemy import Engine, text
 
-from relops.devtools.celery_process import CeleryProcess, start_worker
-from relops.devtools.redis_sentinel import SentinelSet
-from relops.devtools.sink import HttpSink
+from relops.localdev.sink import HttpSink
 from relops.state import dedup
 from relops.state.redis_client import redis_client
 from tests.integration.conftest import alert_event, wait_for, write_config
 from tests.integration.queries import dead_letter_count, scalar
+from tests.support.celery_process import CeleryProcess, start_worker
+from tests.support.redis_sentinel import SentinelSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 

@@ -31,14 +31,13 @@ from sqlalchemy.engine import make_url
 
 from relops.broker import queue_backlog
 from relops.config import BreakerSettings
-from relops.devtools import local_servers as services
-from relops.devtools.celery_process import CeleryProcess, poll_until, start_worker
-from relops.devtools.rabbitmq import broker_problem
-from relops.devtools.scratch import claimed_redis_db, scratch_database
+from relops.localdev import local_servers as services
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import BrokerProducer, alert_event, private_broker, run_vhost, wait_for
 from tests.integration.queries import scalar
 from tests.integration.test_database_outage import free_port
+from tests.support.celery_process import CeleryProcess, poll_until, start_worker
+from tests.support.scratch import claimed_redis_db, scratch_database
 
 pytestmark = pytest.mark.integration
 RELOPS = str(Path(sys.executable).parent / "relops")
@@ -202,7 +201,9 @@ class PrivateRabbitMQ:
         log = (self.var.parent / "rabbitmq-server.log").open("ab")
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        poll_until(lambda: broker_problem(self.url) is None or self.proc.poll() is not None, 90, 0.5, "rabbitmq up")
+        poll_until(
+            lambda: services.rabbitmq_problem(self.url) is None or self.proc.poll() is not None, 90, 0.5, "rabbitmq up"
+        )
         assert self.proc.poll() is None, (self.var.parent / "rabbitmq-server.log").read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:

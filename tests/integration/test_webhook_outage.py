@@ -16,7 +16,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import text
 
-from relops.devtools.sink import SinkResponse
+from relops.localdev.sink import SinkResponse
 from tests.integration.conftest import alert_event, wait_for
 from tests.integration.queries import dead_letter_count, incident_status, notification_statuses
 

@@ -22,12 +22,12 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from relops.devtools.celery_process import CeleryProcess, start_worker
-from relops.devtools.sink import SinkResponse
+from relops.localdev.sink import SinkResponse
 from relops.timeutil import evaluation_end, floor_minute, iso_minute, utcnow
 from tests.conftest import RUN_ID
 from tests.integration.conftest import BrokerProducer, alert_event, private_broker, wait_for
 from tests.integration.queries import scalar
+from tests.support.celery_process import CeleryProcess, start_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 

@@ -1,8 +1,9 @@
 """The breaker state machine with an injected clock (milliseconds)."""
 
 from relops_client.breaker_machine import Breaker, BreakerRules, Decision, State, acquire, report
+from relops_client.breaker_settings import BreakerSettings, machine_rules
 
-RULES = BreakerRules(failure_threshold=3, open_ms=10_000, probes=2, lease_ms=5_000)
+RULES = machine_rules(BreakerSettings(failure_threshold=3, open_s=10, half_open_probes=2, probe_lease_s=5))
 
 
 def fail(b, now, rules=RULES, n=1):
@@ -79,7 +80,7 @@ def test_reports_without_a_lease_do_nothing_in_half_open():
 
 
 def test_rate_mode_needs_min_calls_and_the_rate():
-    rules = BreakerRules(failure_rate=0.5, window_ms=10_000, min_calls=10, open_ms=1000)
+    rules = machine_rules(BreakerSettings(failure_rate=0.5, window_s=10, min_calls=10, open_s=1))
     b = report(Breaker(), rules, 0, 0, 4, 0).breaker
     out = report(b, rules, 100, 0, 0, 4)  # 4 of 8: under min_calls
     assert out.transition is None
@@ -88,8 +89,18 @@ def test_rate_mode_needs_min_calls_and_the_rate():
 
 
 def test_rate_mode_forgets_calls_older_than_the_window():
-    rules = BreakerRules(failure_rate=0.5, window_ms=10_000, min_calls=4, open_ms=1000)
+    rules = machine_rules(BreakerSettings(failure_rate=0.5, window_s=10, min_calls=4, open_s=1))
     b = report(Breaker(), rules, 0, 0, 0, 3).breaker  # 3 failures at t=0
     out = report(b, rules, 20_000, 0, 0, 1)  # 20 s later: only 1 call in the window
     assert out.transition is None
     assert sum(ok + f for ok, f in out.breaker.buckets.values()) == 1
+
+
+def test_rules_are_the_settings_in_milliseconds():
+    """One declaration: the client's settings (defaults and bounds) make the machine's rules."""
+    defaults = BreakerRules(5, None, window_ms=60_000, min_calls=20, open_ms=30_000, probes=1, lease_ms=30_000)
+    assert machine_rules(BreakerSettings()) == defaults
+    tuned = BreakerSettings(failure_rate=0.5, window_s=2.5, open_s=0.2, half_open_probes=3, probe_lease_s=0.3)
+    rules = machine_rules(tuned)
+    assert rules == BreakerRules(5, 0.5, window_ms=2500, min_calls=20, open_ms=200, probes=3, lease_ms=300)
+    assert rules.bucket_ms == 250

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from relops_client.queues import broker_kind, server_queue_type, task_queue
 
 from relops.broker import MAX_COUNTDOWN_S, Broker, prepare_broker, publish_countdown, shown_url
-from relops.devtools.local_servers import endpoints
 from relops.errors import BrokerError, SettingsError
+from relops.localdev.local_servers import endpoints
 from relops.settings import Settings, get_settings
 
 

@@ -12,7 +12,7 @@ from relops_client import http_sender, ping
 from relops_client.intake_url import UnsafeIntakeURL, checked_intake_url
 from relops_client.ping import RedirectRefused
 
-from relops.devtools.sink import HttpSink, SinkResponse
+from relops.localdev.sink import HttpSink, SinkResponse
 
 KEY = "rlk_test_key_never_leaves_0123456789abcdef"
 

@@ -13,8 +13,8 @@ from relops_client.redis_connect import (
     redis_from_url,
 )
 
-from relops.devtools.local_servers import endpoints
 from relops.errors import SettingsError
+from relops.localdev.local_servers import endpoints
 from relops.redaction import known_secrets, mask_password, url_credentials
 from relops.settings import Settings, get_settings
 

@@ -1,4 +1,4 @@
--- A circuit breaker shared by every process: relops/breakers/machine.py is its specification
+-- A circuit breaker shared by every process: breaker_machine.py (beside this file) is its specification
 -- (acquire and report there mirror the two operations here, line for line).
 -- KEYS[1]  state hash: state, generation, failures, open_until, probe_successes, last_failure,
 --          last_transition

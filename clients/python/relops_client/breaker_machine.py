@@ -34,19 +34,21 @@ class Decision(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BreakerRules:
-    """When a breaker opens and how it recovers (the dependency's config entry)."""
+    """When a breaker opens and how it recovers, in the milliseconds the machine counts in: made from
+    a dependency's BreakerSettings (relops_client.breakers, where every setting's default and bounds
+    are declared) by machine_rules(). breaker.lua takes the same values as its arguments."""
 
     #: Consecutive failures that open it; used when failure_rate is None.
-    failure_threshold: int = 5
+    failure_threshold: int
     #: Failure rate (0-1] over window_ms that opens it, once min_calls calls were seen; None: count mode.
-    failure_rate: float | None = None
-    window_ms: int = 60_000
-    min_calls: int = 20
-    open_ms: int = 30_000
+    failure_rate: float | None
+    window_ms: int
+    min_calls: int
+    open_ms: int
     #: Trial calls HALF_OPEN admits across all processes together; that many successes close it.
-    probes: int = 1
+    probes: int
     #: A probe that never reports back frees its permit after this long.
-    lease_ms: int = 30_000
+    lease_ms: int
 
     @property
     def bucket_ms(self) -> int:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from relops_client.breaker_machine import Decision, State
+from relops_client.breaker_machine import BreakerRules, Decision, State
+from relops_client.breaker_settings import BreakerSettings, machine_rules
 from relops_client.environment import config_path
 from relops_client.environment import redis_url as configured_redis_url
 from relops_client.errors import DegradedError
@@ -43,42 +44,17 @@ _MISSING: Any = object()
 _listeners: list[TransitionListener] = []
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerSettings:
-    """One dependency's breaker: when it opens and how it recovers. relops' [breakers.NAME] config
-    section holds the same keys (and checks their bounds), and every process guarding a dependency
-    must use the same values, since they share its state."""
-
-    #: Consecutive failures that open the breaker (used unless failure_rate is set).
-    failure_threshold: int = 5
-    #: Failure rate over window_s that opens it once min_calls calls were seen, e.g. 0.5.
-    failure_rate: float | None = None
-    window_s: float = 60
-    min_calls: int = 20
-    #: A call slower than this counts as a failure even when it succeeded.
-    latency_threshold_ms: float | None = None
-    #: How long OPEN fails fast before trial calls are let through.
-    open_s: float = 30
-    #: Trial calls HALF_OPEN admits across every process together; that many successes close it.
-    half_open_probes: int = 1
-    #: A trial call that never reports back frees its permit after this long.
-    probe_lease_s: float = 30
-    #: How long a process trusts its last view of the shared state before asking Redis again.
-    refresh_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("failure_threshold", "min_calls", "half_open_probes"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-        for name in ("window_s", "open_s", "probe_lease_s", "refresh_s", "failure_rate", "latency_threshold_ms"):
-            value = getattr(self, name)
-            if value is None and name in ("failure_rate", "latency_threshold_ms"):
-                continue
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        if self.failure_rate is not None and not 0 < self.failure_rate <= 1:
-            raise ValueError(f"failure_rate must be within (0, 1], got {self.failure_rate!r}")
+def script_args(rules: BreakerRules) -> list[object]:
+    """``rules`` as breaker.lua takes them (its ARGV[3..9], in that order)."""
+    return [
+        rules.failure_threshold,
+        "" if rules.failure_rate is None else rules.failure_rate,
+        rules.window_ms,
+        rules.min_calls,
+        rules.open_ms,
+        rules.probes,
+        rules.lease_ms,
+    ]
 
 
 def breaker_keys(dependency: str) -> tuple[str, str, str]:
@@ -113,6 +89,7 @@ class CircuitBreaker:
     ) -> None:
         self.name = name
         self.settings = settings
+        self._script_rules = script_args(machine_rules(settings))
         self._redis = redis_client
         self._clock = clock
         self._keys = list(breaker_keys(name))
@@ -128,21 +105,9 @@ class CircuitBreaker:
 
     # the shared state
 
-    def _rules(self) -> list[object]:
-        s = self.settings
-        return [
-            s.failure_threshold,
-            "" if s.failure_rate is None else s.failure_rate,
-            int(s.window_s * 1000),
-            s.min_calls,
-            int(s.open_s * 1000),
-            s.half_open_probes,
-            int(s.probe_lease_s * 1000),
-        ]
-
     def _call(self, op: str, *args: object) -> list[Any] | None:
         try:
-            reply = run_script(self._redis(), SCRIPT, self._keys, [op, "", *self._rules(), *args])
+            reply = run_script(self._redis(), SCRIPT, self._keys, [op, "", *self._script_rules, *args])
         except REDIS_FAULTS as exc:
             now = self._clock()
             if now - self._offline_logged_at >= OFFLINE_LOG_INTERVAL_S:
@@ -375,8 +340,8 @@ def reset_breakers() -> None:
 
 
 def get_breaker(dependency: str) -> CircuitBreaker:
-    """The process-wide breaker of a configured dependency (defaults: postgres, google_calendar,
-    resend_email, webhook). An unknown name is a typo and raises KeyError."""
+    """The process-wide breaker of a configured dependency: relops' own (names.DEFAULT_BREAKERS) and
+    those of [breakers.NAME] or configure(). An unknown name is a typo and raises KeyError."""
     return process_breakers().get(dependency)
 
 

@@ -13,5 +13,7 @@ TASK_RECORD_FLOW_OUTCOMES: Final = "relops.record_flow_outcomes"
 TASK_CRON_RUN: Final = "relops.cron_run"
 #: Items per outcome batch: the client cuts its batches to this size, relops rejects larger ones.
 MAX_ITEMS_PER_BATCH: Final = 5000
-#: Dependencies every relops deployment knows, tunable in [breakers.NAME] (the original design's).
-DEFAULT_BREAKERS: Final = ("postgres", "google_calendar", "resend_email", "webhook")
+#: relops' own dependencies, which every deployment knows: its database and the receivers of its two
+#: alert channels (email goes through Resend). [breakers.NAME] tunes them and declares a service's
+#: own dependencies; guarding a name that is neither raises KeyError (a typo).
+DEFAULT_BREAKERS: Final = ("postgres", "resend_email", "webhook")

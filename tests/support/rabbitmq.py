@@ -18,7 +18,8 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from relops.errors import RelopsError
-from relops.redaction import mask_password, scrub, url_credentials
+from relops.localdev.local_servers import rabbitmq_problem
+from relops.redaction import mask_password
 
 RABBITMQCTL_TIMEOUT_S = 60.0
 #: Where Debian's package installs it, for a PATH without the sbin folders.
@@ -51,20 +52,6 @@ def rabbitmqctl(*args: str, stdin: str | None = None) -> str:
             "RabbitMQ node: run as root or as the rabbitmq user (the node's Erlang cookie), with the node up"
         )
     return done.stdout
-
-
-def broker_problem(url: str, timeout_s: float = 3.0) -> str | None:
-    """None when RabbitMQ at ``url`` accepts a connection, else why not (no password in it)."""
-    from kombu import Connection
-
-    connection = Connection(url, connect_timeout=timeout_s)
-    try:
-        connection.ensure_connection(max_retries=1, timeout=timeout_s + 2)
-    except Exception as exc:  # refused, bad credentials, timed out: each is "not usable"
-        return f"{type(exc).__name__}: {scrub(str(exc), url_credentials(url), limit=300)}"
-    finally:
-        connection.release()
-    return None
 
 
 @dataclass(frozen=True)
@@ -109,7 +96,7 @@ def scratch_vhost(base_url: str, name: str, password: str) -> Iterator[ScratchVh
     unique to the run (callers put the run id in it): add_vhost would quietly reuse a vhost that exists.
     Each rabbitmqctl call costs about a second, so this makes as few as it can."""
     parts = urlsplit(base_url)
-    problem = broker_problem(base_url)
+    problem = rabbitmq_problem(base_url)
     if problem is not None:
         raise RelopsError(
             f"RabbitMQ at {mask_password(base_url)} is not usable ({problem}): the RabbitMQ tests need it "

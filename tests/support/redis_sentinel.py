@@ -21,8 +21,8 @@ from urllib.parse import quote
 import redis
 from redis.sentinel import Sentinel
 
-from relops.devtools.celery_process import poll_until
 from relops.errors import ServiceError
+from tests.support.celery_process import poll_until
 
 HOST = "127.0.0.1"
 START_DEADLINE_S = 20.0

@@ -30,9 +30,8 @@ from relops_client.queues import broker_kind
 from relops_client.redis_connect import broker_kombu_url, is_sentinel_url, parse_sentinel_url, redis_from_url
 from sqlalchemy.engine import make_url
 
-from relops.devtools.rabbitmq import broker_problem
 from relops.errors import ServiceError
-from relops.redaction import mask_password
+from relops.redaction import mask_password, scrub, url_credentials
 
 CONNECT_TIMEOUT_S = 3.0
 START_DEADLINE_S = 30.0
@@ -169,8 +168,18 @@ def postgres_problem(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None
 
 
 def rabbitmq_problem(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
-    """None when RabbitMQ accepts a connection (and the URL's credentials and vhost), else why not."""
-    return broker_problem(url, timeout)
+    """None when RabbitMQ accepts a connection (and the URL's credentials and vhost), else why not
+    (no password in it)."""
+    from kombu import Connection
+
+    connection = Connection(url, connect_timeout=timeout)
+    try:
+        connection.ensure_connection(max_retries=1, timeout=timeout + 2)
+    except Exception as exc:  # refused, bad credentials, timed out: each is "not usable"
+        return f"{type(exc).__name__}: {scrub(str(exc), url_credentials(url), limit=300)}"
+    finally:
+        connection.release()
+    return None
 
 
 def problem(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT_S) -> str | None:

@@ -1,4 +1,4 @@
-"""Real ``celery`` processes for tests, benchmarks and the demo: started, waited for, stopped by PID."""
+"""Real ``celery`` processes for tests and benchmarks: started, waited for, stopped by PID."""
 
 from __future__ import annotations
 
