@@ -44,7 +44,7 @@ def incidents(ctx: click.Context, include_resolved: bool) -> None:
 
 
 def _change(incident_id: int, action: Action) -> None:
-    from relops.alerting.incidents import STATUS_OF, change_incident
+    from relops.alerting.incidents import STATUS_OF, change_incident, unchanged_reason
     from relops.audit import cli_actor
     from relops.logs import kv
     from relops.runtime import engine, get_receivers, redis
@@ -52,9 +52,7 @@ def _change(incident_id: int, action: Action) -> None:
 
     row = change_incident(engine(), redis(), list(get_receivers()), incident_id, action, utcnow(), cli_actor())
     if row is None:
-        raise click.ClickException(
-            f"incident {incident_id} does not exist or cannot become {STATUS_OF[action]} from its status"
-        )
+        raise click.ClickException(unchanged_reason(incident_id, action))
     click.echo(kv(incident=incident_id, fingerprint=row["fingerprint"], status=STATUS_OF[action]))
 
 

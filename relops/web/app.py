@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -37,7 +37,7 @@ from starlette.datastructures import FormData
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from relops import __version__
-from relops.alerting.incidents import STATUS_OF, Action, change_incident
+from relops.alerting.incidents import UNKNOWN_ACTION, Action, as_action, change_incident, unchanged_reason
 from relops.alerting.timeline import incident_timeline
 from relops.audit import Actor
 from relops.breakers.client import process_breakers
@@ -46,16 +46,14 @@ from relops.errors import InputRejected
 from relops.logs import log_event
 from relops.runtime import get_config, get_receivers, redis
 from relops.settings import Settings, get_settings
-from relops.silencing.matchers import matcher_from_dict, parse_matcher
-from relops.silencing.service import Added, add_silence, silence_view
+from relops.silencing.service import Added, add_requested_silence, read_silence_request, silence_view
 from relops.silencing.service import expire as expire_silence_now
-from relops.silencing.silences import check_matcher_count
 from relops.snapshot import collect_snapshot, flow_now
 from relops.store.audit import recent_audit
 from relops.store.cron import last_runs
 from relops.store.incidents import incident_audit, incident_notifications, incident_row
 from relops.store.silences import silence_rows
-from relops.timeutil import parse_duration, parse_utc, utcnow
+from relops.timeutil import utcnow
 from relops.web.auth import AmbiguousCookie, Authenticator, Principal
 from relops.web.body_limit import MAX_BODY_BYTES, BodyLimit
 from relops.web.charts import (
@@ -142,16 +140,6 @@ TEMPLATES.env.filters.update(
     trend_height=_trend_height,
     path_segment=_path_segment,
 )
-
-
-def _time_field(spec: Mapping[str, Any], field: str) -> datetime | None:
-    value = spec.get(field)
-    if value is None:
-        return None
-    try:
-        return parse_utc(str(value))
-    except ValueError as exc:
-        raise InputRejected(field, f"not an ISO-8601 time with its offset ({exc})") from None
 
 
 def form_text(form: FormData, field: str) -> str | None:
@@ -298,10 +286,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         principal: Principal = request.state.principal
         return principal, Actor(principal.user.name, principal.via, client_address(request))
 
-    def change(request: Request, incident_id: int, action: str) -> bool:
+    def change(request: Request, incident_id: int, action: Action) -> bool:
         _, who = actor(request)
         receivers = list(get_receivers())
-        return change_incident(engine, redis(), receivers, incident_id, cast(Action, action), utcnow(), who) is not None
+        return change_incident(engine, redis(), receivers, incident_id, action, utcnow(), who) is not None
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, bool]:
@@ -319,10 +307,11 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @app.post("/api/v1/incidents/{incident_id}/{action}", summary="Acknowledge or resolve an incident")
     def incident_api(incident_id: int, action: str, request: Request) -> dict[str, Any]:
-        if action not in STATUS_OF:
-            raise HTTPException(404, "action must be ack or resolve")
-        if not change(request, incident_id, action):
-            raise HTTPException(409, f"incident {incident_id} does not exist or cannot {action} from its status")
+        chosen = as_action(action)
+        if chosen is None:
+            raise HTTPException(404, UNKNOWN_ACTION)
+        if not change(request, incident_id, chosen):
+            raise HTTPException(409, unchanged_reason(incident_id, chosen))
         return {"incident": incident_id, "action": action}
 
     def silences_now() -> list[dict[str, Any]]:
@@ -334,35 +323,18 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     def new_silence(request: Request, spec: Mapping[str, Any]) -> Added:
         """A silence from the API's JSON or a dashboard form; InputRejected names the field."""
         _, who = actor(request)
-        raw = spec.get("matchers") or []
-        if not isinstance(raw, list):
-            raise InputRejected("matchers", 'must be a list like ["flow=checkout"] or [{"name", "op", "value"}]')
-        check_matcher_count(len(raw), get_config().silences.max_matchers)
-        matchers = [parse_matcher(m) if isinstance(m, str) else matcher_from_dict(m) for m in raw]
         now = utcnow()
-        starts_at = _time_field(spec, "starts_at") or now
-        ends_at = _time_field(spec, "ends_at")
-        duration = spec.get("duration")
-        if (ends_at is None) == (duration is None):
-            raise InputRejected("ends_at", "give exactly one of ends_at (ISO-8601) or duration (90m, 2h, 1d)")
-        if duration is not None:
-            try:
-                ends_at = starts_at + parse_duration(str(duration))
-            except ValueError as exc:
-                raise InputRejected("duration", str(exc)) from None
-        assert ends_at is not None
-        reason = spec.get("reason")
-        return add_silence(
-            engine,
+        asked = read_silence_request(
             get_config(),
-            who,
-            matchers=matchers,
+            now,
+            matchers=spec.get("matchers"),
             match_all=spec.get("all") is True,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            reason=reason if isinstance(reason, str) else "",
-            now=now,
+            starts_at=spec.get("starts_at"),
+            ends_at=spec.get("ends_at"),
+            duration=spec.get("duration"),
+            reason=spec.get("reason"),
         )
+        return add_requested_silence(engine, get_config(), who, asked, now)
 
     @app.get("/api/v1/silences", summary="Active and pending silences (?all=true: past ones too)")
     def list_silences(include_past: bool = Query(False, alias="all")) -> JSONResponse:
@@ -627,9 +599,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         if isinstance(checked, Response):
             return checked
         _principal, _form = checked
-        if action not in STATUS_OF:
-            raise HTTPException(404, "action must be ack or resolve")
-        await run_in_threadpool(change, request, incident_id, action)
+        chosen = as_action(action)
+        if chosen is None:
+            raise HTTPException(404, UNKNOWN_ACTION)
+        await run_in_threadpool(change, request, incident_id, chosen)
         return RedirectResponse("/", status_code=303)
 
     return app
