@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from redis import Redis
 from sqlalchemy import Engine, RowMapping
@@ -16,6 +16,18 @@ from relops.store.incidents import set_status
 Action = Literal["ack", "resolve"]
 #: The status each action moves an incident to.
 STATUS_OF: dict[str, str] = {"ack": "acknowledged", "resolve": "resolved"}
+#: Why an action given by name is refused.
+UNKNOWN_ACTION = "action must be ack or resolve"
+
+
+def as_action(name: str) -> Action | None:
+    """The action called ``name`` (ack, resolve), or None for any other name."""
+    return cast(Action, name) if name in STATUS_OF else None
+
+
+def unchanged_reason(incident_id: int, action: Action) -> str:
+    """Why ``change_incident`` changed nothing, for the operator who asked."""
+    return f"incident {incident_id} does not exist or cannot become {STATUS_OF[action]} from its status"
 
 
 def change_incident(

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 
-
-def _parse_time(text: str | None, option: str) -> datetime | None:
-    from relops.timeutil import parse_utc
-
-    if text is None:
-        return None
-    try:
-        return parse_utc(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r}: {exc}; give an ISO-8601 time with its offset", param_hint=option) from None
+#: The option of the command that gave each field a silence is refused for.
+OPTION_OF = {
+    "matchers": "--match",
+    "starts_at": "--start",
+    "ends_at": "--for/--end",
+    "duration": "--for",
+    "reason": "--reason",
+}
 
 
 @click.group()
@@ -35,42 +31,27 @@ def add(
 ) -> None:
     """Add a silence; prints its id and the open incidents it matches right now."""
     from relops.application.audit import cli_actor
-    from relops.application.silences import add_silence
+    from relops.application.silences import add_requested_silence, read_silence_request
     from relops.errors import InputRejected
-    from relops.matchers import parse_matcher
-    from relops.silencing.silences import check_matcher_count
-    from relops.timeutil import parse_duration, utcnow
+    from relops.timeutil import utcnow
     from relops.wiring import engine, get_config
 
     now = utcnow()
-    starts_at = _parse_time(start, "--start") or now
-    ends_at = _parse_time(end, "--end")
-    if (duration is None) == (ends_at is None):
-        raise click.UsageError("give exactly one of --for DURATION or --end TIME")
-    if duration is not None:
-        try:
-            ends_at = starts_at + parse_duration(duration)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--for") from None
-    assert ends_at is not None
     try:
-        check_matcher_count(len(matches), get_config().silences.max_matchers)
-        matchers = [parse_matcher(text, "--match") for text in matches]
-        added = add_silence(
-            engine(),
+        request = read_silence_request(
             get_config(),
-            cli_actor(),
-            matchers=matchers,
+            now,
+            matchers=list(matches),
             match_all=match_all,
-            starts_at=starts_at,
-            ends_at=ends_at,
+            starts_at=start,
+            ends_at=end,
+            duration=duration,
             reason=reason,
-            now=now,
         )
+        added = add_requested_silence(engine(), get_config(), cli_actor(), request, now)
     except InputRejected as exc:
-        flag = {"matchers": "--match", "ends_at": "--for/--end", "reason": "--reason"}.get(exc.field, exc.field)
-        raise click.UsageError(f"{flag}: {exc.reason}") from None
-    click.echo(f"silence {added.silence_id} added, until {ends_at:%Y-%m-%d %H:%M:%S %Z}; it matches now:")
+        raise click.UsageError(f"{OPTION_OF.get(exc.field, exc.field)}: {exc.reason}") from None
+    click.echo(f"silence {added.silence_id} added, until {request.ends_at:%Y-%m-%d %H:%M:%S %Z}; it matches now:")
     for incident in added.matches_now or []:
         click.echo(
             f"  incident {incident['id']:>5} {incident['status']:<12} {incident['severity']:<8} {incident['title']}"

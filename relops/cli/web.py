@@ -15,10 +15,11 @@ def web(host: str | None, port: int | None) -> None:
     from relops.server_log import log_config
     from relops.settings import get_settings
     from relops.web.app import create_app
+    from relops.web.deps import build_web_deps
 
     settings = get_settings()
     uvicorn.run(
-        create_app(),
+        create_app(build_web_deps(settings)),
         host=host or settings.web_host,
         port=port or settings.web_port,
         log_level="info",

@@ -2,7 +2,7 @@
 
 import time
 
-from relops.web.app import TEMPLATES
+from relops.web.templating import TEMPLATES
 
 
 class _Request:
