@@ -12,6 +12,11 @@ DEV_LOCK := requirements-dev.lock
 LOCK_VENV ?= .venv-lock
 UV_VERSION := 0.13.9
 LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --no-emit-package relops --no-emit-package relops-client --quiet
+# The documentation site into var/site, offline (no plugin that needs the network); --strict fails
+# the build on any warning, such as a link to a page or an anchor that does not exist (not --quiet:
+# it hides the warnings from --strict too). The theme's notice of its end of life is said once, in
+# docs/development.md, rather than on every build.
+MKDOCS_BUILD := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
 
 # The environment every relops process reads (relops/settings.py); the caller's values win.
 REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -26,11 +31,12 @@ RELOPS_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672
 export RELOPS_TEST_AMQP_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install lock compose-env services migrate run demo test lint format bench clean
+.PHONY: help venv install lock compose-env services migrate run demo test docs lint format bench clean
 
 help:
 	@echo "make run      install, start services, migrate, run workers + beat + flower (Ctrl-C stops)"
-	@echo "make test     install, start services (RabbitMQ must be running), ruff check, import contracts, pytest"
+	@echo "make test     install, start services (RabbitMQ must be running), ruff check, import contracts, docs build (--strict), pytest"
+	@echo "make docs     regenerate docs/reference/configuration.md from the config models, build the site into var/site"
 	@echo "make install  create $(VENV) and install relops with test extras from requirements-dev.lock (hashes checked)"
 	@echo "make lock     rewrite requirements.lock and requirements-dev.lock after a dependency change"
 	@echo "make compose-env  write .env with generated passwords for docker compose (once; kept after)"
@@ -89,7 +95,17 @@ test: $(STAMP)
 	@$(BIN)/relops services up --rabbitmq "$$RELOPS_TEST_AMQP_URL"
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(MKDOCS_BUILD)
 	$(BIN)/pytest
+
+# The documentation site (mkdocs.yml, docs/): the configuration reference is written from the config
+# models first (`relops config reference`; a unit test fails when the committed page is stale), then
+# the site is built (MKDOCS_BUILD). `make test` builds it too, without regenerating, so CI fails on
+# a broken site.
+docs: $(STAMP)
+	$(BIN)/relops config reference --output docs/reference/configuration.md
+	$(MKDOCS_BUILD)
+	@echo "Site: var/site/index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,7 +19,7 @@ from relops.settings import Settings
 logger = logging.getLogger(__name__)
 
 #: The channel types this installation can deliver through.
-CHANNEL_TYPES: tuple[type[Channel], ...] = (WebhookChannel, EmailChannel)
+CHANNEL_TYPES: tuple[type[Channel], ...] = (EmailChannel, WebhookChannel)
 
 
 @cache

@@ -1,4 +1,5 @@
-"""``relops config check [FILE]``: load and validate a config file as every relops process will."""
+"""``relops config check [FILE]``: load and validate a config file as every relops process will;
+``relops config reference``: every key of the file, its default, bounds and meaning, from the models."""
 
 from __future__ import annotations
 
@@ -50,3 +51,58 @@ def config_check(config_file: str | None, strict: bool) -> None:
             click.echo(f"  receiver {name} ({channel.name}): skipped here: {problem}")
     if strict and problems:
         raise click.ClickException(f"{problems} receiver(s) cannot deliver in this environment")
+
+
+#: Where the documentation site keeps the reference (``make docs`` writes it there).
+REFERENCE_PAGE = Path("docs/reference/configuration.md")
+
+
+def reference_page() -> str:
+    """The configuration reference as the config models, the channel types and the route tree's
+    defaults say it reads now (relops.config.reference renders it)."""
+    from relops.alerting.routes import build_tree
+    from relops.channels.registry import channel_classes
+    from relops.config.reference import ChannelDefaults, configuration_reference
+
+    classes = channel_classes()
+    root = build_tree(RelopsConfig(), list(classes))
+    root_route = {
+        "receivers": root.receivers,
+        "group_wait_s": root.group_wait_s,
+        "critical_group_wait_s": root.critical_group_wait_s,
+        "group_interval_s": root.group_interval_s,
+        "repeat_interval_s": root.repeat_interval_s,
+    }
+    channels = [
+        ChannelDefaults(
+            name=channel.name,
+            severities=channel.default_severities,
+            rate_per_s=channel.default_rate_per_s,
+            silence_notices=channel.default_silence_notices,
+            breaker=channel.default_breaker,
+            options=tuple(sorted(channel.options)),
+            max_outage_wait_s=channel.idempotency_window_s,
+        )
+        for channel in classes.values()
+    ]
+    return configuration_reference(channels, root_route)
+
+
+@config.command("reference")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the page here (only when its text changed) instead of printing it.",
+)
+def config_reference(output: Path | None) -> None:
+    """Print the configuration reference (Markdown): every section and key, its type, default,
+    bounds and meaning, for this installation's relops."""
+    text = reference_page()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    if output.exists() and output.read_text() == text:
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    click.echo(f"wrote {output}")

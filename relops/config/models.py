@@ -113,17 +113,32 @@ class _Strict(BaseModel):
 class WindowRule(_Strict):
     """One burn-rate window and its thresholds (the design's multi-window rules)."""
 
-    name: Name = Field(max_length=20)
-    window_s: int = Field(gt=0, le=MAX_WINDOW_S)
-    #: Fewer events than this in the window: "insufficient data", never a breach.
-    min_events: int = Field(ge=1, le=MAX_COUNT)
-    warning_burn: Number = Field(gt=0, le=MAX_BURN)
-    critical_burn: Number = Field(gt=0, le=MAX_BURN)
-    #: Optional short confirmation window (SRE Workbook: window/12): a rule fires only while both
-    #: the long and the short window burn above its threshold, so alerts clear soon after recovery.
-    confirm_window_s: int | None = Field(None, gt=0, le=MAX_WINDOW_S)
-    #: Optional floor on bad events for low-traffic flows: fewer bad events never breach.
-    min_bad_events: int = Field(0, ge=0, le=MAX_COUNT)
+    name: Name = Field(max_length=20, description="The window's name in alerts and on the dashboard (`1h`); unique.")
+    window_s: int = Field(gt=0, le=MAX_WINDOW_S, description="The window's length in seconds, whole minutes.")
+    min_events: int = Field(
+        ge=1, le=MAX_COUNT, description="Fewer events than this in the window: insufficient data, never a breach."
+    )
+    warning_burn: Number = Field(gt=0, le=MAX_BURN, description="A burn rate above this is WARNING.")
+    critical_burn: Number = Field(
+        gt=0,
+        le=MAX_BURN,
+        description="A burn rate above this is CRITICAL: at least `warning_burn`, and below 1 / (1 - objective) "
+        "for every flow (a threshold that can never fire is refused).",
+    )
+    confirm_window_s: int | None = Field(
+        None,
+        gt=0,
+        le=MAX_WINDOW_S,
+        description="A short confirmation window (the SRE Workbook's multiwindow rule: 1/12 of the window): "
+        "the rule fires only while both windows burn above its threshold, so an alert clears soon after "
+        "recovery. Whole minutes, shorter than `window_s`; unset: single-window rule.",
+    )
+    min_bad_events: int = Field(
+        0,
+        ge=0,
+        le=MAX_COUNT,
+        description="Fewer bad events than this in the window never breach: for flows with little traffic.",
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> WindowRule:
@@ -153,15 +168,36 @@ class EvaluationConfig(_Strict):
 
     #: A total outage crosses the 1 h rule's 14x about 50 s in (relops.slo.detection); a 20 s tick
     #: keeps the page within 90 s of the first error, and costs ~1.8 s of 2 cores per 10,000 flows.
-    tick_interval_s: int = Field(20, ge=10, le=3600)
-    #: Flows per evaluate_flows task: one batched query per chunk (see README, "Evaluation").
-    chunk_size: int = Field(100, ge=1, le=5000)
-    #: Period events below which an exhausted budget is not called CRITICAL (sparse data).
-    budget_min_events: int = Field(30, ge=1, le=MAX_COUNT)
-    windows: tuple[WindowRule, ...] = Field(DEFAULT_WINDOWS, strict=False)
-    #: Minute rows are kept this long beyond the longest window, for late data and the window edges.
-    minute_retention_margin_s: int = Field(7200, ge=3600, le=MAX_WINDOW_S)
-    snapshot_retention_days: int = Field(30, ge=1, le=3650)
+    tick_interval_s: int = Field(
+        20, ge=10, le=3600, description="Beat sends `relops.evaluate_tick` this often: every flow is evaluated."
+    )
+    chunk_size: int = Field(
+        100,
+        ge=1,
+        le=5000,
+        description="Flows per `relops.evaluate_flows` task. Each chunk has a fixed cost of three queries, a "
+        "commit and a task: 250-500 suit thousands of flows.",
+    )
+    budget_min_events: int = Field(
+        30,
+        ge=1,
+        le=MAX_COUNT,
+        description="Events in the SLO period below which an exhausted error budget is not CRITICAL (one "
+        "failed request out of one is not an exhausted budget); 1 follows the design to the letter.",
+    )
+    windows: tuple[WindowRule, ...] = Field(
+        DEFAULT_WINDOWS, strict=False, description="The burn-rate windows and their thresholds."
+    )
+    minute_retention_margin_s: int = Field(
+        7200,
+        ge=3600,
+        le=MAX_WINDOW_S,
+        description="Minute rows are kept this long beyond the longest window (at least the flow pages' longest "
+        "minute range), for late data and the window edges.",
+    )
+    snapshot_retention_days: int = Field(
+        30, ge=1, le=3650, description="Burn-rate snapshots and evaluation ticks are kept this many days."
+    )
 
     @field_validator("windows")
     @classmethod
@@ -187,19 +223,24 @@ class EvaluationConfig(_Strict):
 class FlowConfig(_Strict):
     """A critical user flow with an availability SLO."""
 
-    name: Name
-    objective_percent: Percent
-    period_days: int = Field(30, ge=1, le=365)
-    description: str = ""
-    #: Path under the runbook base URL, or an absolute URL.
-    runbook: Url = ""
-    labels: Labels
-    #: Leave the events of minutes inside this flow's maintenance windows out of its burn rates and
-    #: error budget (planned downtime is not charged to the budget).
-    exclude_maintenance: bool = False
-    #: Dependencies (breaker names) whose open breaker explains this flow's failures: while one is
-    #: open, its burn-rate alerts are inhibited (recorded, not notified).
-    depends_on: DependsOn
+    name: Name = Field(description="The flow's name, as services report it; unique among flows.")
+    objective_percent: Percent = Field(description="The availability objective, e.g. 99.9.")
+    period_days: int = Field(30, ge=1, le=365, description="The SLO period the error budget is counted over.")
+    description: str = Field("", description="What the flow is, for people.")
+    runbook: Url = Field("", description="Its alerts' runbook: a path under `runbook_base_url`, or an absolute URL.")
+    labels: Labels = Field(
+        description='Labels its alerts carry, e.g. `{ team = "payments" }`: what routes, silences and maintenance '
+        "windows match on. relops' own label names are reserved."
+    )
+    exclude_maintenance: bool = Field(
+        False,
+        description="Leave the minutes of the maintenance windows that match this flow's alerts out of its burn "
+        "rates and error budget (planned downtime is not charged to the budget).",
+    )
+    depends_on: DependsOn = Field(
+        description="Dependencies (breaker names) whose open breaker explains this flow's failures: while one is "
+        "open or half-open, its alerts are inhibited (recorded, not notified)."
+    )
 
     @property
     def error_allowance(self) -> Decimal:
@@ -216,23 +257,45 @@ class ChannelSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True, allow_inf_nan=False)
 
-    enabled: bool = True
-    #: Severities routed to this channel; unset: the channel's default (webhook: warning and
-    #: critical, email: critical).
-    severities: tuple[Literal["warning", "critical"], ...] | None = Field(None, strict=False)
-    #: Messages per second to this destination, shared by every worker; unset: the channel's default.
-    rate_per_s: float | None = Field(None, gt=0, le=1000)
-    burst: int = Field(1, ge=1, le=1000)
-    #: Attempts per message before it becomes a dead letter. Trial calls that fail while the
-    #: channel's breaker is open do not count: the receiver is known to be down.
-    max_attempts: int = Field(6, ge=1, le=30)
-    #: How long a message may wait out a known outage (breaker open) before it becomes a dead letter.
-    max_outage_wait_s: int = Field(21600, ge=1, le=7 * 86400)
-    connect_timeout_s: float = Field(3.0, gt=0, le=60)
-    read_timeout_s: float = Field(10.0, gt=0, le=300)
-    #: Tell this channel when a silence is created and when it ends (who, why, what it muted);
-    #: unset: the channel's default (webhook: yes, email: no).
-    silence_notices: bool | None = None
+    enabled: bool = Field(True, description="false: the channel delivers nothing.")
+    severities: tuple[Literal["warning", "critical"], ...] | None = Field(
+        None, strict=False, description="Severities routed to this channel; unset: the channel type's default."
+    )
+    rate_per_s: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description="Messages per second to this destination, a token bucket in Redis shared by every worker; "
+        "unset: the channel type's default.",
+    )
+    burst: int = Field(1, ge=1, le=1000, description="Messages the token bucket lets through at once.")
+    max_attempts: int = Field(
+        6,
+        ge=1,
+        le=30,
+        description="Attempts per message before it becomes a dead letter. Trial calls that fail while the "
+        "channel's breaker is open do not count: the receiver is known to be down.",
+    )
+    max_outage_wait_s: int = Field(
+        21600,
+        ge=1,
+        le=7 * 86400,
+        description="How long a message may wait out a known outage (breaker open) before it becomes a dead letter.",
+    )
+    connect_timeout_s: float = Field(3.0, gt=0, le=60, description="Seconds to wait for a connection.")
+    read_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds to wait for an answer: a receiver that hangs holds a worker process this long per "
+        "attempt until its breaker opens.",
+    )
+    silence_notices: bool | None = Field(
+        None,
+        description="Tell this channel when a silence is created and when it ends (who, why, what it muted); "
+        "unset: the channel type's default. A `[receivers.NAME]` hears them only with its own "
+        "`silence_notices = true`.",
+    )
 
     @property
     def options(self) -> dict[str, Any]:
@@ -242,47 +305,73 @@ class ChannelSettings(BaseModel):
 class AlertsConfig(_Strict):
     """Routing, dedup and grouping of alert notifications."""
 
-    #: Later events with the same dedup key are suppressed per channel for this long.
-    dedup_window_s: int = Field(300, ge=1, le=86400)
-    #: Alerts for one channel arriving within this long go out as one message.
-    group_wait_s: float = Field(5.0, ge=0, le=600)
-    #: The wait when the alert that opens a group is CRITICAL: none by default, so a lone page is
-    #: sent at once. Alerts that follow it within group_wait_s still go out together, and a
-    #: CRITICAL that arrives while a group is waiting brings that group's flush forward to this.
-    critical_group_wait_s: float = Field(0.0, ge=0, le=600)
-    #: Alerts that keep arriving right after a flush (a storm still coming in) go out after this
-    #: shorter wait rather than a whole new group window (Alertmanager's group_interval).
-    group_interval_s: float = Field(1.0, ge=0, le=600)
-    #: A grouped message shows this many alerts in full, worst first, and counts the rest. At most 16:
-    #: a Slack message holds 50 blocks (three per alert, plus its header and count line), and fewer
-    #: are shown when their text would pass Slack's 12,000-character message limit.
-    group_max_full: int = Field(5, ge=1, le=16)
-    #: First retry of a failed send after about this long, doubling (with jitter) up to retry_max_s.
-    retry_base_s: float = Field(2.0, gt=0, le=600)
-    retry_max_s: float = Field(300.0, gt=0, le=600)
+    dedup_window_s: int = Field(
+        300,
+        ge=1,
+        le=86400,
+        description="Later events with the same dedup key are suppressed per receiver for this long; a CRITICAL "
+        "after a WARNING goes through.",
+    )
+    group_wait_s: float = Field(
+        5.0, ge=0, le=600, description="Alerts for one receiver arriving within this long go out as one message."
+    )
+    critical_group_wait_s: float = Field(
+        0.0,
+        ge=0,
+        le=600,
+        description="The wait when the alert that opens a group is CRITICAL (0: a lone page goes at once). "
+        "Alerts that follow it within `group_wait_s` still go out together, and a CRITICAL that arrives while "
+        "a group is waiting brings that group's flush forward to this.",
+    )
+    group_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=600,
+        description="Alerts that keep arriving right after a flush (a storm still coming in) go out after this "
+        "shorter wait rather than a whole new group window (Alertmanager's group_interval).",
+    )
+    # At most 16: a Slack message holds 50 blocks (three per alert, plus its header and count line).
+    group_max_full: int = Field(
+        5,
+        ge=1,
+        le=16,
+        description="A grouped message shows this many alerts in full, worst first, and counts the rest; fewer "
+        "when their text would pass Slack's 12,000-character message limit.",
+    )
+    retry_base_s: float = Field(
+        2.0,
+        gt=0,
+        le=600,
+        description="First retry of a failed send after about this long, doubling (with jitter) up to `retry_max_s`.",
+    )
+    retry_max_s: float = Field(300.0, gt=0, le=600, description="The longest wait between two attempts.")
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
 
 
 class JobConfig(_Strict):
     """A monitored scheduled job: when it should start, and how long it may take."""
 
-    name: Name
-    #: A cron expression ("0 9 * * 1"), evaluated in ``timezone``; or give period_s instead.
+    name: Name = Field(description="The job's name, as its runs report it; unique among jobs.")
     #: Bounded: a missed-run alert quotes it, and alert summaries have a length limit.
-    schedule: str | None = Field(None, max_length=500)
-    period_s: int | None = Field(None, ge=60, le=366 * 86400)
-    timezone: str = "UTC"
-    #: A run may start this late before it counts as missed.
-    grace_s: int = Field(300, ge=0, le=7 * 86400)
-    #: A started run with no end after this long is overrunning.
-    max_runtime_s: int = Field(3600, ge=1, le=7 * 86400)
-    #: Consecutive failed runs that raise a CRITICAL alert.
-    failure_threshold: int = Field(1, ge=1, le=100)
-    description: str = ""
-    runbook: Url = ""
-    labels: Labels
-    #: Dependencies (breaker names) whose open breaker explains this job's failures (see FlowConfig).
-    depends_on: DependsOn
+    schedule: str | None = Field(
+        None,
+        max_length=500,
+        description='When it starts: a cron expression (`"0 9 * * 1"`) evaluated in `timezone`, DST-correct. '
+        "Give this or `period_s`.",
+    )
+    period_s: int | None = Field(None, ge=60, le=366 * 86400, description="Or: it starts every this many seconds.")
+    timezone: str = Field("UTC", description="The IANA time zone of `schedule` (e.g. Europe/Riga).")
+    grace_s: int = Field(300, ge=0, le=7 * 86400, description="A run may start this late before it counts as missed.")
+    max_runtime_s: int = Field(
+        3600, ge=1, le=7 * 86400, description="A started run with no end after this long is overrunning (WARNING)."
+    )
+    failure_threshold: int = Field(1, ge=1, le=100, description="Consecutive failed runs that raise a CRITICAL alert.")
+    description: str = Field("", description="What the job does, for people.")
+    runbook: Url = Field("", description="Its alerts' runbook: a path under `runbook_base_url`, or an absolute URL.")
+    labels: Labels = Field(description="Labels its alerts carry, as for a flow.")
+    depends_on: DependsOn = Field(
+        description="Dependencies (breaker names) whose open breaker explains this job's failures, as for a flow."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -318,44 +407,82 @@ def _check_cron_expression(schedule: str, timezone: str) -> None:
 class CronConfig(_Strict):
     """How cron health is checked."""
 
-    #: Beat sends relops.check_cron_health this often.
-    check_interval_s: int = Field(30, ge=5, le=3600)
-    #: More cron-queue messages than this waiting means relops itself is behind.
-    lag_backlog: int = Field(100, ge=1, le=MAX_COUNT)
-    #: A cron-run result larger than this (JSON bytes) is rejected.
-    result_max_bytes: int = Field(16384, ge=256, le=1_048_576)
+    check_interval_s: int = Field(
+        30, ge=5, le=3600, description="Beat sends `relops.check_cron_health` (deadlines, overruns) this often."
+    )
+    lag_backlog: int = Field(
+        100,
+        ge=1,
+        le=MAX_COUNT,
+        description="More `cron`-queue messages than this waiting means relops itself is behind: a late job is "
+        "then reported as unknown (relops lagging), not missed.",
+    )
+    result_max_bytes: int = Field(
+        16384, ge=256, le=1_048_576, description="A cron-run result larger than this (JSON bytes) is rejected."
+    )
 
 
 class IntakeConfig(_Strict):
     """The HTTP intake's limits."""
 
-    #: A POST /api/v1/outcomes body above this is refused with 413 (5,000 counts fit in about 400 KB).
-    max_outcome_body_bytes: int = Field(1_048_576, ge=1024, le=16 * 1_048_576)
-    #: A cron ping's body (its result or error text) above this is refused with 413.
-    max_ping_body_bytes: int = Field(65_536, ge=256, le=1_048_576)
-    #: A start without a run id waits this long for the end that pairs with it.
-    open_run_ttl_s: int = Field(7 * 86400, ge=60, le=31 * 86400)
-    #: Refusals one client address may cause per second (400-413, 422; its own token bucket, per
-    #: intake process): past them the address's refusals are answered 429, without the detail.
-    #: Accepted requests never use these tokens, so a service behind a shared proxy address keeps working.
-    refusal_rate_per_s: float = Field(10.0, gt=0, le=100_000)
-    #: The refusals an address may cause at once before refusal_rate_per_s applies.
-    refusal_burst: int = Field(100, ge=1, le=1_000_000)
-    #: Checked reports waiting for Redis and the broker at most; past it a report is answered 503
-    #: at once (a stalled broker must not grow the intake's memory without bound).
-    max_queued_reports: int = Field(5000, ge=10, le=1_000_000)
+    max_outcome_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=16 * 1_048_576,
+        description="A `POST /api/v1/outcomes` body above this is refused with 413 (5,000 counts fit in about 400 KB).",
+    )
+    max_ping_body_bytes: int = Field(
+        65_536,
+        ge=256,
+        le=1_048_576,
+        description="A cron ping's body (its result or error text) above this is refused with 413.",
+    )
+    open_run_ttl_s: int = Field(
+        7 * 86400,
+        ge=60,
+        le=31 * 86400,
+        description="A start without a run id waits this long for the end that pairs with it.",
+    )
+    refusal_rate_per_s: float = Field(
+        10.0,
+        gt=0,
+        le=100_000,
+        description="Refusals one client address may cause per second (400-413, 422; its own token bucket, per "
+        "intake process): past them the address's refusals are answered 429, without the detail. Accepted "
+        "requests never use these tokens, so a service behind a shared proxy address keeps working.",
+    )
+    refusal_burst: int = Field(
+        100,
+        ge=1,
+        le=1_000_000,
+        description="The refusals an address may cause at once before `refusal_rate_per_s` applies.",
+    )
+    max_queued_reports: int = Field(
+        5000,
+        ge=10,
+        le=1_000_000,
+        description="Checked reports waiting for Redis and the broker at most; past it a report is answered 503 "
+        "at once (a stalled broker must not grow the intake's memory without bound).",
+    )
 
 
 def _breaker_keys() -> dict[str, Any]:
     """[breakers.NAME]'s settings: the client's BreakerSettings fields with their types, defaults and bounds."""
     return {
-        setting.name: (SETTING_TYPES[setting.name], Field(setting.default, **setting.metadata["bounds"].limits()))
+        setting.name: (
+            SETTING_TYPES[setting.name],
+            Field(
+                setting.default,
+                description=setting.metadata["description"],
+                **setting.metadata["bounds"].limits(),
+            ),
+        )
         for setting in dataclasses.fields(ClientBreakerSettings)
     }
 
 
 #: One dependency's circuit breaker ([breakers.NAME]): the client's breaker settings
-#: (relops_client.breakers.BreakerSettings declares each key, its default and its bounds) and the
+#: (relops_client.breaker_settings.BreakerSettings declares each key, its default and its bounds) and the
 #: labels its alerts carry.
 BreakerSettings = create_model(
     "BreakerSettings",
@@ -363,35 +490,53 @@ BreakerSettings = create_model(
     __module__=__name__,
     __doc__="One dependency's circuit breaker ([breakers.NAME]).",
     **_breaker_keys(),
-    labels=Labels,
+    labels=(Labels, Field(description="Labels the breaker's alerts carry, as for a flow.")),
 )
 
 
 class SilencesConfig(_Strict):
     """Limits on operators' silences ([silences])."""
 
-    #: No silence may last longer: a forgotten one must not hide real pages for long.
-    max_duration_s: int = Field(7 * 86400, ge=60, le=90 * 86400)
-    #: Silences active or pending at once, at most (Alertmanager: --silences.max-silences). Every
-    #: firing alert is checked against the active ones, so a flood of them must not slow routing.
-    max_silences: int = Field(1000, ge=1, le=100_000)
-    #: Matchers of one silence, at most (in the spirit of Alertmanager's
-    #: --silences.max-silence-size-bytes: a matcher is at most 400 characters).
-    max_matchers: int = Field(20, ge=1, le=100)
+    max_duration_s: int = Field(
+        7 * 86400,
+        ge=60,
+        le=90 * 86400,
+        description="No silence may last longer: a forgotten one must not hide real pages for long.",
+    )
+    max_silences: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Silences active or pending at once, at most (Alertmanager: `--silences.max-silences`). Every "
+        "firing alert is checked against the active ones, so a flood of them must not slow routing.",
+    )
+    max_matchers: int = Field(
+        20,
+        ge=1,
+        le=100,
+        description="Matchers of one silence, at most (in the spirit of Alertmanager's "
+        "`--silences.max-silence-size-bytes`: a matcher is at most 400 characters).",
+    )
 
 
 class MaintenanceConfig(_Strict):
     """A recurring maintenance window ([[maintenance]]): alerts matching it are silenced while it
     lasts, and flows with exclude_maintenance leave its minutes out of their error budget."""
 
-    name: Name
-    #: When each window starts: a cron expression evaluated in ``timezone`` (DST-correct).
-    schedule: str = Field(max_length=500)
-    duration_s: int = Field(ge=60, le=7 * 86400)
-    timezone: str = "UTC"
-    #: Label matchers, e.g. ["flow=checkout", "team=payments"]: an alert must satisfy all of them.
-    matchers: tuple[str, ...] = Field(min_length=1, max_length=20, strict=False)
-    description: str = ""
+    name: Name = Field(description="The window's name; unique among maintenance windows.")
+    schedule: str = Field(
+        max_length=500,
+        description="When each window starts: a cron expression evaluated in `timezone` (DST-correct).",
+    )
+    duration_s: int = Field(ge=60, le=7 * 86400, description="How long each window lasts.")
+    timezone: str = Field("UTC", description="The IANA time zone of `schedule`.")
+    matchers: tuple[str, ...] = Field(
+        min_length=1,
+        max_length=20,
+        strict=False,
+        description='Label matchers, e.g. `["flow=checkout", "team=payments"]`: an alert must satisfy all of them.',
+    )
+    description: str = Field("", description="What the window is for, for people.")
 
     @field_validator("timezone")
     @classmethod
@@ -428,9 +573,8 @@ class MaintenanceConfig(_Strict):
 class RelopsConfig(_Strict):
     """The whole config file."""
 
-    #: Base for relative runbook paths and dashboard links in alerts.
-    runbook_base_url: Url = ""
-    dashboard_url: Url = ""
+    runbook_base_url: Url = Field("", description="The prefix of relative runbook paths in alerts.")
+    dashboard_url: Url = Field("", description="The dashboard's address, linked from alert messages.")
     evaluation: EvaluationConfig = EvaluationConfig()
     alerts: AlertsConfig = AlertsConfig()
     cron: CronConfig = CronConfig()

@@ -67,19 +67,29 @@ class ReceiverConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True, allow_inf_nan=False)
 
-    #: The channel type: a module in relops/channels/ (webhook, email).
-    type: str = Field(min_length=1, max_length=64)
-    #: webhook: the environment variable that holds the URL (the URL is a secret: never in the file).
-    url_env: EnvName | None = None
-    #: email: the recipients, or the environment variable that lists them (comma-separated).
-    to: tuple[str, ...] | None = Field(None, strict=False, min_length=1, max_length=50)
-    to_env: EnvName | None = None
-    #: The circuit breaker ([breakers.NAME]) guarding calls to it; unset: one named after the
-    #: receiver, so one failing destination never stops deliveries to another.
-    breaker: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    #: The queue its deliveries go to; unset: the type's (alerts.webhook, alerts.email). A receiver
-    #: with a queue of its own needs a worker that consumes it, and then shares no worker with any other.
-    queue: Annotated[str, AfterValidator(_queue_name)] | None = None
+    type: str = Field(
+        min_length=1, max_length=64, description="The channel type: a module in `relops/channels/` (webhook, email)."
+    )
+    url_env: EnvName | None = Field(
+        None,
+        description="webhook: the environment variable that holds the URL (the URL is a secret: never in the file).",
+    )
+    to: tuple[str, ...] | None = Field(
+        None, strict=False, min_length=1, max_length=50, description="email: the recipients."
+    )
+    to_env: EnvName | None = Field(
+        None, description="email: or the environment variable that lists them (comma-separated); not both."
+    )
+    breaker: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None,
+        description="The circuit breaker (`[breakers.NAME]`) guarding calls to it; unset: one named after the "
+        "receiver, so one failing destination never stops deliveries to another.",
+    )
+    queue: Annotated[str, AfterValidator(_queue_name)] | None = Field(
+        None,
+        description="The queue its deliveries go to; unset: the type's (`alerts.webhook`, `alerts.email`). A "
+        "receiver with a queue of its own needs a worker that consumes it, and then shares no worker with any other.",
+    )
 
     @property
     def overrides(self) -> dict[str, object]:
@@ -97,8 +107,8 @@ class EscalationStep(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    after_s: Interval
-    to: ReceiverName
+    after_s: Interval = Field(description="Seconds after the incident opened.")
+    to: ReceiverName = Field(description="The receiver told.")
 
 
 def _matchers(value: tuple[str, ...]) -> tuple[str, ...]:
@@ -115,25 +125,60 @@ class RouteConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, populate_by_name=True)
 
-    #: Shown by `relops routes test` and on incidents; unset: its position ("route.routes[0]").
-    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    #: Label matchers (flow=checkout, team=~"pay.*", severity!=warning): all must match.
-    matchers: Annotated[tuple[str, ...], AfterValidator(_matchers)] = Field((), strict=False, max_length=20)
-    receivers: tuple[ReceiverName, ...] | None = Field(None, strict=False, max_length=20)
-    #: Severities this route delivers; unset: each receiver's own.
-    severities: tuple[Literal["warning", "critical"], ...] | None = Field(None, strict=False, min_length=1)
-    group_wait_s: float | None = Field(None, ge=0, le=600)
-    critical_group_wait_s: float | None = Field(None, ge=0, le=600)
-    group_interval_s: float | None = Field(None, ge=0, le=600)
-    #: An open, unacknowledged incident is notified again this often while it fires (default 4 h).
-    repeat_interval_s: Interval | None = None
-    #: One escalation step, written short; or ``escalation`` for a chain.
-    escalate_after_s: Interval | None = None
-    escalate_to: ReceiverName | None = None
-    escalation: tuple[EscalationStep, ...] | None = Field(None, strict=False, max_length=MAX_STEPS)
-    #: After this route matches, keep trying its later siblings too.
-    continue_: bool = Field(False, alias="continue")
-    routes: tuple[RouteConfig, ...] = Field((), strict=False, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None,
+        description='Shown by `relops routes test` and on incidents; unset: its position ("route.routes[0]").',
+    )
+    matchers: Annotated[tuple[str, ...], AfterValidator(_matchers)] = Field(
+        (),
+        strict=False,
+        max_length=20,
+        description='Label matchers (`flow=checkout`, `team=~"pay.*"`, `severity!=warning`): all must match. '
+        "None on the root, which matches every alert.",
+    )
+    receivers: tuple[ReceiverName, ...] | None = Field(
+        None, strict=False, max_length=20, description="The receivers of the alerts that land here."
+    )
+    severities: tuple[Literal["warning", "critical"], ...] | None = Field(
+        None,
+        strict=False,
+        min_length=1,
+        description="Severities this route delivers, to all its receivers; unset everywhere: each receiver's own.",
+    )
+    group_wait_s: float | None = Field(None, ge=0, le=600, description="As `[alerts]` `group_wait_s`, for this route.")
+    critical_group_wait_s: float | None = Field(
+        None, ge=0, le=600, description="As `[alerts]` `critical_group_wait_s`, for this route."
+    )
+    group_interval_s: float | None = Field(
+        None, ge=0, le=600, description="As `[alerts]` `group_interval_s`, for this route."
+    )
+    repeat_interval_s: Interval | None = Field(
+        None,
+        description="An open, unacknowledged incident is notified again this often while it fires, to each "
+        "receiver whose interval has passed.",
+    )
+    escalate_after_s: Interval | None = Field(
+        None, description="One escalation step, written short (with `escalate_to`); or `escalation` for a chain."
+    )
+    escalate_to: ReceiverName | None = Field(None, description="The receiver of that one step.")
+    escalation: tuple[EscalationStep, ...] | None = Field(
+        None,
+        strict=False,
+        max_length=MAX_STEPS,
+        description='A chain of steps, `[{ after_s = 900, to = "lead" }, ...]`, in order of `after_s`: a '
+        "CRITICAL incident still open, unacknowledged and unmuted that long after it opened tells the step's "
+        "receiver once.",
+    )
+    continue_: bool = Field(
+        False, alias="continue", description="After this route matches, keep trying its later siblings too."
+    )
+    routes: tuple[RouteConfig, ...] = Field(
+        (),
+        strict=False,
+        max_length=100,
+        description="Child routes, tried in order: the first that matches takes the alert unless it says "
+        "`continue = true`.",
+    )
 
     @property
     def parsed_matchers(self) -> tuple[Matcher, ...]:

@@ -395,7 +395,7 @@ def broker(request: pytest.FixtureRequest, relops_env: dict[str, str]) -> Broker
 
 
 class BrokerProducer:
-    """A plain Celery client of one broker, set up as README ("RabbitMQ") tells a service to be, that
+    """A plain Celery client of one broker, set up as docs/guides/integrate.md tells a service to be, that
     sends every task over one connection to that broker: Celery would otherwise take the broker from
     CELERY_BROKER_URL in this process's environment (the run's Redis), whatever ``broker=`` says."""
 

@@ -366,21 +366,22 @@ def test_the_python_client_pings_and_ships_outcomes_over_http(
     )
 
 
-def readme_crontab() -> tuple[dict[str, str], str]:
-    """The README's crontab example: its variable lines and its job's command."""
-    lines = (Path(__file__).parents[2] / "README.md").read_text().splitlines()
+def guide_crontab() -> tuple[dict[str, str], str]:
+    """The integration guide's crontab example (docs/guides/integrate.md): its variable lines and its
+    job's command."""
+    lines = (Path(__file__).parents[2] / "docs" / "guides" / "integrate.md").read_text().splitlines()
     start = lines.index("RELOPS=https://relops.example/api/v1/ping/rlk_...your-key...")
     variables = dict(line.split("=", 1) for line in lines[start : start + 2])
     command = lines[start + 2].split(" ", 5)[5]  # after the five schedule fields
     return variables, command
 
 
-def test_the_readme_crontab_line_reports_success_and_failure(
+def test_the_guide_crontab_line_reports_success_and_failure(
     intake: str, cron_key: str, worker: CeleryProcess, db: Engine, clean_tables: None
 ) -> None:
-    """The README's line, run by sh as cron would (its variables in the environment), with the job
+    """The guide's line, run by sh as cron would (its variables in the environment), with the job
     swapped for `true` and then `false`: one successful run, then one failed run, each paired."""
-    variables, command = readme_crontab()
+    variables, command = guide_crontab()
     env = {**os.environ, **variables, "RELOPS": f"{intake}/api/v1/ping/{cron_key}"}
     for job, status in (("true", "success"), ("false", "failure")):
         line = command.replace("/usr/local/bin/export", job).replace("nightly-export", CRON_JOB)

@@ -149,7 +149,7 @@ def test_a_service_guards_calls_with_the_shared_breakers_and_reports_and_nothing
     finally:
         producer.close()
 
-    # A service with plain Celery, as README's "From any codebase" sends (Celery would take a
+    # A service with plain Celery, as the integration guide's "From any codebase" sends (Celery would take a
     # CELERY_BROKER_URL of this process's environment over the broker given).
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     queued = admin.llen(QUEUE_CRON)

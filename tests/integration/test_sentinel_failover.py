@@ -1,6 +1,6 @@
 """Redis behind a Sentinel (the shared state and the broker both) loses its primary while alerts
 flow: the Sentinel promotes the replica, relops follows it without a restart, every alert reaches
-the webhook, and nothing is paged twice except in the fail-open cases README documents.
+the webhook, and nothing is paged twice except in the fail-open cases docs/guides/scale.md documents.
 
 A primary, a replica and one Sentinel run on free loopback ports with passwords and nothing on
 disk; relops' workers and beat get one sentinel:// URL for REDIS_URL and CELERY_BROKER_URL. A
@@ -154,7 +154,7 @@ def failover_config(path: Path) -> Path:
 
 
 def skipped_dedup_keys(logs: str) -> set[str]:
-    """Dedup keys whose dedup failed open (Redis unreachable: delivered regardless; README)."""
+    """Dedup keys whose dedup failed open (Redis unreachable: delivered regardless; docs/guides/scale.md)."""
     return set(re.findall(r"event=dedup\.skipped .*?dedup_key=(\S+)", logs))
 
 
@@ -253,7 +253,7 @@ def test_relops_follows_a_sentinel_failover_and_delivers_every_alert(
         logs = "\n".join(p.log_text() for p in processes)
         failed_open = skipped_dedup_keys(logs)
         paged_twice = {fp: len(r) for fp, r in rows.items() if len(r) > 1}
-        # A second page for one alert is allowed only where README says it can happen: its dedup
+        # A second page for one alert is allowed only where the scale guide says it can happen: its dedup
         # failed open (Redis unreachable, delivered regardless).
         assert set(paged_twice) <= failed_open, f"paged twice without a fail-open: {paged_twice}"
         keys = {key for r in rows.values() for status, key, _at in r if status == "delivered"}

@@ -36,10 +36,16 @@ class Bounds:
 
 
 def _setting(
-    default: float | None, *, ge: float | None = None, gt: float | None = None, le: float | None = None
+    default: float | None,
+    description: str,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
 ) -> Any:
-    """A BreakerSettings field: its default, and its bounds in the field's metadata."""
-    return field(default=default, metadata={"bounds": Bounds(ge, gt, le)})
+    """A BreakerSettings field: its default, and its description and bounds in the field's metadata
+    (relops' configuration reference prints both)."""
+    return field(default=default, metadata={"bounds": Bounds(ge, gt, le), "description": description})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,24 +55,43 @@ class BreakerSettings:
     these fields (relops.config.models), and the state machine's rules from machine_rules(). Every
     process guarding a dependency must use the same values, since they share its state."""
 
-    #: Consecutive failures that open the breaker (used unless failure_rate is set).
-    failure_threshold: int = _setting(5, ge=1, le=10_000)
-    #: Failure rate over window_s that opens it once min_calls calls were seen, e.g. 0.5.
-    failure_rate: float | None = _setting(None, gt=0, le=1)
-    window_s: float = _setting(60, gt=0, le=3600)
-    min_calls: int = _setting(20, ge=1, le=10**9)
-    #: A call slower than this counts as a failure even when it succeeded.
-    latency_threshold_ms: float | None = _setting(None, gt=0)
-    #: How long OPEN fails fast before trial calls are let through.
-    open_s: float = _setting(30, gt=0, le=86400)
-    #: Trial calls HALF_OPEN admits across every process together; that many successes close it.
-    half_open_probes: int = _setting(1, ge=1, le=1000)
-    #: A trial call that never reports back frees its permit after this long.
-    probe_lease_s: float = _setting(30, gt=0, le=3600)
-    #: How long a process trusts its last view of the shared state before asking Redis again: the
-    #: cost per call in CLOSED is one Redis round trip per this interval, and a process may keep
-    #: calling for up to this long after another process opened the breaker.
-    refresh_s: float = _setting(1.0, ge=0, le=60)
+    failure_threshold: int = _setting(
+        5,
+        "Consecutive failures that open the breaker (count mode: used unless `failure_rate` is set).",
+        ge=1,
+        le=10_000,
+    )
+    failure_rate: float | None = _setting(
+        None,
+        "Rate mode: the failure rate over `window_s` (e.g. 0.5) that opens it once `min_calls` calls were seen; "
+        "unset: count mode.",
+        gt=0,
+        le=1,
+    )
+    window_s: float = _setting(60, "The window `failure_rate` is taken over.", gt=0, le=3600)
+    min_calls: int = _setting(20, "Calls within `window_s` before `failure_rate` applies.", ge=1, le=10**9)
+    latency_threshold_ms: float | None = _setting(
+        None, "A call slower than this counts as a failure even when it succeeded; unset: no latency rule.", gt=0
+    )
+    open_s: float = _setting(30, "How long OPEN fails fast before trial calls are let through.", gt=0, le=86400)
+    half_open_probes: int = _setting(
+        1,
+        "Trial calls HALF_OPEN admits across every process together; that many successes close it, one failure "
+        "reopens it.",
+        ge=1,
+        le=1000,
+    )
+    probe_lease_s: float = _setting(
+        30, "A trial call that never reports back frees its permit after this long.", gt=0, le=3600
+    )
+    refresh_s: float = _setting(
+        1.0,
+        "How long a process trusts its last view of the shared state before asking Redis again: the cost per call "
+        "in CLOSED is one Redis round trip per this interval, and a process may keep calling for up to this long "
+        "after another process opened the breaker. 0: every call asks Redis.",
+        ge=0,
+        le=60,
+    )
 
     def __post_init__(self) -> None:
         for setting in fields(self):
