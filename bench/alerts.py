@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import text
 
 from bench.stack import BenchStack, bench_stack, channel_env, flows_config
-from bench.tick import seed
+from bench.tick import burn_last_hour, seed
 from relops.localdev.sink import HttpSink
 from relops.timeutil import utcnow
 from tests.support.celery_process import poll_until
@@ -99,8 +99,8 @@ def storm(flows: int = FLOWS) -> list[str]:
         config = flows_config(flows, 100, extra=_ALERTS.format(group_wait_s=5, webhook_rate=1.0))
         with bench_stack(config, channel_env(webhook, email, "bench")) as stack:
             seed(stack.db, flows)
-            with stack.db.begin() as conn:  # every flow burns: 4 % errors at 99.9 % is 40x, critical
-                conn.execute(text("UPDATE ops_flow_minutes SET bad = 2 WHERE minute > now() - interval '1 hour'"))
+            with stack.db.begin() as conn:
+                burn_last_hour(conn)
             stack.worker("bench-evaluate", "evaluate", concurrency=2)
             _start_alert_workers(stack)
             started = time.monotonic()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from bench.stack import BenchStack, bench_stack, channel_env
-from bench.tick import seed
+from bench.tick import burn_last_hour, seed
 from relops.localdev.sink import HttpSink
 from tests.support.celery_process import poll_until
 
@@ -82,8 +82,8 @@ def _storm(routed: bool) -> Storm:
         env |= {f"TEAM_{t}_WEBHOOK_URL": f"{hooks.url}/services/T/B/team-{t}" for t in range(TEAMS)}
         with bench_stack(_config(routed), env) as stack:
             seed(stack.db, FLOWS)
-            with stack.db.begin() as conn:  # every flow burns: 4 % errors at 99.9 % is 40x, critical
-                conn.execute(text("UPDATE ops_flow_minutes SET bad = 2 WHERE minute > now() - interval '1 hour'"))
+            with stack.db.begin() as conn:
+                burn_last_hour(conn)
             stack.worker("bench-evaluate", "evaluate", concurrency=2)
             stack.worker("bench-alerts", "alerts", concurrency=2, extra_args=("--prefetch-multiplier=8",))
             stack.worker("bench-webhook", "alerts.webhook", concurrency=1)
