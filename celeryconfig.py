@@ -8,7 +8,7 @@ Each reliability setting says why it has its value.
 from datetime import timedelta
 
 from relops import names
-from relops.application.incident_check import CHECK_INTERVAL_S as INCIDENT_CHECK_INTERVAL_S
+from relops.alerting.followups import CHECK_INTERVAL_S as INCIDENT_CHECK_INTERVAL_S
 from relops.application.silence_housekeeping import CHECK_INTERVAL_S as SILENCE_CHECK_INTERVAL_S
 from relops.application.watch_breakers import CHECK_INTERVAL_S as BREAKER_CHECK_INTERVAL_S
 from relops.broker import TASK_TIME_LIMIT_S, prepare_broker

@@ -17,6 +17,7 @@ QUEUE_ALERTS: Final = "alerts"
 #: One queue per alert channel type; a receiver may have a queue of its own ([receivers.NAME] queue).
 QUEUE_ALERTS_WEBHOOK: Final = "alerts.webhook"
 QUEUE_ALERTS_EMAIL: Final = "alerts.email"
+QUEUE_ALERTS_ALERTMANAGER: Final = "alerts.alertmanager"
 
 ALL_QUEUES: Final = (
     QUEUE_INGEST,
@@ -25,6 +26,7 @@ ALL_QUEUES: Final = (
     QUEUE_CRON,
     QUEUE_ALERTS_WEBHOOK,
     QUEUE_ALERTS_EMAIL,
+    QUEUE_ALERTS_ALERTMANAGER,
 )
 
 #: Sent by beat; fans the configured flows out to TASK_EVALUATE_FLOWS in chunks.
@@ -54,6 +56,7 @@ TASK_CHECK_CRON_HEALTH: Final = "relops.check_cron_health"
 #: deliver that message.
 TASK_NOTIFY_WEBHOOK: Final = "relops.notify_webhook"
 TASK_NOTIFY_EMAIL: Final = "relops.notify_email"
+TASK_NOTIFY_ALERTMANAGER: Final = "relops.notify_alertmanager"
 #: Sent by beat; flushes notifications whose grouped flush was lost and restarts stalled messages.
 TASK_SWEEP_NOTIFICATIONS: Final = "relops.sweep_notifications"
 #: Sent by beat; alerts on breakers open anywhere (services using guard() included), resolves closed ones.
@@ -90,4 +93,5 @@ TASK_QUEUES: Final = {
     TASK_CHECK_INCIDENTS: QUEUE_ALERTS,
     TASK_NOTIFY_WEBHOOK: QUEUE_ALERTS_WEBHOOK,
     TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,
+    TASK_NOTIFY_ALERTMANAGER: QUEUE_ALERTS_ALERTMANAGER,
 }

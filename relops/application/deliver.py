@@ -183,8 +183,9 @@ def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
         channel.send([Notification(**p) for p in payloads], context)
     except DeliveryError as error:
         # Only an outage counts against the breaker: a 4xx (429 and Resend's 409 included) means
-        # the receiver answered.
-        outage = error.retryable and (error.status is None or error.status >= 500)
+        # the receiver answered, and a receiver of several destinations that some of them took the
+        # message from is not down (an HA pair with one member down keeps hearing every alert).
+        outage = error.retryable and not error.partial and (error.status is None or error.status >= 500)
         breaker.record(ticket, ok=not outage)
         if error.retry_after_s:
             block_destination(deps.redis, channel.rate_limit_key(), error.retry_after_s)

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from relops.alerting.routes import Route, cached_tree
 from relops.application.active_silences import ActiveSilences
 from relops.channels.base import Channel
-from relops.channels.registry import channel_classes
+from relops.channels.registry import default_receivers
 from relops.config import RelopsConfig
 from relops.timeutil import utcnow
 
@@ -62,7 +62,7 @@ class Deps:
     def routes(self) -> Route:
         """The config's route tree, inheritance resolved: built once per config (cached_tree), so it
         follows ``config``, also through dataclasses.replace."""
-        return cached_tree(self.config, list(channel_classes()))
+        return cached_tree(self.config, default_receivers())
 
     def publish_all(self, messages: Sequence[TaskMessage]) -> None:
         """Every message handed to the broker, or an exception (a caller in a transaction rolls back)."""

@@ -1,8 +1,13 @@
-"""relops.check_incidents' logic (beat, every CHECK_INTERVAL_S): inhibitions whose dependency
-recovered end; then the repeats and escalation steps open incidents are owed
+"""relops.check_incidents' logic (beat, every relops.alerting.followups.CHECK_INTERVAL_S): inhibitions whose dependency
+recovered end; then the repeats, resends and escalation steps open incidents are owed
 (relops.alerting.followups), each claimed by compare-and-set in PostgreSQL in the same transaction
 as its outbox row, so checks racing each other, an acknowledgement, a resolution or a routed firing
-never owe one twice or after it stopped applying."""
+never owe one twice or after it stopped applying.
+
+A resend (to a receiver that keeps an alert only while it hears it: Alertmanager) is the alert as
+it fired, without the "still firing" wording of a repeat; it is not claimed while the previous one
+to that receiver is still undelivered, so an outage of the receiver does not pile up a resend per
+interval per incident: the one waiting is sent when the receiver is back, with a fresh endsAt."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from relops.alerting.routes import Route
 from relops.application.deps import Deps
 from relops.application.group_windows import destination_of, schedule_flush
 from relops.application.route_alert import notification_payload
-from relops.channels.registry import routed_severities
+from relops.channels.registry import resend_intervals, routed_severities
 from relops.errors import InputRejected
 from relops.store.incidents import (
     Heard,
@@ -29,12 +34,9 @@ from relops.store.incidents import (
     inhibiting_dependencies,
     release_inhibition,
 )
-from relops.store.notifications import enqueue
+from relops.store.notifications import enqueue, firing_undelivered
 
 logger = logging.getLogger(__name__)
-
-#: Beat sends relops.check_incidents this often: a repeat or an escalation is at most this late.
-CHECK_INTERVAL_S = 15
 
 
 def _payload(incident: OpenIncident, follow_up: FollowUp, open_s: float) -> dict[str, Any] | None:
@@ -43,8 +45,17 @@ def _payload(incident: OpenIncident, follow_up: FollowUp, open_s: float) -> dict
     except InputRejected as exc:  # stored by relops from a validated event: never expected
         log_event(logger, logging.ERROR, "incident.followup_skipped", incident_id=incident.id, reason=str(exc))
         return None
-    payload = notification_payload(event, "firing", incident.severity)
+    payload = notification_payload(
+        event,
+        "firing",
+        incident.severity,
+        incident_id=incident.id,
+        opened_at=incident.opened_at,
+        labels=incident.labels,
+    )
     since = incident.opened_at.strftime("%Y-%m-%d %H:%M UTC")
+    if follow_up.kind == "resend":
+        return payload
     if follow_up.kind == "escalation":
         assert follow_up.step is not None
         payload["title"] = f"ESCALATED: {event.title}"[:300]
@@ -80,13 +91,14 @@ def release_inhibitions(deps: Deps) -> int:
 def check_incidents(deps: Deps) -> dict[str, int]:
     now = deps.now()
     severities = {name: routed_severities(channel) for name, channel in deps.receivers.items()}
+    resend = resend_intervals(deps.receivers)
     released = release_inhibitions(deps)
     with deps.engine.connect() as conn:
         candidates = followup_candidates(conn)
     owed: dict[str, Route] = {}
-    counts = {"repeats": 0, "escalations": 0}
+    counts = {"repeats": 0, "resends": 0, "escalations": 0}
     for incident in candidates:
-        for follow_up in plan_followups(incident, deps.routes, severities, now):
+        for follow_up in plan_followups(incident, deps.routes, severities, now, resend):
             channel = deps.receivers.get(follow_up.receiver)
             if channel is None:
                 log_event(
@@ -104,8 +116,12 @@ def check_incidents(deps: Deps) -> dict[str, int]:
             if payload is None:
                 continue
             with deps.engine.begin() as conn:
-                if follow_up.kind == "repeat":
-                    heard = Heard(now, incident.severity, "route")
+                if follow_up.kind == "resend" and firing_undelivered(conn, incident.id, follow_up.receiver):
+                    claimed = False
+                elif follow_up.kind in ("repeat", "resend"):
+                    # A resend keeps how the receiver first heard (an escalation step stays one).
+                    before = incident.notified.get(follow_up.receiver)
+                    heard = Heard(now, incident.severity, before.via if before is not None else "route")
                     seen_at = incident.notified_at_raw.get(follow_up.receiver)
                     claimed = claim_repeat(conn, incident.id, follow_up.receiver, seen_at, heard)
                 else:
@@ -131,10 +147,11 @@ def check_incidents(deps: Deps) -> dict[str, int]:
             if not claimed:
                 continue
             owed.setdefault(follow_up.receiver, follow_up.route)
-            counts["repeats" if follow_up.kind == "repeat" else "escalations"] += 1
+            counts[f"{follow_up.kind}s"] += 1
             log_event(
                 logger,
-                logging.WARNING,
+                # A resend is routine (every minute or so while an incident fires), not news.
+                logging.INFO if follow_up.kind == "resend" else logging.WARNING,
                 f"incident.{follow_up.kind}",
                 incident_id=incident.id,
                 fingerprint=incident.fingerprint,

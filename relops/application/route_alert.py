@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from relops import names
 from relops.alerting.events import AlertEvent, validate_alert_event
+from relops.alerting.followups import repeat_interval_s
 from relops.alerting.incident_state import Heard
 from relops.alerting.inhibition import dependencies_of, inhibition
 from relops.alerting.routes import Route, Target, matching_routes, reach
@@ -25,7 +26,7 @@ from relops.application.deps import Deps
 from relops.application.group_windows import destination_of, schedule_flush
 from relops.application.rejections import reject_payload
 from relops.channels.base import SEVERITY_RANK
-from relops.channels.registry import routed_severities
+from relops.channels.registry import resend_intervals, routed_severities
 from relops.errors import InputRejected
 from relops.silencing.silences import Silence
 from relops.state.dedup import dedup, forget_dedup
@@ -65,8 +66,17 @@ class Routed:
         }
 
 
-def notification_payload(event: AlertEvent, kind: str, severity: str) -> dict[str, Any]:
-    """What a channel renders (relops.channels.base.Notification)."""
+def notification_payload(
+    event: AlertEvent,
+    kind: str,
+    severity: str,
+    *,
+    incident_id: int | None = None,
+    opened_at: datetime | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """What a channel renders (relops.channels.base.Notification). ``labels``: the incident's, when
+    they are not the event's own (a resolution event's severity label is "ok")."""
     return {
         "fingerprint": event.fingerprint,
         "kind": kind,
@@ -77,6 +87,9 @@ def notification_payload(event: AlertEvent, kind: str, severity: str) -> dict[st
         "details": event.details,
         "runbook_url": event.runbook_url,
         "occurred_at": event.occurred_at,
+        "labels": dict(event.labels if labels is None else labels),
+        "incident_id": incident_id,
+        "opened_at": opened_at.isoformat() if opened_at is not None else None,
     }
 
 
@@ -167,6 +180,7 @@ def route_alert(
             if undeliverable
             else "no receiver of its routes takes this severity",
         )
+    resend = resend_intervals(deps.receivers)
     rank = SEVERITY_RANK[event.severity]
     decisions = dedup(deps.redis, names_reached, event.dedup_key, rank, deps.config.alerts.dedup_window_s, event_id)
     now = deps.now()
@@ -184,14 +198,15 @@ def route_alert(
                 suppressed=decision.suppressed,
             )
             continue
-        if not repeat_due(incident.notified.get(target.receiver), event.severity, target.route.repeat_interval_s, now):
+        interval_s = repeat_interval_s(target.route, target.receiver, resend)
+        if not repeat_due(incident.notified.get(target.receiver), event.severity, interval_s, now):
             log_event(
                 logger,
                 logging.INFO,
                 "alert.repeat_not_due",
                 receiver=target.receiver,
                 fingerprint=event.fingerprint,
-                repeat_interval_s=target.route.repeat_interval_s,
+                repeat_interval_s=interval_s,
             )
             continue
         owed.append(target)
@@ -201,7 +216,9 @@ def route_alert(
         incident_id=incident.id,
         to=[(deps.receivers[t.receiver].name, t.receiver) for t in owed],
         severity=event.severity,
-        payload=notification_payload(event, "firing", event.severity),
+        payload=notification_payload(
+            event, "firing", event.severity, incident_id=incident.id, opened_at=incident.opened_at
+        ),
         heard=heard,
     )
     return Routed(incident.id, owed, routed=names_reached)
@@ -234,7 +251,14 @@ def resolve_alert(conn: Connection, deps: Deps, event: AlertEvent) -> Routed:
                 reason="the receiver that heard the firing is not configured in this process",
             )
             continue
-        payload = notification_payload(event, "resolved", resolved.severity)
+        payload = notification_payload(
+            event,
+            "resolved",
+            resolved.severity,
+            incident_id=resolved.id,
+            opened_at=resolved.opened_at,
+            labels=resolved.labels or None,
+        )
         enqueue(
             conn,
             incident_id=resolved.id,

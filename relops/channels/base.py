@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -37,6 +37,12 @@ class Notification:
     details: dict[str, Any]
     runbook_url: str
     occurred_at: str
+    #: The alert's labels (relops.labels); empty for notices and for rows stored before they were kept.
+    labels: dict[str, str] = field(default_factory=dict)
+    #: The incident it belongs to (None: a notice), and when the incident's current episode opened
+    #: (ISO-8601), for receivers that track an alert's whole life (Alertmanager's startsAt).
+    incident_id: int | None = None
+    opened_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,26 +56,38 @@ class MessageContext:
 
 class DeliveryError(RelopsError):
     """A send failed. ``retryable`` says whether another attempt can succeed; ``retry_after_s``
-    is the receiver's own word on when (HTTP 429 Retry-After)."""
+    is the receiver's own word on when (HTTP 429 Retry-After). ``partial``: a receiver of several
+    destinations (an Alertmanager HA pair) took the message at some of them: worth retrying for the
+    rest, but not an outage of the receiver (its breaker stays closed)."""
 
     def __init__(
-        self, reason: str, *, retryable: bool, retry_after_s: float | None = None, status: int | None = None
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        retry_after_s: float | None = None,
+        status: int | None = None,
+        partial: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after_s = retry_after_s
         self.status = status
+        self.partial = partial
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # Keyword-only arguments would be lost on unpickling (prefork pool, Celery retry payloads).
-        return (_rebuild_delivery_error, (self.reason, self.retryable, self.retry_after_s, self.status))
+        return (
+            _rebuild_delivery_error,
+            (self.reason, self.retryable, self.retry_after_s, self.status, self.partial),
+        )
 
 
 def _rebuild_delivery_error(
-    reason: str, retryable: bool, retry_after_s: float | None, status: int | None
+    reason: str, retryable: bool, retry_after_s: float | None, status: int | None, partial: bool = False
 ) -> DeliveryError:
-    return DeliveryError(reason, retryable=retryable, retry_after_s=retry_after_s, status=status)
+    return DeliveryError(reason, retryable=retryable, retry_after_s=retry_after_s, status=status, partial=partial)
 
 
 def ordered(notifications: Sequence[Notification]) -> list[Notification]:
@@ -96,10 +114,11 @@ def _moment(occurred_at: str) -> datetime:
 class Channel(abc.ABC):
     """A channel type, and as an instance one receiver of that type: a destination for alert messages.
 
-    Every channel type has a default receiver named after it (webhook, email) whose destination
-    comes from the environment (MONITORING_ALERT_WEBHOOK_URL, ADMIN_EMAILS); [receivers.NAME]
-    entries add more, each with its own destination, dedup windows, group timer, breaker (webhook)
-    and rate limit.
+    A channel type may have a default receiver named after it (webhook, email) whose destination
+    comes from the environment (MONITORING_ALERT_WEBHOOK_URL, ADMIN_EMAILS) and which the root route
+    reaches unless the config says otherwise; [receivers.NAME] entries add more, each with its own
+    destination, dedup windows, group timer, breaker and rate limit. A type without a default
+    receiver (alertmanager) delivers only through [receivers.NAME] entries.
     """
 
     #: Config key, queue suffix (alerts.NAME) and task suffix (relops.notify_NAME); also the name
@@ -114,9 +133,13 @@ class Channel(abc.ABC):
     default_rate_per_s: ClassVar[float]
     #: Whether the channel hears when a silence is created and when it ends, unless the config says.
     default_silence_notices: ClassVar[bool] = False
+    #: Whether the type has a default receiver named after it (on the root route unless the config
+    #: names the root's receivers); False: it delivers only through [receivers.NAME] entries.
+    has_default_receiver: ClassVar[bool] = True
     #: The channel's own keys in [alerts.channels.NAME], beyond ChannelSettings' fields.
     options: ClassVar[frozenset[str]] = frozenset()
-    #: The [receivers.NAME] keys that say where a receiver of this type sends (webhook: url_env).
+    #: The type-specific [receivers.NAME] keys a receiver of this type takes: where it sends (webhook:
+    #: url_env; email: to, to_env) and how (alertmanager: its credentials' variables, resend_interval_s).
     destination_keys: ClassVar[frozenset[str]] = frozenset()
     #: How long after a message's first attempt a resend still carries an idempotency key the
     #: receiver remembers; None: the receiver has no idempotency (a resend may be a duplicate).
@@ -156,6 +179,13 @@ class Channel(abc.ABC):
     def destination(self) -> str:
         """A name for the receiver that holds no secret (host and path, no query or token): the key
         of the rate limit shared by every worker sending there."""
+
+    def resend_interval_s(self) -> int | None:
+        """How often the receiver must hear a firing alert again to keep it firing (Alertmanager ends an
+        alert at the endsAt it was last sent with); its repeats then come this often, instead of its
+        route's repeat_interval_s, and also after an escalation step told it. None: it keeps what it
+        heard (a chat message, an email), and hears again by its route's repeat interval."""
+        return None
 
     def rate_limit_key(self) -> str:
         """What the shared rate limit counts by: the destination. Receivers whose destinations read

@@ -4,22 +4,27 @@ and builds the receivers the config and environment enable."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import cache
 
 from relops_client.logs import log_event
 
 from relops.alerting.routes import build_tree, tree_problems
+from relops.channels.alertmanager import AlertmanagerChannel
 from relops.channels.base import Channel
 from relops.channels.email import EmailChannel
 from relops.channels.webhook import WebhookChannel
 from relops.config import AlertsConfig, ChannelSettings, RelopsConfig, quoted
+from relops.config.routing import ReceiverConfig
 from relops.errors import ConfigError
 from relops.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 #: The channel types this installation can deliver through.
-CHANNEL_TYPES: tuple[type[Channel], ...] = (EmailChannel, WebhookChannel)
+CHANNEL_TYPES: tuple[type[Channel], ...] = (EmailChannel, WebhookChannel, AlertmanagerChannel)
+#: The [receivers.NAME] keys that belong to some channel types only (each type's destination_keys).
+TYPE_KEYS = tuple(key for key in ReceiverConfig.model_fields if key not in ("type", "breaker", "queue"))
 
 
 @cache
@@ -27,6 +32,13 @@ def channel_classes() -> dict[str, type[Channel]]:
     """Every channel type, by the name the config calls it: adding a channel is a module with its
     class, and its class in CHANNEL_TYPES."""
     return {channel.name: channel for channel in CHANNEL_TYPES}
+
+
+@cache
+def default_receivers() -> tuple[str, ...]:
+    """The channel types' default receivers (each named after its type): the root route's receivers
+    when the config does not name them."""
+    return tuple(name for name, channel in channel_classes().items() if channel.has_default_receiver)
 
 
 def check_channel_config(config: AlertsConfig, source: str) -> None:
@@ -55,7 +67,7 @@ def check_receivers(config: RelopsConfig, source: str) -> None:
     for name, receiver in sorted(config.receivers.items()):
         where = f"{source}: receivers.{name}"
         cls = classes.get(receiver.type)
-        if name in classes:
+        if name in default_receivers():
             problems.append(
                 f"{where}: {name!r} is the default receiver of the {name} channel; configure it in "
                 f"[alerts.channels.{name}] or pick another name"
@@ -66,7 +78,7 @@ def check_receivers(config: RelopsConfig, source: str) -> None:
                 f"{where} field 'type': unknown channel {quoted(receiver.type)}; known: {', '.join(sorted(classes))}"
             )
             continue
-        given = {key for key in ("url_env", "to", "to_env") if getattr(receiver, key) is not None}
+        given = {key for key in TYPE_KEYS if getattr(receiver, key) is not None}
         for key in sorted(given - cls.destination_keys):
             problems.append(f"{where} field {key!r}: not a key of a {receiver.type} receiver")
         extra = sorted(set(receiver.overrides) - set(ChannelSettings.model_fields) - cls.options)
@@ -77,11 +89,11 @@ def check_receivers(config: RelopsConfig, source: str) -> None:
         if problem:
             problems.append(f"{where}: {problem}")
     try:
-        tree = build_tree(config, list(classes))
+        tree = build_tree(config, default_receivers())
     except ValueError as exc:
         problems.append(f"{source}: {exc}")
     else:
-        problems += [f"{source}: {p}" for p in tree_problems(tree, {*classes, *config.receivers})]
+        problems += [f"{source}: {p}" for p in tree_problems(tree, {*default_receivers(), *config.receivers})]
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems[:20]))
 
@@ -96,7 +108,8 @@ def configured_receivers(settings: Settings, config: RelopsConfig) -> dict[str, 
     """Every receiver the config knows (each channel type's default one and [receivers.NAME]), with
     why it cannot deliver in this environment (None: it can)."""
     found: dict[str, tuple[Channel, str | None]] = {}
-    for name, cls in channel_classes().items():
+    for name in default_receivers():
+        cls = channel_classes()[name]
         entry = config.alerts.channels.get(name, ChannelSettings())
         channel = cls(settings, entry)
         found[name] = (channel, None if entry.enabled else "disabled in the config")
@@ -126,6 +139,13 @@ def routed_severities(channel: Channel) -> tuple[str, ...]:
 
 def rate_per_s(channel: Channel) -> float:
     return channel.config.rate_per_s or channel.default_rate_per_s
+
+
+def resend_intervals(receivers: Mapping[str, Channel]) -> dict[str, int]:
+    """The receivers that must hear a firing alert again to keep it firing, and how often (their
+    repeats: relops.alerting.followups)."""
+    found = {name: channel.resend_interval_s() for name, channel in receivers.items()}
+    return {name: every for name, every in found.items() if every is not None}
 
 
 def silence_notices(channel: Channel) -> bool:

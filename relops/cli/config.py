@@ -31,12 +31,12 @@ def config_check(config_file: str | None, strict: bool) -> None:
     """Validate CONFIG_FILE (default: RELOPS_CONFIG) without starting anything: the file's own rules,
     its channel, receiver and route sections; then say which receivers can deliver here."""
     from relops.alerting.routes import build_tree
-    from relops.channels.registry import channel_classes, configured_receivers
+    from relops.channels.registry import configured_receivers, default_receivers
     from relops.settings import get_settings
 
     loaded, path = checked_config(config_file)
     windows = ", ".join(w.name for w in loaded.evaluation.windows)
-    routes = len(build_tree(loaded, list(channel_classes())).walk())
+    routes = len(build_tree(loaded, default_receivers()).walk())
     click.echo(
         f"{path}: {len(loaded.flows)} flows, {len(loaded.jobs)} jobs, windows {windows}, "
         f"tick every {loaded.evaluation.tick_interval_s}s, {len(loaded.receivers)} receivers beyond the "
@@ -61,11 +61,11 @@ def reference_page() -> str:
     """The configuration reference as the config models, the channel types and the route tree's
     defaults say it reads now (relops.config.reference renders it)."""
     from relops.alerting.routes import build_tree
-    from relops.channels.registry import channel_classes
+    from relops.channels.registry import channel_classes, default_receivers
     from relops.config.reference import ChannelDefaults, configuration_reference
 
     classes = channel_classes()
-    root = build_tree(RelopsConfig(), list(classes))
+    root = build_tree(RelopsConfig(), default_receivers())
     root_route = {
         "receivers": root.receivers,
         "group_wait_s": root.group_wait_s,
@@ -79,7 +79,7 @@ def reference_page() -> str:
             severities=channel.default_severities,
             rate_per_s=channel.default_rate_per_s,
             silence_notices=channel.default_silence_notices,
-            breaker=channel.default_breaker,
+            breaker=channel.default_breaker if channel.has_default_receiver else None,
             options=tuple(sorted(channel.options)),
             max_outage_wait_s=channel.idempotency_window_s,
         )

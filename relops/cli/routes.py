@@ -23,7 +23,7 @@ def test(labels: tuple[str, ...], config_file: str | None) -> None:
     Without a severity label, both severities are shown.
     """
     from relops.alerting.routes import build_tree, explain
-    from relops.channels.registry import channel_classes, configured_receivers, routed_severities
+    from relops.channels.registry import configured_receivers, default_receivers, routed_severities
     from relops.cli.config import checked_config
     from relops.settings import get_settings
 
@@ -34,10 +34,11 @@ def test(labels: tuple[str, ...], config_file: str | None) -> None:
             raise click.UsageError(f"--label: {text[:80]!r} is not name=value")
         parsed[name.strip()] = value.strip()
     config, _ = checked_config(config_file)
-    tree = build_tree(config, list(channel_classes()))
+    tree = build_tree(config, default_receivers())
     receivers = configured_receivers(get_settings(), config)
     severities = {name: routed_severities(channel) for name, (channel, _) in receivers.items()}
     unavailable = {name: problem for name, (_, problem) in receivers.items() if problem}
+    resend = {name: channel.resend_interval_s() for name, (channel, _) in receivers.items()}
     asked = [parsed["severity"]] if "severity" in parsed else list(SEVERITIES)
     for severity in asked:
         if severity not in SEVERITIES:
@@ -50,9 +51,11 @@ def test(labels: tuple[str, ...], config_file: str | None) -> None:
         for target in found.reached:
             route = target.route
             missing = unavailable.get(target.receiver)
+            every = resend.get(target.receiver)
+            repeat = f"re-sent every {every}s" if every is not None else f"repeat every {route.repeat_interval_s}s"
             click.echo(
                 f"  -> {target.receiver} (by {route.label}; group wait {route.opening_wait_s(severity):g}s, "
-                f"repeat every {route.repeat_interval_s}s)" + (f" [cannot deliver here: {missing}]" if missing else "")
+                f"{repeat})" + (f" [cannot deliver here: {missing}]" if missing else "")
             )
             for step in route.escalation if severity == "critical" else ():
                 click.echo(f"     escalates to {step.to} after {step.after_s}s open and unacknowledged")

@@ -78,7 +78,8 @@ class ChannelDefaults:
     severities: tuple[str, ...]
     rate_per_s: float
     silence_notices: bool
-    breaker: str
+    #: The default receiver's breaker; None: the type has no default receiver (each has its own).
+    breaker: str | None
     #: The channel's own keys in [alerts.channels.NAME], beyond the common ones.
     options: tuple[str, ...]
     #: The longest max_outage_wait_s the channel accepts (its receiver's idempotency window), if any.
@@ -219,7 +220,7 @@ def _channel_table(channels: Sequence[ChannelDefaults]) -> str:
             _toml(channel.severities),
             _toml(channel.rate_per_s),
             _toml(channel.silence_notices),
-            f"`{channel.breaker}`",
+            f"`{channel.breaker}`" if channel.breaker else "the receiver's own",
             ", ".join(f"`{option}`" for option in channel.options) or "none",
             "—" if channel.max_outage_wait_s is None else _toml(int(channel.max_outage_wait_s)),
         )

@@ -28,6 +28,10 @@ MIN_INTERVAL_S = 1
 MAX_INTERVAL_S = 30 * 86400
 MAX_ROUTE_DEPTH = 8
 MAX_STEPS = 10
+#: An alertmanager receiver re-sends a firing alert at least this often (Alertmanager's own advice to
+#: clients: every 30 s to 3 min); at most once an hour, since each firing alert's endsAt is four
+#: intervals ahead and an alert relops stopped sending should not linger for longer than that.
+MAX_RESEND_INTERVAL_S = 3600
 
 
 def _env_name(value: str) -> str:
@@ -68,17 +72,35 @@ class ReceiverConfig(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, strict=True, allow_inf_nan=False)
 
     type: str = Field(
-        min_length=1, max_length=64, description="The channel type: a module in `relops/channels/` (webhook, email)."
+        min_length=1,
+        max_length=64,
+        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager).",
     )
     url_env: EnvName | None = Field(
         None,
-        description="webhook: the environment variable that holds the URL (the URL is a secret: never in the file).",
+        description="webhook: the environment variable that holds the URL (the URL is a secret: never in the file); "
+        "alertmanager: the one that holds its base URLs, comma-separated (an HA pair: each hears every alert).",
     )
     to: tuple[str, ...] | None = Field(
         None, strict=False, min_length=1, max_length=50, description="email: the recipients."
     )
     to_env: EnvName | None = Field(
         None, description="email: or the environment variable that lists them (comma-separated); not both."
+    )
+    resend_interval_s: Annotated[int, Field(ge=MIN_INTERVAL_S, le=MAX_RESEND_INTERVAL_S)] | None = Field(
+        None,
+        description="alertmanager: a firing alert is sent again this often (at most every 15 s, the incident check's "
+        "interval) while its incident is open, unacknowledged and unmuted, each time with `endsAt` four intervals "
+        "ahead; unset: 60.",
+    )
+    bearer_token_env: EnvName | None = Field(
+        None, description="alertmanager: the variable holding a bearer token sent as `Authorization: Bearer`."
+    )
+    basic_auth_username_env: EnvName | None = Field(
+        None, description="alertmanager: the variable holding the basic-auth user name (with the password's)."
+    )
+    basic_auth_password_env: EnvName | None = Field(
+        None, description="alertmanager: the variable holding the basic-auth password."
     )
     breaker: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None,
@@ -87,8 +109,9 @@ class ReceiverConfig(BaseModel):
     )
     queue: Annotated[str, AfterValidator(_queue_name)] | None = Field(
         None,
-        description="The queue its deliveries go to; unset: the type's (`alerts.webhook`, `alerts.email`). A "
-        "receiver with a queue of its own needs a worker that consumes it, and then shares no worker with any other.",
+        description="The queue its deliveries go to; unset: the type's (`alerts.webhook`, `alerts.email`, "
+        "`alerts.alertmanager`). A receiver with a queue of its own needs a worker that consumes it, and then shares "
+        "no worker with any other.",
     )
 
     @property

@@ -42,7 +42,7 @@ ON CONFLICT (fingerprint) DO UPDATE SET
                        THEN '[]'::jsonb ELSE i.escalations END,
     resolved_at = CASE WHEN i.status = 'resolved' AND EXCLUDED.last_seen > i.resolved_at
                        THEN NULL ELSE i.resolved_at END
-RETURNING i.id, i.status, i.notified
+RETURNING i.id, i.status, i.notified, i.opened_at
 """).bindparams(bindparam("event", type_=JSONB), bindparam("labels", type_=JSONB))
 
 # Only an unresolved incident resolves, once: the row lock taken by the CTE makes two concurrent
@@ -55,7 +55,7 @@ WITH current AS (
 UPDATE ops_incidents i
 SET status = 'resolved', resolved_at = :at, last_seen = greatest(i.last_seen, :at), notified = '{}'
 FROM current WHERE i.id = current.id
-RETURNING i.id, current.notified, current.severity
+RETURNING i.id, current.notified, current.severity, i.opened_at, i.labels
 """)
 
 # A muted alert makes the next unmuted one due at once: each receiver keeps its place (it still
@@ -90,6 +90,8 @@ class UpsertedIncident:
     id: int
     status: str
     notified: dict[str, Heard]
+    #: When its current episode opened.
+    opened_at: datetime
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class ResolvedIncident:
     #: The receivers that heard the current episode's firing: they are owed its resolution.
     notified: dict[str, Heard]
     severity: str
+    opened_at: datetime
+    #: The labels of its last firing alert.
+    labels: dict[str, str]
 
 
 def upsert_incident(
@@ -126,7 +131,7 @@ def upsert_incident(
             "event": event.as_kwargs(),
         },
     ).one()
-    return UpsertedIncident(id=row.id, status=row.status, notified=_heard(row.notified))
+    return UpsertedIncident(id=row.id, status=row.status, notified=_heard(row.notified), opened_at=row.opened_at)
 
 
 def resolve_incident(conn: Connection, fingerprint: str, at: datetime) -> ResolvedIncident | None:
@@ -134,7 +139,13 @@ def resolve_incident(conn: Connection, fingerprint: str, at: datetime) -> Resolv
     row = conn.execute(_RESOLVE, {"fingerprint": fingerprint, "at": at}).first()
     if row is None:
         return None
-    return ResolvedIncident(id=row.id, notified=_heard(row.notified), severity=row.severity)
+    return ResolvedIncident(
+        id=row.id,
+        notified=_heard(row.notified),
+        severity=row.severity,
+        opened_at=row.opened_at,
+        labels=dict(row.labels or {}),
+    )
 
 
 def mark_muted(conn: Connection, incident_id: int, now: datetime) -> None:

@@ -89,6 +89,20 @@ def owe_firing(
     )
 
 
+def firing_undelivered(conn: Connection, incident_id: int, receiver: str) -> bool:
+    """Whether ``receiver`` is still owed a firing of the incident (pending, or being sent)."""
+    return (
+        conn.execute(
+            text(
+                "SELECT 1 FROM ops_notifications WHERE incident_id = :id AND receiver = :receiver "
+                "AND kind = 'firing' AND status IN ('pending', 'sending') LIMIT 1"
+            ),
+            {"id": incident_id, "receiver": receiver},
+        ).first()
+        is not None
+    )
+
+
 def claim_pending(conn: Connection, receiver: str, key: str, now: datetime, limit: int = 10_000) -> int:
     """Move the receiver's pending notifications into message ``key``; returns how many."""
     return len(conn.execute(_CLAIM, {"receiver": receiver, "key": key, "now": now, "limit": limit}).all())

@@ -164,6 +164,8 @@ receivers = ["team-b"]
 """
 
 
+#: One worker per channel queue, as in production (Procfile, docker-compose.yml).
+CHANNEL_WORKERS = ("webhook", "email", "alertmanager")
 #: The test config's monitored job (period 1 h, failure_threshold 2).
 CRON_JOB = "nightly-export"
 #: How long clean_tables lets the previous test's messages finish before it empties the tables.
@@ -232,12 +234,20 @@ TEAM_B_PATH = "/services/T0003/B0003/t3amBs3cr3t"
 RESEND_KEY = "re_test_5ecret_key"
 WORKER_DB_PASSWORD = "wkr-db-pa55word"
 ADMIN_EMAILS = "oncall@example.com,lead@example.com"
+#: The path an Alertmanager is reached under (behind a proxy that takes a secret path), and the
+#: credentials of alertmanager receivers.
+ALERTMANAGER_SECRET_PREFIX = "/am7f3a9c2e1b8d4f60a1"
+ALERTMANAGER_TOKEN = "amt0ken-5ecret-b3arer"
+ALERTMANAGER_PASSWORD = "amPa55-w0rd-5ecret"
 #: What no log, stored payload, error or page of the run may ever quote.
 SECRETS = (
     *(path.rsplit("/", 1)[-1] for path in (WEBHOOK_SECRET_PATH, TEAM_A_PATH, TEAM_B_PATH)),
     RESEND_KEY,
     WORKER_DB_PASSWORD,
     RABBITMQ_PASSWORD,
+    ALERTMANAGER_SECRET_PREFIX.strip("/"),
+    ALERTMANAGER_TOKEN,
+    ALERTMANAGER_PASSWORD,
 )
 
 
@@ -454,7 +464,7 @@ def broker_channel_workers(
         return
     started = []
     try:
-        for channel in ("webhook", "email"):
+        for channel in CHANNEL_WORKERS:
             name = f"relops-test-{broker.name}-{channel}-{run_id}"
             started.append(start_worker(broker.env, output_dir / f"{name}.log", name, f"alerts.{channel}", 1))
         yield started
@@ -481,7 +491,7 @@ def channel_workers(relops_env: dict[str, str], output_dir: Path, run_id: str) -
     """One worker per channel queue, as in production: a hanging receiver stalls only its own."""
     started = []
     try:
-        for channel in ("webhook", "email"):
+        for channel in CHANNEL_WORKERS:
             name = f"relops-test-{channel}-{run_id}"
             started.append(start_worker(relops_env, output_dir / f"{name}.log", name, f"alerts.{channel}", 1))
         yield started

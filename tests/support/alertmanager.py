@@ -1,0 +1,208 @@
+"""A real Prometheus Alertmanager for tests: Debian's ``prometheus-alertmanager`` (installed with apt-get
+when missing, as the browser tests install Chromium), started on a free loopback port with a config
+written here, its one receiver a webhook to a local recording server (relops.localdev.sink.HttpSink),
+and stopped by its PID.
+
+    with HttpSink() as hook, running_alertmanager(tmp_path, hook.url + "/am-hook") as am:
+        am.post_silence(["flow=checkout"])
+        am.alerts()                     # GET /api/v2/alerts
+        am.restart()                    # stop by PID, start again on the same port and storage
+
+Clustering is off (``--cluster.listen-address=``): one process, no gossip port to collide with
+another run's. Silences and the notification log live in ``storage``, which a restart keeps, as a
+deployment's volume does; alerts live in memory only, which is what relops' re-sending restores.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from relops.localdev.sink import SinkRequest
+from relops.matchers import parse_matcher
+from relops.timeutil import utcnow
+from tests.debian_packages import INSTALL_TIMEOUT_S, ensure_commands
+from tests.support.celery_process import poll_until
+from tests.web_support import free_port
+
+PACKAGES = ("prometheus-alertmanager",)
+HOST = "127.0.0.1"
+START_DEADLINE_S = 30.0
+STOP_DEADLINE_S = 15.0
+#: The route the tests run (and docs/guides/alertmanager.md shows): one group per relops incident,
+#: sent a second after its first alert, changes a second after that, repeated hourly.
+ROUTE_CONFIG = """\
+route:
+  receiver: relops-test
+  group_by: ['alertname', 'relops_fingerprint']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: relops-test
+    webhook_configs:
+      - url: {webhook_url}
+        send_resolved: true
+"""
+
+
+def ensure_alertmanager(timeout_s: float = INSTALL_TIMEOUT_S) -> str:
+    """The path of Debian's Alertmanager; ``apt-get install``s it first when missing."""
+    (path,) = ensure_commands((("prometheus-alertmanager", "alertmanager"),), PACKAGES, timeout_s)
+    return path
+
+
+@dataclass
+class Alertmanager:
+    """One Alertmanager child process. ``url`` is its base URL, with ``route_prefix`` (the path an
+    Alertmanager behind a proxy is reached under: here it stands for a secret in the URL)."""
+
+    binary: str
+    root: Path
+    webhook_url: str
+    route_prefix: str = ""
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}{self.route_prefix}"
+
+    @property
+    def storage(self) -> Path:
+        return self.root / "storage"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "alertmanager.log"
+
+    def write_config(self) -> Path:
+        path = self.root / "alertmanager.yml"
+        path.write_text(ROUTE_CONFIG.format(webhook_url=self.webhook_url))
+        return path
+
+    def start(self) -> None:
+        """Start on ``port`` and wait until it answers /-/ready."""
+        self.storage.mkdir(parents=True, exist_ok=True)
+        config = self.write_config()
+        external = f"http://{HOST}:{self.port}{self.route_prefix}"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    self.binary,
+                    f"--config.file={config}",
+                    f"--storage.path={self.storage}",
+                    f"--web.listen-address={HOST}:{self.port}",
+                    f"--web.external-url={external}",
+                    "--cluster.listen-address=",
+                    "--log.level=debug",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self.starts += 1
+        poll_until(self._ready, START_DEADLINE_S, what=f"Alertmanager on port {self.port} ready")
+        if not self.alive():
+            raise RuntimeError(f"Alertmanager exited at start:\n{self.log_text()[-3000:]}")
+
+    def _ready(self) -> bool:
+        if not self.alive():
+            return True
+        try:
+            return requests.get(f"{self.url}/-/ready", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM by its PID (it snapshots silences and the notification log on the way out); SIGKILL
+        if it lingers."""
+        if self.proc is None:
+            return
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(STOP_DEADLINE_S)
+        self.proc = None
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port with the same storage."""
+        self.stop()
+        self.start()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # API v2
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = requests.request(method, f"{self.url}/api/v2{path}", timeout=5, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def alerts(self, **filters: str) -> list[dict[str, Any]]:
+        """GET /api/v2/alerts (active, silenced and inhibited alone; resolved ones are not listed)."""
+        return self.api("GET", "/alerts", params={"filter": [f'{k}="{v}"' for k, v in filters.items()]})
+
+    def post_silence(self, matchers: Sequence[str], duration: timedelta = timedelta(hours=1)) -> str:
+        """A silence through POST /api/v2/silences; its id. ``matchers`` as relops writes them."""
+        now = utcnow()
+        body = {
+            "matchers": [_matcher(text) for text in matchers],
+            "startsAt": now.isoformat(),
+            "endsAt": (now + duration).isoformat(),
+            "createdBy": "relops tests",
+            "comment": "muted in Alertmanager",
+        }
+        return str(self.api("POST", "/silences", json=body)["silenceID"])
+
+    def expire_silence(self, silence_id: str) -> None:
+        self.api("DELETE", f"/silence/{silence_id}")
+
+
+def _matcher(text: str) -> dict[str, Any]:
+    parsed = parse_matcher(text)
+    return {
+        "name": parsed.name,
+        "value": parsed.value,
+        "isRegex": parsed.op in ("=~", "!~"),
+        "isEqual": parsed.op in ("=", "=~"),
+    }
+
+
+def notifications(requests_seen: Sequence[SinkRequest]) -> list[dict[str, Any]]:
+    """The webhook payloads (version 4) Alertmanager sent, oldest first."""
+    found = []
+    for request in requests_seen:
+        body = request.json if request.json is not None else json.loads(request.body or b"null")
+        if isinstance(body, dict) and body.get("version") == "4":
+            found.append(body)
+    return found
+
+
+@contextmanager
+def running_alertmanager(root: Path, webhook_url: str, route_prefix: str = "") -> Iterator[Alertmanager]:
+    """An Alertmanager on a free port for the ``with`` block; stopped by its PID on leaving."""
+    root.mkdir(parents=True, exist_ok=True)
+    manager = Alertmanager(ensure_alertmanager(), root, webhook_url, route_prefix)
+    try:
+        manager.start()
+        yield manager
+    finally:
+        manager.stop()
