@@ -18,6 +18,7 @@ from relops_client.logs import log_event
 
 from relops.alerting.events import validate_alert_event
 from relops.alerting.followups import FollowUp, plan_followups
+from relops.alerting.incident_state import Heard, OpenIncident
 from relops.alerting.inhibition import inhibiting_dependency
 from relops.alerting.routes import Route
 from relops.application.deps import Deps
@@ -26,8 +27,6 @@ from relops.application.route_alert import notification_payload
 from relops.channels.registry import resend_intervals, routed_severities
 from relops.errors import InputRejected
 from relops.store.incidents import (
-    Heard,
-    OpenIncident,
     claim_escalation,
     claim_repeat,
     followup_candidates,
