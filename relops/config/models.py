@@ -464,6 +464,54 @@ class IntakeConfig(_Strict):
         description="Checked reports waiting for Redis and the broker at most; past it a report is answered 503 "
         "at once (a stalled broker must not grow the intake's memory without bound).",
     )
+    max_alertmanager_body_bytes: int = Field(
+        4 * 1_048_576,
+        ge=1024,
+        le=32 * 1_048_576,
+        description="A `POST /api/v1/alertmanager` body (one Alertmanager webhook notification: the alerts of one "
+        "group, about 1 KB each) above this is refused with 413. Alertmanager does not retry a 4xx: keep a "
+        "receiver's `max_alerts` under what fits.",
+    )
+    alertmanager_severity_label: str = Field(
+        "severity",
+        description="The label of an Alertmanager alert whose value gives its relops severity "
+        "(`alertmanager_critical`, `alertmanager_warning`).",
+    )
+    alertmanager_critical: list[str] = Field(
+        ["critical"],
+        description="Values of `alertmanager_severity_label` (any case) that make an Alertmanager alert critical.",
+    )
+    alertmanager_warning: list[str] = Field(
+        ["warning"],
+        description="Values (any case) that make it a warning. Any other value, or no such label, is taken as a "
+        "warning too, and its incident says so (its summary and `details.alertmanager.severity`).",
+    )
+
+    @field_validator("alertmanager_severity_label")
+    @classmethod
+    def _severity_label_name(cls, value: str) -> str:
+        problem = label_problem(value, "x")
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("alertmanager_critical", "alertmanager_warning")
+    @classmethod
+    def _severity_values(cls, values: list[str]) -> list[str]:
+        if len(values) > 20:
+            raise ValueError(f"lists {len(values)} values, more than 20")
+        for value in values:
+            problem = label_problem("severity", value)
+            if problem:
+                raise ValueError(problem.replace("label 'severity' must have", "each value must be"))
+        return values
+
+    @model_validator(mode="after")
+    def _severities_apart(self) -> IntakeConfig:
+        both = {v.lower() for v in self.alertmanager_critical} & {v.lower() for v in self.alertmanager_warning}
+        if both:
+            raise ValueError(f"alertmanager_critical and alertmanager_warning both list {sorted(both)[0]!r}")
+        return self
 
 
 def _breaker_keys() -> dict[str, Any]:
