@@ -487,6 +487,13 @@ class IntakeConfig(_Strict):
         "warning too, and its incident says so (its summary and `details.alertmanager.severity`).",
     )
 
+    alertmanager_labels: list[str] = Field(
+        ["alertname"],
+        description="Labels of Alertmanager's alerts that routes, silences and maintenance windows may match on, "
+        "beside relops' own and those this config declares (a matcher on a label no alert can carry is refused, "
+        "as a typo): for example `team`, `namespace`, `instance`.",
+    )
+
     @field_validator("alertmanager_severity_label")
     @classmethod
     def _severity_label_name(cls, value: str) -> str:
@@ -494,6 +501,17 @@ class IntakeConfig(_Strict):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("alertmanager_labels")
+    @classmethod
+    def _label_names(cls, values: list[str]) -> list[str]:
+        if len(values) > MAX_LABELS:
+            raise ValueError(f"lists {len(values)} labels, more than {MAX_LABELS}")
+        for value in values:
+            problem = label_problem(value, "x")
+            if problem:
+                raise ValueError(problem)
+        return values
 
     @field_validator("alertmanager_critical", "alertmanager_warning")
     @classmethod
@@ -703,9 +721,10 @@ class RelopsConfig(_Strict):
         return self
 
     def label_names(self) -> set[str]:
-        """Every label an alert of this installation can carry: relops' own and the config's."""
+        """Every label an alert of this installation can carry: relops' own, the config's, and those
+        its Alertmanager's alerts are declared to carry."""
         declared = [item.labels for item in (*self.flows, *self.jobs, *self.breakers.values())]
-        return {*RESERVED, *(name for labels in declared for name in labels)}
+        return {*RESERVED, *(name for labels in declared for name in labels), *self.intake.alertmanager_labels}
 
     @model_validator(mode="after")
     def _names_unique(self) -> RelopsConfig:
