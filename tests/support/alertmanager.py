@@ -70,6 +70,8 @@ class Alertmanager:
     root: Path
     webhook_url: str
     route_prefix: str = ""
+    #: The whole config file, when not ROUTE_CONFIG to ``webhook_url`` (the intake's tests write their own).
+    config_text: str | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     starts: int = 0
@@ -77,6 +79,11 @@ class Alertmanager:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}{self.route_prefix}"
+
+    @property
+    def target(self) -> str:
+        """host:port, as a Prometheus config names its Alertmanagers."""
+        return f"{HOST}:{self.port}"
 
     @property
     def storage(self) -> Path:
@@ -88,7 +95,8 @@ class Alertmanager:
 
     def write_config(self) -> Path:
         path = self.root / "alertmanager.yml"
-        path.write_text(ROUTE_CONFIG.format(webhook_url=self.webhook_url))
+        text = self.config_text if self.config_text is not None else ROUTE_CONFIG.format(webhook_url=self.webhook_url)
+        path.write_text(text)
         return path
 
     def start(self) -> None:
@@ -197,10 +205,13 @@ def notifications(requests_seen: Sequence[SinkRequest]) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def running_alertmanager(root: Path, webhook_url: str, route_prefix: str = "") -> Iterator[Alertmanager]:
-    """An Alertmanager on a free port for the ``with`` block; stopped by its PID on leaving."""
+def running_alertmanager(
+    root: Path, webhook_url: str, route_prefix: str = "", *, config_text: str | None = None
+) -> Iterator[Alertmanager]:
+    """An Alertmanager on a free port for the ``with`` block; stopped by its PID on leaving.
+    ``config_text``: a whole config file of the test's own instead of ROUTE_CONFIG."""
     root.mkdir(parents=True, exist_ok=True)
-    manager = Alertmanager(ensure_alertmanager(), root, webhook_url, route_prefix)
+    manager = Alertmanager(ensure_alertmanager(), root, webhook_url, route_prefix, config_text)
     try:
         manager.start()
         yield manager
