@@ -15,7 +15,6 @@ Alertmanager at once, and re-sends firing ones every ``--rules.alert.resend-dela
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -28,13 +27,11 @@ from typing import Any
 import requests
 
 from tests.debian_packages import INSTALL_TIMEOUT_S, ensure_commands
-from tests.support.celery_process import poll_until
+from tests.support.server_process import ServerProcess
 from tests.web_support import free_port
 
 PACKAGES = ("prometheus",)
 HOST = "127.0.0.1"
-START_DEADLINE_S = 30.0
-STOP_DEADLINE_S = 15.0
 CONFIG = """\
 global:
   scrape_interval: 1s
@@ -99,7 +96,7 @@ class GaugeExporter:
 
 
 @dataclass
-class Prometheus:
+class Prometheus(ServerProcess):
     """One Prometheus child process scraping ``target`` and evaluating ``rules`` (a rule file's YAML)."""
 
     binary: str
@@ -130,50 +127,17 @@ class Prometheus:
         config = self.write_config()
         storage = self.root / "data"
         storage.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    self.binary,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={storage}",
-                    f"--web.listen-address={HOST}:{self.port}",
-                    "--rules.alert.resend-delay=1s",
-                    "--log.level=info",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        poll_until(self._ready, START_DEADLINE_S, what=f"Prometheus on port {self.port} ready")
-        if not self.alive():
-            raise RuntimeError(f"Prometheus exited at start:\n{self.log_text()[-3000:]}")
-
-    def _ready(self) -> bool:
-        if not self.alive():
-            return True
-        try:
-            return requests.get(f"{self.url}/-/ready", timeout=1).ok
-        except requests.ConnectionError:
-            return False
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        """SIGTERM by its PID; SIGKILL if it lingers."""
-        if self.proc is None:
-            return
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_DEADLINE_S)
-        self.proc = None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        self.launch(
+            [
+                self.binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={storage}",
+                f"--web.listen-address={HOST}:{self.port}",
+                "--rules.alert.resend-delay=1s",
+                "--log.level=info",
+            ],
+            f"Prometheus on port {self.port}",
+        )
 
     def alerts(self) -> list[dict[str, Any]]:
         """GET /api/v1/alerts: every pending and firing alert of its rules."""
