@@ -303,3 +303,14 @@ def test_the_endpoint_takes_good_alerts_refuses_bad_ones_by_index_and_answers_as
     assert refused["error"].endswith("has no alerts scope (it has: cron)")
     too_big = requests.post(url, data=b"x" * (4 * 1_048_576 + 1), headers=bearer(prom.key), timeout=30)
     assert too_big.status_code == 413  # [intake] max_alertmanager_body_bytes, 4 MiB by default
+
+
+def test_the_guide_shows_the_configs_this_module_runs() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "guides" / "alertmanager.md").read_text()
+    webhook = ALERTMANAGER_CONFIG[ALERTMANAGER_CONFIG.index("receivers:") :].format(
+        intake="https://relops-intake.example", key_file="/etc/alertmanager/relops-key"
+    )
+    assert webhook in guide
+    assert RULES.replace("    interval: 1s\n", "") in guide, "the rule, at Prometheus' own evaluation interval"
+    route = CONFIG[CONFIG.index("[[route.routes]]") :]
+    assert route in guide
