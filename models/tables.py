@@ -449,7 +449,7 @@ class ReportKey(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     key_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
-    #: Subset of {outcomes, cron}.
+    #: Subset of {outcomes, cron, alerts}.
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
     #: NULL: any flow (jobs: any job); otherwise only these.
     flows: Mapped[list[str] | None] = mapped_column(ARRAY(Text))

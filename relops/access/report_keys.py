@@ -1,6 +1,6 @@
 """Report keys: what a key may report, decided without I/O.
 
-A report key can only send (outcomes, cron runs), never read: it is a different credential from a
+A report key can only send (outcomes, cron runs, Alertmanager's alerts), never read: it is a different credential from a
 dashboard user's token, in a different table, and no reading endpoint accepts it. Its scopes say
 what it may send; its flow and job lists, when set, narrow that to those names.
 """
@@ -15,8 +15,8 @@ from typing import Final, Literal
 
 #: Shaped like relops' other credentials (rl?_…), so log redaction masks it wherever it appears.
 KEY_PREFIX: Final = "rlk_"
-Scope = Literal["outcomes", "cron"]
-SCOPES: Final[tuple[Scope, ...]] = ("outcomes", "cron")
+Scope = Literal["outcomes", "cron", "alerts"]
+SCOPES: Final[tuple[Scope, ...]] = ("outcomes", "cron", "alerts")
 #: Default per-key rate limit (requests per second, and the burst a quiet key may send at once).
 DEFAULT_RATE_PER_S: Final = 100.0
 DEFAULT_BURST: Final = 500
@@ -58,6 +58,8 @@ def refusal(key: ReportKey, scope: Scope, subjects: Iterable[str]) -> str | None
     """Why ``key`` may not report ``subjects`` (flows or jobs) under ``scope``; None when it may."""
     if scope not in key.scopes:
         return f"key {key.name!r} has no {scope} scope (it has: {', '.join(sorted(key.scopes)) or 'none'})"
+    if scope == "alerts":
+        return None  # flow and job lists narrow outcomes and cron runs; an Alertmanager's alerts name neither
     allowed = key.flows if scope == "outcomes" else key.jobs
     if allowed is None:
         return None

@@ -464,6 +464,72 @@ class IntakeConfig(_Strict):
         description="Checked reports waiting for Redis and the broker at most; past it a report is answered 503 "
         "at once (a stalled broker must not grow the intake's memory without bound).",
     )
+    max_alertmanager_body_bytes: int = Field(
+        4 * 1_048_576,
+        ge=1024,
+        le=32 * 1_048_576,
+        description="A `POST /api/v1/alertmanager` body (one Alertmanager webhook notification: the alerts of one "
+        "group, about 1 KB each) above this is refused with 413. Alertmanager does not retry a 4xx: keep a "
+        "receiver's `max_alerts` under what fits.",
+    )
+    alertmanager_severity_label: str = Field(
+        "severity",
+        description="The label of an Alertmanager alert whose value gives its relops severity "
+        "(`alertmanager_critical`, `alertmanager_warning`).",
+    )
+    alertmanager_critical: list[str] = Field(
+        ["critical"],
+        description="Values of `alertmanager_severity_label` (any case) that make an Alertmanager alert critical.",
+    )
+    alertmanager_warning: list[str] = Field(
+        ["warning"],
+        description="Values (any case) that make it a warning. Any other value, or no such label, is taken as a "
+        "warning too, and its incident says so (its summary and `details.alertmanager.severity`).",
+    )
+
+    alertmanager_labels: list[str] = Field(
+        ["alertname"],
+        description="Labels of Alertmanager's alerts that routes, silences and maintenance windows may match on, "
+        "beside relops' own and those this config declares (a matcher on a label no alert can carry is refused, "
+        "as a typo): for example `team`, `namespace`, `instance`.",
+    )
+
+    @field_validator("alertmanager_severity_label")
+    @classmethod
+    def _severity_label_name(cls, value: str) -> str:
+        problem = label_problem(value, "x")
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("alertmanager_labels")
+    @classmethod
+    def _label_names(cls, values: list[str]) -> list[str]:
+        if len(values) > MAX_LABELS:
+            raise ValueError(f"lists {len(values)} labels, more than {MAX_LABELS}")
+        for value in values:
+            problem = label_problem(value, "x")
+            if problem:
+                raise ValueError(problem)
+        return values
+
+    @field_validator("alertmanager_critical", "alertmanager_warning")
+    @classmethod
+    def _severity_values(cls, values: list[str]) -> list[str]:
+        if len(values) > 20:
+            raise ValueError(f"lists {len(values)} values, more than 20")
+        for value in values:
+            problem = label_problem("severity", value)
+            if problem:
+                raise ValueError(problem.replace("label 'severity' must have", "each value must be"))
+        return values
+
+    @model_validator(mode="after")
+    def _severities_apart(self) -> IntakeConfig:
+        both = {v.lower() for v in self.alertmanager_critical} & {v.lower() for v in self.alertmanager_warning}
+        if both:
+            raise ValueError(f"alertmanager_critical and alertmanager_warning both list {sorted(both)[0]!r}")
+        return self
 
 
 def _breaker_keys() -> dict[str, Any]:
@@ -655,9 +721,10 @@ class RelopsConfig(_Strict):
         return self
 
     def label_names(self) -> set[str]:
-        """Every label an alert of this installation can carry: relops' own and the config's."""
+        """Every label an alert of this installation can carry: relops' own, the config's, and those
+        its Alertmanager's alerts are declared to carry."""
         declared = [item.labels for item in (*self.flows, *self.jobs, *self.breakers.values())]
-        return {*RESERVED, *(name for labels in declared for name in labels)}
+        return {*RESERVED, *(name for labels in declared for name in labels), *self.intake.alertmanager_labels}
 
     @model_validator(mode="after")
     def _names_unique(self) -> RelopsConfig:

@@ -1,11 +1,13 @@
 """The intake's HTTP endpoints: report-only, separate from the admin dashboard.
 
     POST /api/v1/outcomes                      an outcome batch (relops.record_flow_outcomes' JSON)
+    POST /api/v1/alertmanager                  an Alertmanager webhook notification (payload version 4)
     GET|HEAD|POST /api/v1/cron/{job}[/start|/fail]         a cron ping, key in Authorization: Bearer
     GET|HEAD|POST /api/v1/ping/{key}/{job}[/start|/fail]   the same, key in the URL (for crontabs)
     GET /healthz                               no key; says whether keys are loaded
 
-Every request is answered 202 only once the broker holds its message. Refusals: 401 (no or unknown
+Every request is answered 202 only once the broker holds its message (an Alertmanager notification
+200, with how many of its alerts were taken and which were refused). Refusals: 401 (no or unknown
 key), 403 (outside the key's scopes), 404 (unknown job or flow: reports create nothing), 400/422
 (malformed or invalid, naming the field), 413 (body too large), 429 (key over its rate limit, or
 the caller's address over its refusal rate) and 503 (broker or key store unavailable, or too many
@@ -31,6 +33,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from relops_client.logs import log_event
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -40,6 +43,7 @@ from starlette.routing import Route
 
 from relops import names
 from relops.access.report_keys import ReportKey, Scope, refusal
+from relops.alerting.alertmanager_webhook import SeverityRule
 from relops.config import RelopsConfig
 from relops.errors import Rejection, excerpt
 from relops.intake.address_buckets import AddressBuckets
@@ -47,7 +51,16 @@ from relops.intake.group import Answer, Report, ReportGroups
 from relops.intake.key_cache import KeyCache, KeysUnavailable
 from relops.intake.publisher import BrokerPublisher
 from relops.intake.rejection_log import RejectionLog
-from relops.intake.reports import PingKind, Refused, cron_event, known_job, outcome_batch, ping_fields
+from relops.intake.reports import (
+    REJECTIONS_SHOWN,
+    PingKind,
+    Refused,
+    alertmanager_alerts,
+    cron_event,
+    known_job,
+    outcome_batch,
+    ping_fields,
+)
 from relops.intake.shared_state import SharedState
 from relops.redaction import redact_request_target
 from relops.timeutil import utcnow
@@ -57,6 +70,7 @@ _ENCODE = msgspec.json.Encoder().encode
 #: Rejection rows name the endpoint they came to.
 TASK_OUTCOMES = "intake:outcomes"
 TASK_CRON = "intake:cron"
+TASK_ALERTMANAGER = "intake:alertmanager"
 #: ...and those that came to no endpoint (an unknown path or method), like the rate limits' rows.
 TASK_OTHER = "intake"
 KEYS_RETRY_AFTER_S = 5
@@ -92,6 +106,7 @@ def _answer(answer: Answer) -> Response:
 class Intake:
     def __init__(self, parts: IntakeDeps) -> None:
         self.parts = parts
+        self.severity_rule = SeverityRule.from_config(parts.config.intake)
 
     # ------------------------------------------------------------------ endpoints
 
@@ -109,6 +124,40 @@ class Intake:
             return await self._refuse(request, TASK_OUTCOMES, reference, key, refused)
         kwargs = {"batch_id": batch.batch_id, "counts": batch.counts}
         return await self._submit(Report(key, names.TASK_RECORD_FLOW_OUTCOMES, kwargs), TASK_OUTCOMES, reference)
+
+    async def alertmanager(self, request: Request) -> Response:
+        """An Alertmanager webhook notification: its good alerts to the alert router, its bad ones
+        refused by index in the answer and the rejection log. 200 either way: Alertmanager would
+        resend a 5xx whole, forever, for the alert it cannot fix."""
+        key: ReportKey | None = None
+        try:
+            key = self._bearer(request)
+            self._scope(key, "alerts", ())
+            body = await _bounded_body(request, self.parts.config.intake.max_alertmanager_body_bytes)
+            found = alertmanager_alerts(body, self.severity_rule, self.parts.now())
+        except Refused as refused:
+            return await self._refuse(request, TASK_ALERTMANAGER, None, key, refused)
+        reference = found.group_key or None
+        events = [event.as_kwargs() for event in found.events]
+        report = Report(key, names.TASK_DISPATCH_ALERT, {"events": events})
+        answer = await self.parts.groups.submit(report)
+        if answer.status != 200:
+            return await self._answered(answer, report, TASK_ALERTMANAGER, reference)
+        # Recorded once the notification is taken: a 429 or 503 is sent again, bad alerts and all.
+        if found.rejections:
+            self.parts.rejections.items_refused(TASK_ALERTMANAGER, key.name, reference, found.rejections)
+        body_out: dict[str, Any] = {**answer.body, "refused": len(found.rejections)}
+        if found.rejections:
+            body_out["rejections"] = [
+                {"item": r.item_index, "field": r.field, "error": r.reason} for r in found.rejections[:REJECTIONS_SHOWN]
+            ]
+        if found.truncated_alerts:
+            # Alertmanager left these out (its max_alerts): relops never sees their state.
+            body_out["truncated_alerts"] = found.truncated_alerts
+            log_event(
+                logger, logging.WARNING, "intake.alerts_truncated", key=key.name, truncated=found.truncated_alerts
+            )
+        return _answer(Answer(200, body_out))
 
     async def cron(self, request: Request) -> Response:
         return await self._ping(request, self._bearer)
@@ -153,10 +202,12 @@ class Intake:
         return await self._submit(Report(key, names.TASK_CRON_RUN, event), TASK_CRON, job)
 
     async def _submit(self, report: Report, task: str, reference: str | None) -> Response:
-        answer = await self.parts.groups.submit(report)
+        return await self._answered(await self.parts.groups.submit(report), report, task, reference)
+
+    async def _answered(self, answer: Answer, report: Report, task: str, reference: str | None) -> Response:
         if answer.status == 429:
             self.parts.rejections.rate_limited(report.key.name)
-        elif answer.status != 202:
+        elif answer.status >= 300:
             rejection = Rejection(None, str(answer.body.get("field", "-")), str(answer.body.get("error")), "")
             self.parts.rejections.refused(task, answer.status, report.key.name, reference, rejection)
         return _answer(answer)
@@ -294,6 +345,7 @@ def create_intake_app(parts: IntakeDeps, *, extra_routes: list[Route] | None = N
     unrouted = {404: intake.unrouted, 405: intake.unrouted}
     routes = [
         Route("/api/v1/outcomes", intake.outcomes, methods=["POST"]),
+        Route("/api/v1/alertmanager", intake.alertmanager, methods=["POST"]),
         Route("/api/v1/cron/{job}", intake.cron, methods=METHODS),
         Route("/api/v1/cron/{job}/{kind:str}", intake.cron, methods=METHODS),
         Route("/api/v1/ping/{key}/{job}", intake.ping, methods=METHODS),

@@ -2,11 +2,13 @@
 broker wait together and go as the next group, so under load each costs a share of two Redis round
 trips and one broker batch instead of its own.
 
-A request's answer is decided only after its group: 202 once the broker holds its message, 429
+A request's answer is decided only after its group: 202 once the broker holds its message (200 and
+the count for an Alertmanager notification), 429
 when its key is out of tokens, 503 when the broker did not take the group. Cron pings of a group
 travel as relops.cron_run_batch messages and its outcome batches as
 relops.record_flow_outcome_batches messages, many to a message: a message costs the intake more
-than the bytes in it.
+than the bytes in it. An Alertmanager notification's alerts go as relops.dispatch_alert messages,
+one per alert, as services send them.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class Report:
     """One validated request waiting for its group."""
 
     key: ReportKey
-    #: relops.cron_run kwargs (run_id None: pair it) or relops.record_flow_outcomes kwargs.
+    #: relops.cron_run kwargs (run_id None: pair it), relops.record_flow_outcomes kwargs, or
+    #: ``{"events": [relops.dispatch_alert kwargs, ...]}`` (an Alertmanager notification's alerts).
     task: str
     kwargs: dict[str, Any]
     future: asyncio.Future[Answer] | None = None
@@ -187,6 +190,12 @@ class ReportGroups:
                         event["duration_ms"] = ping.elapsed_ms
                 events.append(event)
                 answers[index] = Answer(202, {"run_id": event["run_id"], "status": event["status"]})
+            elif report.task == names.TASK_DISPATCH_ALERT:
+                # One message per alert, as a service sends relops.dispatch_alert; none when every
+                # alert of the notification was refused (the request still took its token).
+                alerts = report.kwargs["events"]
+                messages += [Message(names.TASK_DISPATCH_ALERT, event, names.QUEUE_ALERTS) for event in alerts]
+                answers[index] = Answer(200, {"accepted": len(alerts)})
             else:
                 outcome_batches.append(report.kwargs)
                 answers[index] = Answer(202, {"batch_id": report.kwargs["batch_id"]})

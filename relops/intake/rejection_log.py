@@ -30,6 +30,12 @@ logger = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
 
 
+#: Refused items of requests otherwise accepted (an Alertmanager notification's alerts relops cannot
+#: take) recorded one by one per second at most: past it they are counted in one row per endpoint and
+#: key, so a sender that keeps sending bad alerts costs a few rows and lines a second.
+MAX_ITEM_ROWS = 50
+
+
 @dataclass(slots=True)
 class _Tally:
     """A second's refusals of one (status, task, key): the first as it came, and how many."""
@@ -50,6 +56,8 @@ class RejectionLog:
         self.flush_s = flush_s
         self._tallies: dict[tuple[int, str, str], _Tally] = {}
         self._rate_limited: Counter[str] = Counter()
+        self._items: list[tuple[str, str, str | None, Rejection]] = []
+        self._items_over: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -85,6 +93,15 @@ class RejectionLog:
             tally.count += 1
             tally.throttled += throttled
 
+    def items_refused(self, task: str, key: str, reference: str | None, rejections: list[Rejection]) -> None:
+        """Items refused from a request that was otherwise accepted, each named (its index, field and
+        reason) in a row of its own, up to MAX_ITEM_ROWS a second."""
+        with self._lock:
+            room = max(MAX_ITEM_ROWS - len(self._items), 0)
+            self._items.extend((task, key, reference, rejection) for rejection in rejections[:room])
+            if len(rejections) > room:
+                self._items_over[(task, key)] += len(rejections) - room
+
     def rate_limited(self, key_name: str) -> None:
         with self._lock:
             self._rate_limited[key_name] += 1
@@ -93,7 +110,14 @@ class RejectionLog:
         with self._lock:
             tallies, self._tallies = self._tallies, {}
             limited, self._rate_limited = self._rate_limited, Counter()
+            items, self._items = self._items, []
+            items_over, self._items_over = self._items_over, Counter()
         rows = [self._tally_row(slot, tally) for slot, tally in tallies.items()]
+        rows += [self._item_row(*item) for item in items]
+        for (task, key), count in items_over.items():
+            reason = f"{count} more items refused within a second, not recorded one by one"
+            log_event(logger, logging.WARNING, "intake.items_rejected", task=task, key=key, refused=count)
+            rows.append((task, None, Rejection(None, "items", reason, "")))
         for name, count in limited.items():
             reason = f"over its rate limit: {count} request(s) refused with 429"
             log_event(logger, logging.WARNING, "intake.rate_limited", key=name, refused=count)
@@ -115,6 +139,21 @@ class RejectionLog:
             )
             return
         self.recorded += len(rows)
+
+    @staticmethod
+    def _item_row(task: str, key: str, reference: str | None, rejection: Rejection) -> Row:
+        log_event(
+            logger,
+            logging.WARNING,
+            "intake.item_rejected",
+            task=task,
+            key=key,
+            reference=reference,
+            item=rejection.item_index,
+            field=rejection.field,
+            reason=rejection.reason,
+        )
+        return task, reference, rejection
 
     @staticmethod
     def _tally_row(slot: tuple[int, str, str], tally: _Tally) -> Row:

@@ -1,6 +1,8 @@
 """What an intake request reports, checked with the tasks' own validation. Pure: no I/O; the clock
 and the config are arguments.
 
+An Alertmanager webhook notification becomes relops.dispatch_alert events (relops.alerting.
+alertmanager_webhook, checked by ``validate_alert_event``), the alerts it cannot take refused alone.
 A cron ping becomes the kwargs of a relops.cron_run event (checked by ``parse_cron_run``); an
 outcome batch the kwargs of relops.record_flow_outcomes (checked as ``parse_counts`` checks them:
 decoded straight into its ``known_count_item`` and passed by ``whole_batch_minutes``, or else through
@@ -20,6 +22,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from relops_client.names import MAX_ITEMS_PER_BATCH
 
+from relops.alerting.alertmanager_webhook import SeverityRule, WebhookAlerts, webhook_alerts
 from relops.config import RelopsConfig
 from relops.cron.events import CronRun, parse_cron_run
 from relops.errors import InputRejected, Rejection
@@ -263,3 +266,14 @@ def _batch_refusal(rejections: list[Rejection]) -> Refused:
         rejections=shown,
         rejected_items=len(rejections),
     )
+
+
+def alertmanager_alerts(body: bytes, rule: SeverityRule, now: datetime) -> WebhookAlerts:
+    """The alert events of an Alertmanager webhook notification; Refused (400) when the body is not
+    one. Alerts relops cannot take are in its ``rejections``, the others taken: Alertmanager resends a
+    refused notification whole (5xx) or drops it (4xx), so one bad alert must not cost the group."""
+    payload = _json_object(body)
+    try:
+        return webhook_alerts(payload, rule, now)
+    except InputRejected as exc:
+        raise Refused(400, exc.field, exc.reason) from None

@@ -15,6 +15,7 @@ from relops_client.breakers import BreakerRegistry, CircuitBreaker
 from sqlalchemy import text
 
 from relops import names
+from relops.alerting.alertmanager_webhook import SeverityRule, webhook_alerts
 from relops.channels.registry import build_receivers
 from relops.config import parse_config
 from relops.settings import get_settings
@@ -167,3 +168,29 @@ def test_an_unknown_breaker_state_never_inhibits(inventory, inproc, db):
     inproc.redis.delete("relops:breaker:inventory")
     dispatch(inproc, **alert_event("booking"))
     assert owed(db, "slo:booking") == [("email", "firing"), ("webhook", "firing")]
+
+
+def test_a_prometheus_alert_about_a_dependant_flow_is_inhibited_like_relops_own(inventory, inproc, db):
+    """An alert from Alertmanager's webhook (relops.alerting.alertmanager_webhook) labelled with a flow
+    is that flow's: the flow's open dependency inhibits it, and its closing lets the next one page."""
+    notification = {
+        "version": "4",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "BookingLatencyHigh", "flow": "booking", "severity": "critical"},
+                "annotations": {"summary": "Booking p99 above 2 s"},
+                "startsAt": "2026-12-07T10:00:00Z",
+                "fingerprint": "0123456789abcdef",
+            }
+        ],
+    }
+    (event,) = webhook_alerts(notification, SeverityRule(), utcnow()).events
+    open_breaker(inventory)
+    dispatch(inproc, **event.as_kwargs())
+    assert incident_row(db, "am:0123456789abcdef").inhibited_by == "dependency:inventory"
+    assert owed(db, "am:0123456789abcdef") == []
+    close_breaker(inventory)
+    dispatch(inproc, **event.as_kwargs())  # Alertmanager's next re-send
+    assert incident_row(db, "am:0123456789abcdef").inhibited_by is None
+    assert owed(db, "am:0123456789abcdef") == [("email", "firing"), ("webhook", "firing")]

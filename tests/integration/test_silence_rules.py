@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from relops import names
+from relops.alerting.alertmanager_webhook import SeverityRule, webhook_alerts
 from relops.application.active_silences import ActiveSilences
 from relops.application.audit import Actor
 from relops.application.silences import add_silence, expire
@@ -280,3 +281,26 @@ def test_a_process_that_has_not_seen_a_new_silence_yet_does_not_page_again(inpro
     with db.connect() as conn:
         events = conn.execute(text("SELECT silenced_by FROM ops_alert_events ORDER BY id")).scalars().all()
     assert events[0] is None and events[1] == events[2] is not None
+
+
+def test_a_silence_on_a_prometheus_label_mutes_alertmanager_alerts(inproc, db, webhook_sink):
+    """alertname is a label Alertmanager's alerts carry ([intake] alertmanager_labels): a silence may
+    match it, and mutes the alerts the intake takes from an Alertmanager webhook."""
+    silence_id = silence(inproc, "alertname=DiskFull")
+    check_silences(inproc)
+    webhook_sink.clear()
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {"alertname": name, "severity": "warning", "instance": "db-1"},
+            "annotations": {"summary": f"{name} on db-1"},
+            "startsAt": "2026-12-07T10:00:00Z",
+            "fingerprint": fingerprint,
+        }
+        for name, fingerprint in (("DiskFull", "00000000000000d1"), ("LoadHigh", "00000000000000d2"))
+    ]
+    for event in webhook_alerts({"version": "4", "alerts": alerts}, SeverityRule(), utcnow()).events:
+        dispatch(inproc, **event.as_kwargs())
+    assert texts(webhook_sink) == ["🟠 WARNING: LoadHigh on db-1"]
+    muted = scalar(db, "SELECT silenced_by FROM ops_incidents WHERE fingerprint = 'am:00000000000000d1'")
+    assert muted == f"silence:{silence_id}"

@@ -16,7 +16,6 @@ deployment's volume does; alerts live in memory only, which is what relops' re-s
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,13 +30,11 @@ from relops.localdev.sink import SinkRequest
 from relops.matchers import parse_matcher
 from relops.timeutil import utcnow
 from tests.debian_packages import INSTALL_TIMEOUT_S, ensure_commands
-from tests.support.celery_process import poll_until
+from tests.support.server_process import ServerProcess
 from tests.web_support import free_port
 
 PACKAGES = ("prometheus-alertmanager",)
 HOST = "127.0.0.1"
-START_DEADLINE_S = 30.0
-STOP_DEADLINE_S = 15.0
 #: The route the tests run (and docs/guides/alertmanager.md shows): one group per relops incident,
 #: sent a second after its first alert, changes a second after that, repeated hourly.
 ROUTE_CONFIG = """\
@@ -62,7 +59,7 @@ def ensure_alertmanager(timeout_s: float = INSTALL_TIMEOUT_S) -> str:
 
 
 @dataclass
-class Alertmanager:
+class Alertmanager(ServerProcess):
     """One Alertmanager child process. ``url`` is its base URL, with ``route_prefix`` (the path an
     Alertmanager behind a proxy is reached under: here it stands for a secret in the URL)."""
 
@@ -70,6 +67,8 @@ class Alertmanager:
     root: Path
     webhook_url: str
     route_prefix: str = ""
+    #: The whole config file, when not ROUTE_CONFIG to ``webhook_url`` (the intake's tests write their own).
+    config_text: str | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     starts: int = 0
@@ -77,6 +76,11 @@ class Alertmanager:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}{self.route_prefix}"
+
+    @property
+    def target(self) -> str:
+        """host:port, as a Prometheus config names its Alertmanagers."""
+        return f"{HOST}:{self.port}"
 
     @property
     def storage(self) -> Path:
@@ -88,7 +92,8 @@ class Alertmanager:
 
     def write_config(self) -> Path:
         path = self.root / "alertmanager.yml"
-        path.write_text(ROUTE_CONFIG.format(webhook_url=self.webhook_url))
+        text = self.config_text if self.config_text is not None else ROUTE_CONFIG.format(webhook_url=self.webhook_url)
+        path.write_text(text)
         return path
 
     def start(self) -> None:
@@ -96,58 +101,24 @@ class Alertmanager:
         self.storage.mkdir(parents=True, exist_ok=True)
         config = self.write_config()
         external = f"http://{HOST}:{self.port}{self.route_prefix}"
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    self.binary,
-                    f"--config.file={config}",
-                    f"--storage.path={self.storage}",
-                    f"--web.listen-address={HOST}:{self.port}",
-                    f"--web.external-url={external}",
-                    "--cluster.listen-address=",
-                    "--log.level=debug",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
         self.starts += 1
-        poll_until(self._ready, START_DEADLINE_S, what=f"Alertmanager on port {self.port} ready")
-        if not self.alive():
-            raise RuntimeError(f"Alertmanager exited at start:\n{self.log_text()[-3000:]}")
-
-    def _ready(self) -> bool:
-        if not self.alive():
-            return True
-        try:
-            return requests.get(f"{self.url}/-/ready", timeout=1).ok
-        except requests.ConnectionError:
-            return False
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        """SIGTERM by its PID (it snapshots silences and the notification log on the way out); SIGKILL
-        if it lingers."""
-        if self.proc is None:
-            return
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_DEADLINE_S)
-        self.proc = None
+        self.launch(
+            [
+                self.binary,
+                f"--config.file={config}",
+                f"--storage.path={self.storage}",
+                f"--web.listen-address={HOST}:{self.port}",
+                f"--web.external-url={external}",
+                "--cluster.listen-address=",
+                "--log.level=debug",
+            ],
+            f"Alertmanager on port {self.port}",
+        )
 
     def restart(self) -> None:
         """Stop, then start again on the same port with the same storage."""
         self.stop()
         self.start()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     # API v2
 
@@ -197,10 +168,13 @@ def notifications(requests_seen: Sequence[SinkRequest]) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def running_alertmanager(root: Path, webhook_url: str, route_prefix: str = "") -> Iterator[Alertmanager]:
-    """An Alertmanager on a free port for the ``with`` block; stopped by its PID on leaving."""
+def running_alertmanager(
+    root: Path, webhook_url: str, route_prefix: str = "", *, config_text: str | None = None
+) -> Iterator[Alertmanager]:
+    """An Alertmanager on a free port for the ``with`` block; stopped by its PID on leaving.
+    ``config_text``: a whole config file of the test's own instead of ROUTE_CONFIG."""
     root.mkdir(parents=True, exist_ok=True)
-    manager = Alertmanager(ensure_alertmanager(), root, webhook_url, route_prefix)
+    manager = Alertmanager(ensure_alertmanager(), root, webhook_url, route_prefix, config_text)
     try:
         manager.start()
         yield manager

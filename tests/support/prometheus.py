@@ -1,0 +1,159 @@
+"""A real Prometheus for tests, and the exporter it scrapes: Debian's ``prometheus`` (installed with
+apt-get when missing, as the browser tests install Chromium), started on a free loopback port with a
+config and a rule file written here, its alerts sent to one Alertmanager, and stopped by its PID.
+
+    with GaugeExporter("checkout_errors_ratio", 0.2) as exporter, running_prometheus(
+        tmp_path, exporter.target, RULES, alertmanager=am.target
+    ) as prom:
+        prom.alerts()                   # GET /api/v1/alerts: the rules' pending and firing alerts
+        exporter.value = 0.0            # the next scrape sees it recover
+
+Scrapes and rule evaluations run every second, so an alert with ``for: 0s`` fires within about two
+seconds of the exporter's change and resolves as quickly; Prometheus sends a resolved alert to
+Alertmanager at once, and re-sends firing ones every ``--rules.alert.resend-delay`` (1 s here).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.debian_packages import INSTALL_TIMEOUT_S, ensure_commands
+from tests.support.server_process import ServerProcess
+from tests.web_support import free_port
+
+PACKAGES = ("prometheus",)
+HOST = "127.0.0.1"
+CONFIG = """\
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - {rules}
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['{alertmanager}']
+scrape_configs:
+  - job_name: exporter
+    static_configs:
+      - targets: ['{target}']
+"""
+
+
+def ensure_prometheus(timeout_s: float = INSTALL_TIMEOUT_S) -> str:
+    """The path of Debian's Prometheus; ``apt-get install``s it first when missing."""
+    (path,) = ensure_commands((("prometheus",),), PACKAGES, timeout_s)
+    return path
+
+
+class GaugeExporter:
+    """A tiny exporter the test controls: ``GET /metrics`` serves one gauge at ``value``."""
+
+    def __init__(self, name: str, value: float) -> None:
+        self.name = name
+        self.value = value
+        self.scrapes = 0
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                exporter.scrapes += 1
+                body = f"# TYPE {exporter.name} gauge\n{exporter.name} {exporter.value}\n".encode()
+                self.send_response(200 if self.path == "/metrics" else 404)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # a scrape a second would flood the test's output
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gauge-exporter", daemon=True)
+
+    @property
+    def target(self) -> str:
+        return f"{HOST}:{self._server.server_address[1]}"
+
+    def __enter__(self) -> GaugeExporter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@dataclass
+class Prometheus(ServerProcess):
+    """One Prometheus child process scraping ``target`` and evaluating ``rules`` (a rule file's YAML)."""
+
+    binary: str
+    root: Path
+    target: str
+    rules: str
+    alertmanager: str
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "prometheus.log"
+
+    def write_config(self) -> Path:
+        rules = self.root / "rules.yml"
+        rules.write_text(self.rules)
+        path = self.root / "prometheus.yml"
+        path.write_text(CONFIG.format(rules=rules, alertmanager=self.alertmanager, target=self.target))
+        return path
+
+    def start(self) -> None:
+        """Start on ``port`` and wait until it answers /-/ready."""
+        config = self.write_config()
+        storage = self.root / "data"
+        storage.mkdir(parents=True, exist_ok=True)
+        self.launch(
+            [
+                self.binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={storage}",
+                f"--web.listen-address={HOST}:{self.port}",
+                "--rules.alert.resend-delay=1s",
+                "--log.level=info",
+            ],
+            f"Prometheus on port {self.port}",
+        )
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """GET /api/v1/alerts: every pending and firing alert of its rules."""
+        response = requests.get(f"{self.url}/api/v1/alerts", timeout=5)
+        response.raise_for_status()
+        return list(response.json()["data"]["alerts"])
+
+
+@contextmanager
+def running_prometheus(root: Path, target: str, rules: str, *, alertmanager: str) -> Iterator[Prometheus]:
+    """A Prometheus on a free port for the ``with`` block, scraping ``target`` (host:port), evaluating
+    ``rules`` and sending its alerts to ``alertmanager`` (host:port); stopped by its PID on leaving."""
+    root.mkdir(parents=True, exist_ok=True)
+    prometheus = Prometheus(ensure_prometheus(), root, target, rules, alertmanager)
+    try:
+        prometheus.start()
+        yield prometheus
+    finally:
+        prometheus.stop()
