@@ -30,6 +30,7 @@ from typing import Final
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 from relops.config import FlowConfig, RelopsConfig
 from relops.metrics.facts import Facts
@@ -107,8 +108,6 @@ def sloth_families(config: RelopsConfig, facts: Facts, *, version: str) -> list[
     remaining = GaugeMetricFamily(PERIOD_BUDGET_REMAINING, "1 - the period burn rate: the error budget left.")
     info = InfoMetricFamily(INFO_FAMILY, "The SLO and what made its series (Sloth's sloth_slo_info).")
     sli: dict[str, GaugeMetricFamily] = {}
-    rules = sorted(config.evaluation.windows, key=lambda rule: rule.window_s)
-    shortest = rules[0].name
 
     def sli_family(window: str) -> GaugeMetricFamily:
         family = sli.get(window)
@@ -118,42 +117,54 @@ def sloth_families(config: RelopsConfig, facts: Facts, *, version: str) -> list[
             )
         return family
 
+    # Each window's name as Prometheus writes its length, and its family, once for every flow; two
+    # windows of one length (1h and 60m) are one Sloth window.
+    rules = sorted(config.evaluation.windows, key=lambda rule: rule.window_s)
+    shortest = rules[0].name
+    windows: dict[str, str] = {}
+    for rule in rules:
+        windows.setdefault(prometheus_duration(rule.window_s), rule.name)
+    periods: dict[int, str] = {}
+    objectives: dict[Decimal, str] = {}
     for flow in config.flows:
         labels = sloth_labels(config, flow)
         # Sloth's arithmetic: the objective over 100 in float64, and 1 - that.
         objective_ratio = float(flow.objective_percent) / 100
         allowance = 1 - objective_ratio
-        objective.add_sample(OBJECTIVE, labels, objective_ratio)
-        budget.add_sample(ERROR_BUDGET, labels, allowance)
-        period.add_sample(TIME_PERIOD_DAYS, labels, float(flow.period_days))
-        info.add_sample(
-            INFO_FAMILY + "_info",
-            {
-                **labels,
-                "sloth_version": version,
-                "sloth_mode": MODE,
-                "sloth_spec": SPEC,
-                "sloth_objective": go_float(flow.objective_percent),
-            },
-            1.0,
-        )
+        objective.samples.append(Sample(OBJECTIVE, labels, objective_ratio))
+        budget.samples.append(Sample(ERROR_BUDGET, labels, allowance))
+        period.samples.append(Sample(TIME_PERIOD_DAYS, labels, float(flow.period_days)))
+        written = objectives.get(flow.objective_percent)
+        if written is None:
+            written = objectives[flow.objective_percent] = go_float(flow.objective_percent)
+        described = {
+            **labels,
+            "sloth_version": version,
+            "sloth_mode": MODE,
+            "sloth_spec": SPEC,
+            "sloth_objective": written,
+        }
+        info.samples.append(Sample(INFO_FAMILY + "_info", described, 1.0))
         snap = facts.flows.get(flow.name)
         if snap is None:
             continue
-        seen: set[str] = set()
-        for rule in rules:
-            window = prometheus_duration(rule.window_s)
-            counts = snap.windows.get(rule.name)
+        for window, rule_name in windows.items():
+            counts = snap.windows.get(rule_name)
             ratio = _ratio(counts.errors, counts.events) if counts is not None else math.nan
-            if rule.name == shortest:
-                current.add_sample(CURRENT_BURN_RATE, labels, ratio / allowance)
-            if window not in seen:  # two windows of one length (1h and 60m) are one Sloth window
-                seen.add(window)
-                sli_family(window).add_sample(SLI_ERROR_PREFIX + window, {**labels, WINDOW_LABEL: window}, ratio)
+            sli_family(window).samples.append(
+                Sample(SLI_ERROR_PREFIX + window, {**labels, WINDOW_LABEL: window}, ratio)
+            )
+        first = snap.windows.get(shortest)
+        current_ratio = _ratio(first.errors, first.events) if first is not None else math.nan
+        current.samples.append(Sample(CURRENT_BURN_RATE, labels, current_ratio / allowance))
         period_ratio = _ratio(snap.period_errors, snap.period_events)
-        window = prometheus_duration(flow.period_s)
-        if window not in seen:
-            sli_family(window).add_sample(SLI_ERROR_PREFIX + window, {**labels, WINDOW_LABEL: window}, period_ratio)
-        period_burn.add_sample(PERIOD_BURN_RATE, labels, period_ratio / allowance)
-        remaining.add_sample(PERIOD_BUDGET_REMAINING, labels, 1 - period_ratio / allowance)
+        window = periods.get(flow.period_s)
+        if window is None:
+            window = periods[flow.period_s] = prometheus_duration(flow.period_s)
+        if window not in windows:
+            sli_family(window).samples.append(
+                Sample(SLI_ERROR_PREFIX + window, {**labels, WINDOW_LABEL: window}, period_ratio)
+            )
+        period_burn.samples.append(Sample(PERIOD_BURN_RATE, labels, period_ratio / allowance))
+        remaining.samples.append(Sample(PERIOD_BUDGET_REMAINING, labels, 1 - period_ratio / allowance))
     return [objective, budget, period, current, period_burn, remaining, info, *sli.values()]

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from relops.application.metrics import metric_families
 from relops.config import RelopsConfig, parse_config
-from relops.metrics.exposition import encoder_for
+from relops.metrics.exposition import writer_for
 from relops.metrics.facts import Facts, FlowFacts, IncidentCount, IntakeTotal, JobFacts, WindowFacts
 from relops.metrics.sloth import go_float, prometheus_duration, sloth_labels
 
@@ -46,7 +46,6 @@ def facts() -> Facts:
         severity="critical",
         budget_remaining=0.25,
         budget_remaining_uncorrected=0.1,
-        time_to_exhaustion_s=3600,
         period_events=100_000,
         period_errors=75,
         windows={"1h": WindowFacts(1000, 20, 20.0), "6h": WindowFacts(6000, 30, 5.0)},
@@ -56,12 +55,11 @@ def facts() -> Facts:
         severity="ok",
         budget_remaining=0.9,
         budget_remaining_uncorrected=None,
-        time_to_exhaustion_s=None,
         period_events=5000,
         period_errors=5,
         windows={"1h": WindowFacts(100, 0, 0.0)},
     )
-    odd = FlowFacts(AT, "warning", 0.5, None, None, 10, 1, {"24h": WindowFacts(10, 1, 20.0)})
+    odd = FlowFacts(AT, "warning", 0.5, None, 10, 1, {"24h": WindowFacts(10, 1, 20.0)})
     return Facts(
         flows={"checkout": checkout, "search": search, ODD: odd},
         jobs=[JobFacts("nightly", "failing", AT - timedelta(hours=1), AT - timedelta(days=1), 42.5, 3, AT)],
@@ -188,14 +186,9 @@ def test_every_name_is_relops_and_every_type_is_declared():
 
 
 def test_openmetrics_when_asked_and_it_parses():
-    encoder, content_type = encoder_for("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
+    write, content_type = writer_for("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
     assert content_type.startswith(CONTENT_TYPE_LATEST.split(";")[0])
-
-    class Collector:
-        def collect(self):
-            return metric_families(config(True), facts(), ["webhook"])
-
-    text = encoder(Collector()).decode()
+    text = write(metric_families(config(True), facts(), ["webhook"])).decode()
     assert text.endswith("# EOF\n")
     families = {family.name: family for family in parse_openmetrics(text)}
     assert families["relops_flow_burn_rate_ratio"].unit == "ratio"
@@ -210,7 +203,7 @@ def test_openmetrics_when_asked_and_it_parses():
     assert families["relops_flow"].type == "info"
     assert families["sloth_slo"].type == "info"
     # The classic format otherwise (what curl gets).
-    assert encoder_for("")[1].startswith("text/plain; version=0.0.4")
+    assert writer_for("")[1].startswith("text/plain; version=0.0.4")
 
 
 def test_no_sloth_series_unless_the_config_asks():

@@ -31,7 +31,7 @@ def test_every_series_is_documented_and_every_documented_series_exists():
     config = parse_config({"flows": [{"name": "a", "objective_percent": 99}]}, "t.toml")
     exposed = set()
     now = utcnow()
-    facts = Facts(flows={"a": FlowFacts(now, "ok", 1.0, None, None, 1, 0, {})}, last_tick_at=now)
+    facts = Facts(flows={"a": FlowFacts(now, "ok", 1.0, None, 1, 0, {})}, last_tick_at=now)
     for family in metric_families(config, facts, ["webhook"]):
         suffix = {"counter": "_total", "info": "_info"}.get(family.type, "")
         exposed.add(family.name + suffix)

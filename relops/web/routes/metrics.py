@@ -1,7 +1,8 @@
 """GET /metrics: relops' state for Prometheus, read at scrape time (relops.application.metrics).
 
 OpenMetrics when the scraper asks for it (Prometheus does, in its Accept header), the classic text
-format otherwise: prometheus_client's own content negotiation (relops.metrics.exposition). The access
+format otherwise: prometheus_client's own content negotiation, relops' writers of its families
+(relops.metrics.exposition: the same bytes, several times faster). The access
 middleware has checked the metrics key before this runs (relops.web.access).
 """
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from relops.application.metrics import ScrapeCollector
-from relops.metrics.exposition import encoder_for
+from relops.metrics.exposition import writer_for
 from relops.web.deps import Wired
 
 router = APIRouter()
@@ -33,8 +34,8 @@ def metrics(request: Request, deps: Wired) -> Response:
         clock=deps.now,
         scraper=getattr(request.state, "scraper", None),
     )
-    encoder, content_type = encoder_for(request.headers.get("accept", ""))
-    body = encoder(collector)
+    write, content_type = writer_for(request.headers.get("accept", ""))
+    body = write(collector.collect())
     headers = {}
     if "gzip" in request.headers.get("accept-encoding", ""):
         body = gzip.compress(body, compresslevel=GZIP_LEVEL)
