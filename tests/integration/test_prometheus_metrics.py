@@ -107,6 +107,22 @@ def prometheus(
         yield url
 
 
+#: The panels of Sloth's detail dashboard (grafana.com 14348) that docs/guides/prometheus.md lists,
+#: their queries with {slo} for its service and slo variables, and what each gives for the seeded
+#: flow: the SLI on relops' 1h window and on Sloth's default 5m (no such window: a flat 100 %), the
+#: current burn rate, the 30d budget left, and the alert stats that never fire (no ALERTS series).
+PANELS = (
+    ("1 - (max(slo:sli_error:ratio_rate1h{{slo}}) OR on() vector(0))", 1 - 40 / 2000),
+    ("1 - (max(slo:sli_error:ratio_rate5m{{slo}}) OR on() vector(0))", 1.0),
+    ("slo:objective:ratio{{slo}}", 0.999),
+    ("slo:current_burn_rate:ratio{{slo}} or on() vector(0)", (40 / 2000) / (1 - 0.999)),
+    ("slo:current_burn_rate:ratio{{slo}} > 0", (40 / 2000) / (1 - 0.999)),
+    ("slo:period_error_budget_remaining:ratio{{slo}} or on() vector(1)", 1 - (300 / 400_000) / (1 - 0.999)),
+    ('max(ALERTS{{slo}, sloth_severity="ticket"}) OR on() vector(0)', 0.0),
+    ('max(ALERTS{{slo}, sloth_severity="page"}) or on() vector(0)', 0.0),
+)
+
+
 def seed(db: Engine, client: redis.Redis) -> dict[str, Any]:
     """One flow's evaluation, a job with runs, an incident, a silence, the outbox, the intake's totals
     and a breaker: the numbers the test then reads back through Prometheus."""
@@ -270,11 +286,31 @@ def test_prometheus_scrapes_relops_and_flower_and_gets_the_values(
         1 - (300 / 400_000) / 0.001, rel=1e-9
     )
     assert one_value(prometheus, f'sloth_slo_info{{{sloth},sloth_id="shop-checkout",sloth_objective="99.9"}}') == 1
-    # The variables of Sloth's detail dashboard find the flows.
-    response = requests.get(
-        prometheus + "/api/v1/label/sloth_service/values", params={"match[]": "slo:objective:ratio"}, timeout=10
-    )
-    assert response.json()["data"] == ["shop"]
+
+    # The variables of Sloth's detail dashboard (grafana.com 14348) find the flows, and its panels'
+    # queries answer as docs/guides/prometheus.md says.
+    def label_values(label: str, match: str) -> list[str]:
+        response = requests.get(prometheus + f"/api/v1/label/{label}/values", params={"match[]": match}, timeout=10)
+        return response.json()["data"]
+
+    assert label_values("sloth_service", "slo:objective:ratio") == ["shop"]
+    assert "checkout" in label_values("sloth_slo", 'slo:objective:ratio{sloth_service="shop"}')
+    panel = 'sloth_service="shop", sloth_slo="checkout"'
+    for promql, expected in PANELS:
+        found = query(prometheus, promql.replace("{slo}", panel))
+        assert [float(sample["value"][1]) for sample in found] == pytest.approx([expected], rel=1e-9), promql
+    assert any(s["metric"]["sloth_id"] == "shop-checkout" for s in query(prometheus, "slo:current_burn_rate:ratio > 1"))
+    # Sloth's UI: its SLOs, their windows (from the metric names), periods, burn rates, budgets.
+    assert "shop-checkout" in {s["metric"]["sloth_id"] for s in query(prometheus, 'sloth_slo_info{sloth_id!=""}')}
+    windows = query(prometheus, 'count({__name__=~"^slo:sli_error:ratio_rate.*"}) by (__name__, sloth_id)')
+    assert {s["metric"]["__name__"] for s in windows if s["metric"]["sloth_id"] == "shop-checkout"} == {
+        f"slo:sli_error:ratio_rate{window}" for window in ("1h", "6h", "1d", "30d")
+    }
+    for promql in (
+        'max(slo:time_period:days{sloth_id!=""}) by (sloth_id)',
+        'slo:period_error_budget_remaining:ratio{sloth_id!=""}',
+    ):
+        assert "shop-checkout" in {s["metric"]["sloth_id"] for s in query(prometheus, promql)}, promql
 
     # Flower's own task metrics arrive, its basic auth sent.
     assert wait_for(
