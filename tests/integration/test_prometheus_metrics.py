@@ -16,13 +16,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 import requests
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from relops import redis_keys
+from relops.access.report_keys import hash_key
 from relops.cli import cli
 from relops.slo.retention import horizons
 from relops.store.retention import prune
@@ -424,3 +427,33 @@ def test_a_metrics_key_cannot_report_and_the_intake_counters_survive_retention(
         pruned = prune(conn, horizons(get_config(), utcnow()))
     assert pruned["ops_rejected_inputs"] >= 1
     assert exported() == before
+
+
+def test_the_dashboard_checks_one_key_at_a_time_and_never_reads_the_hashes(
+    database_url: str, metrics_key: tuple[str, str]
+) -> None:
+    """relops_web asks ops_metrics_key() about the hash it was given and learns nothing else; no
+    other role may ask at all."""
+    name, key = metrics_key
+    url = make_url(database_url)
+
+    def connect_as(role: str) -> psycopg.Connection:
+        return psycopg.connect(host=url.host, port=url.port, dbname=url.database, user=role, autocommit=True)
+
+    with connect_as("relops_web") as conn:
+        assert conn.execute("SELECT name, scopes FROM ops_metrics_key(%s)", (hash_key(key),)).fetchall() == [
+            (name, ["metrics"])
+        ]
+        assert conn.execute("SELECT name FROM ops_metrics_key(%s)", (hash_key(key + "x"),)).fetchall() == []
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT key_hash FROM ops_report_keys")
+    outsider = f"relops_outsider_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(
+        host=url.host, port=url.port, dbname=url.database, user=url.username, autocommit=True
+    ) as admin:
+        admin.execute(f"CREATE ROLE {outsider} LOGIN")
+        try:
+            with connect_as(outsider) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT name FROM ops_metrics_key(%s)", (hash_key(key),))
+        finally:
+            admin.execute(f"DROP ROLE {outsider}")
