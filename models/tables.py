@@ -442,14 +442,15 @@ class SloCorrection(Base):
 
 
 class ReportKey(Base):
-    """A report-only key for the HTTP intake; only a hash of the key is kept."""
+    """A report-only key for the HTTP intake, or a metrics key for Prometheus; only a hash of the
+    key is kept."""
 
     __tablename__ = "ops_report_keys"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     key_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
-    #: Subset of {outcomes, cron, alerts}.
+    #: Subset of {outcomes, cron, alerts}, or exactly {metrics} (reads the dashboard's /metrics, nothing else).
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
     #: NULL: any flow (jobs: any job); otherwise only these.
     flows: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
@@ -460,3 +461,29 @@ class ReportKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     #: Set by `relops keys revoke`: the key stops working within a second.
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "scopes <@ ARRAY['outcomes', 'cron', 'alerts']::text[] OR scopes = ARRAY['metrics']::text[]",
+            name="ck_ops_report_keys_scopes",
+        ),
+        CheckConstraint("rate_per_s > 0 AND burst >= 1", name="ck_ops_report_keys_rate"),
+    )
+
+
+class IntakeTotal(Base):
+    """The intake's requests per endpoint and answer status since the table was made: added to every
+    second by each intake, never pruned, so the counters read from it only go up."""
+
+    __tablename__ = "ops_intake_totals"
+
+    #: outcomes, cron (key in the Authorization header), ping (key in the URL), other (no endpoint)
+    endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
+    #: The HTTP status answered (202 accepted; 4xx and 5xx refused).
+    status: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: When this (endpoint, status) was first counted: the counter's creation time.
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (CheckConstraint("requests >= 0", name="ck_ops_intake_totals_requests"),)

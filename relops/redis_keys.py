@@ -47,6 +47,12 @@ def login_failures(scope: str, value: str) -> str:
     return f"{PREFIX}login-failures:{scope}:{value}"
 
 
+def metrics_scrapes() -> str:
+    """Hash {metrics key name: scrapes}: how often each metrics key read /metrics (a counter per key
+    instead of an audit row per scrape)."""
+    return f"{PREFIX}metrics:scrapes"
+
+
 def breaker(dependency: str) -> tuple[str, str, str]:
     """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker; the
     client (relops_client.breakers) defines them, since services guard calls too."""

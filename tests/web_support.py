@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import run_cli, wait_for
+from tests.support.servers import free_port, stop_process
 
 RELOPS = str(Path(sys.executable).parent / "relops")
 
@@ -44,12 +44,6 @@ def sign_in(web: str, name: str, token: str, **headers: str) -> requests.Session
     return session
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running_server(command: str, env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     """``relops <command> --port P`` (web or intake) on a free port with ``env``: its base URL and the
@@ -76,12 +70,7 @@ def running_server(command: str, env: Mapping[str, str], log_path: Path) -> Iter
         assert process.poll() is None, f"relops {command} exited at start"
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_process(process)
         log.close()
 
 

@@ -1,4 +1,5 @@
-"""``relops keys add|list|revoke``: report-only keys for the HTTP intake.
+"""``relops keys add|list|revoke``: report-only keys for the HTTP intake, and metrics keys for
+Prometheus (``--scope metrics``: reads the dashboard's /metrics and nothing else).
 
 Like users, keys are written by an owner (RELOPS_ADMIN_DATABASE_URL) and every change is audited.
 A key is printed once; only its hash is stored.
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from relops.access.report_keys import DEFAULT_BURST, DEFAULT_RATE_PER_S, SCOPES, parse_scopes
+from relops.access.report_keys import DEFAULT_BURST, DEFAULT_RATE_PER_S, METRICS_SCOPE, SCOPES, parse_scopes
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -37,12 +38,18 @@ def _names(text: str | None, known: set[str], kind: str) -> list[str] | None:
 
 @click.group()
 def keys() -> None:
-    """Report-only keys for the HTTP intake (relops intake)."""
+    """Report-only keys for the HTTP intake (relops intake), and metrics keys for Prometheus."""
 
 
 @keys.command("add")
 @click.argument("name")
-@click.option("--scope", "scope_text", required=True, help=f"Comma-separated: {', '.join(SCOPES)}.")
+@click.option(
+    "--scope",
+    "scope_text",
+    required=True,
+    help=f"Comma-separated: {', '.join(SCOPES)}. {METRICS_SCOPE} stands alone: a key that reads the dashboard's "
+    "/metrics (for Prometheus) and nothing else.",
+)
 @click.option("--flows", default=None, help="Only these flows (comma-separated); default every flow.")
 @click.option("--jobs", default=None, help="Only these jobs (comma-separated); default every job.")
 @click.option(
@@ -60,7 +67,7 @@ def keys() -> None:
     help="Requests a quiet key may send at once.",
 )
 def add(name: str, scope_text: str, flows: str | None, jobs: str | None, rate: float, burst: int) -> None:
-    """Create a report key and print it once (only a hash is stored)."""
+    """Create a report key (or a metrics key) and print it once (only a hash is stored)."""
     from relops.access.report_keys import hash_key, new_key
     from relops.application.audit import cli_actor
     from relops.store.report_keys import add_key, key_row
@@ -70,6 +77,9 @@ def add(name: str, scope_text: str, flows: str | None, jobs: str | None, rate: f
         scopes = parse_scopes(scope_text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
+    if METRICS_SCOPE in scopes and (flows is not None or jobs is not None):
+        # /metrics shows every flow and job: a narrowed metrics key would promise what it cannot keep.
+        raise click.BadParameter("a metrics key reads every flow and job: --flows and --jobs are for report keys")
     config = get_config()
     flow_names = _names(flows, set(config.flows_by_name), "flow")
     job_names = _names(jobs, set(config.jobs_by_name), "job")

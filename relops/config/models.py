@@ -532,6 +532,24 @@ class IntakeConfig(_Strict):
         return self
 
 
+class MetricsConfig(_Strict):
+    """What the dashboard's `GET /metrics` exposes to Prometheus ([metrics])."""
+
+    sloth_compatible: bool = Field(
+        False,
+        description="Also expose, for every flow, the series Sloth's recording rules make "
+        "(`slo:sli_error:ratio_rate<window>`, `slo:objective:ratio`, `slo:error_budget:ratio`, "
+        "`slo:time_period:days`, `slo:current_burn_rate:ratio`, `slo:period_burn_rate:ratio`, "
+        "`slo:period_error_budget_remaining:ratio`, `sloth_slo_info`), with Sloth's labels, so dashboards "
+        "made for Sloth read relops' flows. About 8 series per flow more, plus one per window.",
+    )
+    sloth_service: Name = Field(
+        "relops",
+        description="The `sloth_service` of a flow that has no `service` label (a flow's `service` label wins); "
+        "its `sloth_id` is `<sloth_service>-<flow>`, as Sloth names an SLO.",
+    )
+
+
 def _breaker_keys() -> dict[str, Any]:
     """[breakers.NAME]'s settings: the client's BreakerSettings fields with their types, defaults and bounds."""
     return {
@@ -645,6 +663,7 @@ class RelopsConfig(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     cron: CronConfig = CronConfig()
     intake: IntakeConfig = IntakeConfig()
+    metrics: MetricsConfig = MetricsConfig()
     breakers: dict[Name, BreakerSettings] = Field(default_factory=dict)
     flows: tuple[FlowConfig, ...] = Field((), strict=False)
     jobs: tuple[JobConfig, ...] = Field((), strict=False)

@@ -51,6 +51,7 @@ _GUIDES: Mapping[str, str] = {
     "alerts": "[Alert events](../guides/integrate.md#alert-events)",
     "cron": "[Cron-run events](../guides/integrate.md#cron-run-events)",
     "intake": "[the intake](../guides/integrate.md#over-http-from-any-language-the-intake)",
+    "metrics": "[With Prometheus](../guides/prometheus.md)",
     "breakers.NAME": "[Dependency circuit breakers](../guides/integrate.md#dependency-circuit-breakers)",
     "flows": "[How flows are evaluated](../guides/scale.md#how-flows-are-evaluated), and "
     "[SLO corrections](../guides/operate.md#slo-corrections-planned-downtime-is-not-charged-to-the-budget)",

@@ -18,6 +18,9 @@ A refusal costs little whoever sends it: refusals are tallied (relops.intake.rej
 address refused too often gets bare 429s (relops.intake.address_buckets), and a refused request's
 body is read and dropped up to a bound, so a client that sends all of its body before reading (as
 Python's urllib does) sees the answer rather than a connection reset.
+
+Every answer, accepted or refused, is counted per endpoint and status (relops.intake.request_totals)
+into totals that only go up, which the dashboard's /metrics exports.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from relops.access.report_keys import ReportKey, Scope, refusal
 from relops.alerting.alertmanager_webhook import SeverityRule
 from relops.config import RelopsConfig
 from relops.errors import Rejection, excerpt
+from relops.intake import request_totals
 from relops.intake.address_buckets import AddressBuckets
 from relops.intake.group import Answer, Report, ReportGroups
 from relops.intake.key_cache import KeyCache, KeysUnavailable
@@ -85,6 +89,21 @@ DISCARD_MAX_BYTES = 8 * 1_048_576
 DISCARD_MAX_S = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a request came: the task its rejection rows name, and its request totals' label."""
+
+    task: str
+    label: str
+
+
+OUTCOMES = Endpoint(TASK_OUTCOMES, request_totals.OUTCOMES)
+CRON = Endpoint(TASK_CRON, request_totals.CRON)
+PING = Endpoint(TASK_CRON, request_totals.PING)
+ALERTMANAGER = Endpoint(TASK_ALERTMANAGER, request_totals.ALERTMANAGER)
+OTHER = Endpoint(TASK_OTHER, request_totals.OTHER)
+
+
 @dataclass
 class IntakeDeps:
     """What the app runs with; ``relops intake`` builds them from the settings, tests from theirs."""
@@ -121,9 +140,9 @@ class Intake:
             batch = outcome_batch(body, self.parts.config, self.parts.now(), check_flows=check_flows)
             reference = batch.batch_id
         except Refused as refused:
-            return await self._refuse(request, TASK_OUTCOMES, reference, key, refused)
+            return await self._refuse(request, OUTCOMES, reference, key, refused)
         kwargs = {"batch_id": batch.batch_id, "counts": batch.counts}
-        return await self._submit(Report(key, names.TASK_RECORD_FLOW_OUTCOMES, kwargs), TASK_OUTCOMES, reference)
+        return await self._submit(Report(key, names.TASK_RECORD_FLOW_OUTCOMES, kwargs), OUTCOMES, reference)
 
     async def alertmanager(self, request: Request) -> Response:
         """An Alertmanager webhook notification: its good alerts to the alert router, its bad ones
@@ -136,13 +155,13 @@ class Intake:
             body = await _bounded_body(request, self.parts.config.intake.max_alertmanager_body_bytes)
             found = alertmanager_alerts(body, self.severity_rule, self.parts.now())
         except Refused as refused:
-            return await self._refuse(request, TASK_ALERTMANAGER, None, key, refused)
+            return await self._refuse(request, ALERTMANAGER, None, key, refused)
         reference = found.group_key or None
         events = [event.as_kwargs() for event in found.events]
         report = Report(key, names.TASK_DISPATCH_ALERT, {"events": events})
         answer = await self.parts.groups.submit(report)
         if answer.status != 200:
-            return await self._answered(answer, report, TASK_ALERTMANAGER, reference)
+            return await self._answered(answer, report, ALERTMANAGER, reference)
         # Recorded once the notification is taken: a 429 or 503 is sent again, bad alerts and all.
         if found.rejections:
             self.parts.rejections.items_refused(TASK_ALERTMANAGER, key.name, reference, found.rejections)
@@ -157,13 +176,14 @@ class Intake:
             log_event(
                 logger, logging.WARNING, "intake.alerts_truncated", key=key.name, truncated=found.truncated_alerts
             )
+        self.parts.rejections.totals.count(ALERTMANAGER.label, 200)
         return _answer(Answer(200, body_out))
 
     async def cron(self, request: Request) -> Response:
-        return await self._ping(request, self._bearer)
+        return await self._ping(request, self._bearer, CRON)
 
     async def ping(self, request: Request) -> Response:
-        return await self._ping(request, self._path_key)
+        return await self._ping(request, self._path_key, PING)
 
     async def healthz(self, request: Request) -> Response:
         if not self.parts.keys.loaded:
@@ -172,7 +192,9 @@ class Intake:
 
     # ------------------------------------------------------------------ the steps
 
-    async def _ping(self, request: Request, authenticate: Callable[[Request], ReportKey]) -> Response:
+    async def _ping(
+        self, request: Request, authenticate: Callable[[Request], ReportKey], endpoint: Endpoint
+    ) -> Response:
         job = request.path_params["job"]
         key: ReportKey | None = None
         try:
@@ -197,19 +219,20 @@ class Intake:
                 result_max_bytes=config.cron.result_max_bytes,
             )
         except Refused as refused:
-            return await self._refuse(request, TASK_CRON, job, key, refused)
+            return await self._refuse(request, endpoint, job, key, refused)
         event["run_id"] = fields.run_id
-        return await self._submit(Report(key, names.TASK_CRON_RUN, event), TASK_CRON, job)
+        return await self._submit(Report(key, names.TASK_CRON_RUN, event), endpoint, job)
 
-    async def _submit(self, report: Report, task: str, reference: str | None) -> Response:
-        return await self._answered(await self.parts.groups.submit(report), report, task, reference)
+    async def _submit(self, report: Report, endpoint: Endpoint, reference: str | None) -> Response:
+        return await self._answered(await self.parts.groups.submit(report), report, endpoint, reference)
 
-    async def _answered(self, answer: Answer, report: Report, task: str, reference: str | None) -> Response:
+    async def _answered(self, answer: Answer, report: Report, endpoint: Endpoint, reference: str | None) -> Response:
+        self.parts.rejections.totals.count(endpoint.label, answer.status)
         if answer.status == 429:
             self.parts.rejections.rate_limited(report.key.name)
         elif answer.status >= 300:
             rejection = Rejection(None, str(answer.body.get("field", "-")), str(answer.body.get("error")), "")
-            self.parts.rejections.refused(task, answer.status, report.key.name, reference, rejection)
+            self.parts.rejections.refused(endpoint.task, answer.status, report.key.name, reference, rejection)
         return _answer(answer)
 
     async def unrouted(self, request: Request, exc: Exception) -> Response:
@@ -219,7 +242,7 @@ class Intake:
             refused = Refused(405, "method", f"{request.method[:10]} is not allowed here")
         else:
             refused = Refused(404, "path", "no intake endpoint here (see /api/v1/outcomes, /api/v1/cron/{job})")
-        response = await self._refuse(request, TASK_OTHER, None, None, refused)
+        response = await self._refuse(request, OTHER, None, None, refused)
         allow = getattr(exc, "headers", None) or {}
         if "Allow" in allow and response.status_code == 405:
             response.headers["Allow"] = allow["Allow"]
@@ -251,7 +274,7 @@ class Intake:
             raise Refused(403, "key", reason)
 
     async def _refuse(
-        self, request: Request, task: str, reference: str | None, key: ReportKey | None, refused: Refused
+        self, request: Request, endpoint: Endpoint, reference: str | None, key: ReportKey | None, refused: Refused
     ) -> Response:
         # The path is recorded redacted (a ping URL carries its key); the body and headers never are.
         shown = redact_request_target(request.url.path)
@@ -261,7 +284,12 @@ class Intake:
             address = request.client.host if request.client else "unknown"
             wait_s = self.parts.addresses.take(address, self.parts.monotonic())
         self.parts.rejections.refused(
-            task, refused.status, None if key is None else key.name, reference, rejection, throttled=wait_s is not None
+            endpoint.task,
+            refused.status,
+            None if key is None else key.name,
+            reference,
+            rejection,
+            throttled=wait_s is not None,
         )
         headers: dict[str, str] = {}
         if wait_s is not None:
@@ -276,6 +304,7 @@ class Intake:
             if refused.status == 503:
                 headers["Retry-After"] = str(KEYS_RETRY_AFTER_S)
             read_all = await _discard_body(request, DISCARD_MAX_BYTES)
+        self.parts.rejections.totals.count(endpoint.label, status)
         if not read_all:
             headers["Connection"] = "close"  # what is left of the body is not worth reading
         return JSONResponse(body, status_code=status, headers=headers or None)

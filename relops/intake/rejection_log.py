@@ -8,6 +8,10 @@ second: one row and one ``event=intake.rejected`` line per tally, with the count
 refusal's field, reason and excerpt. A lone refusal's row reads exactly as it always did. Refusals
 for a key's rate limit (429) are summed per key, one row per key per second. When PostgreSQL is
 down a second's rows are dropped, counted and logged in one line.
+
+The same thread, in the same transaction, adds the second's request totals (every answer, accepted
+or refused: relops.intake.request_totals) to ops_intake_totals; those are kept for the next second
+when the write fails, not dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from relops.errors import Rejection
+from relops.intake.request_totals import RequestTotals
+from relops.store.intake_totals import add_intake_totals
 from relops.store.rejections import record_rejection_rows
 
 logger = logging.getLogger(__name__)
@@ -51,9 +57,11 @@ Row = tuple[str, str | None, Rejection]
 
 
 class RejectionLog:
-    def __init__(self, engine: Engine, *, flush_s: float = 1.0) -> None:
+    def __init__(self, engine: Engine, *, flush_s: float = 1.0, totals: RequestTotals | None = None) -> None:
         self._engine = engine
         self.flush_s = flush_s
+        #: Every answer's (endpoint, status), written with the rejections.
+        self.totals = totals if totals is not None else RequestTotals()
         self._tallies: dict[tuple[int, str, str], _Tally] = {}
         self._rate_limited: Counter[str] = Counter()
         self._items: list[tuple[str, str, str | None, Rejection]] = []
@@ -122,12 +130,18 @@ class RejectionLog:
             reason = f"over its rate limit: {count} request(s) refused with 429"
             log_event(logger, logging.WARNING, "intake.rate_limited", key=name, refused=count)
             rows.append(("intake", name, Rejection(None, "key", reason, f"{count} requests")))
-        if not rows:
+        counts = self.totals.take()
+        if not rows and not counts:
             return
         try:
             with self._engine.begin() as conn:
-                record_rejection_rows(conn, rows)
+                if rows:
+                    record_rejection_rows(conn, rows)
+                add_intake_totals(conn, counts)
         except SQLAlchemyError as exc:
+            self.totals.give_back(counts)
+            if not rows:
+                return  # the totals go with the next second's write; a log line per second would flood
             self.dropped += len(rows)
             log_event(
                 logger,

@@ -1,4 +1,5 @@
-"""Report keys (ops_report_keys): added and revoked by an owner, read by the intake."""
+"""Report keys and metrics keys (ops_report_keys): added and revoked by an owner, read by the intake
+and, one hash at a time, by the dashboard (a scraper's key)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,11 @@ def live_keys(conn: Connection) -> dict[str, ReportKey]:
         )
         for row in rows
     }
+
+
+def scrape_key(conn: Connection, key_hash: str) -> tuple[str, frozenset[str]] | None:
+    """(name, scopes) of the live key with ``key_hash``, or None: the dashboard's check of a
+    scraper's key. It goes through ops_metrics_key(), which answers for one hash at a time, because
+    the dashboard's role may not read the keys' hashes (migrations 0011 and 0014)."""
+    row = conn.execute(text("SELECT name, scopes FROM ops_metrics_key(:hash)"), {"hash": key_hash}).first()
+    return None if row is None else (row.name, frozenset(row.scopes))

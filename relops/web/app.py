@@ -29,7 +29,7 @@ from relops.web.access import AccessControl, with_protection_headers
 from relops.web.body_limit import MAX_BODY_BYTES, BodyLimit
 from relops.web.deps import WebDeps
 from relops.web.responses import DATABASE_UNAVAILABLE, database_unavailable
-from relops.web.routes import api, auth, pages, public
+from relops.web.routes import api, auth, metrics, pages, public
 
 
 def create_app(deps: WebDeps) -> FastAPI:
@@ -50,6 +50,6 @@ def create_app(deps: WebDeps) -> FastAPI:
 
     for error in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error, on_database_unavailable)
-    for router in (public.router, api.router, pages.router, auth.router):
+    for router in (public.router, metrics.router, api.router, pages.router, auth.router):
         app.include_router(router)
     return app

@@ -18,8 +18,10 @@ from fastapi import Request
 from relops_client.logs import log_event
 from sqlalchemy import Engine
 
+from relops.access.report_keys import hash_key
 from relops.application.audit import Actor
 from relops.settings import Settings
+from relops.store.report_keys import scrape_key
 from relops.store.sessions import (
     create_session,
     delete_expired_sessions,
@@ -56,6 +58,15 @@ class Principal:
     @property
     def csrf(self) -> str:
         return csrf_token(self.session_id) if self.session_id else ""
+
+
+@dataclass(frozen=True)
+class Scraper:
+    """A live key presented to /metrics: its name and scopes (whether it may read is decided by
+    relops.access.report_keys.metrics_refusal)."""
+
+    name: str
+    scopes: frozenset[str]
 
 
 class AmbiguousCookie(Exception):
@@ -118,6 +129,17 @@ class Authenticator:
             if (now - live.last_used_at).total_seconds() >= TOUCH_EVERY_S:
                 touch_session(conn, live.session_id, now)
         return Principal(live.user, "web", session_id)
+
+    def scraper(self, request: Request) -> Scraper | None:
+        """The live key (metrics or report) the request's bearer credential is, or None. Only /metrics
+        asks: everywhere else a key is no user's token and is refused as such. Raises the database's
+        errors (the caller answers 503)."""
+        token = bearer_token(request)
+        if token is None or len(token) > MAX_CREDENTIAL_CHARS:
+            return None
+        with self.engine.connect() as conn:
+            found = scrape_key(conn, hash_key(token))
+        return None if found is None else Scraper(*found)
 
     def sign_in(self, name: str, token: str, client: str) -> Principal | None:
         """A new session for the user named ``name`` whose token is ``token``; None if they do not

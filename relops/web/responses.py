@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from relops_client.logs import log_event
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -73,3 +73,9 @@ def refusal(request: Request, status: int, detail: str, principal: Principal | N
         "csrf": principal.csrf if principal else "",
     }
     return TEMPLATES.TemplateResponse(request, "forbidden.html", context, status_code=403)
+
+
+def plain_refusal(status: int, detail: str) -> Response:
+    """401 or 403 for a scraper: plain text, which Prometheus shows as the target's error."""
+    headers = {"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else {}
+    return PlainTextResponse(detail + "\n", status_code=status, headers=headers)

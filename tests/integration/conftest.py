@@ -539,7 +539,7 @@ def clean_tables(
                 "TRUNCATE ops_flow_minutes, ops_flow_hours, ops_flow_days, ops_ingested_batches, ops_rejected_inputs, "
                 "ops_evaluation_ticks, ops_burn_rate_snapshots, ops_alert_events, ops_notifications, "
                 "ops_dead_letters, ops_incidents, ops_cron_executions, ops_cron_jobs, ops_silences, "
-                "ops_slo_corrections, ops_audit"
+                "ops_slo_corrections, ops_audit, ops_intake_totals"
             )
         )
     keys = list(client.scan_iter("relops:*"))

@@ -28,8 +28,8 @@ from sqlalchemy.engine import make_url
 from relops.localdev.sink import HttpSink, SinkResponse
 from relops.timeutil import floor_minute, iso_minute, utcnow
 from tests.integration.conftest import RESEND_KEY, WEBHOOK_SECRET_PATH, WORKER_DB_PASSWORD, wait_for
-from tests.support.celery_process import CeleryProcess
-from tests.web_support import free_port, new_user
+from tests.support.servers import running_flower
+from tests.web_support import new_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker", "channel_workers", "clean_tables")]
 
@@ -43,28 +43,8 @@ TIMEOUT_S = 10
 @pytest.fixture(scope="module")
 def flower(relops_env: dict[str, str], output_dir: Path, run_id: str) -> Iterator[str]:
     """A Flower process on a free port, as the Procfile runs it (basic auth), on this run's broker."""
-    port = free_port()
-    process = CeleryProcess(
-        ["flower", f"--port={port}", "--address=127.0.0.1", f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}"],
-        relops_env,
-        output_dir / f"flower-{run_id}.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if not process.alive():
-            return True
-        try:
-            return requests.get(url + "/healthcheck", timeout=1).ok
-        except requests.ConnectionError:
-            return False
-
-    try:
-        wait_for(up, timeout_s=60, what="flower answering")
-        assert process.alive(), f"flower exited at start:\n{process.log_text()[-3000:]}"
+    with running_flower(relops_env, output_dir / f"flower-{run_id}.log", f"{FLOWER_USER}:{FLOWER_PASSWORD}") as url:
         yield url
-    finally:
-        process.stop()
 
 
 def flower_tasks(flower: str) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relops import names
-from relops.access.report_keys import ReportKey, hash_key, new_key, parse_scopes, refusal
+from relops.access.report_keys import ReportKey, hash_key, metrics_refusal, new_key, parse_scopes, refusal
 from relops.config import parse_config
 from relops.errors import InputRejected
 from relops.intake.group import OUTCOME_ITEMS_PER_MESSAGE, _outcome_chunks
@@ -56,6 +56,18 @@ def test_scopes_parse_and_refuse_what_a_key_may_not_report() -> None:
     narrow = key(scopes=frozenset({"outcomes"}), flows=frozenset({"checkout"}))
     assert refusal(narrow, "outcomes", ["checkout"]) is None
     assert "flow 'login'" in (refusal(narrow, "outcomes", ["checkout", "login"]) or "")
+
+
+def test_a_metrics_key_reads_metrics_alone_and_reports_nothing() -> None:
+    assert parse_scopes("metrics") == ("metrics",)
+    for mixed in ("metrics,cron", "outcomes, metrics", "metrics,outcomes,cron"):
+        with pytest.raises(ValueError, match="cannot be combined"):
+            parse_scopes(mixed)
+    scraper = key(scopes=frozenset({"metrics"}))
+    assert "is a metrics key" in (refusal(scraper, "outcomes", []) or "")
+    assert "is a metrics key" in (refusal(scraper, "cron", ["nightly"]) or "")
+    assert metrics_refusal("prometheus", {"metrics"}) is None
+    assert "is a report key (cron, outcomes)" in (metrics_refusal("svc", {"outcomes", "cron"}) or "")
 
 
 def refused(call: object, *args: object, **kwargs: object) -> Refused:
