@@ -32,8 +32,8 @@ from relops.store.retention import prune
 from relops.timeutil import floor_minute, utcnow
 from relops.wiring import get_config
 from tests.integration.conftest import TEST_CONFIG, run_cli, wait_for
-from tests.prometheus_setup import SCRAPE_CONFIGS, query, running_prometheus, targets
 from tests.support.celery_process import CeleryProcess
+from tests.support.prometheus import SCRAPE_CONFIGS, Prometheus, serving_prometheus
 from tests.support.servers import running_flower
 from tests.web_support import new_user, running_server, running_web
 
@@ -84,7 +84,7 @@ def flower(relops_env: dict[str, str], output_dir: Path, run_id: str) -> Iterato
 @pytest.fixture(scope="module")
 def prometheus(
     sloth_web: str, flower: str, metrics_key: tuple[str, str], output_dir: Path, run_id: str
-) -> Iterator[str]:
+) -> Iterator[Prometheus]:
     """A real Prometheus scraping that `relops web` (its metrics key in a file only the run reads) and
     Flower, every second, with the scrape config the docs show."""
     # Absolute: Prometheus reads a relative credentials file from beside its config file.
@@ -106,8 +106,8 @@ def prometheus(
             flower=flower.removeprefix("http://"),
         )
     )
-    with running_prometheus(config, workdir, output_dir / f"prometheus-{run_id}.log") as url:
-        yield url
+    with serving_prometheus(workdir, config) as prom:
+        yield prom
 
 
 #: The panels of Sloth's detail dashboard (grafana.com 14348) that docs/guides/prometheus.md lists,
@@ -217,15 +217,15 @@ def seed(db: Engine, client: redis.Redis) -> dict[str, Any]:
     return {"evaluated_at": evaluated_at, "started": started, "transition_ms": transition_ms}
 
 
-def one_value(prometheus: str, promql: str) -> float:
+def one_value(prometheus: Prometheus, promql: str) -> float:
     """The single sample ``promql`` returns, once Prometheus has it."""
-    found = wait_for(lambda: query(prometheus, promql), timeout_s=ARRIVAL_TIMEOUT_S, what=promql)
+    found = wait_for(lambda: prometheus.query(promql), timeout_s=ARRIVAL_TIMEOUT_S, what=promql)
     assert len(found) == 1, found
     return float(found[0]["value"][1])
 
 
 def test_prometheus_scrapes_relops_and_flower_and_gets_the_values(
-    prometheus: str, db: Engine, redis_url: str, metrics_key: tuple[str, str], clean_tables: None
+    prometheus: Prometheus, db: Engine, redis_url: str, metrics_key: tuple[str, str], clean_tables: None
 ) -> None:
     client = redis.Redis.from_url(redis_url)
     seeded = seed(db, client)
@@ -234,7 +234,7 @@ def test_prometheus_scrapes_relops_and_flower_and_gets_the_values(
     health: dict[str, tuple[str, str]] = {}
 
     def both_up() -> bool:
-        health.update({t["labels"]["job"]: (t["health"], t.get("lastError", "")) for t in targets(prometheus)})
+        health.update({t["labels"]["job"]: (t["health"], t.get("lastError", "")) for t in prometheus.targets()})
         return health.get("relops", ("",))[0] == "up" and health.get("flower", ("",))[0] == "up"
 
     deadline = time.monotonic() + ARRIVAL_TIMEOUT_S
@@ -293,19 +293,19 @@ def test_prometheus_scrapes_relops_and_flower_and_gets_the_values(
     # The variables of Sloth's detail dashboard (grafana.com 14348) find the flows, and its panels'
     # queries answer as docs/guides/prometheus.md says.
     def label_values(label: str, match: str) -> list[str]:
-        response = requests.get(prometheus + f"/api/v1/label/{label}/values", params={"match[]": match}, timeout=10)
+        response = requests.get(prometheus.url + f"/api/v1/label/{label}/values", params={"match[]": match}, timeout=10)
         return response.json()["data"]
 
     assert label_values("sloth_service", "slo:objective:ratio") == ["shop"]
     assert "checkout" in label_values("sloth_slo", 'slo:objective:ratio{sloth_service="shop"}')
     panel = 'sloth_service="shop", sloth_slo="checkout"'
     for promql, expected in PANELS:
-        found = query(prometheus, promql.replace("{slo}", panel))
+        found = prometheus.query(promql.replace("{slo}", panel))
         assert [float(sample["value"][1]) for sample in found] == pytest.approx([expected], rel=1e-9), promql
-    assert any(s["metric"]["sloth_id"] == "shop-checkout" for s in query(prometheus, "slo:current_burn_rate:ratio > 1"))
+    assert any(s["metric"]["sloth_id"] == "shop-checkout" for s in prometheus.query("slo:current_burn_rate:ratio > 1"))
     # Sloth's UI: its SLOs, their windows (from the metric names), periods, burn rates, budgets.
-    assert "shop-checkout" in {s["metric"]["sloth_id"] for s in query(prometheus, 'sloth_slo_info{sloth_id!=""}')}
-    windows = query(prometheus, 'count({__name__=~"^slo:sli_error:ratio_rate.*"}) by (__name__, sloth_id)')
+    assert "shop-checkout" in {s["metric"]["sloth_id"] for s in prometheus.query('sloth_slo_info{sloth_id!=""}')}
+    windows = prometheus.query('count({__name__=~"^slo:sli_error:ratio_rate.*"}) by (__name__, sloth_id)')
     assert {s["metric"]["__name__"] for s in windows if s["metric"]["sloth_id"] == "shop-checkout"} == {
         f"slo:sli_error:ratio_rate{window}" for window in ("1h", "6h", "1d", "30d")
     }
@@ -313,11 +313,11 @@ def test_prometheus_scrapes_relops_and_flower_and_gets_the_values(
         'max(slo:time_period:days{sloth_id!=""}) by (sloth_id)',
         'slo:period_error_budget_remaining:ratio{sloth_id!=""}',
     ):
-        assert "shop-checkout" in {s["metric"]["sloth_id"] for s in query(prometheus, promql)}, promql
+        assert "shop-checkout" in {s["metric"]["sloth_id"] for s in prometheus.query(promql)}, promql
 
     # Flower's own task metrics arrive, its basic auth sent.
     assert wait_for(
-        lambda: query(prometheus, 'up{job="flower"} == 1'), timeout_s=ARRIVAL_TIMEOUT_S, what="flower scraped"
+        lambda: prometheus.query('up{job="flower"} == 1'), timeout_s=ARRIVAL_TIMEOUT_S, what="flower scraped"
     )
 
 

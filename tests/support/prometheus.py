@@ -50,6 +50,30 @@ scrape_configs:
 """
 
 
+#: relops' dashboard with a metrics key read from a file, and Flower's own task metrics with its
+#: basic auth: what docs/guides/prometheus.md tells operators to put under scrape_configs
+#: (placeholders and all: the test fills it in and Prometheus runs it; a unit test holds the page to it).
+SCRAPE_CONFIGS = """\
+scrape_configs:
+  - job_name: relops
+    scrape_interval: {interval}
+    metrics_path: /metrics
+    authorization:
+      type: Bearer
+      credentials_file: {key_file}
+    static_configs:
+      - targets: ["{relops_web}"]
+  - job_name: flower
+    scrape_interval: {interval}
+    metrics_path: /metrics
+    basic_auth:
+      username: {flower_user}
+      password_file: {flower_password_file}
+    static_configs:
+      - targets: ["{flower}"]
+"""
+
+
 def ensure_prometheus(timeout_s: float = INSTALL_TIMEOUT_S) -> str:
     """The path of Debian's Prometheus; ``apt-get install``s it first when missing."""
     (path,) = ensure_commands((("prometheus",),), PACKAGES, timeout_s)
@@ -97,15 +121,16 @@ class GaugeExporter:
 
 @dataclass
 class Prometheus(ServerProcess):
-    """One Prometheus child process scraping ``target`` and evaluating ``rules`` (a rule file's YAML)."""
+    """One Prometheus child process running ``config_text`` (its config file's YAML), its data and log
+    in ``root``."""
 
     binary: str
     root: Path
-    target: str
-    rules: str
-    alertmanager: str
+    config_text: str
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    #: A fresh server opens its storage before it answers /-/ready; on two busy cores that can be slow.
+    start_deadline_s: float = 60.0
 
     @property
     def url(self) -> str:
@@ -115,16 +140,10 @@ class Prometheus(ServerProcess):
     def log_path(self) -> Path:
         return self.root / "prometheus.log"
 
-    def write_config(self) -> Path:
-        rules = self.root / "rules.yml"
-        rules.write_text(self.rules)
-        path = self.root / "prometheus.yml"
-        path.write_text(CONFIG.format(rules=rules, alertmanager=self.alertmanager, target=self.target))
-        return path
-
     def start(self) -> None:
         """Start on ``port`` and wait until it answers /-/ready."""
-        config = self.write_config()
+        config = self.root / "prometheus.yml"
+        config.write_text(self.config_text)
         storage = self.root / "data"
         storage.mkdir(parents=True, exist_ok=True)
         self.launch(
@@ -139,11 +158,37 @@ class Prometheus(ServerProcess):
             f"Prometheus on port {self.port}",
         )
 
+    def _api(self, path: str, **params: str) -> Any:
+        response = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=10)
+        response.raise_for_status()
+        body = response.json()
+        assert body["status"] == "success", body
+        return body["data"]
+
     def alerts(self) -> list[dict[str, Any]]:
         """GET /api/v1/alerts: every pending and firing alert of its rules."""
-        response = requests.get(f"{self.url}/api/v1/alerts", timeout=5)
-        response.raise_for_status()
-        return list(response.json()["data"]["alerts"])
+        return list(self._api("alerts")["alerts"])
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query: the result vector (each with metric and value)."""
+        return list(self._api("query", query=promql)["result"])
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The active scrape targets, with their health and last error."""
+        return list(self._api("targets")["activeTargets"])
+
+
+@contextmanager
+def serving_prometheus(root: Path, config_text: str) -> Iterator[Prometheus]:
+    """A Prometheus on a free port running ``config_text`` for the ``with`` block; stopped by its PID on
+    leaving (its data and log stay in ``root`` for reading after a failure)."""
+    root.mkdir(parents=True, exist_ok=True)
+    prometheus = Prometheus(ensure_prometheus(), root, config_text)
+    try:
+        prometheus.start()
+        yield prometheus
+    finally:
+        prometheus.stop()
 
 
 @contextmanager
@@ -151,9 +196,7 @@ def running_prometheus(root: Path, target: str, rules: str, *, alertmanager: str
     """A Prometheus on a free port for the ``with`` block, scraping ``target`` (host:port), evaluating
     ``rules`` and sending its alerts to ``alertmanager`` (host:port); stopped by its PID on leaving."""
     root.mkdir(parents=True, exist_ok=True)
-    prometheus = Prometheus(ensure_prometheus(), root, target, rules, alertmanager)
-    try:
-        prometheus.start()
-        yield prometheus
-    finally:
-        prometheus.stop()
+    rules_file = root / "rules.yml"
+    rules_file.write_text(rules)
+    with serving_prometheus(root, CONFIG.format(rules=rules_file, alertmanager=alertmanager, target=target)) as prom:
+        yield prom

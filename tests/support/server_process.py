@@ -22,12 +22,14 @@ class ServerProcess:
     proc: subprocess.Popen | None
     url: str
     log_path: Path
+    #: How long it may take to answer /-/ready after it starts.
+    start_deadline_s: float = START_DEADLINE_S
 
     def launch(self, command: Sequence[str], what: str) -> None:
         """Run ``command`` and wait until it answers /-/ready (RuntimeError, with its log, if it exits)."""
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        poll_until(self._ready, START_DEADLINE_S, what=f"{what} ready")
+        poll_until(self._ready, self.start_deadline_s, what=f"{what} ready")
         if not self.alive():
             raise RuntimeError(f"{what} exited at start:\n{self.log_text()[-3000:]}")
 

@@ -10,7 +10,7 @@ from relops.application.metrics import metric_families
 from relops.config import parse_config
 from relops.metrics.facts import Facts, FlowFacts
 from relops.timeutil import utcnow
-from tests.prometheus_setup import SCRAPE_CONFIGS
+from tests.support.prometheus import SCRAPE_CONFIGS
 
 GUIDE = Path(__file__).parents[2] / "docs" / "guides" / "prometheus.md"
 
