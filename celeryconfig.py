@@ -12,7 +12,7 @@ from relops.alerting.followups import CHECK_INTERVAL_S as INCIDENT_CHECK_INTERVA
 from relops.application.silence_housekeeping import CHECK_INTERVAL_S as SILENCE_CHECK_INTERVAL_S
 from relops.application.watch_breakers import CHECK_INTERVAL_S as BREAKER_CHECK_INTERVAL_S
 from relops.broker import TASK_TIME_LIMIT_S, prepare_broker
-from relops.channels.registry import channel_classes
+from relops.channels.registry import channel_classes, queue_names
 from relops.settings import get_settings
 from relops.wiring import get_config
 
@@ -22,8 +22,7 @@ _config = get_config()
 # Every channel module gets its own queue and task (alerts.<name>, relops.notify_<name>); a receiver
 # with a queue of its own is published there explicitly (relops.application.group_windows.send_notify).
 _channel_routes = {names.notify_task(name): names.channel_queue(name) for name in channel_classes()}
-_receiver_queues = [spec.queue for spec in _config.receivers.values() if spec.queue]
-_queue_names = list(dict.fromkeys([*names.ALL_QUEUES, *_channel_routes.values(), *_receiver_queues]))
+_queue_names = list(queue_names(_config))
 
 # Redis or RabbitMQ by the URL's scheme; what differs is relops.broker's: on Redis the visibility
 # timeout; on RabbitMQ durable quorum queues (on a server that has them) behind topic exchanges,

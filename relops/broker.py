@@ -12,8 +12,9 @@ how a queue is declared is relops_client.queues (the client declares the same qu
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -176,3 +177,46 @@ def queue_backlog(connection: Connection, queue: str) -> int:
     """Messages waiting in relops queue ``queue`` on a connected kombu ``connection`` (declared as
     relops declares it, relops_client.queues, if it does not exist yet)."""
     return declare_task_queue(connection, queue)
+
+
+def waiting_messages(connection: Connection, queues: Sequence[str]) -> dict[str, int]:
+    """Messages waiting in each of ``queues`` on a connected kombu ``connection``, looked up without
+    declaring anything (a reader such as a metrics scrape creates no queue): a queue the broker does
+    not have holds none, and Redis keeps no key for an empty queue. On RabbitMQ the count is of ready
+    messages (not those a worker holds unacked); on Redis of every priority's list."""
+    waiting: dict[str, int] = {}
+    for name in queues:
+        # A failed passive declare closes its channel on RabbitMQ: each lookup on a channel of its own.
+        probe = connection.channel()
+        try:
+            waiting[name] = int(probe.queue_declare(queue=name, passive=True).message_count)
+        except connection.channel_errors:
+            waiting[name] = 0
+        finally:
+            with contextlib.suppress(Exception):
+                probe.close()
+    return waiting
+
+
+def read_waiting_messages(
+    url: str, transport_options: Mapping[str, Any], queues: Sequence[str], timeout_s: float
+) -> dict[str, int]:
+    """``waiting_messages`` of ``queues`` on the broker at ``url`` (kombu's form, with
+    ``transport_options`` such as a Sentinel primary's name), over a connection of its own that gives up
+    after ``timeout_s``; BrokerError, without the URL's credentials, when the broker does not answer."""
+    options = {
+        **transport_options,
+        "max_retries": 0,
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "retry_on_timeout": False,
+    }
+    try:
+        with Connection(url, connect_timeout=timeout_s, transport_options=options) as connection:
+            connection.connect()
+            return waiting_messages(connection, queues)
+    except Exception as exc:  # refused, timed out, a Sentinel without a primary: all mean "no answer"
+        raise BrokerError(
+            f"cannot read the queues of the broker at {shown_url(url)} "
+            f"({type(exc).__name__}: {scrub(str(exc), url_credentials(url), limit=300)})"
+        ) from None

@@ -17,6 +17,7 @@ from relops.channels.webhook import WebhookChannel
 from relops.config import AlertsConfig, ChannelSettings, RelopsConfig, quoted
 from relops.config.routing import ReceiverConfig
 from relops.errors import ConfigError
+from relops.names import ALL_QUEUES, channel_queue
 from relops.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,14 @@ def configured_receivers(settings: Settings, config: RelopsConfig) -> dict[str, 
         channel = channel_classes()[spec.type](settings, receiver_settings, name, spec)
         found[name] = (channel, None if receiver_settings.enabled else "disabled in the config")
     return {name: (channel, problem or channel.missing_configuration()) for name, (channel, problem) in found.items()}
+
+
+def queue_names(config: RelopsConfig) -> tuple[str, ...]:
+    """Every queue relops' workers consume: the contract's (relops.names.ALL_QUEUES), each channel
+    type's alerts.<type> and each receiver's queue of its own."""
+    channel_queues = [channel_queue(name) for name in channel_classes()]
+    own = [spec.queue for spec in config.receivers.values() if spec.queue]
+    return tuple(dict.fromkeys([*ALL_QUEUES, *channel_queues, *own]))
 
 
 def build_receivers(settings: Settings, config: RelopsConfig) -> dict[str, Channel]:

@@ -87,3 +87,7 @@ class Facts:
     scrapes: Mapping[str, int] = field(default_factory=dict)
     #: When the newest evaluation tick was claimed.
     last_tick_at: datetime | None = None
+    #: Queue -> messages waiting on the broker; None when the broker was not asked or did not answer.
+    queues: Mapping[str, int] | None = None
+    #: Whether the broker answered the scrape's question; None when it was not asked.
+    broker_answered: bool | None = None

@@ -67,6 +67,7 @@ def relops_families(config: RelopsConfig, facts: Facts, *, receivers: Iterable[s
         *_outbox(facts, receivers),
         *_intake(facts),
         *_scrapes(facts),
+        *_broker(facts),
     ]
 
 
@@ -355,3 +356,23 @@ def _scrapes(facts: Facts) -> list[Metric]:
     for key, value in sorted(facts.scrapes.items()):
         family.add_metric([key], value)
     return [family]
+
+
+def _broker(facts: Facts) -> list[Metric]:
+    if facts.broker_answered is None:
+        return []
+    up = GaugeMetricFamily(
+        "relops_broker_up", "1 when this scrape read the queues from the broker, 0 when the broker did not answer."
+    )
+    up.add_metric([], 1 if facts.broker_answered else 0)
+    if facts.queues is None:
+        return [up]
+    waiting = GaugeMetricFamily(
+        "relops_queue_messages",
+        "Messages waiting in each relops queue for a worker to take them (RabbitMQ: ready, not those a "
+        "worker holds; Redis: every priority's).",
+        labels=["queue"],
+    )
+    for queue, value in sorted(facts.queues.items()):
+        waiting.add_metric([queue], value)
+    return [up, waiting]

@@ -10,9 +10,10 @@ the access middleware would have identified.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
@@ -21,7 +22,8 @@ from relops_client.breakers import BreakerRegistry
 from sqlalchemy import Engine, create_engine
 
 from relops.application.audit import Actor
-from relops.channels.registry import build_receivers
+from relops.broker import read_waiting_messages
+from relops.channels.registry import build_receivers, queue_names
 from relops.config import RelopsConfig
 from relops.db import CONNECT_TIMEOUT_S
 from relops.settings import Settings
@@ -31,6 +33,9 @@ from relops.web.auth import Authenticator, Principal
 from relops.web.cached import Cached
 from relops.web.throttle import LoginThrottle
 from relops.wiring import load_checked_config
+
+#: A scrape waits at most this long for the broker before it says relops_broker_up 0.
+BROKER_READ_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class WebDeps:
     authenticator: Authenticator
     throttle: LoginThrottle
     now: Callable[[], datetime] = utcnow
+    #: The messages waiting in every relops queue, read from the broker at each scrape of /metrics
+    #: (relops.broker.read_waiting_messages); None: not read.
+    read_queues: Callable[[], Mapping[str, int]] | None = None
     #: Every flow's budget trends, recomputed at most every RELOPS_WEB_TRENDS_TTL_S (past days change
     #: only with late data, and every open dashboard asks every 30 s).
     budget_trends: Cached[dict[str, Any]] = field(default_factory=Cached)
@@ -62,15 +70,23 @@ def build_web_deps(settings: Settings) -> WebDeps:
     )
     client = redis_client(settings.redis_url, settings.redis_sentinel_master, settings.sentinel_auth)
     config = load_checked_config(settings.config_path)
+    receivers = build_receivers(settings, config)
     return WebDeps(
         settings=settings,
         engine=engine,
         redis=client,
         config=config,
-        receivers=tuple(build_receivers(settings, config)),
+        receivers=tuple(receivers),
         breakers=BreakerRegistry(config.breaker_settings(), lambda: client),
         authenticator=Authenticator(engine, settings),
         throttle=LoginThrottle(client),
+        read_queues=partial(
+            read_waiting_messages,
+            settings.broker_url,
+            settings.broker_sentinel_options,
+            queue_names(config),
+            BROKER_READ_TIMEOUT_S,
+        ),
     )
 
 

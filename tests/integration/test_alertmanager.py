@@ -6,7 +6,7 @@ re-sending every 2 s; no flows: the test sends alert events as a service or an e
 on a broker and Redis index of their own; the test plays beat, sending ``relops.check_incidents``
 every half second (beat does every 15 s). Alertmanager routes every alert
 to its webhook receiver, a local recording server, with a group wait of 1 s (ROUTE_CONFIG in
-tests/support/alertmanager.py, which docs/guides/alertmanager.md shows). Alertmanager is reached
+tests/support/alertmanager.py, which docs/guides/prometheus.md shows). Alertmanager is reached
 under a secret path, and nothing the workers log or store may quote it.
 """
 

@@ -61,7 +61,7 @@ matchers = ["source=alertmanager", "alertname=CheckoutErrorsHigh"]
 receivers = ["prometheus-team"]
 """
 GAUGE = "checkout_errors_ratio"
-#: The alerting rule Prometheus evaluates every second (docs/guides/alertmanager.md shows it).
+#: The alerting rule Prometheus evaluates every second (docs/guides/prometheus.md shows it).
 RULES = """\
 groups:
   - name: relops-test
@@ -78,7 +78,7 @@ groups:
           description: "More than 5% of checkouts fail on {{ $labels.instance }}."
           runbook_url: "https://runbooks.example.com/checkout-errors"
 """
-#: Alertmanager's side (docs/guides/alertmanager.md shows it with production timings): the webhook
+#: Alertmanager's side (docs/guides/prometheus.md shows it with production timings): the webhook
 #: posts to the intake with the key read from a file. A 2 s repeat_interval makes Alertmanager
 #: re-send the firing group every couple of seconds, as it does every 4 h by default.
 ALERTMANAGER_CONFIG = """\
@@ -306,7 +306,7 @@ def test_the_endpoint_takes_good_alerts_refuses_bad_ones_by_index_and_answers_as
 
 
 def test_the_guide_shows_the_configs_this_module_runs() -> None:
-    guide = (Path(__file__).parents[2] / "docs" / "guides" / "alertmanager.md").read_text()
+    guide = (Path(__file__).parents[2] / "docs" / "guides" / "prometheus.md").read_text()
     webhook = ALERTMANAGER_CONFIG[ALERTMANAGER_CONFIG.index("receivers:") :].format(
         intake="https://relops-intake.example", key_file="/etc/alertmanager/relops-key"
     )

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from relops import redis_keys
+from relops import names, redis_keys
 from relops.access.report_keys import hash_key
 from relops.cli import cli
 from relops.slo.retention import horizons
@@ -277,6 +277,10 @@ def test_prometheus_scrapes_relops_and_flower_and_gets_the_values(
     assert one_value(prometheus, 'relops_dead_letters_total{receiver="email"}') == 1
     assert one_value(prometheus, 'relops_intake_requests_total{endpoint="outcomes",status="202"}') == 1500
     assert one_value(prometheus, f'relops_metrics_scrapes_total{{key="{metrics_key[0]}"}}') >= 1
+    # The broker's queues, read at each scrape: every relops queue, idle here (nothing stays waiting).
+    assert one_value(prometheus, "relops_broker_up") == 1
+    queues = {s["metric"]["queue"] for s in prometheus.query("relops_queue_messages")}
+    assert set(names.ALL_QUEUES) <= queues
 
     # Sloth's series, as its dashboards query them.
     sloth = 'sloth_service="shop",sloth_slo="checkout"'
@@ -319,6 +323,72 @@ def test_prometheus_scrapes_relops_and_flower_and_gets_the_values(
     assert wait_for(
         lambda: prometheus.query('up{job="flower"} == 1'), timeout_s=ARRIVAL_TIMEOUT_S, what="flower scraped"
     )
+
+
+#: What Grafana puts in a query before it sends it: the dashboard's flow variable, and its rate
+#: interval (at least four scrape intervals; a scrape a second here).
+GRAFANA_VARIABLES = {"$flow": "checkout", "$__rate_interval": "30s"}
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, PromQL) of every query in docs/grafana/relops.json, variables filled in."""
+    board = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana" / "relops.json").read_text())
+    found = []
+    for panel in board["panels"]:
+        for target in panel.get("targets", ()):
+            expr = target["expr"]
+            for variable, value in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, value)
+            found.append((panel["title"], expr))
+    return found
+
+
+def test_every_grafana_panel_query_parses_and_returns_series(
+    prometheus: Prometheus,
+    producer: Any,
+    worker: CeleryProcess,
+    db: Engine,
+    redis_url: str,
+    clean_tables: None,
+) -> None:
+    """docs/grafana/relops.json against the real Prometheus scraping a real `relops web` (with a
+    flow's evaluation, a job, a breaker, an incident, a silence, the outbox and the intake's totals)
+    and Flower watching the run's worker run tasks: every panel's query is valid PromQL and answers
+    with at least one series."""
+    client = redis.Redis.from_url(redis_url)
+    seed(db, client)
+    client.close()
+    # Tasks for Flower to see run: cron events for a job the config does not monitor, which the
+    # worker takes, refuses (counted) and finishes.
+    for run in range(3):
+        producer.send_task(
+            names.TASK_CRON_RUN,
+            kwargs={"job": "not-monitored", "status": "success", "run_id": str(run)},
+            queue=names.QUEUE_CRON,
+        )
+    board = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana" / "relops.json").read_text())
+    flow_variable = next(v for v in board["templating"]["list"] if v["name"] == "flow")
+    metric = flow_variable["query"]["query"].removeprefix("label_values(").split(",")[0]
+    flows = wait_for(
+        lambda: requests.get(
+            prometheus.url + "/api/v1/label/flow/values", params={"match[]": metric}, timeout=10
+        ).json()["data"],
+        timeout_s=ARRIVAL_TIMEOUT_S,
+        what="the flow variable's values",
+    )
+    assert "checkout" in flows
+
+    queries = dashboard_queries()
+    assert len(queries) >= 40
+    deadline = time.monotonic() + ARRIVAL_TIMEOUT_S
+    empty: list[tuple[str, str]] = []
+    for title, promql in queries:
+        # A query Prometheus cannot parse fails here at once (400): prometheus.query raises.
+        while not (found := prometheus.query(promql)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if not found:
+            empty.append((title, promql))
+    assert not empty, f"panel queries without a series: {empty}"
 
 
 def test_flower_checks_its_password_everywhere_but_on_its_metrics(flower: str) -> None:

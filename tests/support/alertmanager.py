@@ -35,7 +35,7 @@ from tests.web_support import free_port
 
 PACKAGES = ("prometheus-alertmanager",)
 HOST = "127.0.0.1"
-#: The route the tests run (and docs/guides/alertmanager.md shows): one group per relops incident,
+#: The route the tests run (and docs/guides/prometheus.md shows): one group per relops incident,
 #: sent a second after its first alert, changes a second after that, repeated hourly.
 ROUTE_CONFIG = """\
 route:

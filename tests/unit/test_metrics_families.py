@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,8 +13,9 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from relops.application.metrics import metric_families
+from relops.application.metrics import metric_families, read_queues
 from relops.config import RelopsConfig, parse_config
+from relops.errors import BrokerError
 from relops.metrics.exposition import writer_for
 from relops.metrics.facts import Facts, FlowFacts, IncidentCount, IntakeTotal, JobFacts, WindowFacts
 from relops.metrics.sloth import go_float, prometheus_duration, sloth_labels
@@ -79,6 +81,8 @@ def facts() -> Facts:
         intake=[IntakeTotal("outcomes", 202, 1234, AT - timedelta(days=3)), IntakeTotal("cron", 401, 5, AT)],
         scrapes={"prometheus": 17},
         last_tick_at=AT - timedelta(seconds=20),
+        queues={"cron": 12, "alerts.webhook": 0},
+        broker_answered=True,
     )
 
 
@@ -175,6 +179,31 @@ def test_jobs_breakers_incidents_outbox_intake_and_staleness():
     assert value(found, "relops_window_length_seconds", window="6h") == 21600
     assert value(found, "relops_window_burn_rate_threshold_ratio", window="1h", severity="critical") == 14
     assert value(found, "relops_build_info", version="0.1.0") == 1
+
+
+def test_queue_depths_and_whether_the_broker_answered():
+    found = samples(exposition())
+    assert value(found, "relops_broker_up") == 1
+    assert value(found, "relops_queue_messages", queue="cron") == 12
+    assert value(found, "relops_queue_messages", queue="alerts.webhook") == 0
+
+    def families_of(**changes: object) -> set[str]:
+        return {family.name for family in metric_families(config(), replace(facts(), **changes), ["webhook"])}
+
+    # A broker that did not answer: up is 0 and no queue is guessed at; not asked: neither series.
+    assert {"relops_broker_up"} <= families_of(queues=None, broker_answered=False)
+    assert "relops_queue_messages" not in families_of(queues=None, broker_answered=False)
+    assert not {"relops_broker_up", "relops_queue_messages"} & families_of(queues=None, broker_answered=None)
+
+
+def test_a_broker_that_does_not_answer_is_a_value_not_a_failed_scrape(caplog: pytest.LogCaptureFixture):
+    def unreachable() -> dict[str, int]:
+        raise BrokerError("cannot read the queues of the broker at redis://127.0.0.1:1/0 (ConnectionError: refused)")
+
+    assert read_queues(lambda: {"cron": 3}) == ({"cron": 3}, True)
+    assert read_queues(None) == (None, None)
+    assert read_queues(unreachable) == (None, False)
+    assert "metrics.broker_unreadable" in caplog.text
 
 
 def test_every_name_is_relops_and_every_type_is_declared():

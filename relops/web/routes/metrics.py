@@ -33,6 +33,7 @@ def metrics(request: Request, deps: Wired) -> Response:
         receivers=deps.receivers,
         clock=deps.now,
         scraper=getattr(request.state, "scraper", None),
+        queues=deps.read_queues,
     )
     write, content_type = writer_for(request.headers.get("accept", ""))
     body = write(collector.collect())
