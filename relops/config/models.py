@@ -32,6 +32,7 @@ from relops_client.names import DEFAULT_BREAKERS
 
 from relops.config.messages import quoted
 from relops.config.routing import ReceiverConfig, ReceiverName, RouteConfig
+from relops.config.sli_sources import PrometheusSource, SourcesConfig
 from relops.errors import InputRejected
 from relops.labels import MAX_LABELS, RESERVED, label_problem
 from relops.matchers import Matcher, parse_matcher
@@ -240,6 +241,12 @@ class FlowConfig(_Strict):
     depends_on: DependsOn = Field(
         description="Dependencies (breaker names) whose open breaker explains this flow's failures: while one is "
         "open or half-open, its alerts are inhibited (recorded, not notified)."
+    )
+    prometheus: PrometheusSource | None = Field(
+        None,
+        description="Take this flow's counts from counters in Prometheus instead of from services "
+        '(`{ good = "…", total = "…" }` or `bad` + `total`): relops pulls each closed minute\'s exact increase, '
+        "and refuses pushed outcomes for the flow.",
     )
 
     @property
@@ -664,6 +671,7 @@ class RelopsConfig(_Strict):
     cron: CronConfig = CronConfig()
     intake: IntakeConfig = IntakeConfig()
     metrics: MetricsConfig = MetricsConfig()
+    sources: SourcesConfig = SourcesConfig()
     breakers: dict[Name, BreakerSettings] = Field(default_factory=dict)
     flows: tuple[FlowConfig, ...] = Field((), strict=False)
     jobs: tuple[JobConfig, ...] = Field((), strict=False)
@@ -781,6 +789,28 @@ class RelopsConfig(_Strict):
     def flows_by_name(self) -> dict[str, FlowConfig]:
         return _by_name(self.flows)
 
+    @property
+    def pushed_flows_by_name(self) -> dict[str, FlowConfig]:
+        """The flows whose counts services push: every flow without a source."""
+        return _by_name(self._pushed_and_refused[0])
+
+    @property
+    def sourced_flow_refusals(self) -> dict[str, str]:
+        """Why a pushed outcome for each flow with a source is refused (callers must not change it)."""
+        return self._pushed_and_refused[1]
+
+    @property
+    def _pushed_and_refused(self) -> tuple[tuple[FlowConfig, ...], dict[str, str]]:
+        # Built once per tuple of flows: every outcome batch asks.
+        found = _PUSHED.get(id(self.flows))
+        if found is None or found[0] is not self.flows:
+            if len(_PUSHED) > 64:
+                _PUSHED.clear()
+            pushed = tuple(f for f in self.flows if f.prometheus is None)
+            refused = {f.name: SOURCED_FLOW_REFUSAL for f in self.flows if f.prometheus is not None}
+            found = _PUSHED[id(self.flows)] = (self.flows, (pushed, refused))
+        return found[1]
+
     def runbook_url(self, item: FlowConfig | JobConfig) -> str:
         if not item.runbook or "://" in item.runbook or not self.runbook_base_url:
             return item.runbook
@@ -788,6 +818,12 @@ class RelopsConfig(_Strict):
 
 
 _BY_NAME: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+_PUSHED: dict[int, tuple[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, str]]]] = {}
+#: The rejection of an outcome pushed for a flow that takes its counts from a source.
+SOURCED_FLOW_REFUSAL = (
+    "takes its counts from Prometheus ([[flows]] prometheus): pushed outcomes would count its events twice, "
+    "so relops refuses them"
+)
 
 
 def _by_name(items: tuple[Any, ...]) -> dict[str, Any]:

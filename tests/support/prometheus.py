@@ -119,6 +119,24 @@ class GaugeExporter:
         self._thread.join(5)
 
 
+def create_blocks(storage: Path, openmetrics: str, timeout_s: float = 120.0) -> None:
+    """Write ``openmetrics`` (OpenMetrics text with timestamps, ending ``# EOF``) as TSDB blocks into
+    ``storage``, as ``promtool tsdb create-blocks-from openmetrics`` does: history with exact
+    timestamps a Prometheus started on ``storage`` then serves, with no waiting for scrapes."""
+    (promtool,) = ensure_commands((("promtool",),), PACKAGES, INSTALL_TIMEOUT_S)
+    storage.mkdir(parents=True, exist_ok=True)
+    source = storage.parent / "history.om"
+    source.write_text(openmetrics)
+    created = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(source), str(storage)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    if created.returncode != 0:
+        raise RuntimeError(f"promtool could not create blocks: {created.stderr[-2000:]}")
+
+
 @dataclass
 class Prometheus(ServerProcess):
     """One Prometheus child process running ``config_text`` (its config file's YAML), its data and log

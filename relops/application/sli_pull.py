@@ -1,0 +1,145 @@
+"""relops.pull_sli_sources' logic: read each Prometheus-sourced flow's closed minutes from
+Prometheus and set its minute counters to them (relops.slo.pull_plan says which minutes,
+relops.slo.counter_increments how they are counted, relops.store.outcomes.replace_minutes how
+they are written).
+
+A flow's pull stops at its first failing query and starts there again next time; its progress is
+saved after every span written, so nothing is read twice for nothing and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from relops_client.logs import log_event
+
+from relops.alerting.events import publish_alert
+from relops.application.deps import Deps
+from relops.config import FlowConfig
+from relops.config.sli_sources import PrometheusSource
+from relops.slo.counter_increments import flow_minutes, minute_increases
+from relops.slo.pull_plan import Span, advance, plan_pull
+from relops.slo.retention import horizons
+from relops.slo.source_alerts import source_answering, source_unreachable
+from relops.sources.prometheus import PrometheusReader, SourceUnavailable
+from relops.state.sli_pulls import load_pull, record_failure, record_success, save_progress
+from relops.store.outcomes import lock_flow, replace_hour, replace_minutes
+
+logger = logging.getLogger(__name__)
+
+#: How far before a span's first minute its query reaches, for each series' sample before it (the
+#: baseline of its first increase): several scrape intervals of the slowest usual scraper (1 min).
+BASELINE_S = 300
+
+#: A flow's source, or why it has none this time (its url_env unset).
+ReaderFor = Callable[[PrometheusSource], "PrometheusReader | str"]
+
+
+def _moment(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def read_span(reader: PrometheusReader, source: PrometheusSource, span: Span) -> list[tuple[int, int, int]]:
+    """(minute start, good, bad) of every minute of ``span`` Prometheus has samples for."""
+    seconds = span.end - span.start + BASELINE_S
+    total = minute_increases(
+        reader.raw_samples(source.total_query, end=span.end, seconds=seconds), span.start, span.end
+    )
+    counted = minute_increases(
+        reader.raw_samples(source.counted_query, end=span.end, seconds=seconds), span.start, span.end
+    )
+    return [(m.minute, m.good, m.bad) for m in flow_minutes(total, counted, counts_good=source.counts_good)]
+
+
+def write_span(deps: Deps, flow: str, minutes: list[tuple[int, int, int]], minute_horizon: datetime) -> None:
+    """Set ``flow``'s counters for these minutes: the minute rows the minute table still keeps, and
+    the hour rows of older minutes whole (their minutes are gone)."""
+    recent = [(_moment(m), good, bad) for m, good, bad in minutes if _moment(m) >= minute_horizon]
+    older: dict[int, list[int]] = {}
+    for minute, good, bad in minutes:
+        if _moment(minute) < minute_horizon:
+            sums = older.setdefault(minute // 3600 * 3600, [0, 0])
+            sums[0] += good
+            sums[1] += bad
+    with deps.engine.begin() as conn:
+        lock_flow(conn, flow)
+        replace_minutes(conn, flow, recent)
+        for hour, (good, bad) in sorted(older.items()):
+            # The hour's recent minutes (if it straddles the horizon) were just set through the
+            # minute rows; setting the hour whole afterwards makes it the sum of all of them.
+            hour_recent = [(g, b) for m, g, b in minutes if m // 3600 * 3600 == hour and _moment(m) >= minute_horizon]
+            replace_hour(
+                conn,
+                flow,
+                _moment(hour),
+                good + sum(g for g, _ in hour_recent),
+                bad + sum(b for _, b in hour_recent),
+            )
+
+
+def pull_flow(deps: Deps, flow: FlowConfig, reader: PrometheusReader, now: datetime) -> dict[str, Any]:
+    """Pull what ``flow`` is owed now; SourceUnavailable when a query fails (what was read before it stays)."""
+    source = flow.prometheus
+    assert source is not None
+    sources = deps.config.sources
+    state, _ = load_pull(deps.redis, flow.name)
+    spans, state = plan_pull(
+        state,
+        now.timestamp(),
+        settle_s=sources.settle_s,
+        repull_minutes=sources.repull_minutes,
+        period_s=flow.period_s,
+        max_hours=sources.backfill_hours_per_pull,
+    )
+    minute_horizon = horizons(deps.config, now).minutes
+    written = 0
+    for span in spans:
+        minutes = read_span(reader, source, span)
+        write_span(deps, flow.name, minutes, minute_horizon)
+        written += len(minutes)
+        state = advance(state, span)
+        save_progress(deps.redis, flow.name, state)
+    return {"spans": len(spans), "minutes": written, "backfilling": state.backfill_until is not None}
+
+
+def pull_sli_sources(deps: Deps, reader_for: ReaderFor) -> dict[str, Any]:
+    """Pull every Prometheus-sourced flow; a flow whose source fails is noted and the others go on.
+    A source failing for ``[sources] unreachable_after_s`` raises its WARNING at every pull (dedup
+    keeps it to one notification) until it answers, which resolves it."""
+    now = deps.now()
+    threshold = deps.config.sources.unreachable_after_s
+    pulled, failed = 0, 0
+    for flow in deps.config.flows:
+        if flow.prometheus is None:
+            continue
+        _, health = load_pull(deps.redis, flow.name)
+        reader = reader_for(flow.prometheus)
+        runbook = deps.config.runbook_url(flow)
+        try:
+            if isinstance(reader, str):
+                raise SourceUnavailable(reader)
+            result = pull_flow(deps, flow, reader, now)
+        except SourceUnavailable as exc:
+            failed += 1
+            since = record_failure(deps.redis, flow.name, now.timestamp(), str(exc))
+            log_event(
+                logger,
+                logging.WARNING,
+                "sli.source_failed",
+                flow=flow.name,
+                error=str(exc),
+                failing_for_s=round(now.timestamp() - since),
+            )
+            if now.timestamp() - since >= threshold:
+                publish_alert(deps.publish, source_unreachable(flow, str(exc), since, now.timestamp(), runbook))
+            continue
+        pulled += 1
+        record_success(deps.redis, flow.name, now.timestamp())
+        log_event(logger, logging.INFO, "sli.pulled", flow=flow.name, **result)
+        since = health.failing_since
+        if since is not None and now.timestamp() - since >= threshold:
+            publish_alert(deps.publish, source_answering(flow, since, now.timestamp(), runbook))
+    return {"pulled": pulled, "failed": failed}

@@ -1,0 +1,227 @@
+"""A flow that takes its counts from Prometheus, against a real Prometheus (Debian's, installed when
+missing) serving history written with exact timestamps by promtool: the minute counts relops
+stores equal the counters' true increments (resets included), minutes older than the minute table
+land in their hour, a re-pull overwrites instead of adding, and a Prometheus that does not answer
+is noted without stopping the other flows."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from relops import redis_keys
+from relops.application import evaluate
+from relops.application.sli_pull import pull_sli_sources
+from relops.config import RelopsConfig, parse_config
+from relops.config.sli_sources import PrometheusSource
+from relops.slo.retention import horizons
+from relops.sources.prometheus import PrometheusReader
+from relops.state.sli_pulls import load_pull
+from relops.timeutil import floor_hour, floor_minute, utcnow
+from tests.integration.inprocess import InProcessWorker
+from tests.support.prometheus import Prometheus, create_blocks, serving_prometheus
+from tests.web_support import free_port
+
+pytestmark = pytest.mark.integration
+
+NOW = floor_hour(utcnow()) + timedelta(minutes=7, seconds=40)
+#: Two stretches of history: one within the minute table's reach, one older than it (hours only).
+RECENT_START = floor_hour(NOW) - timedelta(hours=3)
+RECENT_END = RECENT_START + timedelta(hours=2)
+OLD_START = floor_hour(NOW) - timedelta(hours=40)
+OLD_END = OLD_START + timedelta(hours=1)
+SCRAPE_S = 15
+#: Each stretch's series begin this long before it.
+WARM_UP = timedelta(minutes=10)
+GOOD = 'sum(http_requests_total{service="checkout",code!~"5.."})'
+TOTAL = 'sum(http_requests_total{service="checkout"})'
+SERIES = (
+    ('code="200",instance="a",service="checkout"', True),
+    ('code="500",instance="a",service="checkout"', False),
+    ('code="200",instance="b",service="checkout"', True),
+    ('code="500",instance="c",service="search"', None),  # another service: not this flow's
+)
+
+
+@dataclasses.dataclass
+class History:
+    openmetrics: str
+    #: minute -> [good, bad]: what the counters really counted, per minute, for this flow.
+    minutes: dict[datetime, list[int]]
+
+
+def history(seed: int = 11) -> History:
+    """Counters scraped every 15 s over both stretches, with a restart (reset) of instance b in each:
+    the OpenMetrics text promtool reads, and the true increments per minute."""
+    generator = random.Random(seed)
+    lines = ["# TYPE http_requests counter", "# HELP http_requests Requests."]
+    minutes: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
+    for labels, good in SERIES:
+        for start, end in ((OLD_START, OLD_END), (RECENT_START, RECENT_END)):
+            # The first sample is each series' baseline, as to Prometheus: nothing counted before it.
+            moment, value = start - WARM_UP, float(generator.randint(0, 1000))
+            restart = start + timedelta(minutes=50)
+            first = True
+            while moment <= end:
+                if not first:
+                    if 'instance="b"' in labels and restart <= moment < restart + timedelta(seconds=SCRAPE_S):
+                        value = 0.0  # restarted; the next increment (below 20) shows as a drop
+                    increment = generator.randint(0, 19)
+                    value += increment
+                    minute = moment.replace(second=0, microsecond=0)
+                    if good is not None:
+                        minutes[minute][0 if good else 1] += increment
+                lines.append(f"http_requests_total{{{labels}}} {value:.0f} {moment.timestamp():.3f}")
+                moment += timedelta(seconds=SCRAPE_S)
+                first = False
+    lines.append("# EOF")
+    return History("\n".join(lines) + "\n", dict(minutes))
+
+
+@pytest.fixture(scope="module")
+def recorded() -> History:
+    return history()
+
+
+@pytest.fixture(scope="module")
+def prometheus(recorded: History, output_dir: Path, run_id: str) -> Iterator[Prometheus]:
+    root = (output_dir / f"prometheus-source-{run_id}").resolve()
+    create_blocks(root / "data", recorded.openmetrics)
+    with serving_prometheus(root, "global:\n  scrape_interval: 15s\nscrape_configs: []\n") as prom:
+        yield prom
+
+
+def flow_config(name: str, url_env: str) -> RelopsConfig:
+    return parse_config(
+        {
+            "sources": {"backfill_hours_per_pull": 60, "settle_s": 30},
+            "flows": [
+                {
+                    "name": name,
+                    "objective_percent": 99.0,
+                    "period_days": 2,
+                    "prometheus": {"url_env": url_env, "good": GOOD, "total": TOTAL},
+                }
+            ],
+        },
+        "test.toml",
+    )
+
+
+def readers(url: str) -> Any:
+    made: list[PrometheusReader] = []
+
+    def reader_for(source: PrometheusSource) -> PrometheusReader:
+        reader = PrometheusReader(url, timeout_s=source.timeout_s, max_response_bytes=16 * 1024 * 1024)
+        made.append(reader)
+        return reader
+
+    return reader_for
+
+
+def stored(db: Engine, table: str, bucket: str, flow: str) -> dict[datetime, list[int]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(f"SELECT {bucket}, good, bad FROM {table} WHERE flow = :flow ORDER BY 1"), {"flow": flow}
+        ).all()
+    return {row[0].astimezone(UTC): [row[1], row[2]] for row in rows}
+
+
+def by_hour(minutes: dict[datetime, list[int]]) -> dict[datetime, list[int]]:
+    hours: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
+    for minute, (good, bad) in minutes.items():
+        hours[floor_hour(minute)][0] += good
+        hours[floor_hour(minute)][1] += bad
+    return dict(hours)
+
+
+def test_backfill_stores_the_true_increments_and_a_repull_overwrites(
+    prometheus: Prometheus, recorded: History, inproc: InProcessWorker, db: Engine
+) -> None:
+    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    config = flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL")
+    deps = dataclasses.replace(inproc.deps, config=config, now=lambda: NOW)
+    assert horizons(config, NOW).minutes <= RECENT_START < horizons(config, NOW).minutes + timedelta(days=1)
+    assert horizons(config, NOW).minutes >= OLD_END  # the old stretch is past the minute table
+
+    assert pull_sli_sources(deps, readers(prometheus.url)) == {"pulled": 1, "failed": 0}
+
+    recent = {m: c for m, c in recorded.minutes.items() if m >= RECENT_START - WARM_UP}
+    minutes = stored(db, "ops_flow_minutes", "minute", flow)
+    # Every minute of the recent stretch, exactly; the minutes around it have no samples: not stored.
+    assert minutes == recent
+    assert sum(good + bad for good, bad in recent.values()) > 10_000
+    # The hours are the sums of their minutes; the old stretch's hour is there without its minutes.
+    assert stored(db, "ops_flow_hours", "hour", flow) == by_hour(recorded.minutes)
+    days = stored(db, "ops_flow_days", "day", flow)
+    assert sum(good for good, _ in days.values()) == sum(good for good, _ in recorded.minutes.values())
+    assert sum(bad for _, bad in days.values()) == sum(bad for _, bad in recorded.minutes.values())
+    state, health = load_pull(inproc.redis, flow)
+    assert state.backfill_until is None and health.failing_since is None
+
+    # Pulled again from scratch (its progress lost): the same counts, not twice them.
+    inproc.redis.delete(redis_keys.sli_source(flow))
+    assert pull_sli_sources(deps, readers(prometheus.url)) == {"pulled": 1, "failed": 0}
+    assert stored(db, "ops_flow_minutes", "minute", flow) == recent
+    assert stored(db, "ops_flow_hours", "hour", flow) == by_hour(recorded.minutes)
+    assert stored(db, "ops_flow_days", "day", flow) == days
+
+
+def test_a_prometheus_that_does_not_answer_is_no_data_and_a_warning_until_it_answers(
+    prometheus: Prometheus, recorded: History, inproc: InProcessWorker, db: Engine
+) -> None:
+    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    config = flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL")
+    password = uuid.uuid4().hex
+    nowhere = f"http://relops:{password}@127.0.0.1:{free_port()}"
+
+    def at(seconds: float) -> Any:
+        return dataclasses.replace(inproc.deps, config=config, now=lambda: NOW + timedelta(seconds=seconds))
+
+    def incident() -> tuple[str, str] | None:
+        with db.connect() as conn:
+            row = conn.execute(
+                text("SELECT status, title FROM ops_incidents WHERE fingerprint = :f"), {"f": f"sli_source:{flow}"}
+            ).first()
+        return None if row is None else (row[0], row[1])
+
+    # A first failure is noted, not raised: a blip only delays the counts.
+    assert pull_sli_sources(at(0), readers(nowhere)) == {"pulled": 0, "failed": 1}
+    _, health = load_pull(inproc.redis, flow)
+    assert health.failing_since == NOW.timestamp()
+    assert "no answer from http://relops:***@127.0.0.1" in health.last_error
+    assert password not in health.last_error
+    assert inproc.publisher.take() == []
+    # Failing for [sources] unreachable_after_s (60 s): a WARNING, and the flow is no data.
+    assert pull_sli_sources(at(61), readers(nowhere)) == {"pulled": 0, "failed": 1}
+    inproc.drain()
+    status, title = incident() or ("", "")
+    assert status == "open" and "SLI source is unreachable" in title
+    as_of = floor_minute(NOW) + timedelta(minutes=1)
+    evaluate.evaluate_flows(at(61), as_of, [flow])
+    with db.connect() as conn:
+        severity = conn.execute(
+            text("SELECT severity FROM ops_burn_rate_snapshots WHERE flow = :f ORDER BY evaluated_at DESC LIMIT 1"),
+            {"f": flow},
+        ).scalar_one()
+    assert severity == "no_data"
+    assert stored(db, "ops_flow_minutes", "minute", flow) == {}
+
+    # It answers: the counts are pulled, the warning resolves.
+    assert pull_sli_sources(at(90), readers(prometheus.url)) == {"pulled": 1, "failed": 0}
+    inproc.drain()
+    _, health = load_pull(inproc.redis, flow)
+    assert health.failing_since is None and health.last_error == ""
+    assert incident() is not None and incident()[0] == "resolved"  # type: ignore[index]
+    assert stored(db, "ops_flow_minutes", "minute", flow) == {
+        m: c for m, c in recorded.minutes.items() if m >= RECENT_START - WARM_UP
+    }
