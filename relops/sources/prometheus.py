@@ -20,7 +20,12 @@ CHUNK_BYTES = 64 * 1024
 
 
 class SourceUnavailable(Exception):
-    """Prometheus did not answer a query, or answered with an error or something unreadable."""
+    """Prometheus did not answer a query, or answered with an error or something unreadable.
+    ``refused``: it answered, and said the query is wrong (a 4xx with Prometheus' error)."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class PrometheusReader:
@@ -77,7 +82,8 @@ class PrometheusReader:
         if status != 200 or not isinstance(answer, dict) or answer.get("status") != "success":
             error = answer.get("error", "") if isinstance(answer, dict) else ""
             raise SourceUnavailable(
-                f"{where} answered {status}: {scrub(str(error), self._secrets, limit=300) or 'no error given'}"
+                f"{where} answered {status}: {scrub(str(error), self._secrets, limit=300) or 'no error given'}",
+                refused=400 <= status < 500,
             )
         data = answer.get("data")
         if not isinstance(data, dict):

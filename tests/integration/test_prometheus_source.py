@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import uuid
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,20 +17,37 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from fastapi import FastAPI
+from markupsafe import escape
 from sqlalchemy import Engine, text
 
-from relops import redis_keys
+from relops import names, redis_keys
 from relops.application import evaluate
 from relops.application.sli_pull import pull_sli_sources
+from relops.cli import cli
 from relops.config import RelopsConfig, parse_config
 from relops.config.sli_sources import PrometheusSource
+from relops.settings import get_settings
 from relops.slo.retention import horizons
 from relops.sources.prometheus import PrometheusReader
-from relops.state.sli_pulls import load_pull
+from relops.state.sli_pulls import load_pull, record_failure
+from relops.store.users import User
 from relops.timeutil import floor_hour, floor_minute, utcnow
+from relops.web.auth import Principal
+from relops.web.deps import build_web_deps, current_principal
+from relops.web.routes import pages
+from tests.conftest import RUN_ID
+from tests.integration.conftest import BrokerProducer, BrokerUnderTest, private_broker, wait_for
 from tests.integration.inprocess import InProcessWorker
+from tests.support.celery_process import start_worker
 from tests.support.prometheus import Prometheus, create_blocks, serving_prometheus
 from tests.web_support import free_port
+
+# Starlette's test client asks for httpx2, which the lock does not carry; with httpx it works the same.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)
+    from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 
@@ -225,3 +243,87 @@ def test_a_prometheus_that_does_not_answer_is_no_data_and_a_warning_until_it_ans
     assert stored(db, "ops_flow_minutes", "minute", flow) == {
         m: c for m, c in recorded.minutes.items() if m >= RECENT_START - WARM_UP
     }
+
+
+def test_config_check_asks_prometheus_about_each_query_and_names_flow_and_field(
+    prometheus: Prometheus, relops_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sourced.toml"
+    path.write_text(
+        "[[flows]]\n"
+        'name = "checkout"\n'
+        "objective_percent = 99.9\n"
+        'prometheus = { url_env = "RELOPS_TEST_PROMETHEUS_URL", '
+        "bad = 'http_requests_total{code=~\"5((\"}', total = 'sum(http_requests_total)' }\n"
+    )
+    monkeypatch.setenv("RELOPS_TEST_PROMETHEUS_URL", prometheus.url)
+    checked = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert checked.exit_code == 1, checked.output
+    assert "flow checkout: prometheus.bad: refused:" in checked.output
+    assert "flow checkout: prometheus.total: Prometheus takes it" in checked.output
+    assert "refused 1 flow query" in checked.output
+
+    assert CliRunner().invoke(cli, ["config", "check", "--offline", str(path)]).exit_code == 0
+    monkeypatch.setenv("RELOPS_TEST_PROMETHEUS_URL", f"http://127.0.0.1:{free_port()}")
+    unreachable = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert unreachable.exit_code == 0, unreachable.output
+    assert "flow checkout: prometheus.url_env: not checked: no answer from" in unreachable.output
+
+
+def test_a_worker_pulls_when_the_task_comes(
+    prometheus: Prometheus, recorded: History, relops_env: dict[str, str], output_dir: Path, tmp_path: Path, db: Engine
+) -> None:
+    """relops.pull_sli_sources as beat sends it, run by a real worker that reads the Prometheus URL
+    from the variable the flow names."""
+    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "sourced.toml"
+    path.write_text(
+        "[sources]\nbackfill_hours_per_pull = 60\n\n"
+        f'[[flows]]\nname = "{flow}"\nobjective_percent = 99.0\nperiod_days = 2\n'
+        f"prometheus = {{ url_env = \"RELOPS_TEST_PROMETHEUS_URL\", good = '{GOOD}', total = '{TOTAL}' }}\n"
+    )
+    broker = BrokerUnderTest("redis", relops_env["CELERY_BROKER_URL"], relops_env)
+    with private_broker(broker, "sli-pull") as urls:
+        env = {**relops_env, **urls, "RELOPS_CONFIG": str(path), "RELOPS_TEST_PROMETHEUS_URL": prometheus.url}
+        label = f"sli-pull-{RUN_ID}"
+        worker = start_worker(env, output_dir / f"{label}.log", label, names.QUEUE_INGEST, 1)
+        producer = BrokerProducer(urls["CELERY_BROKER_URL"], "sli-pull-producer")
+        try:
+            producer.send_task(names.TASK_PULL_SLI_SOURCES, queue=names.QUEUE_INGEST)
+            expected = {m: c for m, c in recorded.minutes.items() if m >= RECENT_START - WARM_UP}
+            # The backfill writes the newest hours first: the oldest hour's row comes last.
+            wait_for(
+                lambda: stored(db, "ops_flow_hours", "hour", flow) == by_hour(recorded.minutes),
+                timeout_s=60,
+                what="the worker's pull stored every hour",
+            )
+            assert stored(db, "ops_flow_minutes", "minute", flow) == expected
+            # And the task finished: its progress saved, its source noted as answering.
+            wait_for(lambda: "event=sli.pulled" in worker.log_text(), timeout_s=30, what="the pull's end logged")
+        finally:
+            producer.close()
+            worker.stop()
+
+
+def test_the_flow_page_and_the_dashboard_say_where_the_counts_come_from(
+    relops_env: dict[str, str], inproc: InProcessWorker, clean_tables: None
+) -> None:
+    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    built = build_web_deps(get_settings())
+    deps = dataclasses.replace(built, config=flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL"))
+    record_failure(inproc.redis, flow, NOW.timestamp(), "no answer from http://prometheus:9090/api/v1/query")
+    app = FastAPI()
+    app.state.deps = deps
+    app.include_router(pages.router)
+    app.dependency_overrides[current_principal] = lambda: Principal(User(id=0, name="page-admin", role="admin"), "api")
+    try:
+        with TestClient(app) as client:
+            page = client.get(f"/flows/{flow}")
+            dashboard = client.get("/")
+    finally:
+        built.engine.dispose()
+    assert page.status_code == 200
+    assert "Counts from Prometheus (<code>RELOPS_TEST_PROMETHEUS_URL</code>)" in page.text
+    assert "source failing" in page.text and "no answer from http://prometheus:9090" in page.text
+    assert str(escape(GOOD)) in page.text  # as Jinja escapes it
+    assert "from prometheus" in dashboard.text
