@@ -60,6 +60,11 @@ def sli_source(flow: str) -> str:
     return f"{PREFIX}sli-source:{flow}"
 
 
+def sli_pull_lock() -> str:
+    """Set while a relops.pull_sli_sources runs (expiring): the next one skips rather than joins it."""
+    return f"{PREFIX}sli-pull:lock"
+
+
 def breaker(dependency: str) -> tuple[str, str, str]:
     """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker; the
     client (relops_client.breakers) defines them, since services guard calls too."""

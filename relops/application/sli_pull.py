@@ -10,6 +10,8 @@ saved after every span written, so nothing is read twice for nothing and nothing
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +27,14 @@ from relops.slo.pull_plan import Span, advance, plan_pull
 from relops.slo.retention import horizons
 from relops.slo.source_alerts import source_answering, source_unreachable
 from relops.sources.prometheus import PrometheusReader, SourceUnavailable
-from relops.state.sli_pulls import load_pull, record_failure, record_success, save_progress
+from relops.state.sli_pulls import (
+    claim_pull,
+    load_pull,
+    record_failure,
+    record_success,
+    release_pull,
+    save_progress,
+)
 from relops.store.outcomes import lock_flow, replace_hour, replace_minutes
 
 logger = logging.getLogger(__name__)
@@ -33,6 +42,8 @@ logger = logging.getLogger(__name__)
 #: How far before a span's first minute its query reaches, for each series' sample before it (the
 #: baseline of its first increase): several scrape intervals of the slowest usual scraper (1 min).
 BASELINE_S = 300
+#: How long one pull starts new queries for: half the task's soft time limit.
+PULL_BUDGET_S = 45.0
 
 #: A flow's source, or why it has none this time (its url_env unset).
 ReaderFor = Callable[[PrometheusSource], "PrometheusReader | str"]
@@ -80,8 +91,11 @@ def write_span(deps: Deps, flow: str, minutes: list[tuple[int, int, int]], minut
             )
 
 
-def pull_flow(deps: Deps, flow: FlowConfig, reader: PrometheusReader, now: datetime) -> dict[str, Any]:
-    """Pull what ``flow`` is owed now; SourceUnavailable when a query fails (what was read before it stays)."""
+def pull_flow(
+    deps: Deps, flow: FlowConfig, reader: PrometheusReader, now: datetime, deadline: float = math.inf
+) -> dict[str, Any]:
+    """Pull what ``flow`` is owed now, starting no span after ``deadline`` (time.monotonic()); the
+    rest waits for the next pull. SourceUnavailable when a query fails (what was read before it stays)."""
     source = flow.prometheus
     assert source is not None
     sources = deps.config.sources
@@ -95,14 +109,22 @@ def pull_flow(deps: Deps, flow: FlowConfig, reader: PrometheusReader, now: datet
         max_hours=sources.backfill_hours_per_pull,
     )
     minute_horizon = horizons(deps.config, now).minutes
-    written = 0
+    written = read = 0
     for span in spans:
+        if time.monotonic() >= deadline:
+            break
+        read += 1
         minutes = read_span(reader, source, span)
         write_span(deps, flow.name, minutes, minute_horizon)
         written += len(minutes)
         state = advance(state, span)
         save_progress(deps.redis, flow.name, state)
-    return {"spans": len(spans), "minutes": written, "backfilling": state.backfill_until is not None}
+    return {
+        "spans": read,
+        "minutes": written,
+        "backfilling": state.backfill_until is not None,
+        "behind": read < len(spans),
+    }
 
 
 def pull_sli_sources(deps: Deps, reader_for: ReaderFor) -> dict[str, Any]:
@@ -111,6 +133,19 @@ def pull_sli_sources(deps: Deps, reader_for: ReaderFor) -> dict[str, Any]:
     keeps it to one notification) until it answers, which resolves it."""
     now = deps.now()
     threshold = deps.config.sources.unreachable_after_s
+    # Well within the task's soft time limit: a pull that has more to read (a backfill, a catch-up
+    # after an outage, many flows) stops starting spans here and the next one goes on from there.
+    deadline = time.monotonic() + PULL_BUDGET_S
+    if not claim_pull(deps.redis, round(PULL_BUDGET_S * 2)):
+        log_event(logger, logging.INFO, "sli.pull_skipped", reason="another pull is running")
+        return {"pulled": 0, "failed": 0, "skipped": True}
+    try:
+        return _pull_all(deps, reader_for, now, threshold, deadline)
+    finally:
+        release_pull(deps.redis)
+
+
+def _pull_all(deps: Deps, reader_for: ReaderFor, now: datetime, threshold: int, deadline: float) -> dict[str, Any]:
     pulled, failed = 0, 0
     for flow in deps.config.flows:
         if flow.prometheus is None:
@@ -121,7 +156,7 @@ def pull_sli_sources(deps: Deps, reader_for: ReaderFor) -> dict[str, Any]:
         try:
             if isinstance(reader, str):
                 raise SourceUnavailable(reader)
-            result = pull_flow(deps, flow, reader, now)
+            result = pull_flow(deps, flow, reader, now, deadline)
         except SourceUnavailable as exc:
             failed += 1
             since = record_failure(deps.redis, flow.name, now.timestamp(), str(exc))

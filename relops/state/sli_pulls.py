@@ -85,3 +85,14 @@ def unreachable_flows(client: Redis, flows: list[str], now: float, after_s: int)
             pipe.hget(redis_keys.sli_source(flow), "failing_since")
         answers = pipe.execute()
     return {flow for flow, since in zip(flows, answers, strict=True) if since and now - float(since) >= after_s}
+
+
+def claim_pull(client: Redis, ttl_s: int) -> bool:
+    """One pull at a time: beat sends one every pull_interval_s, and a long one (a backfill) must not
+    be joined by the next reading the same flows. The claim expires on its own after ``ttl_s`` should
+    its worker die."""
+    return bool(client.set(redis_keys.sli_pull_lock(), "1", nx=True, ex=ttl_s))
+
+
+def release_pull(client: Redis) -> None:
+    client.delete(redis_keys.sli_pull_lock())

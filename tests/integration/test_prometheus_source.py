@@ -24,7 +24,7 @@ from sqlalchemy import Engine, text
 
 from relops import names, redis_keys
 from relops.application import evaluate
-from relops.application.sli_pull import pull_sli_sources
+from relops.application.sli_pull import pull_flow, pull_sli_sources
 from relops.cli import cli
 from relops.config import RelopsConfig, parse_config
 from relops.config.sli_sources import PrometheusSource
@@ -243,6 +243,25 @@ def test_a_prometheus_that_does_not_answer_is_no_data_and_a_warning_until_it_ans
     assert stored(db, "ops_flow_minutes", "minute", flow) == {
         m: c for m, c in recorded.minutes.items() if m >= RECENT_START - WARM_UP
     }
+
+
+def test_one_pull_at_a_time_and_a_pull_out_of_time_leaves_the_rest_for_the_next(
+    prometheus: Prometheus, recorded: History, inproc: InProcessWorker, db: Engine
+) -> None:
+    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    deps = dataclasses.replace(inproc.deps, config=flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL"), now=lambda: NOW)
+    inproc.redis.set(redis_keys.sli_pull_lock(), "1", ex=60)
+    try:
+        assert pull_sli_sources(deps, readers(prometheus.url)) == {"pulled": 0, "failed": 0, "skipped": True}
+    finally:
+        inproc.redis.delete(redis_keys.sli_pull_lock())
+    reader = readers(prometheus.url)(deps.config.flows[0].prometheus)
+    late = pull_flow(deps, deps.config.flows[0], reader, NOW, deadline=0.0)
+    assert late == {"spans": 0, "minutes": 0, "backfilling": True, "behind": True}
+    assert stored(db, "ops_flow_minutes", "minute", flow) == {}
+    # The next pull, in time, reads everything.
+    assert pull_sli_sources(deps, readers(prometheus.url)) == {"pulled": 1, "failed": 0}
+    assert stored(db, "ops_flow_hours", "hour", flow) == by_hour(recorded.minutes)
 
 
 def test_config_check_asks_prometheus_about_each_query_and_names_flow_and_field(
