@@ -27,6 +27,7 @@ from relops.cli.migrate import migrate
 from relops.cli.routes import routes
 from relops.cli.services import services
 from relops.cli.silence import silence
+from relops.cli.slo import slo
 from relops.cli.status import status
 from relops.cli.users import users
 from relops.cli.web import web
@@ -56,6 +57,7 @@ for _command in (
     routes,
     services,
     silence,
+    slo,
     status,
     tick,
     users,

@@ -1,0 +1,79 @@
+"""``relops slo export --format openslo``: flows as OpenSLO v1 ``SLO`` documents. Pure.
+
+Each flow becomes one SLO with an inline ratio indicator (``counter: true``), budgeting by
+occurrences over a rolling window of its period, and one objective whose ``target`` is the
+objective as a fraction. A Prometheus-sourced flow's queries go in ``metricSource.spec.query``
+(type ``Prometheus``); a flow whose counts services push has no query anywhere, so its sources are
+of type ``relops`` with ``spec.flow`` naming it. The flow keys OpenSLO has no field for (the
+Prometheus URL variable and timeout, the runbook) are annotations, written only when not relops'
+defaults; ``relops slo import`` reads all of it back to the same flows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from relops.config import FlowConfig
+from relops.config.sli_sources import DEFAULT_URL_ENV, PrometheusSource
+from relops.slo_files import openslo_terms as terms
+from relops.slo_files.yaml_text import dump_documents
+
+_DEFAULT_TIMEOUT_S = PrometheusSource.model_fields["timeout_s"].default
+
+
+def export_openslo(flows: Iterable[FlowConfig]) -> str:
+    """The flows as one multi-document OpenSLO YAML text."""
+    return dump_documents([slo_document(flow) for flow in flows])
+
+
+def slo_document(flow: FlowConfig) -> dict[str, Any]:
+    labels = {name: value for name, value in flow.labels.items() if name != terms.SERVICE_LABEL}
+    metadata: dict[str, Any] = {"name": flow.name}
+    if labels:
+        metadata["labels"] = labels
+    annotations = _annotations(flow)
+    if annotations:
+        metadata["annotations"] = annotations
+    spec: dict[str, Any] = {}
+    if flow.description:
+        spec["description"] = flow.description
+    if terms.SERVICE_LABEL in flow.labels:
+        spec["service"] = flow.labels[terms.SERVICE_LABEL]
+    spec["indicator"] = {"metadata": {"name": flow.name}, "spec": {"ratioMetric": _ratio_metric(flow)}}
+    spec["timeWindow"] = [{"duration": f"{flow.period_days}d", "isRolling": True}]
+    spec["budgetingMethod"] = terms.OCCURRENCES
+    spec["objectives"] = [{"displayName": flow.name, "target": _fraction(flow.objective_percent)}]
+    return {"apiVersion": terms.API_VERSION, "kind": "SLO", "metadata": metadata, "spec": spec}
+
+
+def _ratio_metric(flow: FlowConfig) -> dict[str, Any]:
+    source = flow.prometheus
+    if source is None:
+        pushed = {"metricSource": {"type": terms.RELOPS_SOURCE, "spec": {"flow": flow.name}}}
+        return {"counter": True, "good": pushed, "total": pushed}
+    counted = "good" if source.good is not None else "bad"
+    counted_query = source.good if source.good is not None else source.bad
+    return {
+        "counter": True,
+        counted: {"metricSource": {"type": terms.PROMETHEUS, "spec": {"query": counted_query}}},
+        "total": {"metricSource": {"type": terms.PROMETHEUS, "spec": {"query": source.total}}},
+    }
+
+
+def _annotations(flow: FlowConfig) -> dict[str, str]:
+    annotations: dict[str, str] = {}
+    if flow.runbook:
+        annotations[terms.RUNBOOK_ANNOTATION] = flow.runbook
+    if flow.prometheus is not None:
+        if flow.prometheus.url_env != DEFAULT_URL_ENV:
+            annotations[terms.URL_ENV_ANNOTATION] = flow.prometheus.url_env
+        if flow.prometheus.timeout_s != _DEFAULT_TIMEOUT_S:
+            annotations[terms.TIMEOUT_ANNOTATION] = repr(flow.prometheus.timeout_s)
+    return annotations
+
+
+def _fraction(percent: Decimal) -> Decimal:
+    # Exact: 99.9 -> 0.999, never 0.9990000000000001.
+    return Decimal(format((percent / 100).normalize(), "f"))
