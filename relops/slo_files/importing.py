@@ -71,6 +71,8 @@ def import_files(files: Sequence[tuple[str, str]]) -> ImportResult:
             else:
                 drafts.append((_Document(document.file, label, document.body), f"slos[{index}].name", outcome))
     _validate(drafts, result)
+    order = {file: index for index, (file, _) in enumerate(files)}
+    result.refusals.sort(key=lambda refusal: order.get(refusal.file, len(order)))
     return result
 
 
@@ -126,10 +128,18 @@ def _kinds() -> str:
 
 def _catalog(documents: list[_Document], result: ImportResult) -> openslo_in.Catalog:
     catalog = openslo_in.Catalog()
+    defined: dict[tuple[str, str], _Document] = {}
     for document in documents:
         kind, body = document.body["kind"], document.body
         name = body["metadata"]["name"]
         spec = body.get("spec")
+        if kind in ("SLI", "DataSource"):
+            # An SLO naming it would otherwise get whichever came last: which one it meant is unknown.
+            first = defined.setdefault((kind, name), document)
+            if first is not document:
+                reason = f"{kind} {name!r} is already defined in {first.file}; names are unique per kind"
+                result.refusals.append(Refusal(document.file, document.label, "metadata.name", reason))
+                continue
         if kind == "SLI":
             if not isinstance(spec, dict):
                 result.refusals.append(Refusal(document.file, document.label, "spec", "must be a mapping"))

@@ -138,6 +138,8 @@ def _objective_percent(value: Any) -> Decimal:
 
 def _indicator_source(spec: dict[str, Any], flow: str, catalog: Catalog) -> dict[str, str] | None:
     """The flow's Prometheus queries (good or bad, and total); None when its counts are pushed."""
+    if spec.get("indicator") is not None and spec.get("indicatorRef") is not None:
+        raise Refused("spec.indicatorRef", "give indicator or indicatorRef, not both")
     if spec.get("indicator") is not None:
         indicator = mapping(spec["indicator"], "spec.indicator")
         path = "spec.indicator.spec"

@@ -57,6 +57,9 @@ def load_documents(text: str) -> list[Any]:
         loaded = list(yaml.load_all(text, Loader=_ExactLoader))  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         raise YamlError(f"not valid YAML: {exc}") from None
+    except RecursionError:
+        # PyYAML composes nested collections recursively; thousands of "[" exhaust the stack.
+        raise YamlError("not valid YAML here: nested too deeply") from None
     documents: list[Any] = []
     for document in loaded:
         if document is None:

@@ -227,3 +227,23 @@ def test_a_flow_whose_counts_are_pushed_comes_from_sources_of_type_relops() -> N
     assert flow.prometheus is None
     other = pushed.replace("flow: checkout", "flow: search", 1)
     assert _refused(other)[1] == "spec.indicator.spec.ratioMetric.bad.metricSource.spec.flow"
+
+
+def test_an_sli_defined_twice_is_refused_rather_than_picking_one() -> None:
+    sli = "apiVersion: openslo/v1\nkind: SLI\nmetadata: {name: ok}\nspec: {ratioMetric: {}}\n"
+    result = _import(sli, sli)
+
+    [refusal] = result.refusals
+    assert (refusal.file, refusal.document, refusal.field) == ("file2.yaml", "SLI ok", "metadata.name")
+    assert "already defined in file1.yaml" in refusal.reason
+
+
+def test_an_indicator_given_both_inline_and_by_name_is_refused() -> None:
+    both = SLO.replace("  indicator:\n", "  indicatorRef: other\n  indicator:\n", 1)
+    assert _refused(both)[1:] == ("spec.indicatorRef", "give indicator or indicatorRef, not both")
+
+
+def test_yaml_nested_beyond_the_parser_stack_is_refused_not_a_crash() -> None:
+    result = _import("[" * 5000 + "]" * 5000)
+    [refusal] = result.refusals
+    assert refusal.field == "(YAML)"

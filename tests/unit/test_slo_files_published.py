@@ -129,6 +129,10 @@ def test_two_services_with_one_slo_name_make_one_flow_and_the_second_is_refused_
             OPENSLO / "budgeting-method" / "occurences-slo.yaml",
             [("SLO search-slo", "spec.indicator.spec.thresholdMetric")],
         ),
+        (
+            DATA / "openslo" / "oslo" / "test" / "inputs" / "validate" / "v1.yaml",
+            [("SLO web-availability", "spec.budgetingMethod")],
+        ),
         (OPENSLO / "budgeting-method" / "ratio-timeslices.yaml", [("SLO main-page", "spec.budgetingMethod")]),
         (OPENSLO / "budgeting-method" / "timeslices-slo.yaml", [("SLO service-availability", "spec.budgetingMethod")]),
         (
@@ -153,6 +157,8 @@ def test_the_copied_examples_keep_their_license_and_their_source_commit() -> Non
     for directory, commit in (
         (DATA / "openslo", "aa5cb78d7044bbd8ab4915ea0af0d988f4db8a59"),
         (DATA / "sloth", "0e395d81513ff701f5d27b7aa47d794cb764fd5e"),
+        (DATA / "openslo", "2f07e9230a00b0bd4fadd3abcc6125b72c88cba0"),
     ):
         assert "Apache License" in (directory / "LICENSE").read_text()
         assert commit in (directory / "README.md").read_text()
+    assert "Apache License" in (DATA / "openslo" / "oslo" / "LICENSE").read_text()
