@@ -62,7 +62,8 @@ def import_files(files: Sequence[tuple[str, str]]) -> ImportResult:
             except Refused as refused:
                 result.refusals.append(Refusal(document.file, document.label, refused.field, refused.reason))
     for document in sloth:
-        if any(isinstance(slo, dict) and slo.get("alerting") for slo in document.body.get("slos") or []):
+        slos = document.body.get("slos")
+        if isinstance(slos, list) and any(isinstance(slo, dict) and slo.get("alerting") for slo in slos):
             result.notes.append(f"{document.file}: {document.label}: alerting: not imported ({_ALERTING})")
         for index, slo_name, outcome in sloth_in.sloth_flows(document.body):
             label = f"{document.label} SLO {slo_name}" if slo_name else document.label
@@ -104,7 +105,7 @@ def _sort(
             result.refusals.append(
                 Refusal(file, label, "apiVersion", f"is {body['apiVersion']!r}; relops reads OpenSLO {API_VERSION!r}")
             )
-        elif kind not in openslo_in.KINDS:
+        elif not isinstance(kind, str) or kind not in openslo_in.KINDS:
             result.refusals.append(Refusal(file, label, "kind", f"is {kind!r}; relops reads {_kinds()}"))
         elif not isinstance(name, str) or not name:
             result.refusals.append(Refusal(file, label, "metadata.name", "is required"))

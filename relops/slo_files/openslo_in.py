@@ -200,6 +200,7 @@ def _metric_source(value: Any, path: str, catalog: Catalog) -> tuple[str, dict[s
     source_type = source.get("type")
     reference = source.get("metricSourceRef")
     if source_type is None and reference is not None:
+        reference = text(reference, f"{path}.metricSource.metricSourceRef")
         if reference not in catalog.data_sources:
             raise Refused(f"{path}.metricSource.metricSourceRef", f"no DataSource named {reference!r} among the files")
         source_type = catalog.data_sources[reference]
