@@ -71,7 +71,7 @@ def slo_export(format_: str, config_file: Path | None, output: Path | None) -> N
     flow's period, the objective as a target fraction; `relops slo import` reads them back to the
     same flows."""
     from relops.config.loader import load_config
-    from relops.slo_files.openslo_out import export_openslo
+    from relops.slo_files.openslo_out import export_openslo, openslo_caveats
 
     if config_file is None:
         from relops.settings import get_settings
@@ -79,9 +79,8 @@ def slo_export(format_: str, config_file: Path | None, output: Path | None) -> N
         config_file = get_settings().config_path
     flows = load_config(config_file).flows
     for flow in flows:
-        left_out = [key for key in ("depends_on", "exclude_maintenance") if getattr(flow, key)]
-        if left_out:
-            click.echo(f"note: flow {flow.name}: {', '.join(left_out)} not exported (OpenSLO has no field)", err=True)
+        for caveat in openslo_caveats(flow):
+            click.echo(f"note: flow {flow.name}: {caveat}", err=True)
     _write(export_openslo(flows), output)
 
 

@@ -11,6 +11,7 @@ defaults; ``relops slo import`` reads all of it back to the same flows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,25 @@ from relops.slo_files import openslo_terms as terms
 from relops.slo_files.yaml_text import dump_documents
 
 _DEFAULT_TIMEOUT_S = PrometheusSource.model_fields["timeout_s"].default
+
+
+#: OpenSLO requires names that RFC 1123 allows (its tools refuse others); relops' names are freer.
+_RFC1123_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def openslo_caveats(flow: FlowConfig) -> list[str]:
+    """What of ``flow`` an OpenSLO tool may refuse or not see in its export, one line each."""
+    caveats = []
+    if not _RFC1123_NAME.match(flow.name):
+        caveats.append("its name is not an RFC 1123 name (lowercase letters, digits, -): OpenSLO tools may refuse it")
+    if terms.SERVICE_LABEL not in flow.labels:
+        caveats.append(
+            f"no {terms.SERVICE_LABEL!r} label, so no spec.service, which OpenSLO requires: give the flow one"
+        )
+    left_out = [key for key in ("depends_on", "exclude_maintenance") if getattr(flow, key)]
+    if left_out:
+        caveats.append(f"{', '.join(left_out)} not exported (relops' own: OpenSLO has no field for it)")
+    return caveats
 
 
 def export_openslo(flows: Iterable[FlowConfig]) -> str:

@@ -92,6 +92,8 @@ objective_percent = 99.5
     assert export.exit_code == 0, export.output
     assert "target: 0.999\n" in exported.read_text()
     assert "type: relops" in exported.read_text()
+    assert "note: flow signup: no 'service' label, so no spec.service, which OpenSLO requires" in export.stderr
+    assert "flow checkout" not in export.stderr
 
     imported = tmp_path / "flows.toml"
     back = CliRunner().invoke(cli, ["slo", "import", str(exported), "--output", str(imported)])

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from relops.config import FlowConfig
 from relops.labels import RESERVED
 from relops.slo_files.importing import import_files
-from relops.slo_files.openslo_out import export_openslo
+from relops.slo_files.openslo_out import export_openslo, openslo_caveats
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=60)
 _LABEL_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,15}", fullmatch=True).filter(lambda name: name not in RESERVED)
@@ -74,3 +74,22 @@ def test_importing_the_openslo_export_gives_back_the_same_flows(flows: list[Flow
     assert result.refusals == []
     assert result.flows == flows
     assert [str(flow.objective_percent) for flow in result.flows] == [str(flow.objective_percent) for flow in flows]
+
+
+def test_the_export_names_what_openslo_tools_may_refuse_and_what_it_leaves_out() -> None:
+    flow = FlowConfig.model_validate(
+        {"name": "Checkout flow", "objective_percent": 99.9, "depends_on": ["stripe"], "exclude_maintenance": True},
+        strict=False,
+    )
+
+    assert openslo_caveats(flow) == [
+        "its name is not an RFC 1123 name (lowercase letters, digits, -): OpenSLO tools may refuse it",
+        "no 'service' label, so no spec.service, which OpenSLO requires: give the flow one",
+        "depends_on, exclude_maintenance not exported (relops' own: OpenSLO has no field for it)",
+    ]
+    assert (
+        openslo_caveats(
+            FlowConfig.model_validate({"name": "checkout", "objective_percent": 99.9, "labels": {"service": "shop"}})
+        )
+        == []
+    )
