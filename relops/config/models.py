@@ -32,6 +32,7 @@ from relops_client.names import DEFAULT_BREAKERS
 
 from relops.config.messages import quoted
 from relops.config.routing import ReceiverConfig, ReceiverName, RouteConfig
+from relops.config.span_rules import SpanRules
 from relops.errors import InputRejected
 from relops.labels import MAX_LABELS, RESERVED, label_problem
 from relops.matchers import Matcher, parse_matcher
@@ -241,6 +242,11 @@ class FlowConfig(_Strict):
         description="Dependencies (breaker names) whose open breaker explains this flow's failures: while one is "
         "open or half-open, its alerts are inhibited (recorded, not notified)."
     )
+    spans: SpanRules | None = Field(
+        None,
+        description="Count this flow from the OpenTelemetry spans sent to the intake's `POST /v1/traces`: which "
+        "spans count for it and which of them are bad. Unset: the flow takes no spans.",
+    )
 
     @property
     def error_allowance(self) -> Decimal:
@@ -447,7 +453,7 @@ class IntakeConfig(_Strict):
         10.0,
         gt=0,
         le=100_000,
-        description="Refusals one client address may cause per second (400-413, 422; its own token bucket, per "
+        description="Refusals one client address may cause per second (400-415, 422; its own token bucket, per "
         "intake process): past them the address's refusals are answered 429, without the detail. Accepted "
         "requests never use these tokens, so a service behind a shared proxy address keeps working.",
     )
@@ -463,6 +469,13 @@ class IntakeConfig(_Strict):
         le=1_000_000,
         description="Checked reports waiting for Redis and the broker at most; past it a report is answered 503 "
         "at once (a stalled broker must not grow the intake's memory without bound).",
+    )
+    max_otlp_body_bytes: int = Field(
+        8 * 1_048_576,
+        ge=65_536,
+        le=64 * 1_048_576,
+        description="A `POST /v1/traces` body above this, before or after it is decompressed, is refused with 413 "
+        "(OTLP's largest recommended limit is 64 MiB; an SDK's batch of 512 spans is a few hundred KB).",
     )
     max_alertmanager_body_bytes: int = Field(
         4 * 1_048_576,
