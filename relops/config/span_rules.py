@@ -59,7 +59,13 @@ class Condition:
     def holds(self, attributes: Mapping[str, AttributeValue]) -> bool:
         value = attributes.get(self.attribute)
         if self.matcher is not None:
-            return self.matcher.matches({self.attribute: "" if value is None else as_text(value)})
+            text = "" if value is None else value if type(value) is str else as_text(value)
+            # = and != compared here (as Matcher.matches does): this runs for every span of a flow.
+            if self.op == "=":
+                return text == self.matcher.value
+            if self.op == "!=":
+                return text != self.matcher.value
+            return self.matcher.matches({self.attribute: text})
         # bool is an int in Python; true is not 1 here.
         if not isinstance(value, int | float) or isinstance(value, bool):
             return False

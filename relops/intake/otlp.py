@@ -1,6 +1,7 @@
 """OTLP/HTTP traces (``POST /v1/traces``) on the wire: the request decoded with OpenTelemetry's own
-protobuf classes (opentelemetry-proto), its spans walked into a SpanTally (relops.slo.span_mapping
-decides what each counts for), and the answers encoded as the OTLP specification says.
+protobuf definitions (opentelemetry-proto; relops.intake.otlp_schema reads attributes as maps), its
+spans walked into a SpanTally (relops.slo.span_mapping decides what each counts for), and the
+answers encoded as the OTLP specification says.
 
 Followed from the OTLP specification (opentelemetry-proto, docs/specification.md, "OTLP/HTTP"):
 
@@ -18,9 +19,9 @@ Followed from the OTLP specification (opentelemetry-proto, docs/specification.md
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
@@ -34,8 +35,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from relops.compression import TooLarge, inflate
 from relops.config.span_rules import AttributeValue
+from relops.intake import otlp_schema
 from relops.intake.reports import Refused
-from relops.slo.span_mapping import STATUS_CODE_ERROR, SpanMapping, SpanTally
+from relops.slo.span_mapping import STATUS_CODE_ERROR, SpanMapping, SpanTally, end_minute, verdicts
 
 Encoding = Literal["protobuf", "json"]
 PROTOBUF: Final = "application/x-protobuf"
@@ -52,18 +54,19 @@ def encoding_of(content_type: str) -> Encoding | None:
     return CONTENT_TYPES.get(content_type.split(";", 1)[0].strip().lower())
 
 
-def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
-    """The export request in ``body`` (inflated), or Refused (400) when it is not one."""
-    request = ExportTraceServiceRequest()
+def decode_request(body: bytes, encoding: Encoding) -> Any:
+    """The export request in ``body`` (inflated), as relops.intake.otlp_schema reads it (attributes
+    as maps), or Refused (400) when it is not one. JSON is read with opentelemetry-proto's class
+    (OTLP's JSON writes attributes as lists) and handed over in binary, once."""
     try:
         if encoding == "protobuf":
-            request.ParseFromString(body)
-        else:
-            json_format.Parse(body, request, ignore_unknown_fields=True)
+            return otlp_schema.request_class().FromString(body)
+        official = ExportTraceServiceRequest()
+        json_format.Parse(body, official, ignore_unknown_fields=True)
+        return otlp_schema.request_class().FromString(official.SerializeToString())
     except (DecodeError, json_format.ParseError, ValueError, RecursionError) as exc:
         kind = "a protobuf" if encoding == "protobuf" else "an OTLP JSON"
         raise Refused(400, "body", f"is not {kind} ExportTraceServiceRequest ({str(exc)[:160]})") from None
-    return request
 
 
 def inflated(body: bytes, content_encoding: str, limit: int) -> bytes:
@@ -95,54 +98,48 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:40]
 
 
-def tally_spans(request: ExportTraceServiceRequest, mapping: SpanMapping, tally: SpanTally) -> SpanTally:
-    """Every span of ``request`` into ``tally``: a resource whose service no flow takes is counted
-    as unmatched without looking at its spans (most of a busy service's spans are such)."""
+def tally_spans(request: Any, mapping: SpanMapping, tally: SpanTally) -> SpanTally:
+    """Every span of ``request`` (decode_request's) into ``tally``. This runs for every span of every
+    export, so it does the least each span needs: a resource whose service no flow takes is counted
+    as unmatched without looking at its spans, a span whose name no rule can take costs one look-up,
+    and the others are grouped by what decides their verdict (name, kind, error, minute, the values of
+    the attributes the rules read), so the rules run once per group, not once per span."""
     for resource_spans in request.resource_spans:
         resource = resource_spans.resource.attributes
-        rules = mapping.rules_for(_service(resource))
-        if not rules:
+        service = resource.get(SERVICE_NAME)
+        rules = mapping.rules_for("" if service is None else service.string_value)
+        if rules is None:
             tally.unmatched_spans(sum(len(scope.spans) for scope in resource_spans.scope_spans))
             continue
-        resource_values = _ResourceValues(resource)
+        read = rules.attributes
+        # Each attribute a rule reads, with the resource's value a span without its own one takes.
+        lookups = [(name, _scalar(resource.get(name), None)) for name in read]
+        groups: Counter[tuple[Any, ...]] = Counter()
+        unmatched = 0
         for scope in resource_spans.scope_spans:
             for span in scope.spans:
-                attributes = functools.partial(resource_values.under, span.attributes)
+                name = span.name
+                if not rules.candidates(name):
+                    unmatched += 1
+                    continue
+                own = span.attributes
+                values = tuple([_scalar(own.get(attribute), inherited) for attribute, inherited in lookups])
                 error = span.status.code == STATUS_CODE_ERROR
-                tally.add(mapping.verdicts(rules, span.name, span.kind, error, attributes), span.end_time_unix_nano)
+                groups[(name, span.kind, error, end_minute(span.end_time_unix_nano), values)] += 1
+        tally.unmatched_spans(unmatched)
+        for (name, kind, error, minute, values), count in groups.items():
+            attributes = {attribute: value for attribute, value in zip(read, values, strict=True) if value is not None}
+            tally.add(verdicts(rules.candidates(name), kind, error, attributes), minute, count)
     return tally
 
 
-class _ResourceValues:
-    """A resource's attribute values, converted once, when a rule first reads a span's attributes."""
-
-    def __init__(self, pairs: Any) -> None:
-        self._pairs = pairs
-        self._values: dict[str, AttributeValue] | None = None
-
-    def under(self, span_pairs: Any) -> dict[str, AttributeValue]:
-        """A span's attributes over its resource's: the span's win where both have one."""
-        if self._values is None:
-            self._values = attribute_values(self._pairs)
-        return {**self._values, **attribute_values(span_pairs)}
-
-
-def _service(attributes: Any) -> str:
-    for pair in attributes:
-        if pair.key == SERVICE_NAME:
-            return pair.value.string_value
-    return ""
-
-
-def attribute_values(pairs: Any) -> dict[str, AttributeValue]:
-    """OTLP KeyValues as plain values: strings, booleans, integers and doubles (arrays, maps and
-    bytes are left out: no condition compares them)."""
-    values: dict[str, AttributeValue] = {}
-    for pair in pairs:
-        kind = pair.value.WhichOneof("value")
-        if kind in _SCALARS:
-            values[pair.key] = getattr(pair.value, kind)
-    return values
+def _scalar(value: Any, missing: AttributeValue | None) -> AttributeValue | None:
+    """An AnyValue as a plain value: a string, boolean, integer or double; ``missing`` for no value,
+    None for an array, map or bytes (no condition compares them)."""
+    if value is None:
+        return missing
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind in _SCALARS else None
 
 
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})

@@ -13,7 +13,7 @@ flow its key may not report) is refused, and the sender is told how many and why
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +26,8 @@ from relops.slo.outcome_batch import MAX_FUTURE_SKEW
 #: OTLP's Status.StatusCode for an error (opentelemetry/proto/trace/v1/trace.proto: STATUS_CODE_ERROR).
 STATUS_CODE_ERROR = 2
 NANOS_PER_MINUTE = 60_000_000_000
+#: The minute of a span without an end time (OTLP's zero): it cannot count.
+NO_END = -1
 #: Refusal reasons quoted in the answer's error message, at most (all are counted).
 REASONS_SHOWN = 5
 
@@ -44,9 +46,30 @@ class SpanRule:
     conditions: tuple[Condition, ...]
     bad_when: tuple[Condition, ...]
 
-    @property
-    def reads_attributes(self) -> bool:
-        return bool(self.conditions or self.bad_when)
+
+@dataclass(frozen=True, slots=True)
+class ServiceRules:
+    """The rules of the flows that take one service's spans, indexed for the request path: a span's
+    name picks the few rules that can take it, and only the attributes some rule reads are read."""
+
+    #: Span name → the rules naming it and the rules for any name, in config order.
+    by_name: Mapping[str, tuple[SpanRule, ...]]
+    #: The rules for any name (what a name no rule names gets).
+    any_name: tuple[SpanRule, ...]
+    #: Every attribute a condition of these rules reads, each once, in a fixed order.
+    attributes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rules: list[SpanRule]) -> ServiceRules:
+        any_name = tuple(rule for rule in rules if not rule.names)
+        named = {name for rule in rules for name in rule.names}
+        by_name = {name: tuple(rule for rule in rules if not rule.names or name in rule.names) for name in named}
+        read = dict.fromkeys(c.attribute for rule in rules for c in (*rule.conditions, *rule.bad_when))
+        return cls(by_name, any_name, tuple(read))
+
+    def candidates(self, name: str) -> tuple[SpanRule, ...]:
+        """The rules a span of this name may meet; () when none (most spans of a service)."""
+        return self.by_name.get(name, self.any_name)
 
 
 class SpanMapping:
@@ -67,31 +90,30 @@ class SpanMapping:
                     bad_when=rules.bad_conditions(),
                 )
             )
-        self._by_service = {service: tuple(rules) for service, rules in by_service.items()}
+        self._by_service = {service: ServiceRules.of(rules) for service, rules in by_service.items()}
 
-    def rules_for(self, service: str) -> tuple[SpanRule, ...]:
-        """The rules of the flows that take spans from ``service``; () when none does (then none of
-        its spans need to be looked at)."""
-        return self._by_service.get(service, ())
+    def rules_for(self, service: str) -> ServiceRules | None:
+        """The rules of the flows that take spans from ``service``; None when no flow does (then none
+        of its spans need to be looked at)."""
+        return self._by_service.get(service)
 
-    @staticmethod
-    def verdicts(
-        rules: tuple[SpanRule, ...], name: str, kind: int, error: bool, attributes: Callable[[], Attributes]
-    ) -> list[tuple[str, bool]]:
-        """(flow, bad) for each flow among ``rules`` the span counts for. ``attributes`` is asked at
-        most once, and only when a rule reads attributes: building them is most of a span's cost."""
-        found: list[tuple[str, bool]] = []
-        known: Attributes | None = None
-        for rule in rules:
-            if kind not in rule.kinds or (rule.names and name not in rule.names):
-                continue
-            if rule.reads_attributes and known is None:
-                known = attributes()
-            if rule.conditions and not all(c.holds(known or {}) for c in rule.conditions):
-                continue
-            bad = error or any(c.holds(known or {}) for c in rule.bad_when)
-            found.append((rule.flow, bad))
-        return found
+
+def end_minute(end_unix_nano: int) -> int:
+    """The minute (Unix minutes) a span ended in, which it counts in; NO_END without an end time."""
+    return end_unix_nano // NANOS_PER_MINUTE if end_unix_nano > 0 else NO_END
+
+
+def verdicts(rules: tuple[SpanRule, ...], kind: int, error: bool, attributes: Attributes) -> list[tuple[str, bool]]:
+    """(flow, bad) for each flow among ``rules`` (a ServiceRules' candidates for the span's name) the
+    span counts for. ``attributes`` holds at least those the rules read (ServiceRules.attributes)."""
+    found: list[tuple[str, bool]] = []
+    for rule in rules:
+        if kind not in rule.kinds:
+            continue
+        if rule.conditions and not all(c.holds(attributes) for c in rule.conditions):
+            continue
+        found.append((rule.flow, error or any(c.holds(attributes) for c in rule.bad_when)))
+    return found
 
 
 @dataclass
@@ -106,7 +128,7 @@ class SpanTally:
     oldest: datetime
     allowed: Collection[str] | None = None
     key_name: str = ""
-    #: (flow, minute as Unix seconds) → [good, bad].
+    #: (flow, minute's start as Unix seconds) → [good, bad].
     counts: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     spans: int = 0
     counted: int = 0
@@ -115,45 +137,46 @@ class SpanTally:
     reasons: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        self._oldest_ns = int(self.oldest.timestamp()) * 1_000_000_000
-        # A span ending up to MAX_FUTURE_SKEW ahead still counts, as an outcome's minute may.
-        self._newest_ns = int((self.now + MAX_FUTURE_SKEW).timestamp() * 1_000_000_000)
+        self._oldest_minute = int(self.oldest.timestamp()) // 60
+        # A span ending up to MAX_FUTURE_SKEW ahead still counts, as an outcome's minute may: its
+        # minute may start no later than that.
+        self._newest_minute = int((self.now + MAX_FUTURE_SKEW).timestamp()) // 60
 
     def unmatched_spans(self, count: int) -> None:
         """Spans no flow takes (their service has no rules, or none held)."""
         self.spans += count
         self.unmatched += count
 
-    def add(self, verdicts: list[tuple[str, bool]], end_unix_nano: int) -> None:
-        """One span with its verdicts (SpanMapping.verdicts)."""
-        self.spans += 1
+    def add(self, verdicts: list[tuple[str, bool]], minute: int, count: int = 1) -> None:
+        """``count`` spans with the same verdicts (``verdicts()``) that ended in ``minute``
+        (``end_minute()``)."""
+        self.spans += count
         if not verdicts:
-            self.unmatched += 1
+            self.unmatched += count
             return
-        reason = self._time_refusal(end_unix_nano)
+        reason = self._time_refusal(minute)
         if reason is None and self.allowed is not None:
             kept = [verdict for verdict in verdicts if verdict[0] in self.allowed]
             if not kept:
                 reason = f"key {self.key_name!r} may not report flow {verdicts[0][0]!r}"
             verdicts = kept
         if reason is not None:
-            self.refused += 1
-            self.reasons[reason] += 1
+            self.refused += count
+            self.reasons[reason] += count
             return
-        minute = end_unix_nano // NANOS_PER_MINUTE * 60
         for flow, bad in verdicts:
-            slot = self.counts.get((flow, minute))
+            slot = self.counts.get((flow, minute * 60))
             if slot is None:
-                slot = self.counts[(flow, minute)] = [0, 0]
-            slot[bad] += 1
-        self.counted += 1
+                slot = self.counts[(flow, minute * 60)] = [0, 0]
+            slot[bad] += count
+        self.counted += count
 
-    def _time_refusal(self, end_unix_nano: int) -> str | None:
-        if end_unix_nano <= 0:
+    def _time_refusal(self, minute: int) -> str | None:
+        if minute == NO_END:
             return "a span without end_time_unix_nano cannot count"
-        if end_unix_nano < self._oldest_ns:
+        if minute < self._oldest_minute:
             return "a span that ended before the longest SLO period cannot count"
-        if end_unix_nano > self._newest_ns:
+        if minute > self._newest_minute:
             ahead = _minutes(MAX_FUTURE_SKEW)
             return f"a span that ends more than {ahead} minutes from now cannot count (is the sender's clock right?)"
         return None

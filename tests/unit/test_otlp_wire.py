@@ -21,7 +21,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from relops.config import parse_config
-from relops.intake import otlp
+from relops.intake import otlp, otlp_schema
 from relops.intake.reports import Refused
 from relops.slo.span_mapping import SpanMapping, SpanTally
 
@@ -177,3 +177,40 @@ def test_failures_are_google_rpc_status_messages_in_the_request_encoding() -> No
 def test_the_digest_names_the_bytes() -> None:
     assert otlp.body_digest(b"a") == otlp.body_digest(b"a") != otlp.body_digest(b"b")
     assert len(otlp.body_digest(b"a")) == 40
+
+
+def test_the_intake_reads_attributes_as_maps_of_the_same_wire_format() -> None:
+    official = checkout_request(datetime(2026, 12, 7, tzinfo=UTC))
+    span = official.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.append(kv("http.response.status_code", 504))  # sent twice: the last one holds
+    span.events.add(name="exception", time_unix_nano=1)  # fields the intake never reads still parse
+    lean = otlp_schema.request_class().FromString(official.SerializeToString())
+    read = lean.resource_spans[0].scope_spans[0].spans
+    assert len(read) == len(official.resource_spans[0].scope_spans[0].spans)
+    assert read[0].attributes["http.response.status_code"].int_value == 504
+    assert lean.resource_spans[0].resource.attributes["service.name"].string_value == "checkout-api"
+    assert read[0].name == span.name and read[0].end_time_unix_nano == span.end_time_unix_nano
+
+
+def test_a_span_without_an_attribute_takes_its_resource_s() -> None:
+    now = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
+    request = checkout_request(now)
+    resource = request.resource_spans[0]
+    resource.resource.attributes.append(kv("http.response.status_code", 500))
+    for span in resource.scope_spans[0].spans:
+        del span.attributes[:]
+    # Every server span now has the resource's 500: bad; the client span still counts for no flow.
+    body = request.SerializeToString()
+    tally = counted(otlp.decode_request(body, "protobuf"), now)
+    assert tally.items() == [{"flow": "checkout", "minute": "2026-12-07T10:30:00Z", "good": 0, "bad": 4}]
+
+
+def test_an_attribute_that_is_no_scalar_is_as_if_missing() -> None:
+    now = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
+    request = checkout_request(now)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        del span.attributes[:]
+        span.attributes.append(KeyValue(key="http.response.status_code", value=AnyValue(bytes_value=b"500")))
+    tally = counted(otlp.decode_request(request.SerializeToString(), "protobuf"), now)
+    # bytes compare as nothing: no 5xx; the one span with status ERROR is still bad.
+    assert tally.items() == [{"flow": "checkout", "minute": "2026-12-07T10:30:00Z", "good": 3, "bad": 1}]

@@ -12,7 +12,8 @@ import pytest
 from relops.config import parse_config
 from relops.config.span_rules import parse_condition
 from relops.errors import ConfigError, InputRejected
-from relops.slo.span_mapping import SpanMapping, SpanTally
+from relops.slo.span_mapping import SpanMapping, SpanTally, end_minute
+from relops.slo.span_mapping import verdicts as verdicts_of
 
 NOW = datetime(2026, 12, 7, 10, 30, 15, tzinfo=UTC)
 OLDEST = datetime(2026, 11, 1, tzinfo=UTC)
@@ -61,7 +62,8 @@ def verdicts(
     m: SpanMapping, service: str, name: str, kind: int = SERVER, error: bool = False, **attributes: Any
 ) -> list[tuple[str, bool]]:
     attrs = {k.replace("__", "."): v for k, v in attributes.items()}
-    return m.verdicts(m.rules_for(service), name, kind, error, lambda: attrs)
+    rules = m.rules_for(service)
+    return verdicts_of(rules.candidates(name) if rules else (), kind, error, attrs)
 
 
 def test_a_span_counts_for_the_flow_whose_service_name_kind_and_attributes_it_meets() -> None:
@@ -111,13 +113,18 @@ def test_default_kinds_are_server_and_consumer_and_any_name_when_names_are_empty
     assert verdicts(m, "s", "anything", kind=INTERNAL) == []
 
 
-def test_attributes_are_read_only_when_a_rule_needs_them() -> None:
-    m = mapping('[[flows]]\nname = "a"\nobjective_percent = 99\n[flows.spans]\nservice = "s"\n')
-
-    def never() -> dict[str, Any]:
-        raise AssertionError("attributes built for a rule that reads none")
-
-    assert m.verdicts(m.rules_for("s"), "x", SERVER, False, never) == [("a", False)]
+def test_a_service_s_rules_name_the_attributes_they_read_and_the_span_names_they_take() -> None:
+    rules = mapping().rules_for("checkout-api")
+    assert rules is not None
+    assert rules.attributes == ("http.route", "http.response.status_code", "http.request.method", "app.degraded")
+    assert [r.flow for r in rules.candidates("POST /api/checkout")] == ["checkout", "search"]
+    assert [r.flow for r in rules.candidates("GET /api/search")] == ["search"]
+    worker = mapping().rules_for("orders-worker")
+    assert worker is not None and worker.attributes == ()
+    assert mapping().rules_for("billing") is None
+    only_named = mapping('[[flows]]\nname = "a"\nobjective_percent = 99\n[flows.spans]\nservice = "s"\nnames = ["x"]\n')
+    rules = only_named.rules_for("s")
+    assert rules is not None and rules.candidates("y") == ()
 
 
 def test_a_span_may_count_for_several_flows() -> None:
@@ -133,14 +140,27 @@ def tally(**overrides: Any) -> SpanTally:
     return SpanTally(now=NOW, oldest=OLDEST, **overrides)
 
 
+def test_spans_with_the_same_facts_are_added_at_once() -> None:
+    t = tally()
+    t.add([("checkout", True), ("search", False)], end_minute(ns(NOW)), 40)
+    t.add([], end_minute(ns(NOW)), 7)
+    t.add([("checkout", False)], end_minute(0), 3)
+    assert t.items() == [
+        {"flow": "checkout", "minute": "2026-12-07T10:30:00Z", "good": 0, "bad": 40},
+        {"flow": "search", "minute": "2026-12-07T10:30:00Z", "good": 40, "bad": 0},
+    ]
+    assert (t.spans, t.counted, t.unmatched, t.refused) == (50, 40, 7, 3)
+    assert t.error_message() == "3 of 50 spans refused: 3 x a span without end_time_unix_nano cannot count"
+
+
 def test_spans_are_tallied_per_flow_and_minute_of_their_end() -> None:
     t = tally()
     minute = datetime(2026, 12, 7, 10, 29, tzinfo=UTC)
     for second, bad in ((0, False), (59, True), (30, False)):
-        t.add([("checkout", bad)], ns(minute + timedelta(seconds=second)) + 999)
-    t.add([("checkout", False)], ns(minute + timedelta(minutes=1)))
-    t.add([("search", True)], ns(minute))
-    t.add([], ns(minute))
+        t.add([("checkout", bad)], end_minute(ns(minute + timedelta(seconds=second)) + 999))
+    t.add([("checkout", False)], end_minute(ns(minute + timedelta(minutes=1))))
+    t.add([("search", True)], end_minute(ns(minute)))
+    t.add([], end_minute(ns(minute)))
     t.unmatched_spans(7)
     assert t.items() == [
         {"flow": "checkout", "minute": "2026-12-07T10:29:00Z", "good": 2, "bad": 1},
@@ -153,10 +173,10 @@ def test_spans_are_tallied_per_flow_and_minute_of_their_end() -> None:
 
 def test_spans_that_cannot_count_are_refused_with_the_reason() -> None:
     t = tally()
-    t.add([("checkout", False)], 0)
-    t.add([("checkout", False)], ns(OLDEST) - 1)
-    t.add([("checkout", False)], ns(NOW + timedelta(minutes=6)))
-    t.add([("checkout", False)], ns(NOW + timedelta(minutes=4)))
+    t.add([("checkout", False)], end_minute(0))
+    t.add([("checkout", False)], end_minute(ns(OLDEST) - 1))
+    t.add([("checkout", False)], end_minute(ns(NOW + timedelta(minutes=6))))
+    t.add([("checkout", False)], end_minute(ns(NOW + timedelta(minutes=4))))
     assert (t.spans, t.counted, t.refused) == (4, 1, 3)
     message = t.error_message()
     assert message.startswith("3 of 4 spans refused: ")
@@ -167,7 +187,7 @@ def test_spans_that_cannot_count_are_refused_with_the_reason() -> None:
 
 def test_a_key_limited_to_some_flows_has_the_spans_of_others_refused() -> None:
     t = tally(allowed=frozenset({"checkout"}), key_name="checkout-otel")
-    at = ns(NOW)
+    at = end_minute(ns(NOW))
     t.add([("search", False)], at)
     t.add([("search", False), ("checkout", True)], at)
     assert [(i["flow"], i["good"], i["bad"]) for i in t.items()] == [("checkout", 0, 1)]
@@ -179,7 +199,7 @@ def test_batches_are_named_by_the_export_so_a_resend_makes_the_same_ids() -> Non
     def batches() -> list[dict[str, object]]:
         t = tally()
         for offset in range(6000):  # more items than one batch holds: 6000 distinct minutes
-            t.add([("checkout", False)], ns(datetime(2026, 12, 1, tzinfo=UTC) + timedelta(minutes=offset)))
+            t.add([("checkout", False)], end_minute(ns(datetime(2026, 12, 1, tzinfo=UTC) + timedelta(minutes=offset))))
         return t.batches("otlp-abc")
 
     first = batches()
