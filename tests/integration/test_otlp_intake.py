@@ -1,7 +1,7 @@
 """OpenTelemetry traces into the intake, against real processes: the OpenTelemetry Python SDK's own
-OTLP/HTTP exporter sending spans to a `relops intake` process, the session's worker counting them
-into PostgreSQL, and every answer OTLP/HTTP specifies (200 with or without partial_success, 400,
-401, 403, 413, 415) read back as OTLP's own messages."""
+OTLP/HTTP exporter, and the Node SDK's in examples/node, sending spans to a `relops intake` process,
+the session's worker counting them into PostgreSQL, and every answer OTLP/HTTP specifies (200 with
+or without partial_success, 400, 401, 403, 413, 415) read back as OTLP's own messages."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from sqlalchemy import Engine, text
 
 from tests.integration.conftest import BrokerUnderTest, run_cli, wait_for
 from tests.integration.queries import flow_totals
+from tests.integration.test_node_examples import installed_examples, run_example
 from tests.support.celery_process import CeleryProcess
 from tests.web_support import running_server
 
@@ -333,3 +334,20 @@ def test_refusals_are_answered_as_otlp_http_says(intake: str, keys: dict[str, st
         url, data=gzip.compress(body), headers={**bearer(keys["otlp"]), **PROTOBUF, "Content-Encoding": "gzip"}
     )
     assert gzipped.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """examples/node with its locked dependencies (npm ci), as test_node_examples runs them."""
+    return installed_examples(tmp_path_factory)
+
+
+def test_the_node_sdk_example_exports_spans_that_land_as_exact_counts(
+    node: tuple[str, Path], intake: str, keys: dict[str, str], worker: CeleryProcess, db: Engine, clean_tables: None
+) -> None:
+    """examples/node/traces-otlp.mjs: OpenTelemetry's Node SDK (@opentelemetry/sdk-node) with its
+    OTLP/HTTP exporter (@opentelemetry/exporter-trace-otlp-http, which sends OTLP JSON), from npm."""
+    env = {"RELOPS_INTAKE_URL": intake, "RELOPS_KEY": keys["otlp"]}
+    assert "exported" in run_example(node, "traces-otlp.mjs", env, "12", "3", "2")
+    wait_for(lambda: flow_totals(db, "checkout") == (12, 5), what="the Node SDK's spans counted")
+    assert flow_totals(db, "search") == (0, 0)
