@@ -29,9 +29,10 @@ from relops.cli import cli
 from relops.config import RelopsConfig, parse_config
 from relops.config.sli_sources import PrometheusSource
 from relops.settings import get_settings
+from relops.slo.pull_plan import PullState
 from relops.slo.retention import horizons
 from relops.sources.prometheus import PrometheusReader
-from relops.state.sli_pulls import load_pull, record_failure
+from relops.state.sli_pulls import load_pull, record_failure, save_progress
 from relops.store.users import User
 from relops.timeutil import floor_hour, floor_minute, utcnow
 from relops.web.auth import Principal
@@ -262,6 +263,19 @@ def test_one_pull_at_a_time_and_a_pull_out_of_time_leaves_the_rest_for_the_next(
     # The next pull, in time, reads everything.
     assert pull_sli_sources(deps, readers(prometheus.url)) == {"pulled": 1, "failed": 0}
     assert stored(db, "ops_flow_hours", "hour", flow) == by_hour(recorded.minutes)
+
+
+def test_a_catch_up_past_the_minute_table_sets_whole_hours(
+    prometheus: Prometheus, recorded: History, inproc: InProcessWorker, db: Engine
+) -> None:
+    """relops was down since the middle of an hour now older than the minute table keeps: that hour
+    is read whole, so its row is all of its minutes, not the half after the outage began."""
+    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    deps = dataclasses.replace(inproc.deps, config=flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL"), now=lambda: NOW)
+    save_progress(inproc.redis, flow, PullState(pulled_until=int((OLD_START + timedelta(minutes=30)).timestamp())))
+    assert pull_sli_sources(deps, readers(prometheus.url)) == {"pulled": 1, "failed": 0}
+    hours = stored(db, "ops_flow_hours", "hour", flow)
+    assert hours[OLD_START] == by_hour(recorded.minutes)[OLD_START]
 
 
 def test_config_check_asks_prometheus_about_each_query_and_names_flow_and_field(
