@@ -69,7 +69,15 @@ task_routes = {task: {"queue": queue} for task, queue in {**names.TASK_QUEUES, *
 worker_send_task_events = True
 task_send_sent_event = True
 
-imports = ("tasks.ingest", "tasks.evaluate", "tasks.alerts", "tasks.notify", "tasks.cron", "tasks.maintenance")
+imports = (
+    "tasks.ingest",
+    "tasks.evaluate",
+    "tasks.alerts",
+    "tasks.notify",
+    "tasks.cron",
+    "tasks.maintenance",
+    "tasks.sources",
+)
 
 worker_log_format = "%(asctime)s %(levelname)s %(processName)s %(name)s %(message)s"
 worker_task_log_format = "%(asctime)s %(levelname)s %(processName)s task=%(task_name)s task_id=%(task_id)s %(message)s"
@@ -112,3 +120,9 @@ beat_schedule = {
         "options": {"expires": 3600},
     },
 }
+if any(flow.prometheus is not None for flow in _config.flows):
+    beat_schedule["pull-sli-sources"] = {
+        "task": names.TASK_PULL_SLI_SOURCES,
+        "schedule": timedelta(seconds=_config.sources.pull_interval_s),
+        "options": {"expires": _config.sources.pull_interval_s},
+    }

@@ -65,6 +65,9 @@ TASK_CHECK_BREAKERS: Final = "relops.check_breakers"
 TASK_CHECK_SILENCES: Final = "relops.check_silences"
 #: Sent by beat; repeats open, unacknowledged incidents and takes their escalation steps when due.
 TASK_CHECK_INCIDENTS: Final = "relops.check_incidents"
+#: Sent by beat ([sources] pull_interval_s) when a flow takes its counts from Prometheus: pulls its
+#: closed minutes.
+TASK_PULL_SLI_SOURCES: Final = "relops.pull_sli_sources"
 
 
 def channel_queue(channel: str) -> str:
@@ -91,6 +94,7 @@ TASK_QUEUES: Final = {
     TASK_CHECK_BREAKERS: QUEUE_EVALUATE,
     TASK_CHECK_SILENCES: QUEUE_ALERTS,
     TASK_CHECK_INCIDENTS: QUEUE_ALERTS,
+    TASK_PULL_SLI_SOURCES: QUEUE_INGEST,
     TASK_NOTIFY_WEBHOOK: QUEUE_ALERTS_WEBHOOK,
     TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,
     TASK_NOTIFY_ALERTMANAGER: QUEUE_ALERTS_ALERTMANAGER,

@@ -53,6 +53,18 @@ def metrics_scrapes() -> str:
     return f"{PREFIX}metrics:scrapes"
 
 
+def sli_source(flow: str) -> str:
+    """Hash {pulled_until, backfill_until, backfill_from, last_success, failing_since, last_error}: how
+    far a Prometheus-sourced flow's counts have been pulled, and whether its source answers. Lost, it
+    costs a backfill again (a pull overwrites, so nothing is counted twice)."""
+    return f"{PREFIX}sli-source:{flow}"
+
+
+def sli_pull_lock() -> str:
+    """Set while a relops.pull_sli_sources runs (expiring): the next one skips rather than joins it."""
+    return f"{PREFIX}sli-pull:lock"
+
+
 def breaker(dependency: str) -> tuple[str, str, str]:
     """(state hash, probe leases zset, rate buckets hash) of one dependency's circuit breaker; the
     client (relops_client.breakers) defines them, since services guard calls too."""

@@ -23,6 +23,8 @@ STATUSES = ("firing", "resolved")
 SOURCE_SLO = "slo"
 SOURCE_CRON = "cron"
 SOURCE_BREAKER = "breaker"
+#: A flow's counts could not be read from where they come from (Prometheus).
+SOURCE_SLI = "sli_source"
 MAX_KEY_CHARS = 300
 MAX_TITLE_CHARS = 300
 MAX_SUMMARY_CHARS = 4000

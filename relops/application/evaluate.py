@@ -23,6 +23,7 @@ from relops.slo.burnrate import Severity
 from relops.slo.corrections import flow_exclusions
 from relops.slo.evaluation import chunked, evaluate_chunk
 from relops.slo.spans import period_start
+from relops.state.sli_pulls import unreachable_flows
 from relops.store.corrections import correction_spans
 from relops.store.evaluations import claim_tick, save_snapshots
 from relops.store.incidents import open_fingerprints
@@ -80,6 +81,18 @@ def tick(deps: Deps, manual: bool = False) -> dict[str, Any]:
     return {"slot": slot.isoformat(), "chunks": len(chunks)}
 
 
+def unreachable_sources(deps: Deps, chunk: Sequence[FlowConfig], now: datetime) -> set[str]:
+    """The flows of ``chunk`` whose source (Prometheus) has not answered for [sources]
+    unreachable_after_s: evaluated as no data (relops.application.sli_pull raises their WARNING)."""
+    sourced = [flow.name for flow in chunk if flow.prometheus is not None]
+    if not sourced:
+        return set()
+    unreachable = unreachable_flows(deps.redis, sourced, now.timestamp(), deps.config.sources.unreachable_after_s)
+    for name in sorted(unreachable):
+        log_event(logger, logging.WARNING, "evaluate.source_unreachable", flow=name)
+    return unreachable
+
+
 def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str]) -> dict[str, int]:
     """Evaluate a chunk of flows at ``as_of``, write their snapshots of the minute (what the
     dashboard, ``relops status`` and the API show) in the same transaction as the alerts, publish an
@@ -96,8 +109,11 @@ def evaluate_flows(deps: Deps, as_of: datetime, flows: Sequence[str]) -> dict[st
     with deps.engine.begin() as conn:
         excluded = exclusions(conn, config, chunk, as_of)
         counts = fetch_flow_counts(conn, chunk, config.evaluation.windows, as_of, excluded)
+        unreachable = unreachable_sources(deps, chunk, evaluated_at)
+        for name in unreachable:
+            counts.pop(name, None)  # its counts stopped coming: no data, never a healthy-looking lull
         evaluated = evaluate_chunk(chunk, counts, config.evaluation)
-        saved = save_snapshots(conn, as_of, evaluated)
+        saved = save_snapshots(conn, as_of, evaluated, no_data=unreachable)
         # Alerts go out before the commit: a failed publish rolls back and retries the chunk, and a
         # crash after publishing redelivers a duplicate alert, which dedup absorbs. Never a lost one.
         # No race either: relops.dispatch_alert reads nothing this transaction writes (the event

@@ -34,7 +34,13 @@ def record_outcomes(
             raise InputRejected("args", "outcome batches are sent as kwargs, not positional arguments")
         batch_id = validate_batch_id(batch_id)
         limits = horizons(deps.config, now)
-        items, rejections = parse_counts(counts, known_flows=deps.config.flows_by_name, now=now, oldest=limits.hours)
+        items, rejections = parse_counts(
+            counts,
+            known_flows=deps.config.pushed_flows_by_name,
+            refused_flows=deps.config.sourced_flow_refusals,
+            now=now,
+            oldest=limits.hours,
+        )
     except InputRejected as exc:
         reject_payload(
             deps.engine,

@@ -53,6 +53,8 @@ def flow_row(config: RelopsConfig, flow: FlowConfig, snap: Any, trend: list[dict
     return {
         "flow": flow.name,
         "objective_percent": float(flow.objective_percent),
+        # Where its counts come from: "pushed" by services, or pulled from "prometheus".
+        "source": "prometheus" if flow.prometheus is not None else "pushed",
         "severity": snap.severity if snap else "no_data",
         "evaluated_at": snap.evaluated_at.isoformat() if snap else None,
         "windows": {

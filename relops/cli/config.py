@@ -27,9 +27,12 @@ def config() -> None:
 @config.command("check")
 @click.argument("config_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--strict", is_flag=True, help="Fail (exit 1) when a receiver cannot deliver in this environment.")
-def config_check(config_file: str | None, strict: bool) -> None:
+@click.option("--offline", is_flag=True, help="Do not ask Prometheus whether it takes the flows' queries.")
+def config_check(config_file: str | None, strict: bool, offline: bool) -> None:
     """Validate CONFIG_FILE (default: RELOPS_CONFIG) without starting anything: the file's own rules,
-    its channel, receiver and route sections; then say which receivers can deliver here."""
+    its channel, receiver and route sections; then say which receivers can deliver here, and ask the
+    Prometheus of each Prometheus-sourced flow whether it takes its queries (unless --offline): a
+    query it refuses fails the check, naming the flow and the field."""
     from relops.alerting.routes import build_tree
     from relops.channels.registry import configured_receivers, default_receivers
     from relops.settings import get_settings
@@ -49,8 +52,38 @@ def config_check(config_file: str | None, strict: bool) -> None:
         else:
             problems += 1
             click.echo(f"  receiver {name} ({channel.name}): skipped here: {problem}")
+    refused = 0 if offline else _check_sources(loaded)
+    if refused:
+        raise click.ClickException(f"Prometheus refused {refused} flow quer{'y' if refused == 1 else 'ies'}")
     if strict and problems:
         raise click.ClickException(f"{problems} receiver(s) cannot deliver in this environment")
+
+
+def _check_sources(loaded: RelopsConfig) -> int:
+    """Ask each flow's Prometheus about its queries; the number it refused."""
+    from relops.application.sli_check import check_queries
+    from relops.config.sli_sources import PrometheusSource
+    from relops.settings import named_variable
+    from relops.sources.prometheus import PrometheusReader
+
+    def reader_for(source: PrometheusSource) -> PrometheusReader | str:
+        url = named_variable(source.url_env)
+        if url is None:
+            return f"{source.url_env} is not set here"
+        return PrometheusReader(
+            url.get_secret_value(), timeout_s=source.timeout_s, max_response_bytes=loaded.sources.max_response_bytes
+        )
+
+    refused = 0
+    for check in check_queries(loaded, reader_for):
+        if check.problem is None:
+            click.echo(f"  flow {check.flow}: {check.field}: Prometheus takes it")
+        elif check.refused:
+            refused += 1
+            click.echo(f"  flow {check.flow}: {check.field}: refused: {check.problem}")
+        else:
+            click.echo(f"  flow {check.flow}: {check.field}: {check.problem}")
+    return refused
 
 
 #: Where the documentation site keeps the reference (``make docs`` writes it there).

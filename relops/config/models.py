@@ -32,6 +32,7 @@ from relops_client.names import DEFAULT_BREAKERS
 
 from relops.config.messages import quoted
 from relops.config.routing import ReceiverConfig, ReceiverName, RouteConfig
+from relops.config.sli_sources import PrometheusSource, SourcesConfig
 from relops.config.span_rules import SpanRules
 from relops.errors import InputRejected
 from relops.labels import MAX_LABELS, RESERVED, label_problem
@@ -247,6 +248,23 @@ class FlowConfig(_Strict):
         description="Count this flow from the OpenTelemetry spans sent to the intake's `POST /v1/traces`: which "
         "spans count for it and which of them are bad. Unset: the flow takes no spans.",
     )
+    prometheus: PrometheusSource | None = Field(
+        None,
+        description="Take this flow's counts from counters in Prometheus instead of from services "
+        '(`{ good = "…", total = "…" }` or `bad` + `total`): relops pulls each closed minute\'s exact increase, '
+        "and refuses pushed outcomes for the flow.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FlowConfig:
+        # The intake sends a flow's spans on as pushed outcomes, which a flow counted from Prometheus
+        # refuses: with both, every span would be refused, or, were it not, counted twice.
+        if self.spans is not None and self.prometheus is not None:
+            raise ValueError(
+                "takes its counts from Prometheus (prometheus) and from spans ([flows.spans]); each event would "
+                "count twice: keep one"
+            )
+        return self
 
     @property
     def error_allowance(self) -> Decimal:
@@ -677,6 +695,7 @@ class RelopsConfig(_Strict):
     cron: CronConfig = CronConfig()
     intake: IntakeConfig = IntakeConfig()
     metrics: MetricsConfig = MetricsConfig()
+    sources: SourcesConfig = SourcesConfig()
     breakers: dict[Name, BreakerSettings] = Field(default_factory=dict)
     flows: tuple[FlowConfig, ...] = Field((), strict=False)
     jobs: tuple[JobConfig, ...] = Field((), strict=False)
@@ -794,6 +813,28 @@ class RelopsConfig(_Strict):
     def flows_by_name(self) -> dict[str, FlowConfig]:
         return _by_name(self.flows)
 
+    @property
+    def pushed_flows_by_name(self) -> dict[str, FlowConfig]:
+        """The flows whose counts services push: every flow without a source."""
+        return _by_name(self._pushed_and_refused[0])
+
+    @property
+    def sourced_flow_refusals(self) -> dict[str, str]:
+        """Why a pushed outcome for each flow with a source is refused (callers must not change it)."""
+        return self._pushed_and_refused[1]
+
+    @property
+    def _pushed_and_refused(self) -> tuple[tuple[FlowConfig, ...], dict[str, str]]:
+        # Built once per tuple of flows: every outcome batch asks.
+        found = _PUSHED.get(id(self.flows))
+        if found is None or found[0] is not self.flows:
+            if len(_PUSHED) > 64:
+                _PUSHED.clear()
+            pushed = tuple(f for f in self.flows if f.prometheus is None)
+            refused = {f.name: SOURCED_FLOW_REFUSAL for f in self.flows if f.prometheus is not None}
+            found = _PUSHED[id(self.flows)] = (self.flows, (pushed, refused))
+        return found[1]
+
     def runbook_url(self, item: FlowConfig | JobConfig) -> str:
         if not item.runbook or "://" in item.runbook or not self.runbook_base_url:
             return item.runbook
@@ -801,6 +842,12 @@ class RelopsConfig(_Strict):
 
 
 _BY_NAME: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+_PUSHED: dict[int, tuple[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, str]]]] = {}
+#: The rejection of an outcome pushed for a flow that takes its counts from a source.
+SOURCED_FLOW_REFUSAL = (
+    "takes its counts from Prometheus ([[flows]] prometheus): pushed outcomes would count its events twice, "
+    "so relops refuses them"
+)
 
 
 def _by_name(items: tuple[Any, ...]) -> dict[str, Any]:

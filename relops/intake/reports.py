@@ -168,7 +168,7 @@ class _BatchDecoder:
     the general path decides. Built once per config."""
 
     def __init__(self, config: RelopsConfig) -> None:
-        self.flows = config.flows_by_name
+        self.flows = config.pushed_flows_by_name
         item_type = known_count_item(self.flows)
         self.decoder = None
         if item_type is not None:
@@ -189,7 +189,7 @@ _DECODERS: dict[int, _BatchDecoder] = {}
 
 def _decoder(config: RelopsConfig) -> _BatchDecoder:
     found = _DECODERS.get(id(config))
-    if found is None or found.flows is not config.flows_by_name:
+    if found is None or found.flows is not config.pushed_flows_by_name:
         if len(_DECODERS) > 8:
             _DECODERS.clear()
         found = _DECODERS[id(config)] = _BatchDecoder(config)
@@ -245,7 +245,11 @@ def _general_batch(body: bytes, config: RelopsConfig, now: datetime, check_flows
         batch_id = validate_batch_id(payload["batch_id"]) if "batch_id" in payload else uuid.uuid4().hex
         counts = payload.get("counts")
         items, rejections = parse_counts(
-            counts, known_flows=config.flows_by_name, now=now, oldest=oldest_countable(config, now)
+            counts,
+            known_flows=config.pushed_flows_by_name,
+            refused_flows=config.sourced_flow_refusals,
+            now=now,
+            oldest=oldest_countable(config, now),
         )
     except InputRejected as exc:
         raise Refused(422, exc.field, exc.reason) from None

@@ -106,6 +106,7 @@ def parse_item(
     now: datetime,
     oldest: datetime,
     minutes: dict[str, datetime | InputRejected] | None = None,
+    refused_flows: Mapping[str, str] | None = None,
 ) -> OutcomeCount:
     """One item checked; ``minutes`` caches the minute strings seen so far in the batch (a batch
     names few distinct minutes, and parsing each again was most of a batch's validation)."""
@@ -117,6 +118,8 @@ def parse_item(
     flow = item["flow"]
     if not isinstance(flow, str):
         raise InputRejected("flow", "must be a string")
+    if refused_flows and flow in refused_flows:
+        raise InputRejected("flow", refused_flows[flow])
     if flow not in known_flows:
         raise InputRejected("flow", "is not a flow in the relops config")
     raw = item["minute"]
@@ -187,9 +190,15 @@ def _whole_batch(
 
 
 def parse_counts(
-    counts: Any, *, known_flows: Collection[str], now: datetime, oldest: datetime
+    counts: Any,
+    *,
+    known_flows: Collection[str],
+    now: datetime,
+    oldest: datetime,
+    refused_flows: Mapping[str, str] | None = None,
 ) -> tuple[list[OutcomeCount], list[Rejection]]:
-    """Split a batch's items into valid counts and rejections (field + reason)."""
+    """Split a batch's items into valid counts and rejections (field + reason). ``refused_flows``:
+    flows relops knows but takes no pushed counts for, each with why."""
     if not isinstance(counts, list):
         raise InputRejected("counts", f"must be a list, got {type(counts).__name__}")
     if len(counts) > MAX_ITEMS_PER_BATCH:
@@ -202,7 +211,7 @@ def parse_counts(
     minutes: dict[str, datetime | InputRejected] = {}
     for index, item in enumerate(counts):
         try:
-            valid.append(parse_item(item, known_flows, now, oldest, minutes))
+            valid.append(parse_item(item, known_flows, now, oldest, minutes, refused_flows))
         except InputRejected as exc:
             rejected.append(Rejection(index, exc.field, exc.reason, excerpt(item)))
     return valid, rejected

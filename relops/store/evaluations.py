@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -77,12 +77,18 @@ _COLUMNS = (
 _encode_json = msgspec.json.Encoder().encode
 
 
-def save_snapshots(conn: Connection, as_of: datetime, evaluated: Sequence[tuple[FlowConfig, FlowEvaluation]]) -> int:
-    """Write each flow's snapshot of ``as_of``'s minute (for flows with data), replacing what an
-    earlier tick of the minute wrote; the rows inserted or changed."""
+def save_snapshots(
+    conn: Connection,
+    as_of: datetime,
+    evaluated: Sequence[tuple[FlowConfig, FlowEvaluation]],
+    no_data: Collection[str] = (),
+) -> int:
+    """Write each flow's snapshot of ``as_of``'s minute (for flows with data, and for the flows in
+    ``no_data``, whose counts cannot be read: their "no data" must replace what the dashboard showed),
+    replacing what an earlier tick of the minute wrote; the rows inserted or changed."""
     columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
     for flow, evaluation in evaluated:
-        if not evaluation.non_empty_windows and not evaluation.period_events:
+        if not evaluation.non_empty_windows and not evaluation.period_events and flow.name not in no_data:
             continue
         windows = [snapshot_window(w) for w in evaluation.windows if w.events]
         columns["flows"].append(flow.name)

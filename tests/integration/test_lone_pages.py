@@ -30,8 +30,12 @@ from tests.support.celery_process import CeleryProcess, start_worker
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
 CRITICALS = 200
-#: What "at once" means for a page on this machine: dispatch, flush and send, with workers busy.
-DELIVERED_WITHIN_S = 2.0
+#: What "at once" means here: not waiting for a sweep. A message stranded by the race waits for the
+#: sweeper (every 30 s; none runs here, so forever); a page that is only slow takes dispatch, flush
+#: and send with workers busy: under 1 s on an idle machine, up to 3.4 s seen with a build running
+#: beside the suite on the same two cores. The bound sits between the two, so load cannot fail the
+#: test and a stranding still does (speed itself is measured by `python -m bench time-to-page`).
+DELIVERED_WITHIN_S = 10.0
 #: Alerts sent per second: about one flush per alert, so each is a race that a flush can lose.
 SEND_RATE_PER_S = 20
 

@@ -119,6 +119,78 @@ class GaugeExporter:
         self._thread.join(5)
 
 
+def create_blocks(storage: Path, openmetrics: str, timeout_s: float = 120.0) -> None:
+    """Write ``openmetrics`` (OpenMetrics text with timestamps, ending ``# EOF``) as TSDB blocks into
+    ``storage``, as ``promtool tsdb create-blocks-from openmetrics`` does: history with exact
+    timestamps a Prometheus started on ``storage`` then serves, with no waiting for scrapes."""
+    (promtool,) = ensure_commands((("promtool",),), PACKAGES, INSTALL_TIMEOUT_S)
+    storage.mkdir(parents=True, exist_ok=True)
+    source = storage.parent / "history.om"
+    source.write_text(openmetrics)
+    created = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(source), str(storage)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    if created.returncode != 0:
+        raise RuntimeError(f"promtool could not create blocks: {created.stderr[-2000:]}")
+
+
+class CounterExporter:
+    """An exporter of request counters the test drives: ``GET /metrics`` serves
+    ``<name>{code="..."}`` for every code in ``values``. Each scrape is counted, so a test can wait
+    until Prometheus has seen a change before making the next one."""
+
+    def __init__(self, name: str, codes: tuple[str, ...]) -> None:
+        self.name = name
+        self.values = dict.fromkeys(codes, 0.0)
+        self.scrapes = 0
+        self._lock = threading.Lock()
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with exporter._lock:
+                    exporter.scrapes += 1
+                    lines = [f"# TYPE {exporter.name} counter"]
+                    lines += [f'{exporter.name}{{code="{code}"}} {value}' for code, value in exporter.values.items()]
+                body = ("\n".join(lines) + "\n").encode()
+                self.send_response(200 if self.path == "/metrics" else 404)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="counter-exporter", daemon=True)
+
+    @property
+    def target(self) -> str:
+        return f"{HOST}:{self._server.server_address[1]}"
+
+    def add(self, code: str, count: int) -> None:
+        with self._lock:
+            self.values[code] += count
+
+    def restart(self) -> None:
+        """The exporting process restarted: every counter begins again at 0."""
+        with self._lock:
+            self.values = dict.fromkeys(self.values, 0.0)
+
+    def __enter__(self) -> CounterExporter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
 @dataclass
 class Prometheus(ServerProcess):
     """One Prometheus child process running ``config_text`` (its config file's YAML), its data and log

@@ -260,3 +260,13 @@ def test_the_config_refuses_bad_span_rules_naming_flow_and_field(spans: str, whe
     message = str(caught.value)
     assert f"flow 'checkout' {where}" in message
     assert reason in message
+
+
+def test_a_flow_takes_its_counts_from_spans_or_from_prometheus_not_both() -> None:
+    text = (
+        '[[flows]]\nname = "checkout"\nobjective_percent = 99\n'
+        'prometheus = { url_env = "PROMETHEUS_URL", good = "sum(ok_total)", total = "sum(all_total)" }\n'
+        '[flows.spans]\nservice = "checkout-api"\n'
+    )
+    with pytest.raises(ConfigError, match=r"flow 'checkout': takes its counts from Prometheus .* and from spans"):
+        parse_config(tomllib.loads(text), "t.toml")

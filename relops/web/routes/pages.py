@@ -12,12 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from relops.application.silences import expire as expire_silence_now
 from relops.application.snapshot import collect_snapshot, flow_now
+from relops.config import FlowConfig
 from relops.errors import InputRejected
+from relops.state.sli_pulls import load_pull
 from relops.store.audit import recent_audit
 from relops.store.cron import last_runs
 from relops.web.auth import Principal
 from relops.web.charts import JOB_RANGES
-from relops.web.deps import Acting, SignedIn, Wired
+from relops.web.deps import Acting, SignedIn, WebDeps, Wired
 from relops.web.forms import form_text, signed_form
 from relops.web.operations import change, flow_series, incident_action, incident_story, job_runs, new_silence, silences
 from relops.web.overview import FLOW_SORTS, STRIP_CELLS, run_strip, sorted_flows
@@ -65,6 +67,20 @@ async def silence_expire_form(
     return RedirectResponse("/#silences", status_code=303)
 
 
+def source_of(deps: WebDeps, flow: FlowConfig) -> dict[str, Any]:
+    """How far a Prometheus-sourced flow has been pulled and whether its source answers (empty for
+    a flow whose counts are pushed)."""
+    if flow.prometheus is None:
+        return {}
+    state, health = load_pull(deps.redis, flow.name)
+    return {
+        "pulled_until": state.pulled_until,
+        "backfilling": state.backfill_until is not None,
+        "failing_since": health.failing_since,
+        "last_error": health.last_error,
+    }
+
+
 @router.get("/flows/{name:path}", response_class=HTMLResponse)
 def flow_page(
     name: str,
@@ -83,6 +99,7 @@ def flow_page(
         principal,
         "flow.html",
         flow=flow,
+        source=source_of(deps, flow),
         now=now,
         series=series,
         series_url=f"/api/v1/flows/{path_segment(name)}/series?range={series['range']}",
