@@ -341,9 +341,12 @@ def test_a_worker_pulls_when_the_task_comes(
 def test_the_flow_page_and_the_dashboard_say_where_the_counts_come_from(
     relops_env: dict[str, str], inproc: InProcessWorker, clean_tables: None
 ) -> None:
-    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    flow, traced = f"checkout-{uuid.uuid4().hex[:6]}", f"search-{uuid.uuid4().hex[:6]}"
     built = build_web_deps(get_settings())
-    deps = dataclasses.replace(built, config=flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL"))
+    config = flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL")
+    spans = {"service": "search-api", "bad_when": ["http.response.status_code >= 500"]}
+    traced_flow = parse_config({"flows": [{"name": traced, "objective_percent": 99.0, "spans": spans}]}, "t.toml")
+    deps = dataclasses.replace(built, config=config.model_copy(update={"flows": (*config.flows, *traced_flow.flows)}))
     record_failure(inproc.redis, flow, NOW.timestamp(), "no answer from http://prometheus:9090/api/v1/query")
     app = FastAPI()
     app.state.deps = deps
@@ -352,6 +355,7 @@ def test_the_flow_page_and_the_dashboard_say_where_the_counts_come_from(
     try:
         with TestClient(app) as client:
             page = client.get(f"/flows/{flow}")
+            traced_page = client.get(f"/flows/{traced}")
             dashboard = client.get("/")
     finally:
         built.engine.dispose()
@@ -359,4 +363,5 @@ def test_the_flow_page_and_the_dashboard_say_where_the_counts_come_from(
     assert "Counts from Prometheus (<code>RELOPS_TEST_PROMETHEUS_URL</code>)" in page.text
     assert "source failing" in page.text and "no answer from http://prometheus:9090" in page.text
     assert str(escape(GOOD)) in page.text  # as Jinja escapes it
-    assert "from prometheus" in dashboard.text
+    assert "from Prometheus" in dashboard.text and "from OpenTelemetry spans" in dashboard.text
+    assert "Counts from OpenTelemetry spans" in traced_page.text and "search-api" in traced_page.text
