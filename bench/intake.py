@@ -14,7 +14,8 @@ import subprocess
 import sys
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -23,7 +24,7 @@ from sqlalchemy import create_engine
 
 from bench.http_load import LoadResult, request_bytes, run_load
 from bench.intake_server import BARE_PATH
-from bench.stack import bench_stack
+from bench.stack import BenchStack, bench_stack
 from relops import names
 from relops.access.report_keys import hash_key, new_key
 from relops.store.report_keys import add_key
@@ -92,41 +93,48 @@ def _queued(client: redis.Redis, queue: str) -> list[dict]:
 
 
 def run() -> list[str]:
-    with bench_stack(_config()) as stack:
-        key = new_key()
-        engine = create_engine(stack.env.get("RELOPS_ADMIN_DATABASE_URL") or stack.env["DATABASE_URL"])
-        with engine.begin() as conn:
-            add_key(
-                conn,
-                name="bench",
-                key_hash=hash_key(key),
-                scopes=["outcomes", "cron"],
-                flows=None,
-                jobs=None,
-                rate_per_s=1e6,
-                burst=1_000_000,
-                created_by="bench",
-            )
-        engine.dispose()
-        port = _free_port()
-        log = (stack.workdir / "intake.log").open("ab")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bench.intake_server", str(port)],
-            env={**os.environ, **stack.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).parent.parent,
+    with bench_stack(_config()) as stack, intake_server(stack, ["outcomes", "cron"]) as (port, key, server):
+        return _measure(port, key, stack.env["CELERY_BROKER_URL"], server)
+
+
+@contextmanager
+def intake_server(stack: BenchStack, scopes: list[str]) -> Iterator[tuple[int, str, subprocess.Popen]]:
+    """bench.intake_server (the intake with its bare endpoints) on a free port of ``stack``, with a
+    report key of ``scopes`` and no practical rate limit: its port, the key and the process, up."""
+    key = new_key()
+    engine = create_engine(stack.env.get("RELOPS_ADMIN_DATABASE_URL") or stack.env["DATABASE_URL"])
+    with engine.begin() as conn:
+        add_key(
+            conn,
+            name="bench",
+            key_hash=hash_key(key),
+            scopes=scopes,
+            flows=None,
+            jobs=None,
+            rate_per_s=1e6,
+            burst=1_000_000,
+            created_by="bench",
         )
-        try:
-            return _measure(port, key, stack.env["CELERY_BROKER_URL"], server)
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-            log.close()
+    engine.dispose()
+    port = _free_port()
+    log = (stack.workdir / "intake.log").open("ab")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.intake_server", str(port)],
+        env={**os.environ, **stack.env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        poll_until(lambda: _up(port, server), 30, what="intake up")
+        yield port, key, server
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
 
 
 def _measure(port: int, key: str, broker_url: str, server: subprocess.Popen) -> list[str]:
-    poll_until(lambda: _up(port, server), 30, what="intake up")
     pings = [
         request_bytes("GET", f"/api/v1/ping/{key}/job-{i % JOBS:03d}{'/start' if (i // JOBS) % 2 == 0 else ''}")
         for i in range(2 * JOBS)

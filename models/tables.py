@@ -464,7 +464,7 @@ class ReportKey(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "scopes <@ ARRAY['outcomes', 'cron', 'alerts']::text[] OR scopes = ARRAY['metrics']::text[]",
+            "scopes <@ ARRAY['outcomes', 'cron', 'alerts', 'otlp']::text[] OR scopes = ARRAY['metrics']::text[]",
             name="ck_ops_report_keys_scopes",
         ),
         CheckConstraint("rate_per_s > 0 AND burst >= 1", name="ck_ops_report_keys_rate"),

@@ -72,6 +72,13 @@ def matcher(name: str, op: str, value: str, field_name: str = "matchers") -> Mat
     """A checked matcher; raises InputRejected naming ``field_name``."""
     if not NAME_PATTERN.match(name):
         raise InputRejected(field_name, f"{name[:70]!r} is not a label name")
+    return value_matcher(name, op, value, field_name)
+
+
+def value_matcher(name: str, op: str, value: str, field_name: str = "matchers") -> Matcher:
+    """A checked matcher on a name the caller has checked: the same operators and values as a label
+    matcher, for names that are not label names (an OpenTelemetry attribute such as ``http.route``).
+    Raises InputRejected naming ``field_name``."""
     if op not in OPERATORS:
         raise InputRejected(field_name, f"operator {op[:10]!r} must be one of {', '.join(OPERATORS)}")
     if len(value) > MAX_VALUE_CHARS or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):

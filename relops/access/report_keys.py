@@ -1,8 +1,9 @@
 """Report keys and metrics keys: what a key may do, decided without I/O.
 
-A report key can only send (outcomes, cron runs, Alertmanager's alerts), never read: it is a different credential from a
-dashboard user's token, in a different table, and no reading endpoint accepts it. Its scopes say
-what it may send; its flow and job lists, when set, narrow that to those names.
+A report key can only send (outcomes, cron runs, Alertmanager's alerts, OpenTelemetry spans), never
+read: it is a different credential from a dashboard user's token, in a different table, and no
+reading endpoint accepts it. Its scopes say what it may send; its flow and job lists, when set,
+narrow that to those names.
 
 A metrics key (scope ``metrics``, alone) is the scraper's credential: it reads the dashboard's
 ``GET /metrics`` and nothing else, and reports nothing. It lives in the same table so that it is
@@ -21,11 +22,11 @@ from typing import Final, Literal
 #: Shaped like relops' other credentials (rl?_…), so log redaction masks it wherever it appears.
 KEY_PREFIX: Final = "rlk_"
 #: What a report key may send.
-Scope = Literal["outcomes", "cron", "alerts"]
-REPORT_SCOPES: Final[tuple[Scope, ...]] = ("outcomes", "cron", "alerts")
+Scope = Literal["outcomes", "cron", "alerts", "otlp"]
+REPORT_SCOPES: Final[tuple[Scope, ...]] = ("outcomes", "cron", "alerts", "otlp")
 #: The scope of a metrics key: reading the dashboard's /metrics, and nothing else.
 METRICS_SCOPE: Final = "metrics"
-KeyScope = Literal["outcomes", "cron", "alerts", "metrics"]
+KeyScope = Literal["outcomes", "cron", "alerts", "otlp", "metrics"]
 SCOPES: Final[tuple[KeyScope, ...]] = (*REPORT_SCOPES, METRICS_SCOPE)
 #: Default per-key rate limit (requests per second, and the burst a quiet key may send at once).
 DEFAULT_RATE_PER_S: Final = 100.0
@@ -91,11 +92,13 @@ def refusal(key: ReportKey, scope: Scope, subjects: Iterable[str]) -> str | None
         return f"key {key.name!r} has no {scope} scope (it has: {', '.join(sorted(key.scopes)) or 'none'})"
     if scope == "alerts":
         return None  # flow and job lists narrow outcomes and cron runs; an Alertmanager's alerts name neither
-    allowed = key.flows if scope == "outcomes" else key.jobs
+    # Spans count for flows: a key limited to some flows sends spans for those (the intake refuses
+    # the spans it maps to others, and the subjects it is asked about here are flows).
+    allowed = key.flows if scope in ("outcomes", "otlp") else key.jobs
     if allowed is None:
         return None
     for subject in sorted(subjects):  # the first refused in order, whatever order they came in
         if subject not in allowed:
-            kind = "flow" if scope == "outcomes" else "job"
+            kind = "job" if scope == "cron" else "flow"
             return f"key {key.name!r} may not report {kind} {subject!r}"
     return None

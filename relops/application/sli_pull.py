@@ -9,6 +9,7 @@ saved after every span written, so nothing is read twice for nothing and nothing
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -23,7 +24,7 @@ from relops.application.deps import Deps
 from relops.config import FlowConfig
 from relops.config.sli_sources import PrometheusSource
 from relops.slo.counter_increments import flow_minutes, minute_increases
-from relops.slo.pull_plan import Span, advance, plan_pull
+from relops.slo.pull_plan import HOUR_S, Span, advance, plan_pull
 from relops.slo.retention import horizons
 from relops.slo.source_alerts import source_answering, source_unreachable
 from relops.sources.prometheus import PrometheusReader, SourceUnavailable
@@ -67,7 +68,7 @@ def read_span(reader: PrometheusReader, source: PrometheusSource, span: Span) ->
 
 def write_span(deps: Deps, flow: str, minutes: list[tuple[int, int, int]], minute_horizon: datetime) -> None:
     """Set ``flow``'s counters for these minutes: the minute rows the minute table still keeps, and
-    the hour rows of older minutes whole (their minutes are gone)."""
+    the hour rows of older minutes (their minutes are gone), each from all of that hour's minutes."""
     recent = [(_moment(m), good, bad) for m, good, bad in minutes if _moment(m) >= minute_horizon]
     older: dict[int, list[int]] = {}
     for minute, good, bad in minutes:
@@ -78,17 +79,10 @@ def write_span(deps: Deps, flow: str, minutes: list[tuple[int, int, int]], minut
     with deps.engine.begin() as conn:
         lock_flow(conn, flow)
         replace_minutes(conn, flow, recent)
+        # The minute horizon is an hour boundary: an hour is either all minutes or all past them,
+        # and pull_flow reads such an hour whole.
         for hour, (good, bad) in sorted(older.items()):
-            # The hour's recent minutes (if it straddles the horizon) were just set through the
-            # minute rows; setting the hour whole afterwards makes it the sum of all of them.
-            hour_recent = [(g, b) for m, g, b in minutes if m // 3600 * 3600 == hour and _moment(m) >= minute_horizon]
-            replace_hour(
-                conn,
-                flow,
-                _moment(hour),
-                good + sum(g for g, _ in hour_recent),
-                bad + sum(b for _, b in hour_recent),
-            )
+            replace_hour(conn, flow, _moment(hour), good, bad)
 
 
 def pull_flow(
@@ -114,6 +108,9 @@ def pull_flow(
         if time.monotonic() >= deadline:
             break
         read += 1
+        if span.start < minute_horizon.timestamp():
+            # Past the minute table only the hour row is kept, and it is set whole: read all of it.
+            span = dataclasses.replace(span, start=span.start // HOUR_S * HOUR_S)
         minutes = read_span(reader, source, span)
         write_span(deps, flow.name, minutes, minute_horizon)
         written += len(minutes)

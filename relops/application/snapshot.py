@@ -46,6 +46,12 @@ def _burn(windows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((w for w in windows if w.get("window") == name), None)
 
 
+def flow_source(flow: FlowConfig) -> str:
+    if flow.prometheus is not None:
+        return "prometheus"
+    return "otlp" if flow.spans is not None else "pushed"
+
+
 def flow_row(config: RelopsConfig, flow: FlowConfig, snap: Any, trend: list[dict[str, Any]]) -> dict[str, Any]:
     """A flow as the dashboard, the API and `relops status` show it: its latest evaluation (``snap``,
     a snapshot row, or None before the first) and its ``trend``."""
@@ -53,8 +59,9 @@ def flow_row(config: RelopsConfig, flow: FlowConfig, snap: Any, trend: list[dict
     return {
         "flow": flow.name,
         "objective_percent": float(flow.objective_percent),
-        # Where its counts come from: "pushed" by services, or pulled from "prometheus".
-        "source": "prometheus" if flow.prometheus is not None else "pushed",
+        # Where its counts come from: "pushed" by services, pulled from "prometheus", or counted
+        # from OpenTelemetry spans ("otlp").
+        "source": flow_source(flow),
         "severity": snap.severity if snap else "no_data",
         "evaluated_at": snap.evaluated_at.isoformat() if snap else None,
         "windows": {

@@ -33,6 +33,7 @@ from relops_client.names import DEFAULT_BREAKERS
 from relops.config.messages import quoted
 from relops.config.routing import ReceiverConfig, ReceiverName, RouteConfig
 from relops.config.sli_sources import PrometheusSource, SourcesConfig
+from relops.config.span_rules import SpanRules
 from relops.errors import InputRejected
 from relops.labels import MAX_LABELS, RESERVED, label_problem
 from relops.matchers import Matcher, parse_matcher
@@ -242,12 +243,28 @@ class FlowConfig(_Strict):
         description="Dependencies (breaker names) whose open breaker explains this flow's failures: while one is "
         "open or half-open, its alerts are inhibited (recorded, not notified)."
     )
+    spans: SpanRules | None = Field(
+        None,
+        description="Count this flow from the OpenTelemetry spans sent to the intake's `POST /v1/traces`: which "
+        "spans count for it and which of them are bad. Unset: the flow takes no spans.",
+    )
     prometheus: PrometheusSource | None = Field(
         None,
         description="Take this flow's counts from counters in Prometheus instead of from services "
         '(`{ good = "…", total = "…" }` or `bad` + `total`): relops pulls each closed minute\'s exact increase, '
         "and refuses pushed outcomes for the flow.",
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FlowConfig:
+        # The intake sends a flow's spans on as pushed outcomes, which a flow counted from Prometheus
+        # refuses: with both, every span would be refused, or, were it not, counted twice.
+        if self.spans is not None and self.prometheus is not None:
+            raise ValueError(
+                "takes its counts from Prometheus (prometheus) and from spans ([flows.spans]); each event would "
+                "count twice: keep one"
+            )
+        return self
 
     @property
     def error_allowance(self) -> Decimal:
@@ -454,7 +471,7 @@ class IntakeConfig(_Strict):
         10.0,
         gt=0,
         le=100_000,
-        description="Refusals one client address may cause per second (400-413, 422; its own token bucket, per "
+        description="Refusals one client address may cause per second (400-415, 422; its own token bucket, per "
         "intake process): past them the address's refusals are answered 429, without the detail. Accepted "
         "requests never use these tokens, so a service behind a shared proxy address keeps working.",
     )
@@ -470,6 +487,13 @@ class IntakeConfig(_Strict):
         le=1_000_000,
         description="Checked reports waiting for Redis and the broker at most; past it a report is answered 503 "
         "at once (a stalled broker must not grow the intake's memory without bound).",
+    )
+    max_otlp_body_bytes: int = Field(
+        8 * 1_048_576,
+        ge=65_536,
+        le=64 * 1_048_576,
+        description="A `POST /v1/traces` body above this, before or after it is decompressed, is refused with 413 "
+        "(OTLP's largest recommended limit is 64 MiB; an SDK's batch of 512 spans is a few hundred KB).",
     )
     max_alertmanager_body_bytes: int = Field(
         4 * 1_048_576,

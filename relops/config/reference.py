@@ -55,6 +55,7 @@ _GUIDES: Mapping[str, str] = {
     "breakers.NAME": "[Dependency circuit breakers](../guides/integrate.md#dependency-circuit-breakers)",
     "flows": "[How flows are evaluated](../guides/scale.md#how-flows-are-evaluated), and "
     "[SLO corrections](../guides/operate.md#slo-corrections-planned-downtime-is-not-charged-to-the-budget)",
+    "flows.spans": "[OpenTelemetry traces](../guides/opentelemetry.md)",
     "jobs": "[Cron-run events](../guides/integrate.md#cron-run-events)",
     "silences": "[Silences and maintenance](../guides/operate.md#silences-and-maintenance)",
     "maintenance": "[Silences and maintenance](../guides/operate.md#silences-and-maintenance)",

@@ -2,12 +2,15 @@
 
     POST /api/v1/outcomes                      an outcome batch (relops.record_flow_outcomes' JSON)
     POST /api/v1/alertmanager                  an Alertmanager webhook notification (payload version 4)
+    POST /v1/traces                            OpenTelemetry spans (OTLP/HTTP, protobuf or JSON, gzip or not)
     GET|HEAD|POST /api/v1/cron/{job}[/start|/fail]         a cron ping, key in Authorization: Bearer
     GET|HEAD|POST /api/v1/ping/{key}/{job}[/start|/fail]   the same, key in the URL (for crontabs)
     GET /healthz                               no key; says whether keys are loaded
 
 Every request is answered 202 only once the broker holds its message (an Alertmanager notification
-200, with how many of its alerts were taken and which were refused). Refusals: 401 (no or unknown
+200, with how many of its alerts were taken and which were refused; an OTLP export 200, as OTLP/HTTP
+answers, with its refused spans in ``partial_success`` and its failures as ``google.rpc.Status``:
+relops.intake.otlp). Refusals: 401 (no or unknown
 key), 403 (outside the key's scopes), 404 (unknown job or flow: reports create nothing), 400/422
 (malformed or invalid, naming the field), 413 (body too large), 429 (key over its rate limit, or
 the caller's address over its refusal rate) and 503 (broker or key store unavailable, or too many
@@ -49,7 +52,7 @@ from relops.access.report_keys import ReportKey, Scope, refusal
 from relops.alerting.alertmanager_webhook import SeverityRule
 from relops.config import RelopsConfig
 from relops.errors import Rejection, excerpt
-from relops.intake import request_totals
+from relops.intake import otlp, request_totals
 from relops.intake.address_buckets import AddressBuckets
 from relops.intake.group import Answer, Report, ReportGroups
 from relops.intake.key_cache import KeyCache, KeysUnavailable
@@ -66,7 +69,10 @@ from relops.intake.reports import (
     ping_fields,
 )
 from relops.intake.shared_state import SharedState
+from relops.intake.span_totals import SpanTotals
 from relops.redaction import redact_request_target
+from relops.slo.retention import oldest_countable
+from relops.slo.span_mapping import SpanMapping, SpanTally
 from relops.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -75,6 +81,7 @@ _ENCODE = msgspec.json.Encoder().encode
 TASK_OUTCOMES = "intake:outcomes"
 TASK_CRON = "intake:cron"
 TASK_ALERTMANAGER = "intake:alertmanager"
+TASK_OTLP = "intake:otlp"
 #: ...and those that came to no endpoint (an unknown path or method), like the rate limits' rows.
 TASK_OTHER = "intake"
 KEYS_RETRY_AFTER_S = 5
@@ -82,7 +89,7 @@ PING_KINDS: dict[str, PingKind] = {"": "success", "start": "started", "fail": "f
 METHODS = ["GET", "POST"]  # Starlette answers HEAD wherever GET is allowed
 #: Refusals that are the caller's fault: each takes a token from its address's bucket (429s for a
 #: key's rate and 503s do not: the first are counted per key, the second are the intake's fault).
-CALLER_FAULTS = frozenset({400, 401, 403, 404, 405, 413, 422})
+CALLER_FAULTS = frozenset({400, 401, 403, 404, 405, 413, 415, 422})
 #: A refused request's body is read and dropped up to this much (and for this long), so the client
 #: reads the answer; a longer one is left unread and its connection closed after the answer.
 DISCARD_MAX_BYTES = 8 * 1_048_576
@@ -101,6 +108,7 @@ OUTCOMES = Endpoint(TASK_OUTCOMES, request_totals.OUTCOMES)
 CRON = Endpoint(TASK_CRON, request_totals.CRON)
 PING = Endpoint(TASK_CRON, request_totals.PING)
 ALERTMANAGER = Endpoint(TASK_ALERTMANAGER, request_totals.ALERTMANAGER)
+OTLP = Endpoint(TASK_OTLP, request_totals.OTLP)
 OTHER = Endpoint(TASK_OTHER, request_totals.OTHER)
 
 
@@ -122,10 +130,20 @@ def _answer(answer: Answer) -> Response:
     return Response(_ENCODE(answer.body), answer.status, answer.headers or None, "application/json")
 
 
+def _otlp_failure(encoding: otlp.Encoding, answer: Answer) -> Response:
+    """A refused OTLP export: its status and headers, the reason as a google.rpc.Status in the
+    request's encoding (OTLP/HTTP, "Failures")."""
+    message = f"{answer.body.get('field', 'request')}: {answer.body.get('error', 'refused')}"
+    body = otlp.status_body(encoding, message)
+    return Response(body, answer.status, answer.headers or None, otlp.MEDIA_TYPES[encoding])
+
+
 class Intake:
     def __init__(self, parts: IntakeDeps) -> None:
         self.parts = parts
         self.severity_rule = SeverityRule.from_config(parts.config.intake)
+        self.span_mapping = SpanMapping(parts.config.flows)
+        self.span_totals = SpanTotals()
 
     # ------------------------------------------------------------------ endpoints
 
@@ -179,6 +197,43 @@ class Intake:
         self.parts.rejections.totals.count(ALERTMANAGER.label, 200)
         return _answer(Answer(200, body_out))
 
+    async def traces(self, request: Request) -> Response:
+        """An OTLP/HTTP trace export: its spans counted per flow and minute (relops.slo.span_mapping)
+        and sent on as outcome batches named by the export's digest, so an exporter's retry of the same
+        bytes is counted once by the workers. 200 once the broker holds them, with the spans that
+        could not count in ``partial_success`` (OTLP: such an answer is never retried)."""
+        encoding = otlp.encoding_of(request.headers.get("content-type", ""))
+        render = functools.partial(_otlp_failure, encoding or "protobuf")
+        key: ReportKey | None = None
+        try:
+            if encoding is None:
+                raise Refused(415, "Content-Type", f"send {otlp.PROTOBUF} or {otlp.JSON} (OTLP/HTTP)")
+            key = self._bearer(request)
+            self._scope(key, "otlp", ())
+            limit = self.parts.config.intake.max_otlp_body_bytes
+            sent = await _bounded_body(request, limit)
+            body = otlp.inflated(sent, request.headers.get("content-encoding", ""), limit)
+            export = otlp.decode_request(body, encoding)
+        except Refused as refused:
+            return await self._refuse(request, OTLP, None, key, refused, render=render)
+        now = self.parts.now()
+        oldest = oldest_countable(self.parts.config, now)
+        tally = SpanTally(now=now, oldest=oldest, allowed=key.flows, key_name=key.name)
+        otlp.tally_spans(export, self.span_mapping, tally)
+        reference = f"otlp-{otlp.body_digest(body)}"
+        report = Report(key, names.TASK_RECORD_FLOW_OUTCOME_BATCHES, {"batches": tally.batches(reference)})
+        answer = await self.parts.groups.submit(report)
+        if answer.status != 200:
+            return await self._answered(answer, report, OTLP, reference, render)
+        # Recorded once the export is taken: a 429 or 503 is sent again, refused spans and all.
+        if tally.refused:
+            refusals = [Rejection(None, "spans", f"{count} x {why}", "") for why, count in tally.reasons.items()]
+            self.parts.rejections.items_refused(TASK_OTLP, key.name, reference, refusals)
+        self.span_totals.add(tally)
+        self.parts.rejections.totals.count(OTLP.label, 200)
+        body_out = otlp.export_response(encoding, tally.refused, tally.error_message())
+        return Response(body_out, 200, media_type=otlp.MEDIA_TYPES[encoding])
+
     async def cron(self, request: Request) -> Response:
         return await self._ping(request, self._bearer, CRON)
 
@@ -226,14 +281,21 @@ class Intake:
     async def _submit(self, report: Report, endpoint: Endpoint, reference: str | None) -> Response:
         return await self._answered(await self.parts.groups.submit(report), report, endpoint, reference)
 
-    async def _answered(self, answer: Answer, report: Report, endpoint: Endpoint, reference: str | None) -> Response:
+    async def _answered(
+        self,
+        answer: Answer,
+        report: Report,
+        endpoint: Endpoint,
+        reference: str | None,
+        render: Callable[[Answer], Response] = _answer,
+    ) -> Response:
         self.parts.rejections.totals.count(endpoint.label, answer.status)
         if answer.status == 429:
             self.parts.rejections.rate_limited(report.key.name)
         elif answer.status >= 300:
             rejection = Rejection(None, str(answer.body.get("field", "-")), str(answer.body.get("error")), "")
             self.parts.rejections.refused(endpoint.task, answer.status, report.key.name, reference, rejection)
-        return _answer(answer)
+        return render(answer)
 
     async def unrouted(self, request: Request, exc: Exception) -> Response:
         """Starlette's own 404 (no such path) and 405 (method), counted like every other refusal."""
@@ -274,7 +336,14 @@ class Intake:
             raise Refused(403, "key", reason)
 
     async def _refuse(
-        self, request: Request, endpoint: Endpoint, reference: str | None, key: ReportKey | None, refused: Refused
+        self,
+        request: Request,
+        endpoint: Endpoint,
+        reference: str | None,
+        key: ReportKey | None,
+        refused: Refused,
+        *,
+        render: Callable[[Answer], Response] | None = None,
     ) -> Response:
         # The path is recorded redacted (a ping URL carries its key); the body and headers never are.
         shown = redact_request_target(request.url.path)
@@ -307,6 +376,8 @@ class Intake:
         self.parts.rejections.totals.count(endpoint.label, status)
         if not read_all:
             headers["Connection"] = "close"  # what is left of the body is not worth reading
+        if render is not None:
+            return render(Answer(status, body, headers))
         return JSONResponse(body, status_code=status, headers=headers or None)
 
 
@@ -375,6 +446,8 @@ def create_intake_app(parts: IntakeDeps, *, extra_routes: list[Route] | None = N
     routes = [
         Route("/api/v1/outcomes", intake.outcomes, methods=["POST"]),
         Route("/api/v1/alertmanager", intake.alertmanager, methods=["POST"]),
+        # OTLP/HTTP's default path for traces: an exporter needs only the intake's address and a header.
+        Route("/v1/traces", intake.traces, methods=["POST"]),
         Route("/api/v1/cron/{job}", intake.cron, methods=METHODS),
         Route("/api/v1/cron/{job}/{kind:str}", intake.cron, methods=METHODS),
         Route("/api/v1/ping/{key}/{job}", intake.ping, methods=METHODS),

@@ -3,12 +3,11 @@ broker wait together and go as the next group, so under load each costs a share 
 trips and one broker batch instead of its own.
 
 A request's answer is decided only after its group: 202 once the broker holds its message (200 and
-the count for an Alertmanager notification), 429
-when its key is out of tokens, 503 when the broker did not take the group. Cron pings of a group
-travel as relops.cron_run_batch messages and its outcome batches as
-relops.record_flow_outcome_batches messages, many to a message: a message costs the intake more
-than the bytes in it. An Alertmanager notification's alerts go as relops.dispatch_alert messages,
-one per alert, as services send them.
+the count for an Alertmanager notification or an OTLP export), 429 when its key is out of tokens,
+503 when the broker did not take the group. Cron pings of a group travel as relops.cron_run_batch
+messages and its outcome batches (an OTLP export's among them) as relops.record_flow_outcome_batches
+messages, many to a message: a message costs the intake more than the bytes in it. An Alertmanager
+notification's alerts go as relops.dispatch_alert messages, one per alert, as services send them.
 """
 
 from __future__ import annotations
@@ -55,8 +54,9 @@ class Report:
     """One validated request waiting for its group."""
 
     key: ReportKey
-    #: relops.cron_run kwargs (run_id None: pair it), relops.record_flow_outcomes kwargs, or
-    #: ``{"events": [relops.dispatch_alert kwargs, ...]}`` (an Alertmanager notification's alerts).
+    #: relops.cron_run kwargs (run_id None: pair it), relops.record_flow_outcomes kwargs,
+    #: ``{"events": [relops.dispatch_alert kwargs, ...]}`` (an Alertmanager notification's alerts), or
+    #: ``{"batches": [relops.record_flow_outcomes kwargs, ...]}`` (an OTLP export's spans, counted).
     task: str
     kwargs: dict[str, Any]
     future: asyncio.Future[Answer] | None = None
@@ -196,6 +196,11 @@ class ReportGroups:
                 alerts = report.kwargs["events"]
                 messages += [Message(names.TASK_DISPATCH_ALERT, event, names.QUEUE_ALERTS) for event in alerts]
                 answers[index] = Answer(200, {"accepted": len(alerts)})
+            elif report.task == names.TASK_RECORD_FLOW_OUTCOME_BATCHES:
+                # An OTLP export's spans as outcome batches (none when no span counted: the request
+                # still took its token).
+                outcome_batches += report.kwargs["batches"]
+                answers[index] = Answer(200, {"batches": len(report.kwargs["batches"])})
             else:
                 outcome_batches.append(report.kwargs)
                 answers[index] = Answer(202, {"batch_id": report.kwargs["batch_id"]})

@@ -27,6 +27,10 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "node"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    yield installed_examples(tmp_path_factory)
+
+
+def installed_examples(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """(node's path, a copy of examples/node with its locked dependencies installed by npm ci)."""
     node_path, npm_path = ensure_commands((("node", "nodejs"), ("npm",)), ("nodejs", "npm"))
     workdir = tmp_path_factory.mktemp("node-examples")
@@ -37,7 +41,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         [npm_path, "ci", "--no-audit", "--no-fund"], cwd=workdir, capture_output=True, text=True, timeout=300
     )
     assert installed.returncode == 0, installed.stderr[-2000:]
-    yield node_path, workdir
+    return node_path, workdir
 
 
 @pytest.fixture(scope="module")

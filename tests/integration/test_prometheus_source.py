@@ -29,9 +29,10 @@ from relops.cli import cli
 from relops.config import RelopsConfig, parse_config
 from relops.config.sli_sources import PrometheusSource
 from relops.settings import get_settings
+from relops.slo.pull_plan import PullState
 from relops.slo.retention import horizons
 from relops.sources.prometheus import PrometheusReader
-from relops.state.sli_pulls import load_pull, record_failure
+from relops.state.sli_pulls import load_pull, record_failure, save_progress
 from relops.store.users import User
 from relops.timeutil import floor_hour, floor_minute, utcnow
 from relops.web.auth import Principal
@@ -264,6 +265,19 @@ def test_one_pull_at_a_time_and_a_pull_out_of_time_leaves_the_rest_for_the_next(
     assert stored(db, "ops_flow_hours", "hour", flow) == by_hour(recorded.minutes)
 
 
+def test_a_catch_up_past_the_minute_table_sets_whole_hours(
+    prometheus: Prometheus, recorded: History, inproc: InProcessWorker, db: Engine
+) -> None:
+    """relops was down since the middle of an hour now older than the minute table keeps: that hour
+    is read whole, so its row is all of its minutes, not the half after the outage began."""
+    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    deps = dataclasses.replace(inproc.deps, config=flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL"), now=lambda: NOW)
+    save_progress(inproc.redis, flow, PullState(pulled_until=int((OLD_START + timedelta(minutes=30)).timestamp())))
+    assert pull_sli_sources(deps, readers(prometheus.url)) == {"pulled": 1, "failed": 0}
+    hours = stored(db, "ops_flow_hours", "hour", flow)
+    assert hours[OLD_START] == by_hour(recorded.minutes)[OLD_START]
+
+
 def test_config_check_asks_prometheus_about_each_query_and_names_flow_and_field(
     prometheus: Prometheus, relops_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -327,9 +341,12 @@ def test_a_worker_pulls_when_the_task_comes(
 def test_the_flow_page_and_the_dashboard_say_where_the_counts_come_from(
     relops_env: dict[str, str], inproc: InProcessWorker, clean_tables: None
 ) -> None:
-    flow = f"checkout-{uuid.uuid4().hex[:6]}"
+    flow, traced = f"checkout-{uuid.uuid4().hex[:6]}", f"search-{uuid.uuid4().hex[:6]}"
     built = build_web_deps(get_settings())
-    deps = dataclasses.replace(built, config=flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL"))
+    config = flow_config(flow, "RELOPS_TEST_PROMETHEUS_URL")
+    spans = {"service": "search-api", "bad_when": ["http.response.status_code >= 500"]}
+    traced_flow = parse_config({"flows": [{"name": traced, "objective_percent": 99.0, "spans": spans}]}, "t.toml")
+    deps = dataclasses.replace(built, config=config.model_copy(update={"flows": (*config.flows, *traced_flow.flows)}))
     record_failure(inproc.redis, flow, NOW.timestamp(), "no answer from http://prometheus:9090/api/v1/query")
     app = FastAPI()
     app.state.deps = deps
@@ -338,6 +355,7 @@ def test_the_flow_page_and_the_dashboard_say_where_the_counts_come_from(
     try:
         with TestClient(app) as client:
             page = client.get(f"/flows/{flow}")
+            traced_page = client.get(f"/flows/{traced}")
             dashboard = client.get("/")
     finally:
         built.engine.dispose()
@@ -345,4 +363,5 @@ def test_the_flow_page_and_the_dashboard_say_where_the_counts_come_from(
     assert "Counts from Prometheus (<code>RELOPS_TEST_PROMETHEUS_URL</code>)" in page.text
     assert "source failing" in page.text and "no answer from http://prometheus:9090" in page.text
     assert str(escape(GOOD)) in page.text  # as Jinja escapes it
-    assert "from prometheus" in dashboard.text
+    assert "from Prometheus" in dashboard.text and "from OpenTelemetry spans" in dashboard.text
+    assert "Counts from OpenTelemetry spans" in traced_page.text and "search-api" in traced_page.text

@@ -58,6 +58,16 @@ def test_scopes_parse_and_refuse_what_a_key_may_not_report() -> None:
     assert "flow 'login'" in (refusal(narrow, "outcomes", ["checkout", "login"]) or "")
 
 
+def test_an_otlp_key_sends_spans_and_its_flow_list_narrows_them() -> None:
+    assert parse_scopes("otlp,outcomes") == ("outcomes", "otlp")
+    spans = key(scopes=frozenset({"otlp"}), flows=frozenset({"checkout"}))
+    assert refusal(spans, "otlp", []) is None
+    assert refusal(spans, "otlp", ["checkout"]) is None
+    assert "may not report flow 'search'" in (refusal(spans, "otlp", ["search"]) or "")
+    assert "no otlp scope" in (refusal(key(), "otlp", []) or "")
+    assert "no outcomes scope" in (refusal(spans, "outcomes", []) or "")
+
+
 def test_a_metrics_key_reads_metrics_alone_and_reports_nothing() -> None:
     assert parse_scopes("metrics") == ("metrics",)
     for mixed in ("metrics,cron", "outcomes, metrics", "metrics,outcomes,cron"):
