@@ -51,7 +51,7 @@ def slo_flow(document: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
             f"{terms.OCCURRENCES!r}: time slices are not what its burn rates measure",
         )
     period_days = _period_days(spec.get("timeWindow"))
-    prometheus = _indicator_source(spec, name, catalog)
+    source_kind, source = _indicator_source(spec, name, catalog)
     objective_percent = _objective_percent(spec.get("objectives"))
     labels = string_labels(metadata.get("labels"), "metadata.labels")
     service = text(spec.get("service"), "spec.service", required=False)
@@ -68,8 +68,10 @@ def slo_flow(document: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     runbook = annotations.get(terms.RUNBOOK_ANNOTATION)
     if runbook is not None:
         flow["runbook"] = text(runbook, f"metadata.annotations.{terms.RUNBOOK_ANNOTATION}")
-    if prometheus is not None:
-        flow["prometheus"] = {**_source_settings(annotations), **prometheus}
+    if source_kind == terms.PROMETHEUS and source is not None:
+        flow["prometheus"] = {**_source_settings(annotations), **source}
+    elif source is not None:
+        flow["spans"] = source
     return flow
 
 
@@ -136,8 +138,9 @@ def _objective_percent(value: Any) -> Decimal:
     return Decimal(format(result.normalize(), "f"))
 
 
-def _indicator_source(spec: dict[str, Any], flow: str, catalog: Catalog) -> dict[str, str] | None:
-    """The flow's Prometheus queries (good or bad, and total); None when its counts are pushed."""
+def _indicator_source(spec: dict[str, Any], flow: str, catalog: Catalog) -> tuple[str, dict[str, Any] | None]:
+    """(``Prometheus``, its queries: good or bad, and total), or (``relops``, the flow's span rules or
+    None when services push its counts)."""
     if spec.get("indicator") is not None and spec.get("indicatorRef") is not None:
         raise Refused("spec.indicatorRef", "give indicator or indicatorRef, not both")
     if spec.get("indicator") is not None:
@@ -170,13 +173,7 @@ def _indicator_source(spec: dict[str, Any], flow: str, catalog: Catalog) -> dict
     sides = {key: _metric_source(ratio.get(key), f"{path}.{key}", catalog) for key in (counted, "total")}
     types = {source_type.lower() for source_type, _ in sides.values()}
     if types == {terms.RELOPS_SOURCE}:
-        for key, (_, source_spec) in sides.items():
-            if source_spec.get("flow") != flow:
-                raise Refused(
-                    f"{path}.{key}.metricSource.spec.flow",
-                    f"must name the flow itself ({flow!r}): services push its counts to relops",
-                )
-        return None
+        return terms.RELOPS_SOURCE, _relops_counts(sides, path, flow)
     if types != {terms.PROMETHEUS.lower()}:
         side = next(key for key, (kind, _) in sides.items() if kind.lower() != terms.PROMETHEUS.lower())
         raise Refused(
@@ -191,7 +188,25 @@ def _indicator_source(spec: dict[str, Any], flow: str, catalog: Catalog) -> dict
             queries[key] = counter_query(text(source_spec.get("query"), where))
         except ValueError as exc:
             raise Refused(where, str(exc)) from None
-    return queries
+    return terms.PROMETHEUS, queries
+
+
+def _relops_counts(sides: dict[str, tuple[str, dict[str, Any]]], path: str, flow: str) -> dict[str, Any] | None:
+    """The span rules of a flow whose counts relops receives (None: pushed by services); both sides
+    name the flow and carry the same rules, since they are one count seen twice."""
+    rules = []
+    for key, (_, source_spec) in sides.items():
+        if source_spec.get("flow") != flow:
+            raise Refused(
+                f"{path}.{key}.metricSource.spec.flow",
+                f"must name the flow itself ({flow!r}): relops receives its counts",
+            )
+        rules.append(source_spec.get(terms.SPANS_KEY))
+    if rules[0] != rules[1]:
+        raise Refused(f"{path}.total.metricSource.spec.{terms.SPANS_KEY}", "differs from the other side's")
+    if rules[0] is None:
+        return None
+    return mapping(rules[0], f"{path}.total.metricSource.spec.{terms.SPANS_KEY}")
 
 
 def _metric_source(value: Any, path: str, catalog: Catalog) -> tuple[str, dict[str, Any]]:

@@ -4,7 +4,8 @@ Each flow becomes one SLO with an inline ratio indicator (``counter: true``), bu
 occurrences over a rolling window of its period, and one objective whose ``target`` is the
 objective as a fraction. A Prometheus-sourced flow's queries go in ``metricSource.spec.query``
 (type ``Prometheus``); a flow whose counts services push has no query anywhere, so its sources are
-of type ``relops`` with ``spec.flow`` naming it. The flow keys OpenSLO has no field for (the
+of type ``relops`` with ``spec.flow`` naming it (and, for a flow counted from OpenTelemetry spans,
+``spec.spans`` holding its ``[flows.spans]`` rules). The flow keys OpenSLO has no field for (the
 Prometheus URL variable and timeout, the runbook) are annotations, written only when not relops'
 defaults; ``relops slo import`` reads all of it back to the same flows.
 """
@@ -71,8 +72,7 @@ def slo_document(flow: FlowConfig) -> dict[str, Any]:
 def _ratio_metric(flow: FlowConfig) -> dict[str, Any]:
     source = flow.prometheus
     if source is None:
-        pushed = {"metricSource": {"type": terms.RELOPS_SOURCE, "spec": {"flow": flow.name}}}
-        return {"counter": True, "good": pushed, "total": pushed}
+        return {"counter": True, "good": _relops_source(flow), "total": _relops_source(flow)}
     counted = "good" if source.good is not None else "bad"
     counted_query = source.good if source.good is not None else source.bad
     return {
@@ -80,6 +80,15 @@ def _ratio_metric(flow: FlowConfig) -> dict[str, Any]:
         counted: {"metricSource": {"type": terms.PROMETHEUS, "spec": {"query": counted_query}}},
         "total": {"metricSource": {"type": terms.PROMETHEUS, "spec": {"query": source.total}}},
     }
+
+
+def _relops_source(flow: FlowConfig) -> dict[str, Any]:
+    """The counts relops receives: pushed by services, or counted by its intake from the spans that
+    meet the flow's rules (written as [flows.spans] takes them)."""
+    spec: dict[str, Any] = {"flow": flow.name}
+    if flow.spans is not None:
+        spec[terms.SPANS_KEY] = flow.spans.model_dump(mode="json", exclude_defaults=True)
+    return {"metricSource": {"type": terms.RELOPS_SOURCE, "spec": spec}}
 
 
 def _annotations(flow: FlowConfig) -> dict[str, str]:

@@ -11,6 +11,8 @@ PROMETHEUS: Final = "Prometheus"
 #: The metricSource type of a flow whose counts services push to relops (no query anywhere):
 #: ``spec.flow`` names the flow, so that importing the export gives the pushed flow back.
 RELOPS_SOURCE: Final = "relops"
+#: Under a relops metricSource's spec: the [flows.spans] rules of a flow counted from OpenTelemetry spans.
+SPANS_KEY: Final = "spans"
 #: Annotations (OpenSLO's place for implementation-specific metadata) for the flow keys OpenSLO has
 #: no field for, written only when they differ from relops' defaults.
 URL_ENV_ANNOTATION: Final = "relops/prometheus-url-env"

@@ -1,5 +1,5 @@
 """relops slo import of what relops slo export writes gives back the same flows: import ∘ export is
-the identity on what relops expresses (flows, pushed or pulled from Prometheus)."""
+the identity on what relops expresses (flows pushed, pulled from Prometheus or counted from spans)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,32 @@ _SELECTORS = st.builds(
     st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True),
     st.from_regex(r"[a-z0-9.|()^-]{0,12}", fullmatch=True),
     st.booleans(),
+)
+
+
+# A flow counted from OpenTelemetry spans: its [flows.spans] rules, with conditions of each form.
+_CONDITIONS = st.sampled_from(
+    [
+        'http.route = "/api/checkout"',
+        'http.route =~ "/api/.*"',
+        'rpc.method != "Ping"',
+        "http.response.status_code >= 500",
+        "http.response.status_code < 200",
+    ]
+)
+_SPAN_RULES = st.fixed_dictionaries(
+    {"service": st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)},
+    optional={
+        "names": st.lists(st.from_regex(r"(GET|POST) /[a-z]{1,10}", fullmatch=True), max_size=3, unique=True),
+        "kinds": st.lists(
+            st.sampled_from(["server", "consumer", "client", "producer", "internal"]),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        ),
+        "attributes": st.lists(_CONDITIONS, max_size=2, unique=True),
+        "bad_when": st.lists(_CONDITIONS, max_size=2, unique=True),
+    },
 )
 
 
@@ -61,6 +87,8 @@ def _flows(draw: st.DrawFn) -> list[FlowConfig]:
         source = draw(_sources())
         if source is not None:
             entry["prometheus"] = source
+        elif draw(st.booleans()):
+            entry["spans"] = draw(_SPAN_RULES)
         flows.append(FlowConfig.model_validate(entry, strict=False))
     return flows
 
