@@ -25,6 +25,13 @@ from relops.slo_files.yaml_text import dump_documents
 _DEFAULT_TIMEOUT_S = PrometheusSource.model_fields["timeout_s"].default
 
 
+#: The flow keys the export writes (and the import reads back), and those it leaves out: relops'
+#: own, about its breakers and maintenance windows. A key in neither would be dropped unsaid.
+EXPORTED_KEYS = frozenset(
+    {"name", "objective_percent", "period_days", "description", "runbook", "labels", "spans", "prometheus"}
+)
+LEFT_OUT_KEYS = ("depends_on", "exclude_maintenance")
+
 #: OpenSLO requires names that RFC 1123 allows (its tools refuse others); relops' names are freer.
 _RFC1123_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -38,7 +45,7 @@ def openslo_caveats(flow: FlowConfig) -> list[str]:
         caveats.append(
             f"no {terms.SERVICE_LABEL!r} label, so no spec.service, which OpenSLO requires: give the flow one"
         )
-    left_out = [key for key in ("depends_on", "exclude_maintenance") if getattr(flow, key)]
+    left_out = [key for key in LEFT_OUT_KEYS if getattr(flow, key)]
     if left_out:
         caveats.append(f"{', '.join(left_out)} not exported (relops' own: OpenSLO has no field for it)")
     return caveats

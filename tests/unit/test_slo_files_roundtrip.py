@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from relops.config import FlowConfig
 from relops.labels import RESERVED
 from relops.slo_files.importing import import_files
-from relops.slo_files.openslo_out import export_openslo, openslo_caveats
+from relops.slo_files.openslo_out import EXPORTED_KEYS, LEFT_OUT_KEYS, export_openslo, openslo_caveats
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=60)
 _LABEL_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,15}", fullmatch=True).filter(lambda name: name not in RESERVED)
@@ -121,3 +121,8 @@ def test_the_export_names_what_openslo_tools_may_refuse_and_what_it_leaves_out()
         )
         == []
     )
+
+
+def test_every_flow_key_is_exported_or_named_as_left_out() -> None:
+    # A key added to [[flows]] later must be exported or said to be left out, never dropped unsaid.
+    assert set(FlowConfig.model_fields) == EXPORTED_KEYS | set(LEFT_OUT_KEYS)
