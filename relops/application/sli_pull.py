@@ -24,7 +24,7 @@ from relops.application.deps import Deps
 from relops.config import FlowConfig
 from relops.config.sli_sources import PrometheusSource
 from relops.slo.counter_increments import flow_minutes, minute_increases
-from relops.slo.pull_plan import HOUR_S, Span, advance, plan_pull
+from relops.slo.pull_plan import HOUR_S, PullState, Span, advance, plan_pull
 from relops.slo.retention import horizons
 from relops.slo.source_alerts import source_answering, source_unreachable
 from relops.sources.prometheus import PrometheusReader, SourceUnavailable
@@ -86,14 +86,20 @@ def write_span(deps: Deps, flow: str, minutes: list[tuple[int, int, int]], minut
 
 
 def pull_flow(
-    deps: Deps, flow: FlowConfig, reader: PrometheusReader, now: datetime, deadline: float = math.inf
+    deps: Deps,
+    flow: FlowConfig,
+    reader: PrometheusReader,
+    now: datetime,
+    deadline: float = math.inf,
+    state: PullState | None = None,
 ) -> dict[str, Any]:
     """Pull what ``flow`` is owed now, starting no span after ``deadline`` (time.monotonic()); the
     rest waits for the next pull. SourceUnavailable when a query fails (what was read before it stays)."""
     source = flow.prometheus
     assert source is not None
     sources = deps.config.sources
-    state, _ = load_pull(deps.redis, flow.name)
+    if state is None:
+        state, _ = load_pull(deps.redis, flow.name)
     spans, state = plan_pull(
         state,
         now.timestamp(),
@@ -147,13 +153,13 @@ def _pull_all(deps: Deps, reader_for: ReaderFor, now: datetime, threshold: int, 
     for flow in deps.config.flows:
         if flow.prometheus is None:
             continue
-        _, health = load_pull(deps.redis, flow.name)
+        state, health = load_pull(deps.redis, flow.name)
         reader = reader_for(flow.prometheus)
         runbook = deps.config.runbook_url(flow)
         try:
             if isinstance(reader, str):
                 raise SourceUnavailable(reader)
-            result = pull_flow(deps, flow, reader, now, deadline)
+            result = pull_flow(deps, flow, reader, now, deadline, state)
         except SourceUnavailable as exc:
             failed += 1
             since = record_failure(deps.redis, flow.name, now.timestamp(), str(exc))

@@ -62,20 +62,12 @@ def config_check(config_file: str | None, strict: bool, offline: bool) -> None:
 def _check_sources(loaded: RelopsConfig) -> int:
     """Ask each flow's Prometheus about its queries; the number it refused."""
     from relops.application.sli_check import check_queries
-    from relops.config.sli_sources import PrometheusSource
-    from relops.settings import named_variable
-    from relops.sources.prometheus import PrometheusReader
-
-    def reader_for(source: PrometheusSource) -> PrometheusReader | str:
-        url = named_variable(source.url_env)
-        if url is None:
-            return f"{source.url_env} is not set here"
-        return PrometheusReader(
-            url.get_secret_value(), timeout_s=source.timeout_s, max_response_bytes=loaded.sources.max_response_bytes
-        )
+    from relops.sources.prometheus import PrometheusReaders
 
     refused = 0
-    for check in check_queries(loaded, reader_for):
+    with PrometheusReaders(loaded.sources.max_response_bytes) as readers:
+        checks = check_queries(loaded, readers)
+    for check in checks:
         if check.problem is None:
             click.echo(f"  flow {check.flow}: {check.field}: Prometheus takes it")
         elif check.refused:

@@ -12,7 +12,9 @@ from typing import Any
 import requests
 
 from relops.config.counter_query import CounterQuery
+from relops.config.sli_sources import PrometheusSource
 from relops.redaction import mask_password, scrub, url_credentials
+from relops.settings import named_variable
 from relops.slo.counter_increments import Sample
 
 #: Read at most this much of an answer at a time.
@@ -99,3 +101,29 @@ class PrometheusReader:
                     f"{self.shown_url} answered with more than {self._max_bytes} bytes ([sources] max_response_bytes)"
                 )
             yield chunk
+
+
+class PrometheusReaders:
+    """A reader for each flow's Prometheus (the URL from the variable its ``url_env`` names), one per
+    URL and timeout, closed together; or why there is none (the variable unset)."""
+
+    def __init__(self, max_response_bytes: int) -> None:
+        self._max_bytes = max_response_bytes
+        self._readers: dict[tuple[str, float], PrometheusReader] = {}
+
+    def __call__(self, source: PrometheusSource) -> PrometheusReader | str:
+        url = named_variable(source.url_env)
+        if url is None:
+            return f"{source.url_env} is not set: it names the Prometheus to read ([[flows]] prometheus.url_env)"
+        key = (url.get_secret_value(), source.timeout_s)
+        if key not in self._readers:
+            self._readers[key] = PrometheusReader(key[0], timeout_s=key[1], max_response_bytes=self._max_bytes)
+        return self._readers[key]
+
+    def __enter__(self) -> PrometheusReaders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -80,19 +80,20 @@ def ensure_prometheus(timeout_s: float = INSTALL_TIMEOUT_S) -> str:
     return path
 
 
-class GaugeExporter:
-    """A tiny exporter the test controls: ``GET /metrics`` serves one gauge at ``value``."""
+class _Exporter:
+    """A tiny exporter a test controls: ``GET /metrics`` serves ``exposition()``, and each scrape is
+    counted, so a test can wait until Prometheus has seen a change."""
 
-    def __init__(self, name: str, value: float) -> None:
-        self.name = name
-        self.value = value
+    def __init__(self, thread_name: str) -> None:
         self.scrapes = 0
+        self._lock = threading.Lock()
         exporter = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                exporter.scrapes += 1
-                body = f"# TYPE {exporter.name} gauge\n{exporter.name} {exporter.value}\n".encode()
+                with exporter._lock:
+                    exporter.scrapes += 1
+                    body = exporter.exposition().encode()
                 self.send_response(200 if self.path == "/metrics" else 404)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
@@ -103,13 +104,16 @@ class GaugeExporter:
                 pass  # a scrape a second would flood the test's output
 
         self._server = ThreadingHTTPServer((HOST, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gauge-exporter", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=thread_name, daemon=True)
+
+    def exposition(self) -> str:
+        raise NotImplementedError
 
     @property
     def target(self) -> str:
         return f"{HOST}:{self._server.server_address[1]}"
 
-    def __enter__(self) -> GaugeExporter:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -117,6 +121,41 @@ class GaugeExporter:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+class GaugeExporter(_Exporter):
+    """Serves one gauge at ``value``."""
+
+    def __init__(self, name: str, value: float) -> None:
+        super().__init__("gauge-exporter")
+        self.name = name
+        self.value = value
+
+    def exposition(self) -> str:
+        return f"# TYPE {self.name} gauge\n{self.name} {self.value}\n"
+
+
+class CounterExporter(_Exporter):
+    """Serves request counters the test drives: ``<name>{code="..."}`` for every code in ``values``."""
+
+    def __init__(self, name: str, codes: tuple[str, ...]) -> None:
+        super().__init__("counter-exporter")
+        self.name = name
+        self.values = dict.fromkeys(codes, 0.0)
+
+    def exposition(self) -> str:
+        lines = [f"# TYPE {self.name} counter"]
+        lines += [f'{self.name}{{code="{code}"}} {value}' for code, value in self.values.items()]
+        return "\n".join(lines) + "\n"
+
+    def add(self, code: str, count: int) -> None:
+        with self._lock:
+            self.values[code] += count
+
+    def restart(self) -> None:
+        """The exporting process restarted: every counter begins again at 0."""
+        with self._lock:
+            self.values = dict.fromkeys(self.values, 0.0)
 
 
 def create_blocks(storage: Path, openmetrics: str, timeout_s: float = 120.0) -> None:
@@ -135,60 +174,6 @@ def create_blocks(storage: Path, openmetrics: str, timeout_s: float = 120.0) -> 
     )
     if created.returncode != 0:
         raise RuntimeError(f"promtool could not create blocks: {created.stderr[-2000:]}")
-
-
-class CounterExporter:
-    """An exporter of request counters the test drives: ``GET /metrics`` serves
-    ``<name>{code="..."}`` for every code in ``values``. Each scrape is counted, so a test can wait
-    until Prometheus has seen a change before making the next one."""
-
-    def __init__(self, name: str, codes: tuple[str, ...]) -> None:
-        self.name = name
-        self.values = dict.fromkeys(codes, 0.0)
-        self.scrapes = 0
-        self._lock = threading.Lock()
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with exporter._lock:
-                    exporter.scrapes += 1
-                    lines = [f"# TYPE {exporter.name} counter"]
-                    lines += [f'{exporter.name}{{code="{code}"}} {value}' for code, value in exporter.values.items()]
-                body = ("\n".join(lines) + "\n").encode()
-                self.send_response(200 if self.path == "/metrics" else 404)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="counter-exporter", daemon=True)
-
-    @property
-    def target(self) -> str:
-        return f"{HOST}:{self._server.server_address[1]}"
-
-    def add(self, code: str, count: int) -> None:
-        with self._lock:
-            self.values[code] += count
-
-    def restart(self) -> None:
-        """The exporting process restarted: every counter begins again at 0."""
-        with self._lock:
-            self.values = dict.fromkeys(self.values, 0.0)
-
-    def __enter__(self) -> CounterExporter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 @dataclass
