@@ -214,12 +214,12 @@ class Intake:
             sent = await _bounded_body(request, limit)
             body = otlp.inflated(sent, request.headers.get("content-encoding", ""), limit)
             export = otlp.decode_request(body, encoding)
+            now = self.parts.now()
+            oldest = oldest_countable(self.parts.config, now)
+            tally = SpanTally(now=now, oldest=oldest, allowed=key.flows, key_name=key.name)
+            otlp.tally_spans(export, self.span_mapping, tally)
         except Refused as refused:
             return await self._refuse(request, OTLP, None, key, refused, render=render)
-        now = self.parts.now()
-        oldest = oldest_countable(self.parts.config, now)
-        tally = SpanTally(now=now, oldest=oldest, allowed=key.flows, key_name=key.name)
-        otlp.tally_spans(export, self.span_mapping, tally)
         reference = f"otlp-{otlp.body_digest(body)}"
         report = Report(key, names.TASK_RECORD_FLOW_OUTCOME_BATCHES, {"batches": tally.batches(reference)})
         answer = await self.parts.groups.submit(report)
