@@ -77,8 +77,9 @@ def intake_quota(key_id: int) -> str:
 
 
 def slack_click(digest: str) -> str:
-    """Set (expiring) once a Slack button click was acted on: a replay of its signed request finds it."""
-    return f"{PREFIX}slack:click:{digest}"
+    """Set (expiring) once a Slack button click was acted on: a replay of its signed request finds it.
+    The intake writes it, so it lives under the intake's own prefix (its Redis user's, in compose)."""
+    return f"{PREFIX}intake:slack-click:{digest}"
 
 
 def open_run(job: str) -> str:
