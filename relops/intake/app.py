@@ -71,6 +71,7 @@ from relops.intake.reports import (
 )
 from relops.intake.shared_state import SharedState
 from relops.intake.slack import MAX_BODY_BYTES as SLACK_MAX_BODY_BYTES
+from relops.intake.slack import PATH as SLACK_PATH
 from relops.intake.slack import SlackInteractions
 from relops.intake.span_totals import SpanTotals
 from relops.redaction import redact_request_target
@@ -468,7 +469,7 @@ def create_intake_app(parts: IntakeDeps, *, extra_routes: list[Route] | None = N
         Route("/api/v1/alertmanager", intake.alertmanager, methods=["POST"]),
         # OTLP/HTTP's default path for traces: an exporter needs only the intake's address and a header.
         Route("/v1/traces", intake.traces, methods=["POST"]),
-        Route("/api/v1/slack/interactions", intake.slack_interactions, methods=["POST"]),
+        Route(SLACK_PATH, intake.slack_interactions, methods=["POST"]),
         Route("/api/v1/cron/{job}", intake.cron, methods=METHODS),
         Route("/api/v1/cron/{job}/{kind:str}", intake.cron, methods=METHODS),
         Route("/api/v1/ping/{key}/{job}", intake.ping, methods=METHODS),

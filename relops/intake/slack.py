@@ -37,6 +37,8 @@ from relops.redaction import known_secrets
 from relops.settings import Settings
 from relops.timeutil import utcnow
 
+#: The Slack app's Interactivity request URL is the intake's address and this path.
+PATH: Final = "/api/v1/slack/interactions"
 #: A click's payload carries the whole message it came from (at most 50 blocks of Slack's sizes).
 MAX_BODY_BYTES: Final = 1_048_576
 

@@ -39,11 +39,11 @@ from relops.localdev.sink import HttpSink, SinkRequest, SinkResponse
 from tests.integration.conftest import alert_event, run_cli, wait_for
 from tests.integration.inprocess import InProcessWorker
 from tests.integration.secrets_audit import secrets_written
+from tests.support.slack import INTAKE_ENV, SIGNING_SECRET
 from tests.web_support import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-SIGNING_SECRET = "5ec7e7-slack-signing-0a1b2c3d4e5f"
 #: The secret part of the response URLs Slack hands out (a credential for the message).
 RESPONSE_TOKEN = "r3sp0nseT0k3nXYZ987"
 TEAM = "T0SLACK01"
@@ -61,7 +61,7 @@ def response_sink() -> Iterator[HttpSink]:
 
 @pytest.fixture(scope="module")
 def slack_intake(relops_env: dict[str, str], output_dir: Path) -> Iterator[str]:
-    env = {**relops_env, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "RELOPS_SLACK_RESPONSE_HOSTS": "127.0.0.1"}
+    env = {**relops_env, **INTAKE_ENV}
     with running_server("intake", env, output_dir / "intake-slack.log") as (url, _):
         yield url
 
