@@ -15,8 +15,9 @@ relops.intake.otlp). Refusals: 401 (no or unknown
 key), 403 (outside the key's scopes), 404 (unknown job or flow: reports create nothing), 400/422
 (malformed or invalid, naming the field), 413 (body too large), 429 (key over its rate limit, or
 the caller's address over its refusal rate) and 503 (broker or key store unavailable, or too many
-reports waiting), each with ``Retry-After`` where waiting helps. Nothing here reads ops data. A key
-never appears in a log line, an error body or a rejection row.
+reports waiting), each with ``Retry-After`` where waiting helps. Nothing here reads ops data but the
+Slack endpoint, which reads the incident and the user a signed click names (relops.intake.slack). A
+key never appears in a log line, an error body or a rejection row.
 
 A refusal costs little whoever sends it: refusals are tallied (relops.intake.rejection_log), an
 address refused too often gets bare 429s (relops.intake.address_buckets), and a refused request's

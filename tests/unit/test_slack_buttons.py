@@ -237,3 +237,17 @@ def test_slack_user_ids_are_u_or_w_then_capitals_and_digits(good: str):
 @pytest.mark.parametrize("bad", ["u0123abcd", "@ada", "U", "T0123ABCD", "U0123 ABCD", "U" + "1" * 40])
 def test_anything_else_is_not_a_slack_user_id(bad: str):
     assert slack_user_id_problem(bad) is not None
+
+
+@pytest.mark.parametrize("hosts", ["https://127.0.0.1", "127.0.0.1:8080", "hooks.example/x", "a b"])
+def test_the_response_hosts_setting_takes_host_names_only(hosts: str):
+    from pydantic import ValidationError
+
+    from relops.settings import Settings
+
+    with pytest.raises(ValidationError, match="is not a host name"):
+        Settings(RELOPS_SLACK_RESPONSE_HOSTS=hosts)
+    assert Settings(RELOPS_SLACK_RESPONSE_HOSTS="127.0.0.1, Proxy.Example").slack_response_host_set == {
+        "127.0.0.1",
+        "proxy.example",
+    }
