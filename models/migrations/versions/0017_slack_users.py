@@ -30,8 +30,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("REVOKE SELECT (id, name, role, revoked_at, slack_user_id) ON ops_users FROM relops_worker")
-    # The rows stay, said as the API's: the schema before this had no word for Slack.
-    op.execute("UPDATE ops_audit SET via = 'api', source = 'slack ' || source WHERE via = 'slack'")
+    # The rows stay, said as the API's (their source, "slack <workspace> <user>", still says where
+    # from): the schema before this had no word for Slack.
+    op.execute("UPDATE ops_audit SET via = 'api' WHERE via = 'slack'")
     op.drop_constraint("ck_ops_audit_via", "ops_audit", type_="check")
     op.create_check_constraint("ck_ops_audit_via", "ops_audit", "via IN ('web', 'api', 'cli')")
     op.drop_index("ux_ops_users_slack_user_id", "ops_users")
