@@ -381,6 +381,18 @@ def test_silence_1_h_silences_the_incidents_alert_once_as_the_slack_user(
     assert incident(db, incident_id).status == "open", "a silence mutes the alert, the incident stays open"
 
 
+def test_a_body_over_the_bound_is_refused_unread_and_an_intake_without_a_slack_app_has_no_endpoint(
+    slack_intake: str, relops_env: dict[str, str], output_dir: Path
+) -> None:
+    huge = b"payload=" + b"x" * (1_048_576 + 1)
+    answer = post(slack_intake, huge, signed(huge))
+    assert answer.status_code == 413 and answer.json()["field"] == "body"
+    with running_server("intake", relops_env, output_dir / "intake-no-slack.log") as (plain, _):
+        body = b"payload=%7B%7D"
+        refused = post(plain, body, signed(body))
+    assert refused.status_code == 404 and "SLACK_SIGNING_SECRET" in refused.json()["error"]
+
+
 def test_set_slack_refuses_what_is_not_a_slack_user_and_a_slack_user_linked_twice() -> None:
     from click.testing import CliRunner
 
