@@ -64,7 +64,7 @@ def add(name: str, role: str) -> None:
 
 @users.command("list")
 def list_() -> None:
-    """Every user: role, when created, revoked or not, live sessions."""
+    """Every user: role, when created, revoked or not, live sessions, the Slack user linked."""
     from relops.store.users import list_users
 
     with _engine().connect() as conn:
@@ -72,12 +72,12 @@ def list_() -> None:
     if not rows:
         click.echo("no users yet: relops users add NAME --role admin")
         return
-    click.echo(f"{'name':<24} {'role':<7} {'created':<19}  {'state':<28} sessions")
+    click.echo(f"{'name':<24} {'role':<7} {'created':<19}  {'state':<28} {'sessions':<8} slack")
     for row in rows:
         state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M:%S}" if row["revoked_at"] else "active"
-        click.echo(
-            f"{row['name']:<24} {row['role']:<7} {row['created_at']:%Y-%m-%d %H:%M:%S}  {state:<28} {row['sessions']}"
-        )
+        created = f"{row['created_at']:%Y-%m-%d %H:%M:%S}"
+        slack = row["slack_user_id"] or "-"
+        click.echo(f"{row['name']:<24} {row['role']:<7} {created}  {state:<28} {row['sessions']:<8} {slack}")
 
 
 @users.command("revoke")

@@ -38,11 +38,11 @@ def user_by_token_hash(conn: Connection, token_hash: str) -> User | None:
 
 
 def list_users(conn: Connection) -> list[RowMapping]:
-    """Every user, with its number of live sessions (revoked users too, marked)."""
+    """Every user, with its number of live sessions and its Slack user (revoked users too, marked)."""
     return list(
         conn.execute(
             text(
-                "SELECT u.name, u.role, u.created_at, u.revoked_at, "
+                "SELECT u.name, u.role, u.created_at, u.revoked_at, u.slack_user_id, "
                 "  (SELECT count(*) FROM ops_sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS sessions "
                 "FROM ops_users u ORDER BY u.name"
             )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -406,6 +407,9 @@ def test_set_slack_refuses_what_is_not_a_slack_user_and_a_slack_user_linked_twic
     wrong = CliRunner().invoke(cli, ["users", "set-slack", second, "@ada"])
     assert wrong.exit_code != 0 and "is not a Slack user id" in wrong.output
     assert "already; nothing changed" in run_cli("users", "set-slack", first, slack_id)
+    listing = run_cli("users", "list")
+    assert re.search(rf"^{first}\s+admin\s+.*active\s+0\s+{slack_id}$", listing, re.MULTILINE), listing
+    assert re.search(rf"^{second}\s+admin\s+.*active\s+0\s+-$", listing, re.MULTILINE), listing
 
 
 def test_the_runs_logs_and_stored_text_hold_no_signing_secret_nor_response_url(db: Engine, output_dir: Path) -> None:
