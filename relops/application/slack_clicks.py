@@ -82,15 +82,38 @@ def _act(deps: ClickDeps, click: Interaction, actor: Actor, now: datetime) -> di
         if problem is not None:
             return ephemeral(problem)
     else:
-        row = change_incident(deps.engine, deps.redis, deps.receivers, click.incident_id, click.kind, now, actor)
+        row = change_incident(
+            deps.engine,
+            deps.redis,
+            deps.receivers,
+            click.incident_id,
+            click.kind,
+            now,
+            actor,
+            opened_at=click.opened_at,
+        )
         if row is None:
-            # Someone got there first (the dashboard, another click) or it resolved on its own.
-            return ephemeral(f"Nothing changed: {unchanged_reason(click.incident_id, click.kind)}.")
+            # Someone got there first (the dashboard, another click), it resolved on its own, or it
+            # has fired again since the message.
+            return ephemeral(_unchanged(deps, click))
     line = escape(done_line(click.kind, actor.name, format_time(now.isoformat())))
     if click.kind == "silence":
         line += escape(f" (until {format_time((now + SILENCE_FOR).isoformat())})")
-    updated = updated_message(click.message, click.incident_id, click.kind, line)
+    updated = updated_message(click, line)
     return updated if updated is not None else ephemeral(line)
+
+
+def _unchanged(deps: ClickDeps, click: Interaction) -> str:
+    """Why an acknowledgement or resolution changed nothing, for the user who clicked."""
+    with deps.engine.connect() as conn:
+        incident = incident_row(conn, click.incident_id)
+    if incident is not None and click.opened_at is not None and incident["opened_at"] != click.opened_at:
+        opened = format_time(incident["opened_at"].isoformat())
+        return (
+            f"Nothing changed: incident {click.incident_id} has resolved and fired again since this message "
+            f"(the current episode opened {opened}); use the newest message or the dashboard."
+        )
+    return f"Nothing changed: {unchanged_reason(click.incident_id, click.kind)}."
 
 
 def silence_matchers(labels: dict[str, str], known: Collection[str]) -> list[Matcher]:

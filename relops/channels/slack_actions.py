@@ -22,10 +22,12 @@ import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from relops.errors import InputRejected
+from relops.timeutil import parse_utc
 
 Kind = Literal["ack", "resolve", "silence"]
 #: Each button: its action_id, its label, and its Block Kit style.
@@ -42,6 +44,10 @@ REMAINING: Final[dict[Kind, tuple[Kind, ...]]] = {
     "silence": ("ack", "resolve"),
 }
 BLOCK_ID_PREFIX: Final = "relops_incident_"
+#: relops_incident_<id>, then _<microseconds since 1970 of the episode's opening> when known.
+_BLOCK_ID = re.compile(r"^relops_incident_([0-9]{1,18})(?:_([0-9]{1,20}))?$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 #: Slack's host for response URLs: the only one a response goes to unless the operator allows others.
 SLACK_RESPONSE_HOST: Final = "hooks.slack.com"
 #: Slack user ids: U… or W… (Enterprise Grid), upper-case letters and digits.
@@ -51,8 +57,19 @@ _DIGITS = re.compile(r"^[0-9]{1,18}$")
 MAX_CONTEXT_ELEMENTS: Final = 10
 
 
-def block_id(incident_id: int) -> str:
-    return f"{BLOCK_ID_PREFIX}{incident_id}"
+def episode_key(opened_at: str | None) -> str | None:
+    """The episode of an incident (when it opened, ISO-8601) as block_id digits, exact to the
+    microsecond; None when unknown or unreadable."""
+    try:
+        return None if not opened_at else str((parse_utc(opened_at) - _EPOCH) // _MICROSECOND)
+    except ValueError:
+        return None
+
+
+def block_id(incident_id: int, episode: str | None = None) -> str:
+    """The buttons' block of one incident's alert: it names the incident, and the episode the message
+    is about, so a click on an old message cannot change a later episode."""
+    return f"{BLOCK_ID_PREFIX}{incident_id}" + (f"_{episode}" if episode else "")
 
 
 def button(kind: Kind, incident_id: int) -> dict[str, Any]:
@@ -67,9 +84,12 @@ def button(kind: Kind, incident_id: int) -> dict[str, Any]:
     return element
 
 
-def actions_block(incident_id: int, kinds: Sequence[Kind] = ("ack", "resolve", "silence")) -> dict[str, Any]:
-    """The buttons of one incident's alert."""
-    return {"type": "actions", "block_id": block_id(incident_id), "elements": [button(k, incident_id) for k in kinds]}
+def actions_block(
+    incident_id: int, kinds: Sequence[Kind] = ("ack", "resolve", "silence"), *, block: str | None = None
+) -> dict[str, Any]:
+    """The buttons of one incident's alert, in the block ``block`` (default: the incident's, no episode)."""
+    elements = [button(k, incident_id) for k in kinds]
+    return {"type": "actions", "block_id": block or block_id(incident_id), "elements": elements}
 
 
 def slack_user_id_problem(value: str) -> str | None:
@@ -93,6 +113,9 @@ class Interaction:
     response_url: str
     #: When Slack says the click happened; with the user and the button, what a replay repeats.
     action_ts: str
+    #: The block of the button clicked, and the episode of the incident it names (None: not said).
+    block_id: str
+    opened_at: datetime | None
     #: The message the button was in (its text and blocks), to write the outcome into.
     message: Mapping[str, Any]
 
@@ -151,6 +174,10 @@ def read_interaction(body: bytes) -> Interaction:
     value = _text(action, "value", "payload.actions[0].value", 20)
     if not _DIGITS.match(value):
         raise InputRejected("payload.actions[0].value", "must be an incident id")
+    block = _text(action, "block_id", "payload.actions[0].block_id", 255)
+    named = _BLOCK_ID.match(block)
+    if named is None or int(named.group(1)) != int(value):
+        raise InputRejected("payload.actions[0].block_id", "is not the block of the incident's buttons")
     message = payload.get("message")
     return Interaction(
         kind=kind,
@@ -160,6 +187,8 @@ def read_interaction(body: bytes) -> Interaction:
         response_url=_text(payload, "response_url", "payload.response_url", 2000),
         action_ts=_text(action, "action_ts", "payload.actions[0].action_ts", 40),
         message=message if isinstance(message, dict) else {},
+        block_id=block,
+        opened_at=_EPOCH + int(named.group(2)) * _MICROSECOND if named.group(2) else None,
     )
 
 
@@ -184,14 +213,14 @@ def done_line(kind: Kind, user_name: str, at: str) -> str:
     return f"{DONE[kind]} by {user_name} at {at}"
 
 
-def updated_message(message: Mapping[str, Any], incident_id: int, kind: Kind, line: str) -> dict[str, Any] | None:
+def updated_message(click: Interaction, line: str) -> dict[str, Any] | None:
     """The response that replaces the clicked message: ``line`` (escaped mrkdwn) written into the
     alert's context block, and its buttons cut to those still useful. None when the message holds no
-    block of this incident's buttons (it was not relops' or Slack did not send it)."""
+    block of the clicked buttons (it was not relops' or Slack did not send it)."""
+    message, incident_id, kind, wanted = click.message, click.incident_id, click.kind, click.block_id
     blocks = message.get("blocks")
     if not isinstance(blocks, list):
         return None
-    wanted = block_id(incident_id)
     at = next((i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("block_id") == wanted), None)
     if at is None:
         return None
@@ -205,7 +234,7 @@ def updated_message(message: Mapping[str, Any], incident_id: int, kind: Kind, li
         before["elements"] = [*elements, note]
         remaining = REMAINING[kind]
         if remaining:
-            updated[at] = actions_block(incident_id, remaining)
+            updated[at] = actions_block(incident_id, remaining, block=wanted)
         else:
             del updated[at]
     else:

@@ -24,7 +24,7 @@ from typing import Any
 
 from relops.channels import facts
 from relops.channels.base import MessageContext, Notification, ordered
-from relops.channels.slack_actions import actions_block
+from relops.channels.slack_actions import actions_block, block_id, episode_key
 
 MAX_BLOCKS = 50
 MAX_HEADER_CHARS = 150
@@ -164,7 +164,7 @@ def block_text_length(blocks: Sequence[dict[str, Any]]) -> int:
 def _buttons(n: Notification, buttons: bool) -> list[dict[str, Any]]:
     """The alert's actions block, when buttons are on and it is a firing alert of an incident."""
     if buttons and n.kind == "firing" and n.incident_id is not None:
-        return [actions_block(n.incident_id)]
+        return [actions_block(n.incident_id, block=block_id(n.incident_id, episode_key(n.opened_at)))]
     return []
 
 

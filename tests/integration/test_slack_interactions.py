@@ -95,6 +95,7 @@ def new_slack_admin(role: str = "admin") -> tuple[str, str]:
 
 def page(paged: InProcessWorker, webhook_sink: HttpSink, flow: str = "checkout") -> tuple[int, dict[str, Any]]:
     """An incident for ``flow``, and the Slack message its page was (as the webhook received it)."""
+    webhook_sink.clear()
     paged.send(names.TASK_DISPATCH_ALERT, **alert_event(flow))
     paged.settle()
     [message] = [r.json for r in webhook_sink.wait_for_requests(1, timeout_s=10)]
@@ -123,7 +124,7 @@ def click_body(
             {
                 "type": "button",
                 "action_id": action_id,
-                "block_id": f"relops_incident_{incident_id}",
+                "block_id": next(b["block_id"] for b in message["blocks"] if b["type"] == "actions"),
                 "text": {"type": "plain_text", "text": "Acknowledge", "emoji": False},
                 "value": str(incident_id),
                 "action_ts": action_ts or f"{time.time():.6f}",
@@ -261,6 +262,26 @@ def test_a_click_racing_the_dashboards_acknowledgement_acknowledges_once(
         assert answer["replace_original"] is True
     else:
         assert answer["response_type"] == "ephemeral" and answer["text"].startswith("Nothing changed: incident")
+
+
+def test_a_click_on_an_earlier_episodes_message_changes_nothing_and_says_why(
+    slack_intake: str, paged: InProcessWorker, webhook_sink: HttpSink, response_sink: HttpSink, db: Engine
+) -> None:
+    """The incident resolved and fired again (same id, a new episode): the old message's buttons no
+    longer apply to it, the new message's do."""
+    old = paged_click(paged, webhook_sink, response_sink)
+    paged.send(names.TASK_DISPATCH_ALERT, **alert_event("checkout", status="resolved"))
+    paged.settle()
+    again, message = page(paged, webhook_sink)
+    assert again == old.incident_id and message["blocks"][-1]["block_id"] != old.message["blocks"][-1]["block_id"]
+    assert post(slack_intake, old.body, old.headers).status_code == 200
+    [answer] = [check_response(r) for r in response_sink.wait_for_requests(1, timeout_s=10)]
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith(f"Nothing changed: incident {again} has resolved and fired again since this")
+    assert incident(db, again).status == "open" and audit(db, "incident.ack") == []
+    current = with_sink(click_body(message, again, old.slack_id), response_sink)
+    assert post(slack_intake, current, signed(current)).status_code == 200
+    assert incident(db, again).status == "acknowledged"
 
 
 def test_unsigned_wrongly_signed_tampered_and_stale_clicks_change_nothing_and_are_counted(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,8 +39,13 @@ from tests.samples import CONTEXT, DASHBOARD, notification, slo_details
 BUTTON_TYPES = {"type", "action_id", "text", "value", "style"}
 
 
+#: The episode of incident 42 the samples are about: it opened at this instant.
+OPENED_AT = "2026-11-27T12:30:00.123456+00:00"
+BLOCK_42 = "relops_incident_42_1795782600123456"
+
+
 def firing(incident_id: int | None = 42, **changes: Any):
-    return notification(summary="checkout burns", incident_id=incident_id, **changes)
+    return notification(**{"summary": "checkout burns", "incident_id": incident_id, "opened_at": OPENED_AT, **changes})
 
 
 def check_actions_block(block: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
@@ -63,7 +69,7 @@ def test_a_firing_alert_of_an_incident_carries_acknowledge_resolve_and_silence()
     assert [b["type"] for b in blocks] == ["header", "section", "context", "actions"]
     actions = blocks[-1]
     check_actions_block(actions, blocks)
-    assert actions["block_id"] == "relops_incident_42"
+    assert actions["block_id"] == BLOCK_42, "the incident and the episode, to the microsecond"
     assert [(e["action_id"], e["text"]["text"], e["value"]) for e in actions["elements"]] == [
         ("relops_ack", "Acknowledge", "42"),
         ("relops_resolve", "Resolve", "42"),
@@ -109,10 +115,19 @@ def test_a_grouped_message_that_fits_whole_has_buttons_under_every_alert():
         "context",
         "actions",
     ]
-    assert [b["block_id"] for b in blocks if b["type"] == "actions"] == ["relops_incident_1", "relops_incident_2"]
+    assert [b["block_id"] for b in blocks if b["type"] == "actions"] == [
+        "relops_incident_1_1795782600123456",
+        "relops_incident_2_1795782600123456",
+    ]
 
 
-def click_body(*, action_id: str = "relops_ack", value: str = "42", **changes: Any) -> bytes:
+def test_an_alert_whose_episode_is_unknown_has_buttons_naming_the_incident_alone():
+    blocks = render_slack([firing(opened_at=None)], CONTEXT, buttons=True)["blocks"]
+    assert blocks[-1]["block_id"] == "relops_incident_42"
+    assert read_interaction(click_body(block_id="relops_incident_42")).opened_at is None
+
+
+def click_body(*, action_id: str = "relops_ack", value: str = "42", block_id: str = BLOCK_42, **changes: Any) -> bytes:
     """A block_actions payload as Slack sends it, form-encoded, with ``changes`` to its top level."""
     message = render_slack([firing()], CONTEXT, buttons=True)
     payload = {
@@ -130,7 +145,7 @@ def click_body(*, action_id: str = "relops_ack", value: str = "42", **changes: A
             {
                 "type": "button",
                 "action_id": action_id,
-                "block_id": "relops_incident_42",
+                "block_id": block_id,
                 "text": {"type": "plain_text", "text": "Acknowledge"},
                 "value": value,
                 "action_ts": "1733600012.345678",
@@ -145,7 +160,8 @@ def test_a_click_is_read_from_slacks_block_actions_payload():
     click = read_interaction(click_body())
     assert (click.kind, click.incident_id, click.slack_user_id, click.team_id) == ("ack", 42, "U0123ABCD", "T0001")
     assert click.response_url == "https://hooks.slack.com/actions/T0001/1234/s3cr3t"
-    assert click.message["blocks"][-1]["block_id"] == "relops_incident_42"
+    assert click.message["blocks"][-1]["block_id"] == click.block_id == BLOCK_42
+    assert click.opened_at == datetime.fromisoformat(OPENED_AT)
     assert read_interaction(click_body(action_id=ACTION_IDS["silence"])).kind == "silence"
 
 
@@ -173,6 +189,8 @@ def test_a_replay_has_the_clicks_key_and_another_click_another():
         (click_body(value="checkout"), "payload.actions[0].value"),
         (click_body(value="1" * 30), "payload.actions[0].value"),
         (click_body(response_url=None), "payload.response_url"),
+        (click_body(block_id="relops_incident_7_1795782600123456"), "payload.actions[0].block_id"),
+        (click_body(block_id="someone_elses_block"), "payload.actions[0].block_id"),
     ],
 )
 def test_anything_but_a_click_on_relops_buttons_is_refused_naming_the_field(body: bytes, field: str):
@@ -187,7 +205,7 @@ def clicked(kind: str = "ack") -> Interaction:
 
 def test_an_acknowledgement_is_written_under_the_alert_and_leaves_resolve_and_silence():
     click = clicked("ack")
-    response = updated_message(click.message, 42, "ack", "Acknowledged by ada at 2026-12-07 20:31 UTC")
+    response = updated_message(click, "Acknowledged by ada at 2026-12-07 20:31 UTC")
     assert response is not None and response["replace_original"] is True
     blocks = response["blocks"]
     assert [b["type"] for b in blocks] == ["header", "section", "context", "actions"]
@@ -198,21 +216,21 @@ def test_an_acknowledgement_is_written_under_the_alert_and_leaves_resolve_and_si
     }
     assert [e["action_id"] for e in blocks[3]["elements"]] == ["relops_resolve", "relops_silence_1h"]
     check_actions_block(blocks[3], blocks)
+    assert blocks[3]["block_id"] == BLOCK_42
     assert response["text"] == click.message["text"]
 
 
 def test_a_resolution_takes_the_buttons_away_and_a_silence_keeps_acknowledge_and_resolve():
-    message = clicked().message
-    resolved = updated_message(message, 42, "resolve", "Resolved by ada")
+    resolved = updated_message(clicked("resolve"), "Resolved by ada")
     assert resolved is not None and [b["type"] for b in resolved["blocks"]] == ["header", "section", "context"]
-    silenced = updated_message(message, 42, "silence", "Silenced for 1 h by ada")
+    silenced = updated_message(clicked("silence"), "Silenced for 1 h by ada")
     assert silenced is not None
     assert [e["action_id"] for e in silenced["blocks"][-1]["elements"]] == ["relops_ack", "relops_resolve"]
 
 
 def test_a_message_without_the_incidents_buttons_is_not_rewritten():
-    assert updated_message({}, 42, "ack", "x") is None
-    assert updated_message(clicked().message, 7, "ack", "x") is None
+    assert updated_message(dataclasses.replace(clicked(), message={}), "x") is None
+    assert updated_message(dataclasses.replace(clicked(), block_id="relops_incident_42"), "x") is None
 
 
 def test_only_slacks_host_over_https_takes_responses_unless_another_is_allowed():
