@@ -2,7 +2,9 @@
 
 A firing alert that belongs to an incident gets an ``actions`` block of three buttons when a Slack
 app's signing secret is configured: Acknowledge, Resolve and Silence 1 h. Each button's
-``action_id`` names the action, its ``value`` the incident (Block Kit, "Button element":
+``action_id`` names the action, its ``value`` the incident, and their block's ``block_id`` the
+incident's episode (when it opened), so an old message cannot change a later episode (Block Kit,
+"Button element":
 https://api.slack.com/reference/block-kit/block-elements#button, text ≤ 75 characters, action_id
 ≤ 255, value ≤ 2,000; "Actions block": https://api.slack.com/reference/block-kit/blocks#actions,
 block_id ≤ 255 and unique in its message, at most 25 elements).
