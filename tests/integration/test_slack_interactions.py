@@ -40,13 +40,11 @@ from relops.localdev.sink import HttpSink, SinkRequest, SinkResponse
 from tests.integration.conftest import alert_event, run_cli, wait_for
 from tests.integration.inprocess import InProcessWorker
 from tests.integration.secrets_audit import secrets_written
-from tests.support.slack import INTAKE_ENV, SIGNING_SECRET
+from tests.support.slack import INTAKE_ENV, RESPONSE_TOKEN, SIGNING_SECRET
 from tests.web_support import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-#: The secret part of the response URLs Slack hands out (a credential for the message).
-RESPONSE_TOKEN = "r3sp0nseT0k3nXYZ987"
 TEAM = "T0SLACK01"
 #: What Slack's response_url answers a good response with.
 SLACK_OK = SinkResponse(status=200, body=b'{"ok":true}', headers={"Content-Type": "application/json"})

@@ -7,6 +7,8 @@ from typing import Final
 
 #: The app's signing secret in the tests; no log or stored text of the run may quote it.
 SIGNING_SECRET: Final = "5ec7e7-slack-signing-0a1b2c3d4e5f"
+#: The secret part of the response URLs the tests' clicks carry (a credential for the message).
+RESPONSE_TOKEN: Final = "r3sp0nseT0k3nXYZ987"
 #: The environment a `relops intake` taking Slack's clicks runs with in the tests: the response URLs
 #: point at a local server on 127.0.0.1 instead of hooks.slack.com.
 INTAKE_ENV: Final = {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "RELOPS_SLACK_RESPONSE_HOSTS": "127.0.0.1"}
