@@ -70,7 +70,8 @@ class WebhookChannel(Channel):
             raise DeliveryError(problem or f"{self._variable()} is not set", retryable=False)
         post_json(
             url,
-            render_slack(notifications, context),
+            # Buttons only when the Slack app that takes their clicks is configured.
+            render_slack(notifications, context, buttons=self.settings.slack_signing_secret is not None),
             timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
             describe=self.destination(),
             secrets=[*url_secrets(url), *known_secrets(self.settings)],

@@ -39,6 +39,8 @@ from tests.integration.secrets_audit import secrets_written, stored_text
 from tests.support.celery_process import CeleryProcess, poll_until, start_worker
 from tests.support.rabbitmq import ScratchVhost, ready_messages
 from tests.support.scratch import claimed_redis_db
+from tests.support.slack import RESPONSE_TOKEN as SLACK_RESPONSE_TOKEN
+from tests.support.slack import SIGNING_SECRET as SLACK_SIGNING_SECRET
 
 TEST_CONFIG = """
 dashboard_url = "http://127.0.0.1:8080/"
@@ -248,6 +250,8 @@ SECRETS = (
     ALERTMANAGER_SECRET_PREFIX.strip("/"),
     ALERTMANAGER_TOKEN,
     ALERTMANAGER_PASSWORD,
+    SLACK_SIGNING_SECRET,
+    SLACK_RESPONSE_TOKEN,
 )
 
 
