@@ -35,7 +35,7 @@ from functools import cached_property
 import apprise
 from apprise import NotifyFormat, NotifyType
 
-from relops.channels.apprise_format import render_apprise
+from relops.channels.apprise_format import MAX_TITLE_CHARS, render_apprise
 from relops.channels.apprise_log import captured
 from relops.channels.apprise_outcome import failure
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
@@ -189,12 +189,9 @@ class AppriseChannel(Channel):
         plugin.socket_connect_timeout = self.config.connect_timeout_s
         plugin.socket_read_timeout = self.config.read_timeout_s
         markdown = plugin.resolve_format(NotifyFormat.MARKDOWN) == NotifyFormat.MARKDOWN
+        max_title, max_body = _limits(plugin)
         message = render_apprise(
-            notifications,
-            context,
-            markdown=markdown,
-            max_title_chars=int(plugin.title_maxlen),
-            max_body_chars=int(plugin.body_maxlen),
+            notifications, context, markdown=markdown, max_title_chars=max_title, max_body_chars=max_body
         )
         crashed: str | None = None
         with captured() as lines:
@@ -212,6 +209,16 @@ class AppriseChannel(Channel):
         if crashed is not None:
             return DeliveryError(f"{describe}: Apprise's plugin raised {crashed}", retryable=True)
         return None if delivered else failure(describe, lines)
+
+
+def _limits(plugin: apprise.NotifyBase) -> tuple[int, int]:
+    """(title, body) characters the service takes. Where its title counts against its body's limit
+    (Discord's 2,000 characters hold both: overflow_amalgamate_title), the body leaves the title room."""
+    title = min(int(plugin.title_maxlen), MAX_TITLE_CHARS)
+    body = int(plugin.body_maxlen)
+    if getattr(plugin, "overflow_amalgamate_title", False) and title > 0:
+        body -= title + 2
+    return title, body
 
 
 def _combined(failures: Sequence[DeliveryError], took: int, urls: int) -> DeliveryError:

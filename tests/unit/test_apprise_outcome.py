@@ -15,14 +15,16 @@ import logging
 import pytest
 from click.testing import CliRunner
 
-from relops.channels.apprise import AppriseChannel, scheme_of, split_urls
+from relops.channels.apprise import AppriseChannel, _limits, _plugin, scheme_of, split_urls
+from relops.channels.apprise_format import render_apprise
 from relops.channels.apprise_outcome import LogLine, failure, http_status
-from relops.channels.registry import check_receivers
+from relops.channels.registry import build_receivers, check_receivers
 from relops.cli import cli
 from relops.config import ChannelSettings, parse_config
 from relops.config.routing import ReceiverConfig
 from relops.errors import ConfigError
 from relops.settings import Settings
+from tests.samples import CONTEXT, notification
 
 W, D = logging.WARNING, logging.DEBUG
 SECRET_TOPIC = "t0pic-n0body-guesses"
@@ -184,3 +186,42 @@ def test_config_check_names_the_receiver_and_field_of_a_url_apprise_cannot_use(
     assert checked.exit_code == 0, checked.output
     assert "receiver phones (apprise): delivers to apprise: ntfy via alerts.apprise" in checked.output
     assert TOKEN not in checked.output and SECRET_TOPIC not in checked.output
+
+
+@pytest.mark.parametrize(
+    ("url", "title", "body"),
+    [
+        # Discord's 2,000 characters hold the title and the body together (overflow_amalgamate_title).
+        ("discord://123456789/AbCdEfGhIjKlMnOp", 250, 2000 - 252),
+        # Telegram has no title: it becomes the body's first line.
+        ("tgram://123456789:AbCdEfGhIjKlMnOpQrStUvWxYz/987654321", 0, 4096),
+        ("ntfy://127.0.0.1/oncall", 200, 7800 - 202),
+    ],
+)
+def test_each_service_gets_a_message_within_its_own_limits(url: str, title: int, body: int) -> None:
+    plugin = _plugin(url)
+    assert plugin is not None
+    assert _limits(plugin) == (title, body)
+    many = [notification(summary="x" * 3000, fingerprint=f"slo:f{i}") for i in range(30)]
+    message = render_apprise(many, CONTEXT, markdown=True, max_title_chars=title, max_body_chars=body)
+    assert len(message.title) <= title and len(message.body) <= body
+    if getattr(plugin, "overflow_amalgamate_title", False):
+        assert len(message.title) + len(message.body) <= int(plugin.body_maxlen)
+
+
+def test_a_worker_at_start_skips_the_receiver_and_says_why_without_the_url(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = parse_config(
+        {"receivers": {"phones": {"type": "apprise", "url_env": "PHONES"}}, "route": {"receivers": ["phones"]}},
+        "x.toml",
+    )
+    monkeypatch.setenv("PHONES", f"discord://{TOKEN}")
+    caplog.set_level(logging.INFO)
+    assert "phones" not in build_receivers(Settings(), config)
+    [skipped] = [r for r in caplog.records if "phones" in r.getMessage()]
+    assert skipped.levelno == logging.WARNING
+    assert "url_env PHONES: Apprise cannot use this discord:// URL" in skipped.getMessage()
+    assert TOKEN not in caplog.text
+    monkeypatch.setenv("PHONES", f"ntfy://{TOKEN}@127.0.0.1/{SECRET_TOPIC}")
+    assert build_receivers(Settings(), config)["phones"].destination() == "apprise: ntfy"
