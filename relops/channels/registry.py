@@ -11,6 +11,7 @@ from relops_client.logs import log_event
 
 from relops.alerting.routes import build_tree, tree_problems
 from relops.channels.alertmanager import AlertmanagerChannel
+from relops.channels.apprise import AppriseChannel
 from relops.channels.base import Channel
 from relops.channels.email import EmailChannel
 from relops.channels.webhook import WebhookChannel
@@ -23,7 +24,7 @@ from relops.settings import Settings
 logger = logging.getLogger(__name__)
 
 #: The channel types this installation can deliver through.
-CHANNEL_TYPES: tuple[type[Channel], ...] = (EmailChannel, WebhookChannel, AlertmanagerChannel)
+CHANNEL_TYPES: tuple[type[Channel], ...] = (EmailChannel, WebhookChannel, AlertmanagerChannel, AppriseChannel)
 #: The [receivers.NAME] keys that belong to some channel types only (each type's destination_keys).
 TYPE_KEYS = tuple(key for key in ReceiverConfig.model_fields if key not in ("type", "breaker", "queue"))
 

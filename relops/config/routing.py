@@ -74,12 +74,14 @@ class ReceiverConfig(BaseModel):
     type: str = Field(
         min_length=1,
         max_length=64,
-        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager).",
+        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager, apprise).",
     )
     url_env: EnvName | None = Field(
         None,
         description="webhook: the environment variable that holds the URL (the URL is a secret: never in the file); "
-        "alertmanager: the one that holds its base URLs, comma-separated (an HA pair: each hears every alert).",
+        "alertmanager: the one that holds its base URLs, comma-separated (an HA pair: each hears every alert); "
+        "apprise: the one that holds its Apprise URLs (`ntfys://…`, `discord://…`), comma-separated, each hearing "
+        "every message.",
     )
     to: tuple[str, ...] | None = Field(
         None, strict=False, min_length=1, max_length=50, description="email: the recipients."
@@ -110,8 +112,8 @@ class ReceiverConfig(BaseModel):
     queue: Annotated[str, AfterValidator(_queue_name)] | None = Field(
         None,
         description="The queue its deliveries go to; unset: the type's (`alerts.webhook`, `alerts.email`, "
-        "`alerts.alertmanager`). A receiver with a queue of its own needs a worker that consumes it, and then shares "
-        "no worker with any other.",
+        "`alerts.alertmanager`, `alerts.apprise`). A receiver with a queue of its own needs a worker that consumes "
+        "it, and then shares no worker with any other.",
     )
 
     @property

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from relops import names
 from relops.localdev.sink import HttpSink
@@ -28,25 +27,20 @@ from relops.timeutil import parse_utc, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import (
     ALERTMANAGER_SECRET_PREFIX,
+    PRIVATE_STACK_CONFIG,
     BrokerProducer,
     alert_event,
     wait_for,
 )
 from tests.support.alertmanager import Alertmanager, notifications, running_alertmanager
 from tests.support.celery_process import CeleryProcess, start_worker
-from tests.support.scratch import claimed_redis_db
+from tests.support.scratch import claimed_redis_db, forget_relops_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-CONFIG = """
-dashboard_url = "http://127.0.0.1:8080/"
-
-[alerts]
-dedup_window_s = 300
-group_wait_s = 0.5
-retry_base_s = 0.2
-retry_max_s = 1
-
+CONFIG = (
+    PRIVATE_STACK_CONFIG
+    + """
 [alerts.channels.alertmanager]
 max_attempts = 20
 connect_timeout_s = 1
@@ -64,6 +58,7 @@ open_s = 1
 [route]
 receivers = ["alertmanager"]
 """
+)
 #: How often this module's stand-in for beat sends relops.check_incidents.
 CHECK_EVERY_S = 0.5
 
@@ -137,13 +132,7 @@ def stack(relops_env: dict[str, str], output_dir: Path, tmp_path_factory: pytest
 @pytest.fixture
 def am(stack: Stack) -> Stack:
     """The stack with the webhook's record cleared and no relops state left in its Redis."""
-    client = redis.Redis.from_url(stack.redis_url)
-    try:
-        keys = list(client.scan_iter("relops:*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    forget_relops_state(stack.redis_url)
     stack.hook.clear()
     return stack
 
