@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")
     resend_api_key: SecretStr | None = Field(None, validation_alias="RESEND_API_KEY")
     resend_api_url: str = Field("https://api.resend.com", validation_alias="RESEND_API_URL")
+    #: The signing secrets of PagerDuty's v3 webhook subscription, comma-separated (two during a
+    #: rotation); unset: the intake's /api/v1/pagerduty/webhooks answers 404. Secrets, never logged.
+    pagerduty_webhook_secrets: SecretStr | None = Field(None, validation_alias="RELOPS_PAGERDUTY_WEBHOOK_SECRETS")
 
     @field_validator("redis_url")
     @classmethod
