@@ -129,7 +129,7 @@ def test_what_is_not_an_incident_acknowledged_or_resolved_is_refused_naming_the_
 
 
 def test_an_unknown_event_type_is_told_which_are_taken() -> None:
-    with pytest.raises(InputRejected, match="relops takes incident.acknowledged, incident.resolved"):
+    with pytest.raises(InputRejected, match=r"relops takes incident\.acknowledged, incident\.resolved"):
         parse_webhook(webhook("incident.priority_updated"))
 
 
