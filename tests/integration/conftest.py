@@ -239,6 +239,9 @@ ADMIN_EMAILS = "oncall@example.com,lead@example.com"
 ALERTMANAGER_SECRET_PREFIX = "/am7f3a9c2e1b8d4f60a1"
 ALERTMANAGER_TOKEN = "amt0ken-5ecret-b3arer"
 ALERTMANAGER_PASSWORD = "amPa55-w0rd-5ecret"
+#: A PagerDuty receiver's routing key, and the signing secrets of PagerDuty's webhooks (two: a rotation).
+PAGERDUTY_ROUTING_KEY = "pdR0ut1ngK3y5ecret0123456789abcd"
+PAGERDUTY_WEBHOOK_SECRETS = ("pdWh00kS3cret-0ld-aaaa", "pdWh00kS3cret-n3w-bbbb")
 #: What no log, stored payload, error or page of the run may ever quote.
 SECRETS = (
     *(path.rsplit("/", 1)[-1] for path in (WEBHOOK_SECRET_PATH, TEAM_A_PATH, TEAM_B_PATH)),
@@ -248,6 +251,8 @@ SECRETS = (
     ALERTMANAGER_SECRET_PREFIX.strip("/"),
     ALERTMANAGER_TOKEN,
     ALERTMANAGER_PASSWORD,
+    PAGERDUTY_ROUTING_KEY,
+    *PAGERDUTY_WEBHOOK_SECRETS,
 )
 
 
