@@ -25,12 +25,13 @@ from typing import Any
 import pytest
 import redis
 import requests
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from relops import names
 from relops.alerting.episode_keys import episode_key
 from relops.application.audit import Actor
-from relops.application.incidents import change_incident
+from relops.application.group_windows import Destination
+from relops.application.incidents import Followers, change_incident
 from relops.timeutil import utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import (
@@ -329,7 +330,32 @@ def test_a_signed_webhook_acknowledges_once_and_is_not_echoed(pd: Stack, db: Eng
     assert pd.api.events("acknowledge") == [] and pd.api.events("resolve") == []
 
 
-def test_a_webhook_racing_the_dashboard_acknowledges_once(pd: Stack, db: Engine, worker_engine: Engine) -> None:
+@pytest.fixture
+def web_engine(database_url: str) -> Iterator[Engine]:
+    """The dashboard's connection: the relops_web role, with its grants and no more."""
+    engine = create_engine(make_url(database_url).set(username="relops_web"))
+    yield engine
+    engine.dispose()
+
+
+def dashboard_ack(pd: Stack, engine: Engine, incident_id: int) -> bool:
+    """An acknowledgement on the dashboard, as relops.web.operations.change makes it: as relops_web,
+    telling the PagerDuty receiver through the broker."""
+    client = redis.Redis.from_url(pd.redis_url)
+    try:
+        to = {"pagerduty": Destination("pagerduty", "pagerduty", names.QUEUE_ALERTS_PAGERDUTY)}
+
+        def publish(task: str, kwargs: Any, queue: str, countdown_s: float = 0.0) -> None:
+            pd.producer.send_task(task, kwargs=dict(kwargs), queue=queue)
+
+        who = Actor(name="alice", via="web", source="127.0.0.1")
+        changed = change_incident(engine, client, [], incident_id, "ack", utcnow(), who, Followers(to, publish))
+        return changed is not None
+    finally:
+        client.close()
+
+
+def test_a_webhook_racing_the_dashboard_acknowledges_once(pd: Stack, db: Engine, web_engine: Engine) -> None:
     key = paged(pd, db, "checkout")
     incident_id = incident(db, "checkout")["id"]
     body = webhook("incident.acknowledged", key, "01EVT0000000000000000000C")
@@ -341,11 +367,8 @@ def test_a_webhook_racing_the_dashboard_acknowledges_once(pd: Stack, db: Engine,
         results["pagerduty"] = post(pd, body, signed(body, NEW_SECRET)).json()["changed"]
 
     def from_dashboard() -> None:
-        client = redis.Redis.from_url(pd.redis_url)
         start.wait()
-        who = Actor(name="alice", via="web", source="127.0.0.1")
-        results["web"] = change_incident(worker_engine, client, [], incident_id, "ack", utcnow(), who) is not None
-        client.close()
+        results["web"] = dashboard_ack(pd, web_engine, incident_id)
 
     threads = [threading.Thread(target=from_pagerduty), threading.Thread(target=from_dashboard)]
     for thread in threads:
@@ -354,6 +377,19 @@ def test_a_webhook_racing_the_dashboard_acknowledges_once(pd: Stack, db: Engine,
         thread.join(30)
     assert sorted(results.values()) == [False, True]
     assert [a["action"] for a in audit(db, incident_id)] == ["incident.ack"]
+    # PagerDuty hears of the dashboard's acknowledgement only when the dashboard's won.
+    if results["web"]:
+        wait_for(lambda: of_key(pd, "acknowledge", key), 20, "the dashboard's acknowledgement at PagerDuty")
+    else:
+        assert owed(db, "acknowledged") == 0
+
+
+def test_an_ack_on_the_dashboard_acknowledges_at_pagerduty(pd: Stack, db: Engine, web_engine: Engine) -> None:
+    key = paged(pd, db, "checkout")
+    assert dashboard_ack(pd, web_engine, incident(db, "checkout")["id"])
+    wait_for(lambda: of_key(pd, "acknowledge", key), 20, "the acknowledgement at PagerDuty")
+    assert not dashboard_ack(pd, web_engine, incident(db, "checkout")["id"])  # compare-and-set: once
+    assert owed(db, "acknowledged") == 1
 
 
 def test_unsigned_wrongly_signed_stale_or_unknown_webhooks_change_nothing(pd: Stack, db: Engine) -> None:
