@@ -43,24 +43,12 @@ from tests.integration.conftest import (
 )
 from tests.integration.secrets_audit import secrets_written
 from tests.support.celery_process import CeleryProcess, start_worker
-from tests.support.pagerduty import PagerDutyEventsApi, Scripted
+from tests.support.pagerduty import RECEIVER_CONFIG, PagerDutyEventsApi, Scripted
 from tests.support.scratch import claimed_redis_db
 from tests.web_support import RELOPS, running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-#: The receiver as docs/guides/pagerduty.md shows it (tests/unit/test_pagerduty_docs.py holds the
-#: page to it).
-RECEIVER_CONFIG = """
-[receivers.pagerduty]
-type = "pagerduty"
-routing_key_env = "PAGERDUTY_ROUTING_KEY"
-events_url_env = "PAGERDUTY_EVENTS_URL"
-severity_map = { warning = "warning", critical = "critical" }
-
-[route]
-receivers = ["pagerduty"]
-"""
 CONFIG = (
     """
 dashboard_url = "http://127.0.0.1:8080/"

@@ -29,6 +29,19 @@ MAX_SUMMARY_CHARS = 1024
 MAX_EVENT_BYTES = 512 * 1024
 PATH = "/v2/enqueue"
 
+#: The receiver as docs/guides/pagerduty.md shows it (tests/unit/test_pagerduty_docs.py holds the
+#: page to it); the integration tests run it.
+RECEIVER_CONFIG = """
+[receivers.pagerduty]
+type = "pagerduty"
+routing_key_env = "PAGERDUTY_ROUTING_KEY"
+events_url_env = "PAGERDUTY_EVENTS_URL"
+severity_map = { warning = "warning", critical = "critical" }
+
+[route]
+receivers = ["pagerduty"]
+"""
+
 
 def event_problems(event: Any, body_bytes: int = 0) -> list[str]:
     """Why PagerDuty would refuse ``event`` (its "errors"), or nothing."""
