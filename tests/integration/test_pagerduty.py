@@ -25,14 +25,21 @@ from typing import Any
 import pytest
 import redis
 import requests
+from relops_client.breakers import BreakerRegistry
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from relops import names
 from relops.alerting.episode_keys import episode_key
+from relops.application import deliver
 from relops.application.audit import Actor
+from relops.application.deps import Deps
 from relops.application.group_windows import Destination
 from relops.application.incidents import Followers, change_incident
+from relops.application.route_alert import dispatch_alert
+from relops.channels.registry import build_receivers
+from relops.settings import Settings
 from relops.timeutil import utcnow
+from relops.wiring import load_checked_config
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import (
     PAGERDUTY_ROUTING_KEY,
@@ -41,6 +48,7 @@ from tests.integration.conftest import (
     alert_event,
     wait_for,
 )
+from tests.integration.inprocess import RecordingPublisher
 from tests.integration.secrets_audit import secrets_written
 from tests.support.celery_process import CeleryProcess, start_worker
 from tests.support.pagerduty import RECEIVER_CONFIG, PagerDutyEventsApi, Scripted
@@ -61,6 +69,8 @@ retry_base_s = 0.2
 retry_max_s = 1
 
 [alerts.channels.pagerduty]
+# The steps of the in-process test come faster than PagerDuty's rate would let them.
+burst = 10
 max_attempts = 6
 connect_timeout_s = 1
 read_timeout_s = 1
@@ -429,3 +439,43 @@ def test_no_secret_of_pagerduty_reaches_a_log_or_the_database(pd: Stack, db: Eng
 
     wait_for(dead, 20, "its dead letter")
     assert secrets_written(db, output_dir, (PAGERDUTY_ROUTING_KEY, *PAGERDUTY_WEBHOOK_SECRETS)) == []
+
+
+@pytest.fixture
+def pd_deps(pd: Stack, worker_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Deps]:
+    """This module's config and PagerDuty receiver with the task logic in this process (the real
+    database, Redis and Events API; the tasks it asks for are recorded, not sent): the test takes
+    the steps a worker would, in the order it needs."""
+    for name in ("PAGERDUTY_ROUTING_KEY", "PAGERDUTY_EVENTS_URL"):
+        monkeypatch.setenv(name, pd.env[name])
+    path = tmp_path / "relops.toml"
+    path.write_text(CONFIG)
+    config = load_checked_config(path)
+    client = redis.Redis.from_url(pd.redis_url)
+    yield Deps(
+        engine=worker_engine,
+        redis=client,
+        config=config,
+        receivers=build_receivers(Settings(), config),
+        publish=RecordingPublisher(),
+        breakers=BreakerRegistry(config.breaker_settings(), lambda: client),
+    )
+    client.close()
+
+
+def test_a_trigger_retried_after_its_resolution_was_heard_is_not_sent_again(pd: Stack, pd_deps: Deps) -> None:
+    pd.api.script(Scripted(500, {"status": "error"}))
+    dispatch_alert(pd_deps, alert_event("checkout", "critical"), event_id="e-1")
+    first = deliver.flush(pd_deps, pd_deps.receivers["pagerduty"])["message_key"]
+    assert deliver.deliver(pd_deps, pd_deps.receivers["pagerduty"], first)["retry_in_s"] > 0
+
+    # While the trigger waits for its retry, the alert resolves and PagerDuty hears that first.
+    dispatch_alert(
+        pd_deps, alert_event("checkout", "ok", status="resolved", occurred_at=utcnow().isoformat()), event_id="e-2"
+    )
+    second = deliver.flush(pd_deps, pd_deps.receivers["pagerduty"])["message_key"]
+    assert deliver.deliver(pd_deps, pd_deps.receivers["pagerduty"], second)["delivered"] is True
+
+    # The retry of the trigger would open a new PagerDuty incident for a problem that is over.
+    assert deliver.deliver(pd_deps, pd_deps.receivers["pagerduty"], first) == {"delivered": False, "superseded": 1}
+    assert [(r.event["event_action"], r.status) for r in pd.api] == [("trigger", 500), ("resolve", 202)]
