@@ -13,6 +13,7 @@ import pytest
 
 from relops.alerting.episode_keys import episode_key, parse_episode_key
 from relops.channels.base import MessageContext
+from relops.channels.http import DEFAULT_RETRY_AFTER_S, delivery_error_for_status
 from relops.channels.pagerduty import PagerDutyChannel
 from relops.channels.pagerduty_format import (
     MAX_EVENT_BYTES,
@@ -174,3 +175,14 @@ def test_the_receiver_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_severity_map_names_pagerdutys_severities_only() -> None:
     with pytest.raises(ValueError, match="severity_map"):
         ReceiverConfig(type="pagerduty", routing_key_env="K", severity_map={"critical": "sev1"})  # type: ignore[dict-item]
+
+
+def test_a_429_without_retry_after_leaves_the_wait_to_the_backoff_when_asked() -> None:
+    kept = delivery_error_for_status(429, "", describe="x")
+    assert (kept.retryable, kept.retry_after_s) == (True, DEFAULT_RETRY_AFTER_S)
+    backoff = delivery_error_for_status(429, "", describe="x", default_retry_after_s=None)
+    assert (backoff.retryable, backoff.retry_after_s) == (True, None)
+    given = delivery_error_for_status(429, "", describe="x", retry_after="7", default_retry_after_s=None)
+    assert given.retry_after_s == 7.0
+    garbled = delivery_error_for_status(429, "", describe="x", retry_after="soon", default_retry_after_s=None)
+    assert garbled.retry_after_s is None
