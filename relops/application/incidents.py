@@ -24,10 +24,12 @@ from sqlalchemy import Connection, Engine, RowMapping
 from relops.alerting.events import validate_alert_event
 from relops.application.audit import Actor
 from relops.application.deps import Publisher
-from relops.application.group_windows import Destination, destination_of, send_notify
+from relops.application.group_windows import Destination, send_notify
 from relops.application.route_alert import notification_payload
-from relops.channels.base import Channel
+from relops.channels.registry import channel_classes, default_receivers
+from relops.config import RelopsConfig
 from relops.errors import InputRejected
+from relops.names import channel_queue
 from relops.state.dedup import forget_dedup
 from relops.store.incidents import set_status
 from relops.store.notifications import enqueue
@@ -52,8 +54,22 @@ class Followers:
     publish: Publisher | None = None
 
 
-def followers_of(receivers: Mapping[str, Channel], publish: Publisher | None = None) -> Followers:
-    found = {name: destination_of(c) for name, c in receivers.items() if c.follows_incidents}
+def followers_of(config: RelopsConfig, publish: Publisher | None = None) -> Followers:
+    """The config's receivers that follow incidents, whether or not this process could deliver to
+    them: the dashboard needs no routing key to owe PagerDuty an acknowledgement, its worker sends it."""
+    classes = channel_classes()
+    found = {
+        name: Destination(spec.type, name, spec.queue or channel_queue(spec.type))
+        for name, spec in config.receivers.items()
+        if spec.type in classes and classes[spec.type].follows_incidents
+    }
+    found.update(
+        {
+            name: Destination(name, name, channel_queue(name))
+            for name in default_receivers()
+            if classes[name].follows_incidents
+        }
+    )
     return Followers(found, publish)
 
 

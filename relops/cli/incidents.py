@@ -49,11 +49,12 @@ def _change(incident_id: int, action: Action) -> None:
     from relops.application.audit import cli_actor
     from relops.application.incidents import STATUS_OF, change_incident, followers_of, unchanged_reason
     from relops.timeutil import utcnow
-    from relops.wiring import engine, get_receivers, producer_publisher, redis, task_producer
+    from relops.wiring import engine, get_config, get_receivers, producer_publisher, redis, task_producer
 
-    receivers = get_receivers()
-    followers = followers_of(receivers, producer_publisher(task_producer()))
-    row = change_incident(engine(), redis(), list(receivers), incident_id, action, utcnow(), cli_actor(), followers)
+    followers = followers_of(get_config(), producer_publisher(task_producer()))
+    row = change_incident(
+        engine(), redis(), list(get_receivers()), incident_id, action, utcnow(), cli_actor(), followers
+    )
     if row is None:
         raise click.ClickException(unchanged_reason(incident_id, action))
     click.echo(kv(incident=incident_id, fingerprint=row["fingerprint"], status=STATUS_OF[action]))

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from relops.alerting.pagerduty_webhook import WebhookChange
 from relops.application.audit import Actor
-from relops.application.incidents import change_incident
+from relops.application.incidents import Followers, change_incident, followers_of
 from relops.channels.pagerduty import PagerDutyChannel
 from relops.channels.registry import default_receivers
 from relops.config import RelopsConfig
@@ -52,12 +52,15 @@ class PagerDutyWebhooks:
         engine: Engine,
         redis: Redis,
         receivers: Sequence[str],
+        followers: Followers | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.secrets = tuple(secrets)
         self._engine = engine
         self._redis = redis
         self._receivers = tuple(receivers)
+        # Told through the outbox, flushed by the sweeper: the intake publishes no notify task.
+        self._followers = followers
         self._now = now
 
     @classmethod
@@ -69,7 +72,7 @@ class PagerDutyWebhooks:
         secrets = [s.strip() for s in listed.get_secret_value().split(",") if s.strip()] if listed else []
         if not secrets:
             return None
-        return cls(secrets, engine, redis, [*default_receivers(), *config.receivers])
+        return cls(secrets, engine, redis, [*default_receivers(), *config.receivers], followers_of(config))
 
     def _apply(self, change: WebhookChange) -> Applied:
         episode = change.episode
@@ -84,6 +87,7 @@ class PagerDutyWebhooks:
             change.action,
             self._now(),
             actor,
+            self._followers,
             origin=PagerDutyChannel.name,
             opened_at=episode.opened_at,
         )

@@ -84,7 +84,7 @@ def build_web_deps(settings: Settings) -> WebDeps:
         breakers=BreakerRegistry(config.breaker_settings(), lambda: client),
         authenticator=Authenticator(engine, settings),
         throttle=LoginThrottle(client),
-        followers=followers_of(receivers, producer_publisher(TaskProducer(settings.broker_url))),
+        followers=followers_of(config, producer_publisher(TaskProducer(settings.broker_url))),
         read_queues=partial(
             read_waiting_messages,
             settings.broker_url,

@@ -17,6 +17,7 @@ import hmac
 import json
 import subprocess
 import threading
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,10 @@ from relops.application import deliver
 from relops.application.audit import Actor
 from relops.application.deps import Deps
 from relops.application.group_windows import Destination
-from relops.application.incidents import Followers, change_incident
+from relops.application.incidents import change_incident, followers_of
 from relops.application.route_alert import dispatch_alert
 from relops.channels.registry import build_receivers
+from relops.config import parse_config
 from relops.settings import Settings
 from relops.timeutil import utcnow
 from relops.wiring import load_checked_config
@@ -341,13 +343,16 @@ def dashboard_ack(pd: Stack, engine: Engine, incident_id: int) -> bool:
     telling the PagerDuty receiver through the broker."""
     client = redis.Redis.from_url(pd.redis_url)
     try:
-        to = {"pagerduty": Destination("pagerduty", "pagerduty", names.QUEUE_ALERTS_PAGERDUTY)}
 
         def publish(task: str, kwargs: Any, queue: str, countdown_s: float = 0.0) -> None:
             pd.producer.send_task(task, kwargs=dict(kwargs), queue=queue)
 
         who = Actor(name="alice", via="web", source="127.0.0.1")
-        changed = change_incident(engine, client, [], incident_id, "ack", utcnow(), who, Followers(to, publish))
+        followers = followers_of(parse_config(tomllib.loads(CONFIG), "relops-pagerduty.toml"), publish)
+        assert followers.destinations == {
+            "pagerduty": Destination("pagerduty", "pagerduty", names.QUEUE_ALERTS_PAGERDUTY)
+        }
+        changed = change_incident(engine, client, [], incident_id, "ack", utcnow(), who, followers)
         return changed is not None
     finally:
         client.close()
