@@ -140,9 +140,10 @@ def change_incident(
     action: Action,
     now: datetime,
     actor: Actor,
+    *,
+    opened_at: datetime | None = None,
     followers: Followers | None = None,
     origin: str | None = None,
-    opened_at: datetime | None = None,
 ) -> RowMapping | None:
     """Apply ``action`` for ``actor``; returns the changed row, or None when the incident does not
     exist or its status does not allow it (acknowledging a resolved incident, resolving twice). A
@@ -156,7 +157,7 @@ def change_incident(
     status = STATUS_OF[action]
     followers = followers or Followers()
     with engine.begin() as conn:
-        row = set_status(conn, incident_id, status, now, opened_at)
+        row = set_status(conn, incident_id, status, now, opened_at=opened_at)
         told: list[Destination] = []
         if row is not None:
             actor.record(conn, f"incident.{action}", f"incident {incident_id}", fingerprint=row["fingerprint"])

@@ -53,7 +53,7 @@ def _change(incident_id: int, action: Action) -> None:
 
     followers = followers_of(get_config(), producer_publisher(task_producer()))
     row = change_incident(
-        engine(), redis(), list(get_receivers()), incident_id, action, utcnow(), cli_actor(), followers
+        engine(), redis(), list(get_receivers()), incident_id, action, utcnow(), cli_actor(), followers=followers
     )
     if row is None:
         raise click.ClickException(unchanged_reason(incident_id, action))

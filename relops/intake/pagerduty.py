@@ -87,7 +87,7 @@ class PagerDutyWebhooks:
             change.action,
             self._now(),
             actor,
-            self._followers,
+            followers=self._followers,
             origin=PagerDutyChannel.name,
             opened_at=episode.opened_at,
         )

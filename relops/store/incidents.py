@@ -163,7 +163,7 @@ def open_fingerprints(conn: Connection, fingerprints: Sequence[str]) -> set[str]
 
 
 def set_status(
-    conn: Connection, incident_id: int, status: str, at: datetime, opened_at: datetime | None = None
+    conn: Connection, incident_id: int, status: str, at: datetime, *, opened_at: datetime | None = None
 ) -> RowMapping | None:
     """An operator's ack or resolve. Returns the changed row, or None when it did not apply.
     ``opened_at``: only if the incident is still in the episode that opened then (a change asked

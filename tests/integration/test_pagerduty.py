@@ -352,7 +352,7 @@ def dashboard_ack(pd: Stack, engine: Engine, incident_id: int) -> bool:
         assert followers.destinations == {
             "pagerduty": Destination("pagerduty", "pagerduty", names.QUEUE_ALERTS_PAGERDUTY)
         }
-        changed = change_incident(engine, client, [], incident_id, "ack", utcnow(), who, followers)
+        changed = change_incident(engine, client, [], incident_id, "ack", utcnow(), who, followers=followers)
         return changed is not None
     finally:
         client.close()
