@@ -74,7 +74,8 @@ class ReceiverConfig(BaseModel):
     type: str = Field(
         min_length=1,
         max_length=64,
-        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager, apprise).",
+        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager, apprise, "
+        "pagerduty).",
     )
     url_env: EnvName | None = Field(
         None,
@@ -104,6 +105,22 @@ class ReceiverConfig(BaseModel):
     basic_auth_password_env: EnvName | None = Field(
         None, description="alertmanager: the variable holding the basic-auth password."
     )
+    routing_key_env: EnvName | None = Field(
+        None,
+        description="pagerduty: the variable holding the Events API v2 routing (integration) key of the PagerDuty "
+        "service; a secret, never logged.",
+    )
+    events_url_env: EnvName | None = Field(
+        None,
+        description="pagerduty: the variable holding the Events API URL; unset: "
+        "`https://events.pagerduty.com/v2/enqueue` (EU accounts: `https://events.eu.pagerduty.com/v2/enqueue`).",
+    )
+    severity_map: dict[Literal["warning", "critical"], Literal["critical", "error", "warning", "info"]] | None = Field(
+        None,
+        strict=False,
+        description='pagerduty: relops severity to PagerDuty severity, e.g. `{ warning = "warning", critical = '
+        '"critical" }` (the default); PagerDuty takes critical, error, warning and info.',
+    )
     breaker: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None,
         description="The circuit breaker (`[breakers.NAME]`) guarding calls to it; unset: one named after the "
@@ -112,8 +129,8 @@ class ReceiverConfig(BaseModel):
     queue: Annotated[str, AfterValidator(_queue_name)] | None = Field(
         None,
         description="The queue its deliveries go to; unset: the type's (`alerts.webhook`, `alerts.email`, "
-        "`alerts.alertmanager`, `alerts.apprise`). A receiver with a queue of its own needs a worker that consumes "
-        "it, and then shares no worker with any other.",
+        "`alerts.alertmanager`, `alerts.apprise`, `alerts.pagerduty`). A receiver with a queue of its own needs a "
+        "worker that consumes it, and then shares no worker with any other.",
     )
 
     @property
