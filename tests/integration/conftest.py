@@ -165,7 +165,7 @@ receivers = ["team-b"]
 
 
 #: One worker per channel queue, as in production (Procfile, docker-compose.yml).
-CHANNEL_WORKERS = ("webhook", "email", "alertmanager")
+CHANNEL_WORKERS = ("webhook", "email", "alertmanager", "teams")
 #: The test config's monitored job (period 1 h, failure_threshold 2).
 CRON_JOB = "nightly-export"
 #: How long clean_tables lets the previous test's messages finish before it empties the tables.
