@@ -26,28 +26,13 @@ from sqlalchemy import Engine
 from relops.localdev.sink import HttpSink, SinkRequest, SinkResponse
 from relops.timeutil import parse_utc, utcnow
 from tests.integration.conftest import alert_event, wait_for
-from tests.integration.receiver_stack import PrivateStack, assert_none_stored, delivered, private_stack
+from tests.integration.receiver_stack import FAST_ALERTS, PrivateStack, assert_none_stored, delivered, private_stack
+from tests.samples import ALERTMANAGER_WEBHOOK_ALERT_KEYS, ALERTMANAGER_WEBHOOK_KEYS
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-CONFIG = """
-dashboard_url = "http://127.0.0.1:8080/"
-
-[alerts]
-dedup_window_s = 300
-group_wait_s = 0.5
-retry_base_s = 0.2
-retry_max_s = 1
-
-[alerts.channels.webhook]
-rate_per_s = 20
-burst = 5
-max_attempts = 6
-read_timeout_s = 1
-
-[alerts.channels.email]
-enabled = false
-
+#: The receivers, as docs/guides/webhooks.md shows them.
+RECEIVERS = """
 # Grafana OnCall, incident.io, Rootly, ...: their "Alertmanager" integration's URL.
 [receivers.oncall]
 type = "webhook"
@@ -60,28 +45,25 @@ type = "webhook"
 format = "json"
 url_env = "HOME_WEBHOOK_URL"
 max_alerts = 20
+"""
+CONFIG = (
+    FAST_ALERTS
+    + RECEIVERS
+    + """
+[alerts.channels.webhook]
+rate_per_s = 20
+burst = 5
+max_attempts = 6
+read_timeout_s = 1
 
 [route]
 receivers = ["oncall", "home"]
 """
+)
 ONCALL_PATH = "/integrations/v1/alertmanager/0nCa11T0kenS3cret4x/"
 HOME_PATH = "/hooks/h0meRec31verS3cret"
 SECRETS = ("0nCa11T0kenS3cret4x", "h0meRec31verS3cret")
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "reference" / "relops-webhook-v1.schema.json").read_text())
-#: webhook.go Message and template.go Data: every field, exactly.
-MESSAGE_KEYS = {
-    "version",
-    "groupKey",
-    "truncatedAlerts",
-    "receiver",
-    "status",
-    "alerts",
-    "groupLabels",
-    "commonLabels",
-    "commonAnnotations",
-    "externalURL",
-}
-ALERT_KEYS = {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
 
 
 class Receivers:
@@ -125,12 +107,12 @@ def receivers(stack: Receivers, db: Engine) -> Iterator[Receivers]:
 
 
 def check_version_4(payload: dict[str, Any]) -> None:
-    assert set(payload) == MESSAGE_KEYS
+    assert set(payload) == ALERTMANAGER_WEBHOOK_KEYS
     assert payload["version"] == "4" and payload["receiver"] == "oncall"
     assert payload["externalURL"] == "http://127.0.0.1:8080/"
     assert isinstance(payload["truncatedAlerts"], int)
     for alert in payload["alerts"]:
-        assert set(alert) == ALERT_KEYS
+        assert set(alert) == ALERTMANAGER_WEBHOOK_ALERT_KEYS
         assert len(alert["fingerprint"]) == 16 and int(alert["fingerprint"], 16) >= 0
         assert all(isinstance(v, str) for v in alert["labels"].values())
         assert {k: v for k, v in payload["commonLabels"].items() if alert["labels"].get(k) != v} == {}

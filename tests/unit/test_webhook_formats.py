@@ -31,25 +31,17 @@ from relops.channels.json_format import render_json
 from relops.channels.registry import check_receivers
 from relops.config import parse_config
 from relops.errors import ConfigError
-from tests.samples import AT, CONTEXT, RUNBOOK, notification
+from tests.samples import (
+    ALERTMANAGER_WEBHOOK_ALERT_KEYS,
+    ALERTMANAGER_WEBHOOK_KEYS,
+    AT,
+    CONTEXT,
+    RUNBOOK,
+    notification,
+)
 
 NOW = datetime(2026, 11, 27, 12, 40, tzinfo=UTC)
 SCHEMA_PATH = Path(__file__).parents[2] / "docs" / "reference" / "relops-webhook-v1.schema.json"
-#: template.Data's JSON fields and Message's own (webhook.go), exactly.
-MESSAGE_KEYS = {
-    "receiver",
-    "status",
-    "alerts",
-    "groupLabels",
-    "commonLabels",
-    "commonAnnotations",
-    "externalURL",
-    "version",
-    "groupKey",
-    "truncatedAlerts",
-}
-#: template.Alert's JSON fields, exactly.
-ALERT_KEYS = {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
 LABELS = {"source": "slo", "severity": "critical", "flow": "checkout", "team": "payments"}
 FIRING = notification(summary="20 bad of 1000 events", labels=LABELS, incident_id=7, opened_at=AT)
 
@@ -89,7 +81,7 @@ def test_group_keys_read_as_alertmanager_writes_label_sets():
 def test_one_incident_is_one_alertmanager_group_with_every_field_of_version_4():
     [(key, payload)] = alertmanager_webhook_payloads([FIRING], CONTEXT, NOW, receiver="oncall")
     assert key == "msg-1:slo:checkout"
-    assert set(payload) == MESSAGE_KEYS
+    assert set(payload) == ALERTMANAGER_WEBHOOK_KEYS
     labels = alert_labels(FIRING)
     assert payload["version"] == "4"
     assert payload["receiver"] == "oncall"
@@ -100,7 +92,7 @@ def test_one_incident_is_one_alertmanager_group_with_every_field_of_version_4():
     assert payload["externalURL"] == CONTEXT.dashboard_url
     assert payload["commonLabels"] == labels
     [alert] = payload["alerts"]
-    assert set(alert) == ALERT_KEYS
+    assert set(alert) == ALERTMANAGER_WEBHOOK_ALERT_KEYS
     assert alert["status"] == "firing"
     assert (
         alert["labels"]
