@@ -33,10 +33,12 @@ Notices (a silence created or ended) are about relops, not alerts: they are not 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from relops.channels.alertmanager_format import FINGERPRINT_LABEL, postable_alert
 from relops.channels.base import MessageContext, Notification
@@ -52,6 +54,9 @@ _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _SEPARATOR = 0xFF
 _MASK = (1 << 64) - 1
+#: What a fingerprint keeps unquoted in an idempotency key, and how long its quoted form may be.
+_KEY_SAFE = ":/-._~@"
+MAX_KEY_FINGERPRINT_CHARS = 200
 #: Any positive number: a firing alert's endsAt is replaced by ZERO_TIME.
 _UNUSED_RESEND_S = 60.0
 
@@ -87,6 +92,15 @@ def webhook_alert(n: Notification, context: MessageContext, now: datetime) -> di
         "generatorURL": posted.get("generatorURL", ""),
         "fingerprint": fingerprint(posted["labels"]),
     }
+
+
+def idempotency_key(message_key: str, relops_fingerprint: str) -> str:
+    """The key of one incident's payload of a message: header-safe whatever the fingerprint holds (an
+    event's fingerprint may carry any character), readable when it is plain, bounded when it is long."""
+    quoted = quote(relops_fingerprint, safe=_KEY_SAFE)
+    if len(quoted) > MAX_KEY_FINGERPRINT_CHARS:
+        quoted = "sha256-" + hashlib.sha256(relops_fingerprint.encode("utf-8")).hexdigest()[:32]
+    return f"{message_key}:{quoted}"
 
 
 def _moment(occurred_at: str) -> datetime:
@@ -158,7 +172,7 @@ def alertmanager_webhook_payloads(
             by_incident[n.fingerprint] = (n, alert)
     return [
         (
-            f"{context.message_key}:{relops_fingerprint}",
+            idempotency_key(context.message_key, relops_fingerprint),
             notification_payload(
                 [alert],
                 receiver=receiver,

@@ -25,6 +25,7 @@ from relops.channels.alertmanager_webhook_format import (
     ZERO_TIME,
     alertmanager_webhook_payloads,
     fingerprint,
+    idempotency_key,
     label_set_text,
 )
 from relops.channels.json_format import render_json
@@ -126,6 +127,14 @@ def test_a_grouped_message_is_one_payload_per_incident_each_its_own_idempotency_
         {"relops_fingerprint": "slo:checkout"},
         {"relops_fingerprint": "slo:login"},
     ]
+
+
+def test_idempotency_keys_are_header_safe_whatever_the_fingerprint():
+    assert idempotency_key("m", "cron:nightly-export:missed") == "m:cron:nightly-export:missed"
+    assert idempotency_key("m", "svc:Zürich\r\nX-Injected: 1") == "m:svc:Z%C3%BCrich%0D%0AX-Injected:%201"
+    long = idempotency_key("m", "é" * 300)
+    assert long.startswith("m:sha256-") and len(long) == len("m:sha256-") + 32
+    assert all(32 < ord(c) < 127 for c in long)
 
 
 def test_an_incident_twice_in_a_message_is_sent_in_its_latest_state():
