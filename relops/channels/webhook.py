@@ -7,7 +7,9 @@
 - ``json``: relops' own versioned JSON (json_format).
 
 The last two carry an ``Idempotency-Key`` header, stable across a message's retries (the draft IETF
-header receivers such as incident.io and Rootly take to drop a repeated POST).
+header, for receivers that drop a repeated POST by it), and, with ``bearer_token_env``, an
+``Authorization: Bearer`` header (for tools whose Alertmanager endpoint takes its token in a header
+rather than in its URL); the token is a secret like the URL.
 
 The webhook URL is a credential (whoever has it can post): it never appears in a log line, an
 error or destination(). destination() keeps scheme, host, port and path, drops the query and any
@@ -22,7 +24,7 @@ from typing import Any
 
 from relops.channels.alertmanager_webhook_format import alertmanager_webhook_payloads
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
-from relops.channels.http import post_json, url_problem
+from relops.channels.http import header_secret_problem, post_json, url_problem
 from relops.channels.json_format import render_json
 from relops.channels.slack_format import render_slack
 from relops.config.routing import ReceiverConfig
@@ -41,7 +43,7 @@ class WebhookChannel(Channel):
 
     name = "webhook"
     default_breaker = "webhook"
-    destination_keys = frozenset({"url_env", "format", "max_alerts", "group_by_incident"})
+    destination_keys = frozenset({"url_env", "format", "max_alerts", "group_by_incident", "bearer_token_env"})
     default_severities = ("warning", "critical")
     default_rate_per_s = 1.0
     default_silence_notices = True
@@ -53,6 +55,8 @@ class WebhookChannel(Channel):
         payload = receiver.format or "slack"
         if payload == "slack" and receiver.max_alerts is not None:
             return "max_alerts bounds the alertmanager and json formats; a slack message counts what it cannot show"
+        if payload == "slack" and receiver.bearer_token_env is not None:
+            return "bearer_token_env is for the alertmanager and json formats: a Slack webhook's URL is its credential"
         if payload != "alertmanager" and receiver.group_by_incident is not None:
             return "group_by_incident is a key of the alertmanager format"
         if payload == "alertmanager" and receiver.overrides.get("silence_notices") is True:
@@ -75,10 +79,20 @@ class WebhookChannel(Channel):
         url = secret.get_secret_value().strip() if secret is not None else ""
         return url or None
 
+    def _token(self) -> str | None:
+        variable = self.spec.bearer_token_env if self.spec is not None else None
+        value = named_variable(variable) if variable else None
+        return value.get_secret_value() if value is not None else None
+
     def missing_configuration(self) -> str | None:
         url = self._url()
         if url is None:
             return f"{self._variable()} is not set"
+        token_variable = self.spec.bearer_token_env if self.spec is not None else None
+        if token_variable is not None:
+            problem = header_secret_problem(token_variable, self._token())
+            if problem is not None:
+                return problem
         return url_problem(url, self._variable())
 
     def destination(self) -> str:
@@ -96,14 +110,17 @@ class WebhookChannel(Channel):
         url = self._url()
         if problem is not None or url is None:
             raise DeliveryError(problem or f"{self._variable()} is not set", retryable=False)
+        token = self._token()
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        secrets = [*([token] if token else []), *url_secrets(url), *known_secrets(self.settings)]
         for key, payload in self._payloads(notifications, context):
             post_json(
                 url,
                 payload,
                 timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
                 describe=self.destination(),
-                headers={IDEMPOTENCY_HEADER: key} if key else None,
-                secrets=[*url_secrets(url), *known_secrets(self.settings)],
+                headers={**auth, **({IDEMPOTENCY_HEADER: key} if key else {})},
+                secrets=secrets,
             )
 
     def _payloads(

@@ -97,7 +97,9 @@ class ReceiverConfig(BaseModel):
         "ahead; unset: 60.",
     )
     bearer_token_env: EnvName | None = Field(
-        None, description="alertmanager: the variable holding a bearer token sent as `Authorization: Bearer`."
+        None,
+        description="alertmanager, and webhook in the alertmanager or json format: the variable holding a bearer "
+        "token sent as `Authorization: Bearer`.",
     )
     basic_auth_username_env: EnvName | None = Field(
         None, description="alertmanager: the variable holding the basic-auth user name (with the password's)."

@@ -45,6 +45,15 @@ type = "webhook"
 format = "json"
 url_env = "HOME_WEBHOOK_URL"
 max_alerts = 20
+
+# incident.io, Rootly, ...: one payload per message, each alert tracked by its fingerprint.
+[receivers.incidents]
+type = "webhook"
+format = "alertmanager"
+url_env = "INCIDENTS_WEBHOOK_URL"
+bearer_token_env = "INCIDENTS_TOKEN"
+group_by_incident = false
+max_alerts = 2
 """
 CONFIG = (
     FAST_ALERTS
@@ -58,17 +67,25 @@ read_timeout_s = 1
 
 [route]
 receivers = ["oncall", "home"]
+
+# A storm of warnings, grouped for two seconds into one message (a critical one waits critical_group_wait_s).
+[[route.routes]]
+matchers = ['flow=~"storm-.*"']
+receivers = ["incidents"]
+group_wait_s = 2
 """
 )
 ONCALL_PATH = "/integrations/v1/alertmanager/0nCa11T0kenS3cret4x/"
 HOME_PATH = "/hooks/h0meRec31verS3cret"
-SECRETS = ("0nCa11T0kenS3cret4x", "h0meRec31verS3cret")
+INCIDENTS_PATH = "/v2/alert_events/alertmanager/01JD9Q6W3P2"
+INCIDENTS_TOKEN = "inc_t0ken_B3arerS3cret"
+SECRETS = ("0nCa11T0kenS3cret4x", "h0meRec31verS3cret", INCIDENTS_TOKEN)
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "reference" / "relops-webhook-v1.schema.json").read_text())
 
 
 class Receivers:
-    def __init__(self, stack: PrivateStack, oncall: HttpSink, home: HttpSink) -> None:
-        self.stack, self.oncall, self.home = stack, oncall, home
+    def __init__(self, stack: PrivateStack, oncall: HttpSink, home: HttpSink, incidents: HttpSink) -> None:
+        self.stack, self.oncall, self.home, self.incidents = stack, oncall, home, incidents
 
     def alertmanager_payloads(self, flow: str, status: str, answered: int = 200) -> list[SinkRequest]:
         """What the oncall receiver took (answered ``answered``) about ``flow`` with ``status``."""
@@ -87,18 +104,23 @@ def stack(
 ) -> Iterator[Receivers]:
     config = tmp_path_factory.mktemp("webhook-formats") / "relops.toml"
     config.write_text(CONFIG)
-    with HttpSink() as oncall, HttpSink() as home:
-        env = {"ONCALL_WEBHOOK_URL": oncall.url + ONCALL_PATH, "HOME_WEBHOOK_URL": home.url + HOME_PATH}
+    with HttpSink() as oncall, HttpSink() as home, HttpSink() as incidents:
+        env = {
+            "ONCALL_WEBHOOK_URL": oncall.url + ONCALL_PATH,
+            "HOME_WEBHOOK_URL": home.url + HOME_PATH,
+            "INCIDENTS_WEBHOOK_URL": incidents.url + INCIDENTS_PATH,
+            "INCIDENTS_TOKEN": INCIDENTS_TOKEN,
+        }
         with private_stack(
             "formats", config, relops_env, env, ["alerts.webhook"], output_dir, db=db, secrets=SECRETS
         ) as running:
-            yield Receivers(running, oncall, home)
+            yield Receivers(running, oncall, home, incidents)
 
 
 @pytest.fixture
 def receivers(stack: Receivers, db: Engine) -> Iterator[Receivers]:
     stack.stack.forget()
-    for sink in (stack.oncall, stack.home):
+    for sink in (stack.oncall, stack.home, stack.incidents):
         sink.default = SinkResponse()
         sink.respond_with()
         sink.clear()
@@ -106,9 +128,9 @@ def receivers(stack: Receivers, db: Engine) -> Iterator[Receivers]:
     assert_none_stored(db, SECRETS)
 
 
-def check_version_4(payload: dict[str, Any]) -> None:
+def check_version_4(payload: dict[str, Any], receiver: str = "oncall") -> None:
     assert set(payload) == ALERTMANAGER_WEBHOOK_KEYS
-    assert payload["version"] == "4" and payload["receiver"] == "oncall"
+    assert payload["version"] == "4" and payload["receiver"] == receiver
     assert payload["externalURL"] == "http://127.0.0.1:8080/"
     assert isinstance(payload["truncatedAlerts"], int)
     for alert in payload["alerts"]:
@@ -139,6 +161,7 @@ def test_an_on_call_tool_hears_each_incident_as_an_alertmanager_group_it_can_ope
     assert alert["endsAt"] == "0001-01-01T00:00:00Z"
     assert alert["generatorURL"] == "http://127.0.0.1:8080/flows/checkout"
     assert firing.path == ONCALL_PATH
+    assert firing.header("Authorization") is None
     assert firing.header("Content-Type") == "application/json; charset=utf-8"
     key = firing.header("Idempotency-Key")
     assert key is not None and key.endswith(":slo:checkout")
@@ -180,3 +203,19 @@ def test_a_home_made_receiver_gets_relops_json_as_its_schema_says(receivers: Rec
     assert n["links"]["page"] == "http://127.0.0.1:8080/flows/search"
     assert n["links"]["incident"] == f"http://127.0.0.1:8080/incidents/{n['incident_id']}"
     wait_for(lambda: delivered(db, "home") == 1, 10, "the message delivered")
+
+
+def test_a_message_as_one_payload_keeps_max_alerts_and_counts_the_rest(receivers: Receivers, db: Engine) -> None:
+    for flow in ("storm-a", "storm-b", "storm-c"):
+        receivers.stack.send(alert_event(flow, "warning", labels={"team": "storm", "flow": flow}))
+    [request] = wait_for(lambda: receivers.incidents.requests, 20, "the grouped payload")
+    payload = request.json
+    check_version_4(payload, "incidents")
+    assert request.path == INCIDENTS_PATH
+    assert request.header("Authorization") == f"Bearer {INCIDENTS_TOKEN}"
+    assert payload["groupKey"] == "{}:{}" and payload["groupLabels"] == {}
+    assert len(payload["alerts"]) == 2 and payload["truncatedAlerts"] == 1
+    assert payload["commonLabels"]["team"] == "storm" and "flow" not in payload["commonLabels"]
+    assert request.header("Idempotency-Key") is not None and ":" not in request.header("Idempotency-Key")
+    wait_for(lambda: delivered(db, "incidents") == 3, 10, "the three notifications delivered in one message")
+    assert receivers.oncall.requests == [] and receivers.home.requests == []

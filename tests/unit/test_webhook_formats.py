@@ -30,8 +30,11 @@ from relops.channels.alertmanager_webhook_format import (
 )
 from relops.channels.json_format import render_json
 from relops.channels.registry import check_receivers
-from relops.config import parse_config
+from relops.channels.webhook import WebhookChannel
+from relops.config import ChannelSettings, parse_config
+from relops.config.routing import ReceiverConfig
 from relops.errors import ConfigError
+from relops.settings import Settings
 from tests.samples import (
     ALERTMANAGER_WEBHOOK_ALERT_KEYS,
     ALERTMANAGER_WEBHOOK_KEYS,
@@ -260,7 +263,7 @@ def check(extra: str) -> None:
     [
         "",
         'format = "slack"',
-        'format = "alertmanager"\nmax_alerts = 50\ngroup_by_incident = false',
+        'format = "alertmanager"\nmax_alerts = 50\ngroup_by_incident = false\nbearer_token_env = "ONCALL_TOKEN"',
         'format = "json"\nmax_alerts = 0\nsilence_notices = true',
     ],
 )
@@ -275,6 +278,7 @@ def test_webhook_receivers_take_their_format_keys(extra: str):
         ("max_alerts = 5", "max_alerts bounds the alertmanager and json formats"),
         ('format = "json"\ngroup_by_incident = true', "group_by_incident is a key of the alertmanager format"),
         ('format = "alertmanager"\nmax_alerts = -1', "max_alerts"),
+        ('bearer_token_env = "TOKEN"', "bearer_token_env is for the alertmanager and json formats"),
         ('format = "alertmanager"\nsilence_notices = true', "takes no silence notices"),
     ],
 )
@@ -282,3 +286,15 @@ def test_webhook_format_keys_that_cannot_work_are_refused_by_name(extra: str, sa
     with pytest.raises(ConfigError) as refused:
         check(extra)
     assert said in str(refused.value)
+
+
+def test_a_bearer_token_missing_or_unfit_for_a_header_is_said_before_any_send(monkeypatch: pytest.MonkeyPatch):
+    spec = ReceiverConfig(type="webhook", url_env="HOME_URL", format="json", bearer_token_env="HOME_TOKEN")
+    channel = WebhookChannel(Settings(), ChannelSettings(), "home", spec)
+    monkeypatch.setenv("HOME_URL", "https://hooks.example.com/relops")
+    monkeypatch.delenv("HOME_TOKEN", raising=False)
+    assert channel.missing_configuration() == "HOME_TOKEN is not set"
+    monkeypatch.setenv("HOME_TOKEN", "two words")
+    assert channel.missing_configuration() == "HOME_TOKEN contains spaces, control or non-ASCII characters"
+    monkeypatch.setenv("HOME_TOKEN", "t0ken")
+    assert channel.missing_configuration() is None
