@@ -67,6 +67,12 @@ open_s = 1
 
 [route]
 receivers = ["teams-oncall"]
+
+# A storm of warnings, grouped for two seconds into one message.
+[[route.routes]]
+matchers = ['flow=~"storm-.*"']
+receivers = ["teams-oncall"]
+group_wait_s = 2
 """
 )
 WORKFLOW_ID = "8f2d4c6a1b3e4f5a9c7d0e2b4a6c8e1f"
@@ -184,3 +190,23 @@ def test_a_refused_card_is_a_dead_letter_with_the_workflows_reason(teams: Teams,
     assert "/workflows/***/triggers/manual/paths/invoke" in reason
     assert attempts == 1
     assert len([r for r in teams.workflow.requests if about(r, "signup")]) == 1  # never retried
+
+
+def test_a_storm_is_one_card_within_teams_limit_its_text_shown_as_written(teams: Teams, db: Engine) -> None:
+    hostile = "storm-[click](http://evil.example) **now** {{DATE(2017-02-14T06:08:39Z, SHORT)}}"
+    flows = [hostile, *(f"storm-{i:02}" for i in range(24))]
+    for flow in flows:
+        event = alert_event(flow, "warning", labels={"flow": flow}, summary=f"{flow}: " + "x" * 1500)
+        teams.stack.send(event)
+    [request] = wait_for(lambda: teams.requests("storm-00"), 30, "the grouped card")
+    content = card(request)  # within 28 KB, valid against the schema
+    assert content["body"][0]["items"][0]["text"] == "🟠 25 alerts: 25 warning"
+    counted = content["body"][-1]["text"]
+    shown = [c for c in content["body"][1:] if c["type"] == "Container"]
+    assert counted == f"…and {25 - len(shown)} more: {25 - len(shown)} warning — see the relops dashboard"
+    text = json.dumps(content, ensure_ascii=False)
+    assert "[click](" not in text and "{{DATE" not in text
+    headlines = [c["items"][0]["text"] for c in shown]
+    assert "🟠 WARNING · storm-\\[click\\]\\(http://evil.example\\) \\*\\*now\\*\\* \\{\\{DATE" in headlines[0]
+    wait_for(lambda: delivered(db, "teams-oncall") == 25, 10, "all 25 notifications delivered in one message")
+    assert len(teams.workflow.requests) == 1
