@@ -342,8 +342,13 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     #: Set by `relops users revoke`: the token and every session stop working.
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The Slack user (U…) whose clicks on an alert's buttons act as this user (`relops users set-slack`).
+    slack_user_id: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="ck_ops_users_role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'viewer')", name="ck_ops_users_role"),
+        Index("ux_ops_users_slack_user_id", "slack_user_id", unique=True),
+    )
 
 
 class Session(Base):
@@ -374,7 +379,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     #: The user name (web, api) or the operating-system user (cli).
     actor: Mapped[str] = mapped_column(Text, nullable=False)
-    #: web (a signed-in page), api (a bearer token) or cli
+    #: web (a signed-in page), api (a bearer token), cli, or slack (a button of an alert message)
     via: Mapped[str] = mapped_column(Text, nullable=False)
     #: The client address, or the host the CLI ran on.
     source: Mapped[str] = mapped_column(Text, nullable=False)
@@ -385,7 +390,7 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
 
     __table_args__ = (
-        CheckConstraint("via IN ('web', 'api', 'cli')", name="ck_ops_audit_via"),
+        CheckConstraint("via IN ('web', 'api', 'cli', 'slack')", name="ck_ops_audit_via"),
         Index("ix_ops_audit_at", "at"),
     )
 

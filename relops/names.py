@@ -18,6 +18,7 @@ QUEUE_ALERTS: Final = "alerts"
 QUEUE_ALERTS_WEBHOOK: Final = "alerts.webhook"
 QUEUE_ALERTS_EMAIL: Final = "alerts.email"
 QUEUE_ALERTS_ALERTMANAGER: Final = "alerts.alertmanager"
+QUEUE_ALERTS_APPRISE: Final = "alerts.apprise"
 QUEUE_ALERTS_TEAMS: Final = "alerts.teams"
 
 ALL_QUEUES: Final = (
@@ -28,6 +29,7 @@ ALL_QUEUES: Final = (
     QUEUE_ALERTS_WEBHOOK,
     QUEUE_ALERTS_EMAIL,
     QUEUE_ALERTS_ALERTMANAGER,
+    QUEUE_ALERTS_APPRISE,
     QUEUE_ALERTS_TEAMS,
 )
 
@@ -59,6 +61,7 @@ TASK_CHECK_CRON_HEALTH: Final = "relops.check_cron_health"
 TASK_NOTIFY_WEBHOOK: Final = "relops.notify_webhook"
 TASK_NOTIFY_EMAIL: Final = "relops.notify_email"
 TASK_NOTIFY_ALERTMANAGER: Final = "relops.notify_alertmanager"
+TASK_NOTIFY_APPRISE: Final = "relops.notify_apprise"
 TASK_NOTIFY_TEAMS: Final = "relops.notify_teams"
 #: Sent by beat; flushes notifications whose grouped flush was lost and restarts stalled messages.
 TASK_SWEEP_NOTIFICATIONS: Final = "relops.sweep_notifications"
@@ -101,5 +104,6 @@ TASK_QUEUES: Final = {
     TASK_NOTIFY_WEBHOOK: QUEUE_ALERTS_WEBHOOK,
     TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,
     TASK_NOTIFY_ALERTMANAGER: QUEUE_ALERTS_ALERTMANAGER,
+    TASK_NOTIFY_APPRISE: QUEUE_ALERTS_APPRISE,
     TASK_NOTIFY_TEAMS: QUEUE_ALERTS_TEAMS,
 }

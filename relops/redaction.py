@@ -106,6 +106,8 @@ def known_secrets(settings: Settings) -> list[str]:
         found.add(settings.resend_api_key.get_secret_value())
     if settings.redis_sentinel_password is not None:
         found.add(settings.redis_sentinel_password.get_secret_value())
+    if settings.slack_signing_secret is not None:
+        found.add(settings.slack_signing_secret.get_secret_value())
     for url in (
         settings.redis_url,
         settings.celery_broker_url,

@@ -76,6 +76,12 @@ def intake_quota(key_id: int) -> str:
     return f"{PREFIX}intake:quota:{key_id}"
 
 
+def slack_click(digest: str) -> str:
+    """Set (expiring) once a Slack button click was acted on: a replay of its signed request finds it.
+    The intake writes it, so it lives under the intake's own prefix (its Redis user's, in compose)."""
+    return f"{PREFIX}intake:slack-click:{digest}"
+
+
 def open_run(job: str) -> str:
     """ "<run id> <start epoch ms>" of a job's run started by a ping without a run id, until its end."""
     return f"{PREFIX}intake:open-run:{job}"

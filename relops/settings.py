@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")
     resend_api_key: SecretStr | None = Field(None, validation_alias="RESEND_API_KEY")
     resend_api_url: str = Field("https://api.resend.com", validation_alias="RESEND_API_URL")
+    #: A Slack app's signing secret: webhook messages carry Acknowledge, Resolve and Silence 1 h
+    #: buttons, and the intake takes their clicks (POST /api/v1/slack/interactions) signed with it.
+    #: A secret, never logged.
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    #: Hosts besides hooks.slack.com (comma-separated) that a click's response_url may name: a proxy
+    #: of Slack's, or a local receiver in tests. Empty: Slack's own host, over https, only.
+    slack_response_hosts: str = Field("", validation_alias="RELOPS_SLACK_RESPONSE_HOSTS")
 
     @field_validator("redis_url")
     @classmethod
@@ -162,6 +169,18 @@ class Settings(BaseSettings):
                 f"RELOPS_WEB_SESSION_MAX_S={self.web_session_max_s}: a session could never idle out"
             )
         return self
+
+    @field_validator("slack_response_hosts")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        for host in (h.strip() for h in value.split(",") if h.strip()):
+            if any(c in host for c in "/:@ ") or len(host) > 253:
+                raise ValueError(f"{host[:60]!r} is not a host name or address (no scheme, port or path)")
+        return value
+
+    @property
+    def slack_response_host_set(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.slack_response_hosts.split(",") if h.strip())
 
     @property
     def admin_email_list(self) -> list[str]:

@@ -5,7 +5,8 @@
 #   relops   the workers, beat, Flower, the dashboard, migrate and the CLI: every key and channel,
 #            since a receiver may have a queue of its own; no server administration (REDIS_RELOPS_PASSWORD)
 #   intake   the HTTP intake: its own state (relops:intake:*), and pushing to the ingest and cron
-#            queues, which it may not read (REDIS_INTAKE_PASSWORD)
+#            queues, which it may not read; deleting (never reading or writing) dedup windows, which
+#            a resolution clicked in Slack forgets (REDIS_INTAKE_PASSWORD)
 #   service  your services with relops-client: the shared breakers (relops:breaker:*), and pushing to
 #            the ingest, cron and alerts queues, which they may not read (REDIS_SERVICE_PASSWORD)
 # Neither intake nor service may list keys (SCAN, KEYS), read relops' other state, or administer.
@@ -33,7 +34,9 @@ pushes() {
 
 printf 'user default on #%s ~* &* +@all\n' "$(hashed "${REDIS_ADMIN_PASSWORD:?}")"
 printf 'user relops on #%s ~* &* +@all -@dangerous\n' "$(hashed "${REDIS_RELOPS_PASSWORD:?}")"
-printf 'user intake on #%s %%RW~relops:intake:* %s%s %s\n' \
+# The selector in parentheses lets the intake DEL dedup windows and run nothing else on them: it
+# cannot read one, nor write one that would hold back a page.
+printf 'user intake on #%s %%RW~relops:intake:* %s%s %s (%%W~relops:dedup:* resetchannels -@all +del)\n' \
     "$(hashed "${REDIS_INTAKE_PASSWORD:?}")" "$(pushes ingest cron)" "$bindings" "$reporting"
 printf 'user service on #%s %%RW~relops:breaker:* %s%s %s\n' \
     "$(hashed "${REDIS_SERVICE_PASSWORD:?}")" "$(pushes ingest cron alerts)" "$bindings" "$reporting"

@@ -12,15 +12,15 @@ from sqlalchemy import Connection
 
 from relops.store.audit import record_audit
 
-Via = Literal["web", "api", "cli"]
+Via = Literal["web", "api", "cli", "slack"]
 
 
 @dataclass(frozen=True)
 class Actor:
-    #: A user name (web, api) or the operating-system user (cli).
+    #: A user name (web, api, slack) or the operating-system user (cli).
     name: str
     via: Via
-    #: The client address (web, api) or the host the CLI runs on.
+    #: The client address (web, api), the host the CLI runs on, or the Slack workspace and user.
     source: str
 
     def record(self, conn: Connection, action: str, target: str, **details: Any) -> None:

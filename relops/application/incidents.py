@@ -38,17 +38,20 @@ def change_incident(
     action: Action,
     now: datetime,
     actor: Actor,
+    *,
+    opened_at: datetime | None = None,
 ) -> RowMapping | None:
     """Apply ``action`` for ``actor``; returns the changed row, or None when the incident does not
-    exist or its status does not allow it (acknowledging a resolved incident, resolving twice). A
-    change and its audit row commit together.
+    exist or its status does not allow it (acknowledging a resolved incident, resolving twice), or,
+    with ``opened_at``, its current episode is not the one that opened then. A change and its audit
+    row commit together.
 
     A resolution forgets the incident's dedup windows, so its next firing pages at once; relops' own
     alerts use the fingerprint as their dedup key.
     """
     status = STATUS_OF[action]
     with engine.begin() as conn:
-        row = set_status(conn, incident_id, status, now)
+        row = set_status(conn, incident_id, status, now, opened_at=opened_at)
         if row is not None:
             actor.record(conn, f"incident.{action}", f"incident {incident_id}", fingerprint=row["fingerprint"])
     if row is not None and status == "resolved":

@@ -11,6 +11,7 @@ from relops_client.logs import log_event
 
 from relops.alerting.routes import build_tree, tree_problems
 from relops.channels.alertmanager import AlertmanagerChannel
+from relops.channels.apprise import AppriseChannel
 from relops.channels.base import Channel
 from relops.channels.email import EmailChannel
 from relops.channels.teams import TeamsChannel
@@ -24,7 +25,13 @@ from relops.settings import Settings
 logger = logging.getLogger(__name__)
 
 #: The channel types this installation can deliver through.
-CHANNEL_TYPES: tuple[type[Channel], ...] = (EmailChannel, WebhookChannel, AlertmanagerChannel, TeamsChannel)
+CHANNEL_TYPES: tuple[type[Channel], ...] = (
+    EmailChannel,
+    WebhookChannel,
+    AlertmanagerChannel,
+    AppriseChannel,
+    TeamsChannel,
+)
 #: The [receivers.NAME] keys that belong to some channel types only (each type's destination_keys).
 TYPE_KEYS = tuple(key for key in ReceiverConfig.model_fields if key not in ("type", "breaker", "queue"))
 

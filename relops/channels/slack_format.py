@@ -9,8 +9,12 @@ one too long to fit is shown as text.
 Slack's limits are respected, counted the way Slack counts them (UTF-16 code units, after
 escaping): at most 50 blocks, header text ≤ 150, section text ≤ 3,000, field text ≤ 2,000, and
 the whole message's block text under 12,000 (Slack answers ``msg_blocks_too_long`` somewhere
-above that). A grouped message shows as many alerts in full as fit (at most 16, the block limit)
-and counts the rest in its last line.
+above that). A grouped message shows as many alerts in full as fit (at most 16, the block limit;
+12 with buttons) and counts the rest in its last line.
+
+With ``buttons`` (a Slack app's signing secret is configured), each firing alert of an incident
+gets an ``actions`` block of Acknowledge, Resolve and Silence 1 h (relops.channels.slack_actions),
+which the Slack app sends back to the intake's ``/api/v1/slack/interactions``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from relops.channels import facts
 from relops.channels.base import MessageContext, Notification, ordered
+from relops.channels.slack_actions import actions_block, block_id, episode_key
 
 MAX_BLOCKS = 50
 MAX_HEADER_CHARS = 150
@@ -144,18 +149,32 @@ def _rest(rest: Sequence[Notification], context: MessageContext) -> dict[str, An
 
 
 def block_text_length(blocks: Sequence[dict[str, Any]]) -> int:
-    """The text of ``blocks`` as Slack totals it for its message limit: every text object's text."""
+    """The text of ``blocks`` as Slack totals it for its message limit: every text object's text (a
+    button's label too)."""
     total = 0
     for block in blocks:
         texts = [block.get("text"), *block.get("fields", []), *block.get("elements", [])]
-        total += sum(slack_length(t["text"]) for t in texts if isinstance(t, dict) and "text" in t)
+        for t in texts:
+            inner = t.get("text") if isinstance(t, dict) else None
+            inner = inner.get("text") if isinstance(inner, dict) else inner
+            total += slack_length(inner) if isinstance(inner, str) else 0
     return total
 
 
-def render_slack(notifications: Sequence[Notification], context: MessageContext) -> dict[str, Any]:
+def _buttons(n: Notification, buttons: bool) -> list[dict[str, Any]]:
+    """The alert's actions block, when buttons are on and it is a firing alert of an incident."""
+    if buttons and n.kind == "firing" and n.incident_id is not None:
+        return [actions_block(n.incident_id, block=block_id(n.incident_id, episode_key(n.opened_at)))]
+    return []
+
+
+def render_slack(
+    notifications: Sequence[Notification], context: MessageContext, *, buttons: bool = False
+) -> dict[str, Any]:
     """The incoming-webhook payload for one message: a ``text`` fallback (notifications, screen
     readers) and Block Kit ``blocks``. One notification is shown in full; several are grouped:
-    a count by severity, the worst ``context.max_full`` in full, one line counting the rest."""
+    a count by severity, the worst ``context.max_full`` in full, one line counting the rest.
+    ``buttons``: each firing alert of an incident carries Acknowledge, Resolve and Silence 1 h."""
     if not notifications:
         raise ValueError("a message needs at least one notification")
     worst = ordered(notifications)
@@ -166,6 +185,7 @@ def render_slack(notifications: Sequence[Notification], context: MessageContext)
             _header(f"{facts.emoji(first)} {escape(facts.headline(first))}"),
             _section(first, with_headline=False),
             _context(first, context),
+            *_buttons(first, buttons),
         ]
     else:
         title = f"{facts.group_emoji(worst)} {facts.group_title(worst)}"
@@ -176,9 +196,10 @@ def render_slack(notifications: Sequence[Notification], context: MessageContext)
         room = MAX_MESSAGE_TEXT - block_text_length([*blocks, _rest(worst[1:], context)])
         shown = 0
         for n in worst[: max(1, min(context.max_full, MAX_SHOWN))]:
-            alert = [_section(n, with_headline=True), _context(n, context), {"type": "divider"}]
+            alert = [_section(n, with_headline=True), _context(n, context), *_buttons(n, buttons), {"type": "divider"}]
             cost = block_text_length(alert)
-            if shown and cost > room:
+            # The count line's block is kept too (the last alert's divider makes room for it).
+            if shown and (cost > room or len(blocks) + len(alert) > MAX_BLOCKS):
                 break
             blocks += alert
             room -= cost

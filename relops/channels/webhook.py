@@ -144,4 +144,6 @@ class WebhookChannel(Channel):
         if payload == "json":
             rendered = render_json(notifications, context, receiver=self.receiver, max_notifications=max_alerts)
             return [(context.message_key, rendered)]
-        return [(None, render_slack(notifications, context))]
+        # Buttons only when the Slack app that takes their clicks is configured.
+        buttons = self.settings.slack_signing_secret is not None
+        return [(None, render_slack(notifications, context, buttons=buttons))]

@@ -1,4 +1,5 @@
-"""``relops users add|list|revoke|rotate|set-role``: who may use the dashboard and the API.
+"""``relops users add|list|revoke|rotate|set-role|set-slack|clear-slack``: who may use the dashboard
+and the API, and whose clicks on a Slack alert's buttons act as whom.
 
 Only an owner may write users (RELOPS_ADMIN_DATABASE_URL): neither the workers' nor the web
 service's role can. Every change is audited with the operating-system user who ran it, and
@@ -63,7 +64,7 @@ def add(name: str, role: str) -> None:
 
 @users.command("list")
 def list_() -> None:
-    """Every user: role, when created, revoked or not, live sessions."""
+    """Every user: role, when created, revoked or not, live sessions, the Slack user linked."""
     from relops.store.users import list_users
 
     with _engine().connect() as conn:
@@ -71,12 +72,12 @@ def list_() -> None:
     if not rows:
         click.echo("no users yet: relops users add NAME --role admin")
         return
-    click.echo(f"{'name':<24} {'role':<7} {'created':<19}  {'state':<28} sessions")
+    click.echo(f"{'name':<24} {'role':<7} {'created':<19}  {'state':<28} {'sessions':<8} slack")
     for row in rows:
         state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M:%S}" if row["revoked_at"] else "active"
-        click.echo(
-            f"{row['name']:<24} {row['role']:<7} {row['created_at']:%Y-%m-%d %H:%M:%S}  {state:<28} {row['sessions']}"
-        )
+        created = f"{row['created_at']:%Y-%m-%d %H:%M:%S}"
+        slack = row["slack_user_id"] or "-"
+        click.echo(f"{row['name']:<24} {row['role']:<7} {created}  {state:<28} {row['sessions']:<8} {slack}")
 
 
 @users.command("revoke")
@@ -133,3 +134,50 @@ def set_role_command(name: str, role: str) -> None:
         ended = end_sessions(conn, user["id"])
         cli_actor().record(conn, "user.set_role", f"user {name}", role=role, was=user["role"], sessions_ended=ended)
     click.echo(f"user {name} is now {role}; {ended} session(s) ended")
+
+
+@users.command("set-slack")
+@click.argument("name")
+@click.argument("slack_user_id")
+def set_slack(name: str, slack_user_id: str) -> None:
+    """Link a user to a Slack user (its member ID, U…): that Slack user's clicks on an alert's
+    Acknowledge, Resolve and Silence 1 h buttons act as this user (an admin's only)."""
+    from relops.application.audit import cli_actor
+    from relops.channels.slack_actions import slack_user_id_problem
+    from relops.store.users import set_slack_user, slack_user_owner
+
+    problem = slack_user_id_problem(slack_user_id)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="SLACK_USER_ID")
+    with _engine().begin() as conn:
+        user = _existing(conn, name)
+        owner = slack_user_owner(conn, slack_user_id)
+        if owner == name:
+            click.echo(f"user {name} is linked to Slack user {slack_user_id} already; nothing changed")
+            return
+        if owner is not None:
+            raise click.ClickException(
+                f"Slack user {slack_user_id} is linked to {owner!r}: `relops users clear-slack {owner}` first"
+            )
+        set_slack_user(conn, user["id"], slack_user_id)
+        cli_actor().record(
+            conn, "user.set_slack", f"user {name}", slack_user_id=slack_user_id, was=user["slack_user_id"]
+        )
+    click.echo(f"user {name} is linked to Slack user {slack_user_id}: their clicks on alert buttons act as {name}")
+
+
+@users.command("clear-slack")
+@click.argument("name")
+def clear_slack(name: str) -> None:
+    """Unlink a user from its Slack user: that Slack user's clicks are refused from now on."""
+    from relops.application.audit import cli_actor
+    from relops.store.users import set_slack_user
+
+    with _engine().begin() as conn:
+        user = _existing(conn, name)
+        if user["slack_user_id"] is None:
+            click.echo(f"user {name} is not linked to a Slack user; nothing changed")
+            return
+        set_slack_user(conn, user["id"], None)
+        cli_actor().record(conn, "user.clear_slack", f"user {name}", was=user["slack_user_id"])
+    click.echo(f"user {name} is no longer linked to Slack user {user['slack_user_id']}")

@@ -76,13 +76,14 @@ class ReceiverConfig(BaseModel):
     type: str = Field(
         min_length=1,
         max_length=64,
-        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager, teams).",
+        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager, apprise, teams).",
     )
     url_env: EnvName | None = Field(
         None,
         description="webhook, teams: the environment variable that holds the URL (the URL is a secret: never in the "
-        "file); "
-        "alertmanager: the one that holds its base URLs, comma-separated (an HA pair: each hears every alert).",
+        "file); alertmanager: the one that holds its base URLs, comma-separated (an HA pair: each hears every alert); "
+        "apprise: the one that holds its Apprise URLs (`ntfys://…`, `discord://…`), comma-separated, each hearing "
+        "every message.",
     )
     to: tuple[str, ...] | None = Field(
         None, strict=False, min_length=1, max_length=50, description="email: the recipients."
@@ -131,8 +132,8 @@ class ReceiverConfig(BaseModel):
     queue: Annotated[str, AfterValidator(_queue_name)] | None = Field(
         None,
         description="The queue its deliveries go to; unset: the type's (`alerts.webhook`, `alerts.email`, "
-        "`alerts.alertmanager`, `alerts.teams`). A receiver with a queue of its own needs a worker that consumes "
-        "it, and then shares no worker with any other.",
+        "`alerts.alertmanager`, `alerts.apprise`, `alerts.teams`). A receiver with a queue of its own needs a worker "
+        "that consumes it, and then shares no worker with any other.",
     )
 
     @property

@@ -3,6 +3,7 @@
     POST /api/v1/outcomes                      an outcome batch (relops.record_flow_outcomes' JSON)
     POST /api/v1/alertmanager                  an Alertmanager webhook notification (payload version 4)
     POST /v1/traces                            OpenTelemetry spans (OTLP/HTTP, protobuf or JSON, gzip or not)
+    POST /api/v1/slack/interactions            a click on a Slack alert's button, signed by the Slack app
     GET|HEAD|POST /api/v1/cron/{job}[/start|/fail]         a cron ping, key in Authorization: Bearer
     GET|HEAD|POST /api/v1/ping/{key}/{job}[/start|/fail]   the same, key in the URL (for crontabs)
     GET /healthz                               no key; says whether keys are loaded
@@ -14,8 +15,9 @@ relops.intake.otlp). Refusals: 401 (no or unknown
 key), 403 (outside the key's scopes), 404 (unknown job or flow: reports create nothing), 400/422
 (malformed or invalid, naming the field), 413 (body too large), 429 (key over its rate limit, or
 the caller's address over its refusal rate) and 503 (broker or key store unavailable, or too many
-reports waiting), each with ``Retry-After`` where waiting helps. Nothing here reads ops data. A key
-never appears in a log line, an error body or a rejection row.
+reports waiting), each with ``Retry-After`` where waiting helps. Nothing here reads ops data but the
+Slack endpoint, which reads the incident and the user a signed click names (relops.intake.slack). A
+key never appears in a log line, an error body or a rejection row.
 
 A refusal costs little whoever sends it: refusals are tallied (relops.intake.rejection_log), an
 address refused too often gets bare 429s (relops.intake.address_buckets), and a refused request's
@@ -69,6 +71,9 @@ from relops.intake.reports import (
     ping_fields,
 )
 from relops.intake.shared_state import SharedState
+from relops.intake.slack import MAX_BODY_BYTES as SLACK_MAX_BODY_BYTES
+from relops.intake.slack import PATH as SLACK_PATH
+from relops.intake.slack import SlackInteractions
 from relops.intake.span_totals import SpanTotals
 from relops.redaction import redact_request_target
 from relops.slo.retention import oldest_countable
@@ -82,6 +87,7 @@ TASK_OUTCOMES = "intake:outcomes"
 TASK_CRON = "intake:cron"
 TASK_ALERTMANAGER = "intake:alertmanager"
 TASK_OTLP = "intake:otlp"
+TASK_SLACK = "intake:slack"
 #: ...and those that came to no endpoint (an unknown path or method), like the rate limits' rows.
 TASK_OTHER = "intake"
 KEYS_RETRY_AFTER_S = 5
@@ -109,6 +115,7 @@ CRON = Endpoint(TASK_CRON, request_totals.CRON)
 PING = Endpoint(TASK_CRON, request_totals.PING)
 ALERTMANAGER = Endpoint(TASK_ALERTMANAGER, request_totals.ALERTMANAGER)
 OTLP = Endpoint(TASK_OTLP, request_totals.OTLP)
+SLACK = Endpoint(TASK_SLACK, request_totals.SLACK)
 OTHER = Endpoint(TASK_OTHER, request_totals.OTHER)
 
 
@@ -121,6 +128,8 @@ class IntakeDeps:
     groups: ReportGroups
     rejections: RejectionLog
     addresses: AddressBuckets
+    #: The Slack app's button clicks (relops.intake.slack); None: no SLACK_SIGNING_SECRET, the endpoint is 404.
+    slack: SlackInteractions | None = None
     now: Callable[[], datetime] = utcnow
     monotonic: Callable[[], float] = time.monotonic
 
@@ -214,12 +223,12 @@ class Intake:
             sent = await _bounded_body(request, limit)
             body = otlp.inflated(sent, request.headers.get("content-encoding", ""), limit)
             export = otlp.decode_request(body, encoding)
+            now = self.parts.now()
+            oldest = oldest_countable(self.parts.config, now)
+            tally = SpanTally(now=now, oldest=oldest, allowed=key.flows, key_name=key.name)
+            otlp.tally_spans(export, self.span_mapping, tally)
         except Refused as refused:
             return await self._refuse(request, OTLP, None, key, refused, render=render)
-        now = self.parts.now()
-        oldest = oldest_countable(self.parts.config, now)
-        tally = SpanTally(now=now, oldest=oldest, allowed=key.flows, key_name=key.name)
-        otlp.tally_spans(export, self.span_mapping, tally)
         reference = f"otlp-{otlp.body_digest(body)}"
         report = Report(key, names.TASK_RECORD_FLOW_OUTCOME_BATCHES, {"batches": tally.batches(reference)})
         answer = await self.parts.groups.submit(report)
@@ -233,6 +242,19 @@ class Intake:
         self.parts.rejections.totals.count(OTLP.label, 200)
         body_out = otlp.export_response(encoding, tally.refused, tally.error_message())
         return Response(body_out, 200, media_type=otlp.MEDIA_TYPES[encoding])
+
+    async def slack_interactions(self, request: Request) -> Response:
+        """A click on a Slack alert message's button: signed by the Slack app, or refused with 401
+        and nothing changed (relops.intake.slack)."""
+        try:
+            if self.parts.slack is None:
+                raise Refused(404, "path", "Slack interactions are off here: the intake has no SLACK_SIGNING_SECRET")
+            body = await _bounded_body(request, SLACK_MAX_BODY_BYTES)
+            response = await self.parts.slack.respond(self.parts.slack.verified_click(body, request.headers))
+        except Refused as refused:
+            return await self._refuse(request, SLACK, None, None, refused)
+        self.parts.rejections.totals.count(SLACK.label, response.status_code)
+        return response
 
     async def cron(self, request: Request) -> Response:
         return await self._ping(request, self._bearer, CRON)
@@ -448,6 +470,7 @@ def create_intake_app(parts: IntakeDeps, *, extra_routes: list[Route] | None = N
         Route("/api/v1/alertmanager", intake.alertmanager, methods=["POST"]),
         # OTLP/HTTP's default path for traces: an exporter needs only the intake's address and a header.
         Route("/v1/traces", intake.traces, methods=["POST"]),
+        Route(SLACK_PATH, intake.slack_interactions, methods=["POST"]),
         Route("/api/v1/cron/{job}", intake.cron, methods=METHODS),
         Route("/api/v1/cron/{job}/{kind:str}", intake.cron, methods=METHODS),
         Route("/api/v1/ping/{key}/{job}", intake.ping, methods=METHODS),
@@ -458,8 +481,15 @@ def create_intake_app(parts: IntakeDeps, *, extra_routes: list[Route] | None = N
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=unrouted)
 
 
-def build_intake_deps(config: RelopsConfig, engine: Engine, redis_client: Any, broker_url: str) -> IntakeDeps:
-    """The intake's parts for one process: keys from ``engine``, shared state in ``redis_client``."""
+def build_intake_deps(
+    config: RelopsConfig,
+    engine: Engine,
+    redis_client: Any,
+    broker_url: str,
+    slack_clicks: SlackInteractions | None = None,
+) -> IntakeDeps:
+    """The intake's parts for one process: keys from ``engine``, shared state in ``redis_client``;
+    ``slack_clicks`` when a Slack app's signing secret is configured."""
     limits = config.intake
     shared = SharedState(redis_client, open_run_ttl_s=limits.open_run_ttl_s)
     return IntakeDeps(
@@ -468,4 +498,5 @@ def build_intake_deps(config: RelopsConfig, engine: Engine, redis_client: Any, b
         groups=ReportGroups(shared, lambda: BrokerPublisher(broker_url), max_queued=limits.max_queued_reports),
         rejections=RejectionLog(engine),
         addresses=AddressBuckets(limits.refusal_rate_per_s, limits.refusal_burst),
+        slack=slack_clicks,
     )

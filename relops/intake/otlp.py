@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections import Counter
 from collections.abc import Callable
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError, Message
@@ -37,7 +36,15 @@ from relops.compression import TooLarge, inflate
 from relops.config.span_rules import AttributeValue
 from relops.intake import otlp_schema
 from relops.intake.reports import Refused
-from relops.slo.span_mapping import STATUS_CODE_ERROR, SpanMapping, SpanTally, end_minute, verdicts
+from relops.slo.span_mapping import (
+    NANOS_PER_MINUTE,
+    NO_END,
+    STATUS_CODE_ERROR,
+    ServiceRules,
+    SpanMapping,
+    SpanTally,
+    verdicts,
+)
 
 Encoding = Literal["protobuf", "json"]
 PROTOBUF: Final = "application/x-protobuf"
@@ -46,6 +53,7 @@ CONTENT_TYPES: Final[dict[str, Encoding]] = {PROTOBUF: "protobuf", JSON: "json"}
 MEDIA_TYPES: Final[dict[Encoding, str]] = {"protobuf": PROTOBUF, "json": JSON}
 #: The resource attribute that names a span's service (OpenTelemetry's semantic conventions).
 SERVICE_NAME: Final = "service.name"
+T = TypeVar("T")
 
 
 def encoding_of(content_type: str) -> Encoding | None:
@@ -102,47 +110,102 @@ def tally_spans(request: Any, mapping: SpanMapping, tally: SpanTally) -> SpanTal
     """Every span of ``request`` (decode_request's) into ``tally``. This runs for every span of every
     export, so it does the least each span needs: a resource whose service no flow takes is counted
     as unmatched without looking at its spans, a span whose name no rule can take costs one look-up,
-    and the others are grouped by what decides their verdict (name, kind, error, minute, the values of
-    the attributes the rules read), so the rules run once per group, not once per span."""
+    and the others are grouped by what decides their verdict (name, kind, status, minute, the encoded
+    values of the attributes the rules read: relops.intake.otlp_schema), so values are decoded and the
+    rules run once per group, not once per span.
+
+    Refused (400) when a value it decodes is not protobuf: the body is malformed, as a whole request
+    that does not decode is."""
     for resource_spans in request.resource_spans:
         resource = resource_spans.resource.attributes
-        service = resource.get(SERVICE_NAME)
-        rules = mapping.rules_for("" if service is None else service.string_value)
+        service = _scalar(resource.get(SERVICE_NAME), {})
+        rules = mapping.rules_for(service if isinstance(service, str) else "")
         if rules is None:
             tally.unmatched_spans(sum(len(scope.spans) for scope in resource_spans.scope_spans))
             continue
         read = rules.attributes
-        # Each attribute a rule reads, with the resource's value a span without its own one takes.
-        lookups = [(name, _scalar(resource.get(name), None)) for name in read]
-        groups: Counter[tuple[Any, ...]] = Counter()
+        # The resource's value of each attribute a rule reads: what a span without its own one takes.
+        values_of = _values_reader(read, [resource.get(name) for name in read])
+        # A name no rule takes is unmatched; with a rule for any name, every name is taken.
+        named, any_name = rules.by_name, bool(rules.any_name)
+        groups: dict[tuple[Any, ...], int] = {}
         unmatched = 0
+        # The loop body is what every span costs: each field read once, the group counted in a plain dict.
         for scope in resource_spans.scope_spans:
             for span in scope.spans:
                 name = span.name
-                if not rules.candidates(name):
+                if not any_name and name not in named:
                     unmatched += 1
                     continue
-                own = span.attributes
-                values = tuple([_scalar(own.get(attribute), inherited) for attribute, inherited in lookups])
-                error = span.status.code == STATUS_CODE_ERROR
-                groups[(name, span.kind, error, end_minute(span.end_time_unix_nano), values)] += 1
+                end = span.end_time_unix_nano
+                minute = end // NANOS_PER_MINUTE if end else NO_END
+                key = (name, span.kind, span.status, minute, values_of(span))
+                groups[key] = groups.get(key, 0) + 1
         tally.unmatched_spans(unmatched)
-        for (name, kind, error, minute, values), count in groups.items():
-            attributes = {attribute: value for attribute, value in zip(read, values, strict=True) if value is not None}
-            tally.add(verdicts(rules.candidates(name), kind, error, attributes), minute, count)
+        _tally_groups(groups, rules, read, tally)
     return tally
 
 
-def _scalar(value: Any, missing: AttributeValue | None) -> AttributeValue | None:
-    """An AnyValue as a plain value: a string, boolean, integer or double; ``missing`` for no value,
-    None for an array, map or bytes (no condition compares them)."""
-    if value is None:
-        return missing
-    kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind in _SCALARS else None
+def _values_reader(read: tuple[str, ...], inherited: list[bytes | None]) -> Callable[[Any], tuple[Any, ...]]:
+    """What reads a span's values of the attributes ``read`` (each its encoding, or the resource's,
+    or None), as a tuple: written out for the few attributes rules read, as a span's cost is mostly
+    the calls it makes into protobuf (a span without rules reading attributes has its map left unread)."""
+    if not read:
+        return lambda span: ()
+    if len(read) == 1:
+        ((a, a_default),) = zip(read, inherited, strict=True)
+        return lambda span: (span.attributes.get(a, a_default),)
+    if len(read) == 2:
+        (a, a_default), (b, b_default) = zip(read, inherited, strict=True)
+
+        def two(span: Any) -> tuple[Any, ...]:
+            own = span.attributes
+            return own.get(a, a_default), own.get(b, b_default)
+
+        return two
+    return lambda span: tuple(map(span.attributes.get, read, inherited))
+
+
+def _tally_groups(
+    groups: dict[tuple[Any, ...], int], rules: ServiceRules, read: tuple[str, ...], tally: SpanTally
+) -> None:
+    decoded: dict[bytes | None, AttributeValue | None] = {}
+    errors: dict[bytes, bool] = {}
+    for (name, kind, status, minute, values), count in groups.items():
+        attributes = {}
+        for attribute, raw in zip(read, values, strict=True):
+            value = _scalar(raw, decoded)
+            if value is not None:
+                attributes[attribute] = value
+        error = errors.get(status)
+        if error is None:
+            error = errors[status] = _decoded(otlp_schema.status_code, status, "a span's status") == STATUS_CODE_ERROR
+        tally.add(verdicts(rules.candidates(name), kind, error, attributes), minute, count)
+
+
+def _scalar(encoded: bytes | None, decoded: dict[bytes | None, AttributeValue | None]) -> AttributeValue | None:
+    """An attribute's value (its AnyValue's encoding) as a plain value: a string, boolean, integer or
+    double; None for no value, an array, map or bytes (no condition compares them). ``decoded``
+    remembers the values seen in this request."""
+    if encoded in decoded:
+        return decoded[encoded]
+    value: AttributeValue | None = None
+    if encoded is not None:
+        any_value = _decoded(otlp_schema.any_value, encoded, "an attribute's value")
+        kind = any_value.WhichOneof("value")
+        value = getattr(any_value, kind) if kind in _SCALARS else None
+    decoded[encoded] = value
+    return value
 
 
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
+
+
+def _decoded(decode: Callable[[bytes], T], encoded: bytes, what: str) -> T:
+    try:
+        return decode(encoded)
+    except DecodeError as exc:
+        raise Refused(400, "body", f"{what} is not protobuf ({str(exc)[:120]})") from None
 
 
 def export_response(encoding: Encoding, rejected_spans: int, error_message: str) -> bytes:

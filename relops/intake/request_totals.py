@@ -16,15 +16,17 @@ from collections.abc import Mapping
 from typing import Final
 
 #: The endpoint label: the outcome batches; cron pings with the key in the Authorization header;
-#: cron pings with the key in the URL; Alertmanager's webhook; OTLP traces; anything else (an unknown
-#: path or method). Six values, so the counters' labels stay bounded whatever paths clients send.
+#: cron pings with the key in the URL; Alertmanager's webhook; OTLP traces; Slack's button clicks;
+#: anything else (an unknown path or method). A fixed set, so the counters' labels stay bounded
+#: whatever paths clients send.
 OUTCOMES: Final = "outcomes"
 CRON: Final = "cron"
 PING: Final = "ping"
 ALERTMANAGER: Final = "alertmanager"
 OTLP: Final = "otlp"
+SLACK: Final = "slack"
 OTHER: Final = "other"
-ENDPOINTS: Final = (OUTCOMES, CRON, PING, ALERTMANAGER, OTLP, OTHER)
+ENDPOINTS: Final = (OUTCOMES, CRON, PING, ALERTMANAGER, OTLP, SLACK, OTHER)
 
 Counts = Mapping[tuple[str, int], int]
 

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from relops.heap import settle_after_startup
 from relops.intake.app import build_intake_deps, create_intake_app
+from relops.intake.slack import slack_interactions
 from relops.settings import get_settings
 from relops.wiring import engine, get_config, redis
 
@@ -16,7 +17,9 @@ from relops.wiring import engine, get_config, redis
 def intake_app(extra_routes: list[Route] | None = None) -> Starlette:
     """The intake of this process's settings and config."""
     settings = get_settings()
-    parts = build_intake_deps(get_config(), engine(), redis(), settings.broker_url)
+    config = get_config()
+    slack_clicks = slack_interactions(settings, config, engine(), redis())
+    parts = build_intake_deps(config, engine(), redis(), settings.broker_url, slack_clicks)
     return create_intake_app(parts, extra_routes=extra_routes)
 
 

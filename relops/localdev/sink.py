@@ -6,6 +6,10 @@ from a scripted plan.
         post_to(sink.url + "/services/T000/B000/SECRET")
         [first, second] = sink.wait_for_requests(2, timeout_s=5)
 
+A ``check`` stands for the vendor's validation: given each request, it returns the answer the
+vendor gives a request it refuses (a 400 with the vendor's error body), or None to answer from the
+plan.
+
 It listens on 127.0.0.1 on an ephemeral port, serves each connection in its own thread
 (http.server.ThreadingHTTPServer) and answers HTTP/1.0 (one request per connection, so no idle
 keep-alive connection can hold up shutdown). Bounded: request bodies are stored up to
@@ -23,8 +27,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -159,7 +163,6 @@ class _Handler(BaseHTTPRequestHandler):
         body, truncated = self._read_body(sink.max_body_bytes)
         if sink._closing.is_set():
             return  # cut short by close(): not a request worth recording
-        response = sink._next_response()
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -178,8 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
             json=parsed,
             received_monotonic=time.monotonic(),
             received_at=time.time(),
-            response_status=None if response.hang else response.status,
+            response_status=None,
         )
+        refused = sink.check(request) if sink.check is not None else None
+        response = refused or sink._next_response()
+        request = replace(request, response_status=None if response.hang else response.status)
         sink._record(request)
         if response.hang:
             sink._closing.wait(sink.hang_limit_s)
@@ -221,8 +227,11 @@ class HttpSink:
         max_requests: int = MAX_REQUESTS,
         hang_limit_s: float = DEFAULT_HANG_LIMIT_S,
         print_requests: bool = False,
+        check: Callable[[SinkRequest], SinkResponse | None] | None = None,
     ) -> None:
         self.default = default or SinkResponse()
+        #: The vendor's validation (see the module doc); a refused request uses no scripted answer.
+        self.check = check
         self.max_body_bytes = max_body_bytes
         self.max_requests = max_requests
         self.hang_limit_s = hang_limit_s

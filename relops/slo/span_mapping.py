@@ -12,6 +12,7 @@ flow its key may not report) is refused, and the sender is told how many and why
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -212,5 +213,7 @@ def _minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
 
 
+@functools.lru_cache(maxsize=1024)
 def _minute_text(unix_s: int) -> str:
+    # Cached: every export's items name the same few minutes, for many flows.
     return datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%dT%H:%M:00Z")

@@ -162,20 +162,25 @@ def open_fingerprints(conn: Connection, fingerprints: Sequence[str]) -> set[str]
     return {r[0] for r in rows}
 
 
-def set_status(conn: Connection, incident_id: int, status: str, at: datetime) -> RowMapping | None:
+def set_status(
+    conn: Connection, incident_id: int, status: str, at: datetime, *, opened_at: datetime | None = None
+) -> RowMapping | None:
     """An operator's ack or resolve. Returns the changed row, or None when it did not apply.
 
-    Compare-and-set: acknowledging a resolved incident, or resolving twice, changes nothing.
+    Compare-and-set: acknowledging a resolved incident, or resolving twice, changes nothing; with
+    ``opened_at``, neither does a change meant for an episode of the incident that has ended (a
+    button of an old Slack message, after the incident resolved and fired again).
     """
     column = {"acknowledged": "acknowledged_at", "resolved": "resolved_at"}[status]
     allowed_from = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}[status]
     extra = ", notified = '{}'" if status == "resolved" else ""
+    episode = "" if opened_at is None else " AND opened_at = :opened_at"
     row = conn.execute(
         text(
             f"UPDATE ops_incidents SET status = :status, {column} = :at{extra} "
-            "WHERE id = :id AND status = ANY(:allowed) RETURNING id, fingerprint, status"
+            f"WHERE id = :id AND status = ANY(:allowed){episode} RETURNING id, fingerprint, status"
         ),
-        {"status": status, "at": at, "id": incident_id, "allowed": list(allowed_from)},
+        {"status": status, "at": at, "id": incident_id, "allowed": list(allowed_from), "opened_at": opened_at},
     ).first()
     return None if row is None else row._mapping
 

@@ -38,11 +38,11 @@ def user_by_token_hash(conn: Connection, token_hash: str) -> User | None:
 
 
 def list_users(conn: Connection) -> list[RowMapping]:
-    """Every user, with its number of live sessions (revoked users too, marked)."""
+    """Every user, with its number of live sessions and its Slack user (revoked users too, marked)."""
     return list(
         conn.execute(
             text(
-                "SELECT u.name, u.role, u.created_at, u.revoked_at, "
+                "SELECT u.name, u.role, u.created_at, u.revoked_at, u.slack_user_id, "
                 "  (SELECT count(*) FROM ops_sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS sessions "
                 "FROM ops_users u ORDER BY u.name"
             )
@@ -52,7 +52,9 @@ def list_users(conn: Connection) -> list[RowMapping]:
 
 def user_row(conn: Connection, name: str) -> RowMapping | None:
     return (
-        conn.execute(text("SELECT id, name, role, revoked_at FROM ops_users WHERE name = :name"), {"name": name})
+        conn.execute(
+            text("SELECT id, name, role, revoked_at, slack_user_id FROM ops_users WHERE name = :name"), {"name": name}
+        )
         .mappings()
         .first()
     )
@@ -74,3 +76,35 @@ def replace_token(conn: Connection, user_id: int, token_hash: str) -> None:
 
 def set_role(conn: Connection, user_id: int, role: str) -> None:
     conn.execute(text("UPDATE ops_users SET role = :role WHERE id = :id"), {"id": user_id, "role": role})
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    """The relops user a Slack user's clicks act as."""
+
+    name: str
+    role: str
+    revoked: bool
+
+
+def user_by_slack_id(conn: Connection, slack_user_id: str) -> SlackUser | None:
+    """The relops user linked to ``slack_user_id`` (revoked or not), or None. Reads only the columns
+    the workers' role may (never the token hash)."""
+    row = conn.execute(
+        text("SELECT name, role, revoked_at FROM ops_users WHERE slack_user_id = :slack"), {"slack": slack_user_id}
+    ).first()
+    return None if row is None else SlackUser(name=row.name, role=row.role, revoked=row.revoked_at is not None)
+
+
+def slack_user_owner(conn: Connection, slack_user_id: str) -> str | None:
+    """The name of the user ``slack_user_id`` is linked to already, if any."""
+    return conn.execute(
+        text("SELECT name FROM ops_users WHERE slack_user_id = :slack"), {"slack": slack_user_id}
+    ).scalar_one_or_none()
+
+
+def set_slack_user(conn: Connection, user_id: int, slack_user_id: str | None) -> None:
+    """Link the user to a Slack user (None: unlink)."""
+    conn.execute(
+        text("UPDATE ops_users SET slack_user_id = :slack WHERE id = :id"), {"id": user_id, "slack": slack_user_id}
+    )

@@ -39,6 +39,8 @@ from tests.integration.secrets_audit import secrets_written, stored_text
 from tests.support.celery_process import CeleryProcess, poll_until, start_worker
 from tests.support.rabbitmq import ScratchVhost, ready_messages
 from tests.support.scratch import claimed_redis_db
+from tests.support.slack import RESPONSE_TOKEN as SLACK_RESPONSE_TOKEN
+from tests.support.slack import SIGNING_SECRET as SLACK_SIGNING_SECRET
 
 TEST_CONFIG = """
 dashboard_url = "http://127.0.0.1:8080/"
@@ -164,8 +166,20 @@ receivers = ["team-b"]
 """
 
 
+#: The start of the config of a module that runs workers of its own (test_alertmanager.py,
+#: test_alertmanager_in.py, test_apprise.py): quick grouping and retries, no flows.
+PRIVATE_STACK_CONFIG = """
+dashboard_url = "http://127.0.0.1:8080/"
+
+[alerts]
+dedup_window_s = 300
+group_wait_s = 0.5
+retry_base_s = 0.2
+retry_max_s = 1
+"""
+
 #: One worker per channel queue, as in production (Procfile, docker-compose.yml).
-CHANNEL_WORKERS = ("webhook", "email", "alertmanager", "teams")
+CHANNEL_WORKERS = ("webhook", "email", "alertmanager", "apprise", "teams")
 #: The test config's monitored job (period 1 h, failure_threshold 2).
 CRON_JOB = "nightly-export"
 #: How long clean_tables lets the previous test's messages finish before it empties the tables.
@@ -239,6 +253,11 @@ ADMIN_EMAILS = "oncall@example.com,lead@example.com"
 ALERTMANAGER_SECRET_PREFIX = "/am7f3a9c2e1b8d4f60a1"
 ALERTMANAGER_TOKEN = "amt0ken-5ecret-b3arer"
 ALERTMANAGER_PASSWORD = "amPa55-w0rd-5ecret"
+#: What the apprise receiver's URLs carry (tests/integration/test_apprise.py): an ntfy access token,
+#: an ntfy topic (whoever knows it can read the pages) and a JSON receiver's secret path.
+APPRISE_NTFY_TOKEN = "tk_w0rker5ecrett0kenx"
+APPRISE_NTFY_TOPIC = "pager-4b8e1d9c2a"
+APPRISE_JSON_SECRET = "wjh00k5ecretpath7q"
 #: What no log, stored payload, error or page of the run may ever quote.
 SECRETS = (
     *(path.rsplit("/", 1)[-1] for path in (WEBHOOK_SECRET_PATH, TEAM_A_PATH, TEAM_B_PATH)),
@@ -248,6 +267,11 @@ SECRETS = (
     ALERTMANAGER_SECRET_PREFIX.strip("/"),
     ALERTMANAGER_TOKEN,
     ALERTMANAGER_PASSWORD,
+    SLACK_SIGNING_SECRET,
+    SLACK_RESPONSE_TOKEN,
+    APPRISE_NTFY_TOKEN,
+    APPRISE_NTFY_TOPIC,
+    APPRISE_JSON_SECRET,
 )
 
 

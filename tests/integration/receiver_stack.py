@@ -12,31 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
 from sqlalchemy import Engine, text
 
 from relops import names
 from tests.conftest import BASE_REDIS_URL, RUN_ID
-from tests.integration.conftest import BrokerProducer
+from tests.integration.conftest import PRIVATE_STACK_CONFIG, BrokerProducer
 from tests.integration.secrets_audit import secrets_written, stored_text
 from tests.support.celery_process import CeleryProcess, start_worker
-from tests.support.scratch import claimed_redis_db
+from tests.support.scratch import claimed_redis_db, forget_relops_state
 
-#: What a module's config starts with: the dashboard its links point to, alert delivery fast enough
-#: for a test (half a second's group wait, retries within a second), no email. The module adds its
-#: receivers, their channel settings and its route.
-FAST_ALERTS = """
-dashboard_url = "http://127.0.0.1:8080/"
-
-[alerts]
-dedup_window_s = 300
-group_wait_s = 0.5
-retry_base_s = 0.2
-retry_max_s = 1
-
+#: What a module's config starts with: the private stacks' dashboard and fast alert delivery
+#: (conftest.PRIVATE_STACK_CONFIG), no email. The module adds its receivers, their channel settings
+#: and its route.
+FAST_ALERTS = (
+    PRIVATE_STACK_CONFIG
+    + """
 [alerts.channels.email]
 enabled = false
 """
+)
 
 
 @dataclass
@@ -49,18 +43,8 @@ class PrivateStack:
         self.producer.send_task(names.TASK_DISPATCH_ALERT, kwargs=event, queue=names.QUEUE_ALERTS)
 
     def forget(self) -> None:
+        """No relops state left in the stack's Redis (dedup windows, group timers, rate limits, breakers)."""
         forget_relops_state(self.redis_url)
-
-
-def forget_relops_state(redis_url: str) -> None:
-    """No relops state left in a Redis database (dedup windows, group timers, rate limits, breakers)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter("relops:*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 @contextmanager

@@ -28,27 +28,21 @@ from relops.timeutil import parse_utc, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import (
     ALERTMANAGER_SECRET_PREFIX,
+    PRIVATE_STACK_CONFIG,
     BrokerProducer,
     alert_event,
     wait_for,
 )
-from tests.integration.receiver_stack import forget_relops_state
 from tests.samples import ALERTMANAGER_WEBHOOK_ALERT_KEYS, ALERTMANAGER_WEBHOOK_KEYS
 from tests.support.alertmanager import Alertmanager, notifications, running_alertmanager
 from tests.support.celery_process import CeleryProcess, start_worker
-from tests.support.scratch import claimed_redis_db
+from tests.support.scratch import claimed_redis_db, forget_relops_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-CONFIG = """
-dashboard_url = "http://127.0.0.1:8080/"
-
-[alerts]
-dedup_window_s = 300
-group_wait_s = 0.5
-retry_base_s = 0.2
-retry_max_s = 1
-
+CONFIG = (
+    PRIVATE_STACK_CONFIG
+    + """
 [alerts.channels.alertmanager]
 max_attempts = 20
 connect_timeout_s = 1
@@ -66,6 +60,7 @@ open_s = 1
 [route]
 receivers = ["alertmanager"]
 """
+)
 #: How often this module's stand-in for beat sends relops.check_incidents.
 CHECK_EVERY_S = 0.5
 

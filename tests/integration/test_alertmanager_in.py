@@ -24,7 +24,7 @@ from sqlalchemy import Engine, text
 from relops import names
 from relops.localdev.sink import HttpSink, SinkRequest
 from tests.conftest import BASE_REDIS_URL, RUN_ID
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import PRIVATE_STACK_CONFIG, wait_for
 from tests.integration.queries import incident_row, outbox_settled
 from tests.integration.test_intake import bearer, new_key, rejection_rows
 from tests.support.alertmanager import Alertmanager, running_alertmanager
@@ -35,15 +35,9 @@ from tests.web_support import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-CONFIG = """
-dashboard_url = "http://127.0.0.1:8080/"
-
-[alerts]
-dedup_window_s = 300
-group_wait_s = 0.5
-retry_base_s = 0.2
-retry_max_s = 1
-
+CONFIG = (
+    PRIVATE_STACK_CONFIG
+    + """
 [intake]
 alertmanager_critical = ["critical", "page"]
 alertmanager_labels = ["alertname", "team", "instance"]
@@ -60,6 +54,7 @@ name = "prometheus alerts"
 matchers = ["source=alertmanager", "alertname=CheckoutErrorsHigh"]
 receivers = ["prometheus-team"]
 """
+)
 GAUGE = "checkout_errors_ratio"
 #: The alerting rule Prometheus evaluates every second (docs/guides/prometheus.md shows it).
 RULES = """\

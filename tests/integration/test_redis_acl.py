@@ -128,6 +128,12 @@ def test_the_intake_pushes_to_its_queues_and_keeps_its_state_and_nothing_else(ac
     assert _denied(intake, "RPOP", QUEUE_INGEST)
     assert _denied(intake, "LPUSH", QUEUE_EVALUATE, "x") and _denied(intake, "LPUSH", QUEUE_ALERTS, "x")
     assert _denied(intake, "GET", "relops:dedup:webhook:slo:checkout")
+    # A resolution clicked in Slack forgets the incident's dedup windows: it may delete one, and neither
+    # write one (which would hold back a page) nor read one.
+    assert _denied(intake, "SET", "relops:dedup:webhook:slo:checkout", "forged")
+    assert _denied(intake, "HSET", "relops:dedup:webhook:slo:other", "rank", "9")
+    assert intake.delete("relops:dedup:webhook:slo:checkout") == 1
+    assert not admin.exists("relops:dedup:webhook:slo:checkout")
     assert _denied(intake, "HGETALL", "relops:breaker:postgres")
     assert _denied(intake, "EVAL", "return redis.call('GET', 'relops:dedup:webhook:slo:checkout')", "0")
     assert _denied(intake, "SCAN", "0") and _denied(intake, "KEYS", "*") and _denied(intake, "FLUSHALL")

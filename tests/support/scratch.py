@@ -47,6 +47,18 @@ def claimed_redis_db(base_url: str, owner: str) -> Iterator[str]:
         control.close()
 
 
+def forget_relops_state(url: str) -> None:
+    """Delete every relops key (dedup windows, rate limits, breakers) of the Redis database at ``url``:
+    the next test starts as the first did, on workers that keep running."""
+    client = redis_from_url(url)
+    try:
+        keys = list(client.scan_iter("relops:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @contextmanager
 def scratch_database(base_url: str, name: str) -> Iterator[str]:
     """Create and migrate database ``name`` on the server at ``base_url``; drop it afterwards."""

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from google.protobuf import json_format
 from google.rpc import status_pb2
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -23,7 +25,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from relops.config import parse_config
 from relops.intake import otlp, otlp_schema
 from relops.intake.reports import Refused
-from relops.slo.span_mapping import SpanMapping, SpanTally
+from relops.slo.span_mapping import SpanMapping, SpanTally, end_minute, verdicts
 
 #: opentelemetry-proto's examples/trace.json (Apache License 2.0), as published: hex ids, the kind
 #: as an integer, 64-bit times as strings.
@@ -187,9 +189,13 @@ def test_the_intake_reads_attributes_as_maps_of_the_same_wire_format() -> None:
     lean = otlp_schema.request_class().FromString(official.SerializeToString())
     read = lean.resource_spans[0].scope_spans[0].spans
     assert len(read) == len(official.resource_spans[0].scope_spans[0].spans)
-    assert read[0].attributes["http.response.status_code"].int_value == 504
-    assert lean.resource_spans[0].resource.attributes["service.name"].string_value == "checkout-api"
+    assert otlp_schema.any_value(read[0].attributes["http.response.status_code"]).int_value == 504
+    assert otlp_schema.any_value(lean.resource_spans[0].resource.attributes["service.name"]).string_value == (
+        "checkout-api"
+    )
     assert read[0].name == span.name and read[0].end_time_unix_nano == span.end_time_unix_nano
+    assert otlp_schema.status_code(read[0].status) == span.status.code
+    assert otlp_schema.status_code(b"") == 0  # no status sent: unset
 
 
 def test_a_span_without_an_attribute_takes_its_resource_s() -> None:
@@ -214,3 +220,170 @@ def test_an_attribute_that_is_no_scalar_is_as_if_missing() -> None:
     tally = counted(otlp.decode_request(request.SerializeToString(), "protobuf"), now)
     # bytes compare as nothing: no 5xx; the one span with status ERROR is still bad.
     assert tally.items() == [{"flow": "checkout", "minute": "2026-12-07T10:30:00Z", "good": 3, "bad": 1}]
+
+
+def test_a_value_that_is_not_protobuf_is_a_malformed_body() -> None:
+    """The intake reads attribute values and statuses as their encodings (relops.intake.otlp_schema)
+    and decodes those of each group: one that is not protobuf makes the request 400, as it would
+    were it decoded with the rest."""
+    lean = otlp_schema.request_class()()
+    resource = lean.resource_spans.add()
+    resource.resource.attributes["service.name"] = AnyValue(string_value="checkout-api").SerializeToString()
+    span = resource.scope_spans.add().spans.add(name="POST /api/checkout", kind=Span.SPAN_KIND_SERVER)
+    span.end_time_unix_nano = 1_796_000_000_000_000_000
+    span.attributes["http.response.status_code"] = b"\xff\xff\xff"
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with pytest.raises(Refused) as caught:
+        counted(otlp.decode_request(lean.SerializeToString(), "protobuf"), now)
+    assert (caught.value.status, caught.value.field) == (400, "body")
+    assert "an attribute's value is not protobuf" in caught.value.reason
+
+
+SPAN_NAMES = ["POST /api/checkout", "GET /api/cart", "SELECT orders"]
+#: Rules reading no attribute, one, two and three (the intake reads each number its own way).
+PROPERTY_CONFIG = """
+[[flows]]
+name = "billing"
+objective_percent = 99
+[flows.spans]
+service = "billing"
+names = ["POST /api/checkout", "GET /api/cart"]
+
+[[flows]]
+name = "example"
+objective_percent = 99
+[flows.spans]
+service = "my.service"
+attributes = ['my.span.attr = "/api/checkout"']
+
+[[flows]]
+name = "checkout"
+objective_percent = 99.9
+[flows.spans]
+service = "checkout-api"
+names = ["POST /api/checkout"]
+attributes = ['url.path = "/api/checkout"']
+bad_when = ["http.response.status_code >= 500"]
+
+[[flows]]
+name = "cart"
+objective_percent = 99
+[flows.spans]
+service = "checkout-api"
+kinds = ["server", "client"]
+bad_when = ["http.response.status_code >= 500"]
+
+[[flows]]
+name = "search"
+objective_percent = 99
+[flows.spans]
+service = "search"
+attributes = ['url.path = "/api/checkout"', "my.span.attr = true"]
+bad_when = ["http.response.status_code >= 500"]
+"""
+PROPERTY_MAPPING = SpanMapping(parse_config(tomllib.loads(PROPERTY_CONFIG), "t.toml").flows)
+#: Few values, so that the conditions above hold often enough to tell a wrong reading from a right one.
+ATTRIBUTE_VALUES = st.sampled_from(["/api/checkout", 503, True, 200, "500", 500.0, False])
+
+
+@st.composite
+def exports(draw: st.DrawFn) -> ExportTraceServiceRequest:
+    base_ns = int(datetime(2026, 12, 7, 10, 0, tzinfo=UTC).timestamp()) * 1_000_000_000
+    request = ExportTraceServiceRequest()
+    for _ in range(draw(st.integers(1, 3))):
+        resource = request.resource_spans.add()
+        service = draw(st.sampled_from(["checkout-api", "my.service", "billing", "search", "nobody", None]))
+        if service is not None:
+            resource.resource.attributes.append(kv("service.name", service))
+        for key in draw(
+            st.lists(st.sampled_from(["http.response.status_code", "my.span.attr", "url.path"]), max_size=3)
+        ):
+            resource.resource.attributes.append(KeyValue(key=key, value=_any(draw(ATTRIBUTE_VALUES))))
+        for _ in range(draw(st.integers(1, 2))):
+            scope = resource.scope_spans.add()
+            for _ in range(draw(st.integers(0, 12))):
+                span = scope.spans.add(
+                    name=draw(st.sampled_from(SPAN_NAMES)),
+                    kind=draw(st.sampled_from([2, 5, 3, 1, 0, 4])),
+                    end_time_unix_nano=draw(st.sampled_from([base_ns, 0])) + draw(st.integers(0, 4 * 60 * 10**9)),
+                )
+                span.status.code = draw(st.sampled_from([0, 1, 2]))
+                keys = ["http.response.status_code", "my.span.attr", "url.path"]
+                for key in draw(st.lists(st.sampled_from(keys), max_size=4)):
+                    span.attributes.append(KeyValue(key=key, value=_any(draw(ATTRIBUTE_VALUES))))
+    return request
+
+
+def _any(value: object) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    return AnyValue(string_value=str(value))
+
+
+def span_by_span(request: ExportTraceServiceRequest, now: datetime) -> SpanTally:
+    """The reference: every span read with opentelemetry-proto's own classes, one at a time, its
+    attributes as OTLP defines them (the last of a key sent twice, the resource's when the span has
+    none), and its verdict asked of relops.slo.span_mapping alone."""
+    tally = SpanTally(now=now, oldest=now - timedelta(days=31))
+    for resource_spans in request.resource_spans:
+        resource = {kv.key: json_format.MessageToDict(kv.value) for kv in resource_spans.resource.attributes}
+        service = resource.get("service.name", {}).get("stringValue", "")
+        rules = PROPERTY_MAPPING.rules_for(service)
+        for scope in resource_spans.scope_spans:
+            for span in scope.spans:
+                if rules is None:
+                    tally.unmatched_spans(1)
+                    continue
+                own = {kv.key: json_format.MessageToDict(kv.value) for kv in span.attributes}
+                attributes = {}
+                for name in rules.attributes:
+                    value = own.get(name, resource.get(name))
+                    if value:
+                        ((field, raw),) = value.items()
+                        attributes[name] = int(raw) if field == "intValue" else raw
+                error = span.status.code == Status.STATUS_CODE_ERROR
+                found = verdicts(rules.candidates(span.name), span.kind, error, attributes)
+                tally.add(found, end_minute(span.end_time_unix_nano))
+    return tally
+
+
+def inheriting(service: str, resource_values: dict[str, object]) -> ExportTraceServiceRequest:
+    """Spans of ``service`` whose resource holds ``resource_values``: one without attributes (it takes
+    the resource's), one with its own of each (they hold)."""
+    end_ns = int(datetime(2026, 12, 7, 10, 1, tzinfo=UTC).timestamp()) * 1_000_000_000
+    resource = ResourceSpans(resource={"attributes": [kv("service.name", service)]})
+    resource.resource.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in resource_values.items())
+    scope = resource.scope_spans.add()
+    scope.spans.add(name="POST /api/checkout", kind=Span.SPAN_KIND_SERVER, end_time_unix_nano=end_ns)
+    own = scope.spans.add(name="POST /api/checkout", kind=Span.SPAN_KIND_SERVER, end_time_unix_nano=end_ns)
+    own.attributes.extend(KeyValue(key=k, value=_any("other")) for k in resource_values)
+    return ExportTraceServiceRequest(resource_spans=[resource])
+
+
+@settings(max_examples=300, deadline=None)
+@given(exports())
+# Rules reading one attribute (my.service), two (checkout-api) and three (search), each held by the
+# resource's value alone.
+@example(inheriting("my.service", {"my.span.attr": "/api/checkout"}))
+@example(inheriting("checkout-api", {"url.path": "/api/checkout", "http.response.status_code": 503}))
+@example(inheriting("search", {"url.path": "/api/checkout", "my.span.attr": True, "http.response.status_code": 503}))
+def test_grouped_counting_equals_counting_span_by_span(request: ExportTraceServiceRequest) -> None:
+    now = datetime(2026, 12, 7, 10, 3, tzinfo=UTC)
+    fast = otlp.tally_spans(
+        otlp.decode_request(request.SerializeToString(), "protobuf"),
+        PROPERTY_MAPPING,
+        SpanTally(now=now, oldest=now - timedelta(days=31)),
+    )
+    reference = span_by_span(request, now)
+    assert fast.items() == reference.items()
+    assert (fast.spans, fast.counted, fast.unmatched, fast.refused) == (
+        reference.spans,
+        reference.counted,
+        reference.unmatched,
+        reference.refused,
+    )
+    assert fast.reasons == reference.reasons
