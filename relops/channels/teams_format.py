@@ -51,6 +51,9 @@ MAX_FACTS = 16
 #: An alert too big to fit alone is shown with this much of its summary and this many facts.
 COMPACT_SUMMARY_CHARS = 300
 COMPACT_FACTS = 6
+#: ... and only the buttons whose URL is at most this long: every bound together keeps a compact
+#: alert's card under MAX_MESSAGE_BYTES (about 16 KB at worst, every character four bytes).
+COMPACT_LINK_CHARS = 1000
 MAX_FACT_TITLE_CHARS = 60
 MAX_FACT_VALUE_CHARS = 200
 MAX_FALLBACK_CHARS = 500
@@ -107,7 +110,7 @@ def _facts(n: Notification, limit: int) -> list[dict[str, str]]:
     ]
 
 
-def _links(n: Notification, context: MessageContext) -> list[dict[str, Any]]:
+def _links(n: Notification, context: MessageContext, max_chars: int) -> list[dict[str, Any]]:
     found: list[tuple[str, str | None]] = [
         ("Runbook", facts.safe_link(n.runbook_url)),
         ("Open in relops", generator_url(n, context.dashboard_url) if not facts.is_notice(n) else None),
@@ -116,7 +119,9 @@ def _links(n: Notification, context: MessageContext) -> list[dict[str, Any]]:
         page = incident_page(n, context.dashboard_url)
         if page and page != found[1][1]:
             found.append(("Incident", page))
-    return [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in found if url]
+    return [
+        {"type": "Action.OpenUrl", "title": title, "url": url} for title, url in found if url and len(url) <= max_chars
+    ]
 
 
 def _alert(n: Notification, context: MessageContext, *, with_headline: bool, compact: bool = False) -> dict[str, Any]:
@@ -132,7 +137,7 @@ def _alert(n: Notification, context: MessageContext, *, with_headline: bool, com
     if n.summary.strip():
         items.append(_text(_cut(n.summary, COMPACT_SUMMARY_CHARS if compact else MAX_SUMMARY_CHARS), spacing="Small"))
     items.append({"type": "FactSet", "facts": _facts(n, COMPACT_FACTS if compact else MAX_FACTS)})
-    links = _links(n, context)
+    links = _links(n, context, COMPACT_LINK_CHARS if compact else facts.MAX_LINK_CHARS * 3)
     if links:
         items.append({"type": "ActionSet", "actions": links})
     return {"type": "Container", "separator": with_headline, "spacing": "Medium", "items": items}
@@ -171,7 +176,7 @@ def render_teams(notifications: Sequence[Notification], context: MessageContext)
     """The Workflows webhook's payload for one message. One notification is shown in full; several are
     grouped: a count by severity, the worst ``context.max_full`` in full, one line counting the rest.
     A message that would pass MAX_MESSAGE_BYTES shows fewer alerts in full, and a single alert too
-    big alone is shown compact (bounded so that it always fits)."""
+    big alone is shown compact (COMPACT_*: bounded so that it always fits)."""
     if not notifications:
         raise ValueError("a message needs at least one notification")
     worst = ordered(notifications)

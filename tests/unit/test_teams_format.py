@@ -179,7 +179,26 @@ def test_one_alert_too_big_alone_is_shown_compact():
     [alert] = [c for c in card["body"][1:] if c["type"] == "Container"]
     [facts] = [item["facts"] for item in alert["items"] if item["type"] == "FactSet"]
     assert len(facts) == 6
-    assert ("Runbook", runbook) in actions(card)
+    assert ("Runbook", runbook) not in actions(card)  # a button that long is left out of a compact card
+
+
+def test_the_worst_alert_there_can_be_still_fits_compact():
+    """Every text at its bound in four-byte characters, every link at its longest, the dashboard too."""
+    fire = "🔥" * 5000
+    long_url = "https://relops.example.com/" + "d" * 1950
+    n = notification(
+        summary=fire,
+        title=fire,
+        details={f"{i}{fire}": fire for i in range(30)},
+        labels={f"l{i}{fire[:40]}": fire for i in range(30)},
+        source=fire,
+        fingerprint="svc:" + fire[:290],
+        runbook_url=long_url,
+        incident_id=7,
+    )
+    context = dataclasses.replace(CONTEXT, dashboard_url=long_url)
+    card_of(render_teams([n], context))  # within MAX_MESSAGE_BYTES, valid against the schema
+    card_of(render_teams([n, dataclasses.replace(n, fingerprint="svc:other")], context))
 
 
 # the receiver
