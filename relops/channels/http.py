@@ -39,6 +39,8 @@ _RETRYABLE_STATUSES = frozenset({408, 429})
 #: "<urllib3.connection.HTTPConnection object at 0x7f...>: " in front of urllib3 messages.
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
 _SECONDS = re.compile(r"^\d+(\.\d+)?$")
+#: What a credential in a header may hold: printable ASCII, no spaces.
+_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
 
 
 def url_problem(url: str, variable: str) -> str | None:
@@ -50,6 +52,15 @@ def url_problem(url: str, variable: str) -> str | None:
         return f"{variable} is not a valid URL"
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return f"{variable} must be an http:// or https:// URL with a host"
+    return None
+
+
+def header_secret_problem(variable: str, value: str | None) -> str | None:
+    """Why the secret in environment variable ``variable`` cannot go in an HTTP header, or None."""
+    if value is None:
+        return f"{variable} is not set"
+    if not _PRINTABLE_ASCII.match(value):
+        return f"{variable} contains spaces, control or non-ASCII characters"
     return None
 
 

@@ -179,7 +179,7 @@ retry_max_s = 1
 """
 
 #: One worker per channel queue, as in production (Procfile, docker-compose.yml).
-CHANNEL_WORKERS = ("webhook", "email", "alertmanager", "apprise", "pagerduty")
+CHANNEL_WORKERS = ("webhook", "email", "alertmanager", "apprise", "pagerduty", "teams")
 #: The test config's monitored job (period 1 h, failure_threshold 2).
 CRON_JOB = "nightly-export"
 #: How long clean_tables lets the previous test's messages finish before it empties the tables.
