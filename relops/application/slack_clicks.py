@@ -43,8 +43,7 @@ class ClickDeps:
     config: RelopsConfig
     #: Every receiver name: a resolution forgets the incident's dedup windows at each.
     receivers: Collection[str]
-    #: The receivers that follow an incident's life (PagerDuty): a click's change is owed to them,
-    #: flushed by the sweeper.
+    #: The receivers that follow an incident's life (PagerDuty): a click's change is owed to them.
     followers: Followers = field(default_factory=Followers)
 
 

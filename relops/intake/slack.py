@@ -19,6 +19,7 @@ from typing import Final
 
 from pydantic import SecretStr
 from redis import Redis, RedisError
+from relops_client.producer import TaskProducer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
@@ -37,6 +38,7 @@ from relops.intake.reports import Refused
 from relops.redaction import known_secrets
 from relops.settings import Settings
 from relops.timeutil import utcnow
+from relops.wiring import producer_publisher
 
 #: The Slack app's Interactivity request URL is the intake's address and this path.
 PATH: Final = "/api/v1/slack/interactions"
@@ -101,7 +103,12 @@ def slack_interactions(
     return SlackInteractions(
         signing_secret=settings.slack_signing_secret,
         clicks=ClickDeps(
-            engine=engine, redis=redis, config=config, receivers=receivers, followers=followers_of(config)
+            engine=engine,
+            redis=redis,
+            config=config,
+            receivers=receivers,
+            # A click's ack or resolve is flushed to PagerDuty at once, as the dashboard's is.
+            followers=followers_of(config, producer_publisher(TaskProducer(settings.broker_url))),
         ),
         response_hosts=settings.slack_response_host_set,
         secrets=tuple(known_secrets(settings)),

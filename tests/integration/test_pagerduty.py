@@ -55,6 +55,7 @@ from tests.integration.secrets_audit import secrets_written
 from tests.support.celery_process import CeleryProcess, start_worker
 from tests.support.pagerduty import RECEIVER_CONFIG, PagerDutyEventsApi, Scripted
 from tests.support.scratch import claimed_redis_db
+from tests.support.slack import INTAKE_ENV as SLACK_INTAKE_ENV
 from tests.web_support import RELOPS, running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
@@ -126,6 +127,8 @@ def stack(relops_env: dict[str, str], output_dir: Path, tmp_path_factory: pytest
             "PAGERDUTY_EVENTS_URL": api.url,
             # The new secret first, as during a rotation: PagerDuty signs with both.
             "RELOPS_PAGERDUTY_WEBHOOK_SECRETS": f"{NEW_SECRET},{OLD_SECRET}",
+            # The intake takes Slack's clicks too: one clicked there reaches PagerDuty.
+            **SLACK_INTAKE_ENV,
         }
         workers: list[CeleryProcess] = []
         producer = BrokerProducer(redis_url, f"producer-pd-{RUN_ID}")
@@ -490,3 +493,32 @@ def test_a_trigger_retried_after_its_resolution_was_heard_is_not_sent_again(pd: 
     # The retry of the trigger would open a new PagerDuty incident for a problem that is over.
     assert deliver.deliver(pd_deps, pd_deps.receivers["pagerduty"], first) == {"delivered": False, "superseded": 1}
     assert [(r.event["event_action"], r.status) for r in pd.api] == [("trigger", 500), ("resolve", 202)]
+
+
+def test_an_ack_clicked_in_slack_acknowledges_at_pagerduty_at_once(pd: Stack, db: Engine) -> None:
+    """The intake applies a Slack click through the same change as the dashboard, and asks for the
+    PagerDuty receiver's flush at once: this stack runs no beat, so no sweeper would send it later."""
+    from relops.channels.slack_actions import actions_block, block_id
+    from relops.channels.slack_actions import episode_key as block_episode
+    from relops.localdev.sink import HttpSink
+    from tests.integration.test_slack_interactions import SLACK_OK, click_body, new_slack_admin, with_sink
+    from tests.integration.test_slack_interactions import signed as slack_signed
+
+    key = paged(pd, db, "checkout")
+    row = incident(db, "checkout")
+    name, slack_id = new_slack_admin()
+    # The buttons of the page's Slack message, as relops renders them for this episode.
+    episode = block_episode(row["opened_at"].isoformat())
+    message = {"text": "checkout", "blocks": [actions_block(row["id"], block=block_id(row["id"], episode))]}
+    with HttpSink() as response_url:
+        response_url.default = SLACK_OK
+        body = with_sink(click_body(message, row["id"], slack_id), response_url)
+        answer = requests.post(
+            f"{pd.intake}/api/v1/slack/interactions", data=body, headers=slack_signed(body), timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+        wait_for(lambda: of_key(pd, "acknowledge", key), 20, "the Slack click's acknowledgement at PagerDuty")
+        response_url.wait_for_requests(1, timeout_s=10)
+    assert incident(db, "checkout")["status"] == "acknowledged"
+    assert [(a["actor"], a["via"], a["action"]) for a in audit(db, row["id"])] == [(name, "slack", "incident.ack")]
+    assert len(of_key(pd, "acknowledge", key)) == 1
