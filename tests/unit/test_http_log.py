@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,9 @@ def test_installing_twice_leaves_one_filter_on_each_library_logger_and_handler()
     assert {lib for lib in ("urllib3", "requests") if logging.getLogger(lib) in loggers} == {"urllib3", "requests"}
     for filterer in (*loggers, handler):
         assert [f for f in filterer.filters if isinstance(f, MaskHttpUrls)] == [mask]
+
+
+def test_the_security_guide_shows_what_a_masked_urllib3_line_is() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "guides" / "security.md").read_text()
+    raw = f'https://hooks.example.com:443 "POST /services/T0001/B0001/{SECRET} HTTP/1.1" 200 2'
+    assert f"`{mask_http_text(raw)}`" in guide
