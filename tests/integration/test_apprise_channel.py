@@ -167,6 +167,22 @@ def test_a_retry_after_a_partial_send_goes_only_to_the_urls_that_did_not_take_it
     client.close()
 
 
+def test_a_record_redis_cannot_reach_sends_to_every_url_and_says_so(monkeypatch, ntfy, hook, caplog) -> None:
+    """Fails open: a duplicate at a URL that took the message already, rather than a page lost."""
+    with HttpSink() as closed:
+        port = closed.port
+    unreachable = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    context = dataclasses.replace(
+        key("m-no-redis"), delivered=RedisDeliveredParts(unreachable, "phones", "m-no-redis", 60)
+    )
+    caplog.set_level(logging.WARNING, logger="relops.state.delivered_parts")
+    phones(monkeypatch, json_url(hook), ntfy_url(ntfy)).send([ALERT], context)
+    assert [r.response_status for r in hook.requests] == [200] and [r.response_status for r in ntfy.requests] == [200]
+    events = " ".join(r.getMessage() for r in caplog.records)
+    assert "event=notify.parts_unread" in events and "event=notify.part_unrecorded" in events
+    assert "receiver=phones" in events and "127.0.0.1" not in events
+
+
 def test_no_error_quotes_a_url_token_or_topic(monkeypatch, ntfy, hook) -> None:
     hook.respond_with(SinkResponse(status=403, body=f"forbidden: {JSON_SECRET} {NTFY_TOKEN}".encode()))
     channel = phones(monkeypatch, json_url(hook), ntfy_url(ntfy))

@@ -1,9 +1,9 @@
 """A worker run at DEBUG writes no receiver's secret: urllib3 logs every request it makes, and
 relops.http_log keeps the host and the status of those lines and masks the path and query.
 
-A real worker at --loglevel=DEBUG (RELOPS_LOG_LEVEL=DEBUG set too) on a broker and Redis index of its
-own delivers a page to a local webhook whose URL path and query hold secrets; then every log the run
-wrote is searched for them (tests/integration/secrets_audit.py).
+A real worker at --loglevel=DEBUG (Celery's flag sets a worker's level) on a broker and Redis index
+of its own delivers a page to a local webhook whose URL path and query hold secrets; then every log
+the run wrote is searched for them (tests/integration/secrets_audit.py).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ def debug_worker(
             "REDIS_URL": redis_url,
             "CELERY_BROKER_URL": redis_url,
             "RELOPS_CONFIG": str(config),
-            "RELOPS_LOG_LEVEL": "DEBUG",
             "MONITORING_ALERT_WEBHOOK_URL": hook.url + WEBHOOK_PATH,
             "ADMIN_EMAILS": "",
         }
