@@ -390,7 +390,7 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
 
     __table_args__ = (
-        CheckConstraint("via IN ('web', 'api', 'cli', 'slack')", name="ck_ops_audit_via"),
+        CheckConstraint("via IN ('web', 'api', 'cli', 'slack', 'pagerduty')", name="ck_ops_audit_via"),
         Index("ix_ops_audit_at", "at"),
     )
 

@@ -19,6 +19,8 @@ QUEUE_ALERTS_WEBHOOK: Final = "alerts.webhook"
 QUEUE_ALERTS_EMAIL: Final = "alerts.email"
 QUEUE_ALERTS_ALERTMANAGER: Final = "alerts.alertmanager"
 QUEUE_ALERTS_APPRISE: Final = "alerts.apprise"
+QUEUE_ALERTS_PAGERDUTY: Final = "alerts.pagerduty"
+QUEUE_ALERTS_TEAMS: Final = "alerts.teams"
 
 ALL_QUEUES: Final = (
     QUEUE_INGEST,
@@ -29,6 +31,8 @@ ALL_QUEUES: Final = (
     QUEUE_ALERTS_EMAIL,
     QUEUE_ALERTS_ALERTMANAGER,
     QUEUE_ALERTS_APPRISE,
+    QUEUE_ALERTS_PAGERDUTY,
+    QUEUE_ALERTS_TEAMS,
 )
 
 #: Sent by beat; fans the configured flows out to TASK_EVALUATE_FLOWS in chunks.
@@ -60,6 +64,8 @@ TASK_NOTIFY_WEBHOOK: Final = "relops.notify_webhook"
 TASK_NOTIFY_EMAIL: Final = "relops.notify_email"
 TASK_NOTIFY_ALERTMANAGER: Final = "relops.notify_alertmanager"
 TASK_NOTIFY_APPRISE: Final = "relops.notify_apprise"
+TASK_NOTIFY_PAGERDUTY: Final = "relops.notify_pagerduty"
+TASK_NOTIFY_TEAMS: Final = "relops.notify_teams"
 #: Sent by beat; flushes notifications whose grouped flush was lost and restarts stalled messages.
 TASK_SWEEP_NOTIFICATIONS: Final = "relops.sweep_notifications"
 #: Sent by beat; alerts on breakers open anywhere (services using guard() included), resolves closed ones.
@@ -102,4 +108,6 @@ TASK_QUEUES: Final = {
     TASK_NOTIFY_EMAIL: QUEUE_ALERTS_EMAIL,
     TASK_NOTIFY_ALERTMANAGER: QUEUE_ALERTS_ALERTMANAGER,
     TASK_NOTIFY_APPRISE: QUEUE_ALERTS_APPRISE,
+    TASK_NOTIFY_PAGERDUTY: QUEUE_ALERTS_PAGERDUTY,
+    TASK_NOTIFY_TEAMS: QUEUE_ALERTS_TEAMS,
 }

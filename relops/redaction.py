@@ -108,6 +108,8 @@ def known_secrets(settings: Settings) -> list[str]:
         found.add(settings.redis_sentinel_password.get_secret_value())
     if settings.slack_signing_secret is not None:
         found.add(settings.slack_signing_secret.get_secret_value())
+    if settings.pagerduty_webhook_secrets is not None:
+        found.update(s.strip() for s in settings.pagerduty_webhook_secrets.get_secret_value().split(","))
     for url in (
         settings.redis_url,
         settings.celery_broker_url,

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     #: Hosts besides hooks.slack.com (comma-separated) that a click's response_url may name: a proxy
     #: of Slack's, or a local receiver in tests. Empty: Slack's own host, over https, only.
     slack_response_hosts: str = Field("", validation_alias="RELOPS_SLACK_RESPONSE_HOSTS")
+    #: The signing secrets of PagerDuty's v3 webhook subscription, comma-separated (two during a
+    #: rotation); unset: the intake's /api/v1/pagerduty/webhooks answers 404. Secrets, never logged.
+    pagerduty_webhook_secrets: SecretStr | None = Field(None, validation_alias="RELOPS_PAGERDUTY_WEBHOOK_SECRETS")
 
     @field_validator("redis_url")
     @classmethod

@@ -8,8 +8,10 @@ importing this module builds nothing: each part is made when first asked for.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
 from relops_client.breakers import BreakerRegistry, use_registry
@@ -19,6 +21,7 @@ from sqlalchemy import Engine
 
 from relops import redis_keys
 from relops.application.active_silences import ActiveSilences
+from relops.application.deps import Publisher
 from relops.channels.base import Channel
 from relops.channels.registry import build_receivers, check_alerting_config
 from relops.config import RelopsConfig, load_config
@@ -62,6 +65,16 @@ def task_producer() -> TaskProducer:
     """This process's producer for messages sent many at once: one pipelined round trip to a Redis
     broker instead of one per message (a tick's alerts while many flows burn)."""
     return TaskProducer(get_settings().broker_url)
+
+
+def producer_publisher(producer: TaskProducer) -> Publisher:
+    """A Publisher sending through ``producer`` (the web's and the CLI's, which have no Celery app):
+    for tasks due at once, so a countdown is not kept."""
+
+    def publish(task: str, kwargs: Mapping[str, Any], queue: str, countdown_s: float = 0.0) -> None:
+        producer.send(task, dict(kwargs), queue)
+
+    return publish
 
 
 def redis() -> Redis:

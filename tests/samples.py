@@ -12,6 +12,26 @@ RUNBOOK = "https://runbooks.example.com/checkout.md"
 DASHBOARD = "https://grafana.example.com/d/relops?orgId=1&refresh=30s"
 CONTEXT = MessageContext(message_key="msg-1", dashboard_url=DASHBOARD, max_full=5)
 TITLE = "CRITICAL: checkout burning its error budget at 20.0x over 1h"
+#: Alertmanager's webhook payload, version 4: prometheus/alertmanager notify/webhook/webhook.go
+#: ``Message`` (version, groupKey, truncatedAlerts, and template.Data's fields, template/template.go),
+#: and each alert's (template.Alert). Every field, exactly.
+ALERTMANAGER_WEBHOOK_KEYS = frozenset(
+    {
+        "version",
+        "groupKey",
+        "truncatedAlerts",
+        "receiver",
+        "status",
+        "alerts",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+        "externalURL",
+    }
+)
+ALERTMANAGER_WEBHOOK_ALERT_KEYS = frozenset(
+    {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
+)
 
 
 def slo_details(flow: str = "checkout") -> dict[str, Any]:

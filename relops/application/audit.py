@@ -12,15 +12,16 @@ from sqlalchemy import Connection
 
 from relops.store.audit import record_audit
 
-Via = Literal["web", "api", "cli", "slack"]
+Via = Literal["web", "api", "cli", "slack", "pagerduty"]
 
 
 @dataclass(frozen=True)
 class Actor:
-    #: A user name (web, api, slack) or the operating-system user (cli).
+    #: A user name (web, api, slack), the operating-system user (cli) or "PagerDuty: <user>" (pagerduty).
     name: str
     via: Via
-    #: The client address (web, api), the host the CLI runs on, or the Slack workspace and user.
+    #: The client address (web, api), the host the CLI runs on, the Slack workspace and user, or the
+    #: PagerDuty event's id.
     source: str
 
     def record(self, conn: Connection, action: str, target: str, **details: Any) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
@@ -34,6 +34,7 @@ from relops.channels.registry import rate_per_s
 from relops.state.delivered_parts import RedisDeliveredParts
 from relops.state.rate_limit import block_destination, take_token
 from relops.store import notifications as outbox
+from relops.timeutil import parse_utc
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +158,30 @@ def _idempotency_expired(deps: Deps, channel: Channel, key: str) -> int | None:
     return None
 
 
+def _after_resolution(deps: Deps, channel: Channel, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For a receiver that follows incidents: the payloads left once those of episodes whose
+    resolution it already heard are dropped. A firing retried after a later message resolved its
+    episode would open a new PagerDuty incident for a problem that is over."""
+    ids = {p["incident_id"] for p in payloads if p.get("incident_id") is not None and p.get("kind") != "resolved"}
+    if not ids:
+        return payloads
+    with deps.engine.connect() as conn:
+        over = {(i, _instant(at)) for i, at in outbox.resolutions_delivered(conn, channel.receiver, sorted(ids))}
+    return [
+        p
+        for p in payloads
+        if p.get("kind") == "resolved" or (p.get("incident_id"), _instant(p.get("opened_at"))) not in over
+    ]
+
+
+def _instant(text: str | None) -> datetime | None:
+    """An episode start as an instant: payloads written by processes in different time zones compare."""
+    try:
+        return parse_utc(text) if text else None
+    except ValueError:
+        return None
+
+
 def _delivered_parts_ttl_s(deps: Deps, channel: Channel) -> int:
     """Until past the message's last possible retry: a record that expired earlier would let a late
     retry send to a destination that took the message already."""
@@ -176,6 +201,16 @@ def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
         payloads = outbox.message_payloads(conn, key)
     if not payloads:  # delivered or dead already: a redelivered task message
         return {"delivered": False, "alerts": 0}
+    if channel.follows_incidents:
+        kept = _after_resolution(deps, channel, payloads)
+        if not kept:
+            with deps.engine.begin() as conn:
+                outbox.mark_delivered(conn, key, deps.now())
+            _message_log(channel, key)(
+                logging.INFO, "notify.superseded", alerts=len(payloads), reason="their episodes' resolution was heard"
+            )
+            return {"delivered": False, "superseded": len(payloads)}
+        payloads = kept
     # The rate limit first: a trial permit of a half-open breaker must be spent on a real send.
     wait_s = take_token(deps.redis, channel.rate_limit_key(), rate_per_s(channel), channel.config.burst)
     if wait_s > 0:

@@ -12,7 +12,7 @@ None: nothing changes and nothing is said twice.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from redis import Redis
 from sqlalchemy import Engine, RowMapping
 
 from relops.application.audit import Actor
-from relops.application.incidents import change_incident, unchanged_reason
+from relops.application.incidents import Followers, change_incident, unchanged_reason
 from relops.application.silences import add_silence
 from relops.channels.facts import format_time
 from relops.channels.slack_actions import KIND_OF_STATUS, Interaction, done_line, ephemeral, updated_message
@@ -45,6 +45,9 @@ class ClickDeps:
     config: RelopsConfig
     #: Every receiver name: a resolution forgets the incident's dedup windows at each.
     receivers: Collection[str]
+    #: The receivers that follow an incident's life (PagerDuty): a click's change is owed to them,
+    #: flushed by the sweeper.
+    followers: Followers = field(default_factory=Followers)
 
 
 def _refusal(click: Interaction, user: SlackUser | None) -> str | None:
@@ -93,6 +96,7 @@ def _act(deps: ClickDeps, click: Interaction, actor: Actor, now: datetime) -> di
             now,
             actor,
             opened_at=click.opened_at,
+            followers=deps.followers,
         )
         if row is None:
             # Someone got there first (the dashboard, another click), it resolved on its own, or it

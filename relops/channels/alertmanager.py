@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Sequence
 
 from relops.alerting.followups import resend_cadence_s
 from relops.channels.alertmanager_format import batches, postable_alerts
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
-from relops.channels.http import post_json, url_problem
+from relops.channels.http import header_secret_problem, post_json, url_problem
 from relops.config.routing import ReceiverConfig
 from relops.redaction import known_secrets, redact_url, url_secrets
 from relops.settings import named_variable
@@ -47,7 +46,6 @@ ALERTS_PATH = "/api/v2/alerts"
 DEFAULT_RESEND_INTERVAL_S = 60
 #: URLs one receiver posts to: an HA cluster is two or three Alertmanagers.
 MAX_URLS = 10
-_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
 
 
 class AlertmanagerChannel(Channel):
@@ -103,11 +101,9 @@ class AlertmanagerChannel(Channel):
         for variable in (spec.bearer_token_env, spec.basic_auth_username_env, spec.basic_auth_password_env):
             if variable is None:
                 continue
-            value = self._secret(variable)
-            if value is None:
-                return f"{variable} is not set"
-            if not _PRINTABLE_ASCII.match(value):
-                return f"{variable} contains spaces, control or non-ASCII characters"
+            problem = header_secret_problem(variable, self._secret(variable))
+            if problem is not None:
+                return problem
         username = self._secret(spec.basic_auth_username_env)
         if username is not None and ":" in username:
             return f"{spec.basic_auth_username_env} contains ':' (basic auth cannot carry it in a user name)"

@@ -27,7 +27,8 @@ class Notification:
     """One alert, or the resolution of one, as it appears in a message."""
 
     fingerprint: str
-    #: "firing", "resolved", or "notice" (a silence created or ended: about relops, not an alert)
+    #: "firing", "resolved", or "notice" (a silence created or ended: about relops, not an alert);
+    #: "acknowledged" only to receivers that follow incidents (Channel.follows_incidents)
     kind: str
     #: "warning" or "critical" while firing; the incident's last severity when resolved
     severity: str
@@ -164,6 +165,10 @@ class Channel(abc.ABC):
     #: How long after a message's first attempt a resend still carries an idempotency key the
     #: receiver remembers; None: the receiver has no idempotency (a resend may be a duplicate).
     idempotency_window_s: ClassVar[float | None] = None
+    #: Whether the receiver tracks an incident's whole life (PagerDuty): it then also hears an
+    #: operator's acknowledgement and a resolution by hand of an incident it was paged for
+    #: (relops.application.incidents), as notifications of kind "acknowledged" and "resolved".
+    follows_incidents: ClassVar[bool] = False
 
     @classmethod
     def settings_problem(cls, config: ChannelSettings) -> str | None:

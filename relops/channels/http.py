@@ -39,6 +39,8 @@ _RETRYABLE_STATUSES = frozenset({408, 429})
 #: "<urllib3.connection.HTTPConnection object at 0x7f...>: " in front of urllib3 messages.
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
 _SECONDS = re.compile(r"^\d+(\.\d+)?$")
+#: What a credential in a header may hold: printable ASCII, no spaces.
+_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
 
 
 def url_problem(url: str, variable: str) -> str | None:
@@ -50,6 +52,15 @@ def url_problem(url: str, variable: str) -> str | None:
         return f"{variable} is not a valid URL"
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return f"{variable} must be an http:// or https:// URL with a host"
+    return None
+
+
+def header_secret_problem(variable: str, value: str | None) -> str | None:
+    """Why the secret in environment variable ``variable`` cannot go in an HTTP header, or None."""
+    if value is None:
+        return f"{variable} is not set"
+    if not _PRINTABLE_ASCII.match(value):
+        return f"{variable} contains spaces, control or non-ASCII characters"
     return None
 
 
@@ -95,11 +106,15 @@ def delivery_error_for_status(
     describe: str,
     retry_after: str | None = None,
     retryable_statuses: Collection[int] = (),
+    default_retry_after_s: float | None = DEFAULT_RETRY_AFTER_S,
 ) -> DeliveryError:
-    """The DeliveryError for a non-2xx response (``body``: already scrubbed and cut)."""
+    """The DeliveryError for a non-2xx response (``body``: already scrubbed and cut). A 429 without a
+    readable Retry-After waits ``default_retry_after_s`` (None: the caller's backoff decides)."""
     reason = f"{describe}: HTTP {status}" + (f": {body}" if body else "")
     if status == 429:
-        return DeliveryError(reason, retryable=True, retry_after_s=parse_retry_after(retry_after), status=status)
+        given = parse_retry_after(retry_after, default=-1.0)
+        wait_s = given if given >= 0 else default_retry_after_s
+        return DeliveryError(reason, retryable=True, retry_after_s=wait_s, status=status)
     if status >= 500 or status in _RETRYABLE_STATUSES or status in retryable_statuses:
         retry_after_s = parse_retry_after(retry_after) if retry_after else None
         return DeliveryError(reason, retryable=True, retry_after_s=retry_after_s, status=status)
@@ -124,6 +139,7 @@ def post_json(
     headers: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
     retry_when: Callable[[int, str], bool] | None = None,
+    default_retry_after_s: float | None = DEFAULT_RETRY_AFTER_S,
 ) -> None:
     """POST ``payload`` as JSON to ``url``; return on 2xx, else raise DeliveryError.
 
@@ -133,6 +149,8 @@ def post_json(
     receiver's error body may echo anything.
         ``retry_when(status, body)`` says whether a 4xx answer means "try again" at this receiver (the
     body is the response's first 2 KiB, never stored or logged by this function).
+    ``default_retry_after_s``: how long a 429 without a readable Retry-After waits (None: as long as
+    the delivery's backoff says, for receivers that ask for minutes rather than a second).
     """
     try:
         body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
@@ -177,4 +195,5 @@ def post_json(
         describe=describe,
         retry_after=retry_after,
         retryable_statuses=(status,) if retry else (),
+        default_retry_after_s=default_retry_after_s,
     )

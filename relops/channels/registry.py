@@ -14,6 +14,8 @@ from relops.channels.alertmanager import AlertmanagerChannel
 from relops.channels.apprise import AppriseChannel
 from relops.channels.base import Channel
 from relops.channels.email import EmailChannel
+from relops.channels.pagerduty import PagerDutyChannel
+from relops.channels.teams import TeamsChannel
 from relops.channels.webhook import WebhookChannel
 from relops.config import AlertsConfig, ChannelSettings, RelopsConfig, quoted
 from relops.config.routing import ReceiverConfig
@@ -24,7 +26,14 @@ from relops.settings import Settings
 logger = logging.getLogger(__name__)
 
 #: The channel types this installation can deliver through.
-CHANNEL_TYPES: tuple[type[Channel], ...] = (EmailChannel, WebhookChannel, AlertmanagerChannel, AppriseChannel)
+CHANNEL_TYPES: tuple[type[Channel], ...] = (
+    EmailChannel,
+    WebhookChannel,
+    AlertmanagerChannel,
+    AppriseChannel,
+    PagerDutyChannel,
+    TeamsChannel,
+)
 #: The [receivers.NAME] keys that belong to some channel types only (each type's destination_keys).
 TYPE_KEYS = tuple(key for key in ReceiverConfig.model_fields if key not in ("type", "breaker", "queue"))
 

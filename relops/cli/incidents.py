@@ -47,11 +47,14 @@ def _change(incident_id: int, action: Action) -> None:
     from relops_client.logs import kv
 
     from relops.application.audit import cli_actor
-    from relops.application.incidents import STATUS_OF, change_incident, unchanged_reason
+    from relops.application.incidents import STATUS_OF, change_incident, followers_of, unchanged_reason
     from relops.timeutil import utcnow
-    from relops.wiring import engine, get_receivers, redis
+    from relops.wiring import engine, get_config, get_receivers, producer_publisher, redis, task_producer
 
-    row = change_incident(engine(), redis(), list(get_receivers()), incident_id, action, utcnow(), cli_actor())
+    followers = followers_of(get_config(), producer_publisher(task_producer()))
+    row = change_incident(
+        engine(), redis(), list(get_receivers()), incident_id, action, utcnow(), cli_actor(), followers=followers
+    )
     if row is None:
         raise click.ClickException(unchanged_reason(incident_id, action))
     click.echo(kv(incident=incident_id, fingerprint=row["fingerprint"], status=STATUS_OF[action]))

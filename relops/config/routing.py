@@ -32,6 +32,8 @@ MAX_STEPS = 10
 #: clients: every 30 s to 3 min); at most once an hour, since each firing alert's endsAt is four
 #: intervals ahead and an alert relops stopped sending should not linger for longer than that.
 MAX_RESEND_INTERVAL_S = 3600
+#: A webhook payload's alerts at most (max_alerts): a bound on its size, not a default.
+MAX_ALERTS = 10_000
 
 
 def _env_name(value: str) -> str:
@@ -74,12 +76,13 @@ class ReceiverConfig(BaseModel):
     type: str = Field(
         min_length=1,
         max_length=64,
-        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager, apprise).",
+        description="The channel type: a module in `relops/channels/` (webhook, email, alertmanager, apprise, "
+        "pagerduty, teams).",
     )
     url_env: EnvName | None = Field(
         None,
-        description="webhook: the environment variable that holds the URL (the URL is a secret: never in the file); "
-        "alertmanager: the one that holds its base URLs, comma-separated (an HA pair: each hears every alert); "
+        description="webhook, teams: the environment variable that holds the URL (the URL is a secret: never in the "
+        "file); alertmanager: the one that holds its base URLs, comma-separated (an HA pair: each hears every alert); "
         "apprise: the one that holds its Apprise URLs (`ntfys://…`, `discord://…`), comma-separated, each hearing "
         "every message.",
     )
@@ -96,13 +99,47 @@ class ReceiverConfig(BaseModel):
         "ahead; unset: 60.",
     )
     bearer_token_env: EnvName | None = Field(
-        None, description="alertmanager: the variable holding a bearer token sent as `Authorization: Bearer`."
+        None,
+        description="alertmanager, and webhook in the alertmanager or json format: the variable holding a bearer "
+        "token sent as `Authorization: Bearer`.",
     )
     basic_auth_username_env: EnvName | None = Field(
         None, description="alertmanager: the variable holding the basic-auth user name (with the password's)."
     )
     basic_auth_password_env: EnvName | None = Field(
         None, description="alertmanager: the variable holding the basic-auth password."
+    )
+    routing_key_env: EnvName | None = Field(
+        None,
+        description="pagerduty: the variable holding the Events API v2 routing (integration) key of the PagerDuty "
+        "service; a secret, never logged.",
+    )
+    events_url_env: EnvName | None = Field(
+        None,
+        description="pagerduty: the variable holding the Events API URL; unset: "
+        "`https://events.pagerduty.com/v2/enqueue` (EU accounts: `https://events.eu.pagerduty.com/v2/enqueue`).",
+    )
+    severity_map: dict[Literal["warning", "critical"], Literal["critical", "error", "warning", "info"]] | None = Field(
+        None,
+        strict=False,
+        description='pagerduty: relops severity to PagerDuty severity, e.g. `{ warning = "warning", critical = '
+        '"critical" }` (the default); PagerDuty takes critical, error, warning and info.',
+    )
+    format: Literal["slack", "alertmanager", "json"] | None = Field(
+        None,
+        description="webhook: the payload: `slack` (Block Kit, the default), `alertmanager` (Alertmanager's webhook "
+        "version 4, for tools with an Alertmanager integration) or `json` (relops' own, versioned: "
+        "docs/reference/relops-webhook-v1.schema.json).",
+    )
+    max_alerts: Annotated[int, Field(ge=0, le=MAX_ALERTS)] | None = Field(
+        None,
+        description="webhook, format alertmanager or json: at most this many alerts in one payload, the rest "
+        "counted (`truncatedAlerts`, `truncated_notifications`), as Alertmanager's `max_alerts`; 0 or unset: all.",
+    )
+    group_by_incident: bool | None = Field(
+        None,
+        description="webhook, format alertmanager: one payload per relops incident, its `groupKey` stable for the "
+        "incident's life (true, the default: what Grafana OnCall groups by), or one payload per message (false).",
     )
     breaker: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None,
@@ -112,8 +149,8 @@ class ReceiverConfig(BaseModel):
     queue: Annotated[str, AfterValidator(_queue_name)] | None = Field(
         None,
         description="The queue its deliveries go to; unset: the type's (`alerts.webhook`, `alerts.email`, "
-        "`alerts.alertmanager`, `alerts.apprise`). A receiver with a queue of its own needs a worker that consumes "
-        "it, and then shares no worker with any other.",
+        "`alerts.alertmanager`, `alerts.apprise`, `alerts.pagerduty`, `alerts.teams`). A receiver with a queue of "
+        "its own needs a worker that consumes it, and then shares no worker with any other.",
     )
 
     @property

@@ -4,6 +4,8 @@
     POST /api/v1/alertmanager                  an Alertmanager webhook notification (payload version 4)
     POST /v1/traces                            OpenTelemetry spans (OTLP/HTTP, protobuf or JSON, gzip or not)
     POST /api/v1/slack/interactions            a click on a Slack alert's button, signed by the Slack app
+    POST /api/v1/pagerduty/webhooks            PagerDuty v3 webhooks: an ack or resolve made in PagerDuty
+                                               (no key: signed with X-PagerDuty-Signature; relops.intake.pagerduty)
     GET|HEAD|POST /api/v1/cron/{job}[/start|/fail]         a cron ping, key in Authorization: Bearer
     GET|HEAD|POST /api/v1/ping/{key}/{job}[/start|/fail]   the same, key in the URL (for crontabs)
     GET /healthz                               no key; says whether keys are loaded
@@ -43,6 +45,7 @@ from typing import Any
 import msgspec
 from relops_client.logs import log_event
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -51,13 +54,15 @@ from starlette.routing import Route
 
 from relops import names
 from relops.access.report_keys import ReportKey, Scope, refusal
+from relops.alerting import pagerduty_webhook
 from relops.alerting.alertmanager_webhook import SeverityRule
 from relops.config import RelopsConfig
-from relops.errors import Rejection, excerpt
+from relops.errors import InputRejected, Rejection, excerpt
 from relops.intake import otlp, request_totals
 from relops.intake.address_buckets import AddressBuckets
 from relops.intake.group import Answer, Report, ReportGroups
 from relops.intake.key_cache import KeyCache, KeysUnavailable
+from relops.intake.pagerduty import PagerDutyWebhooks
 from relops.intake.publisher import BrokerPublisher
 from relops.intake.rejection_log import RejectionLog
 from relops.intake.reports import (
@@ -88,6 +93,7 @@ TASK_CRON = "intake:cron"
 TASK_ALERTMANAGER = "intake:alertmanager"
 TASK_OTLP = "intake:otlp"
 TASK_SLACK = "intake:slack"
+TASK_PAGERDUTY = "intake:pagerduty"
 #: ...and those that came to no endpoint (an unknown path or method), like the rate limits' rows.
 TASK_OTHER = "intake"
 KEYS_RETRY_AFTER_S = 5
@@ -116,6 +122,7 @@ PING = Endpoint(TASK_CRON, request_totals.PING)
 ALERTMANAGER = Endpoint(TASK_ALERTMANAGER, request_totals.ALERTMANAGER)
 OTLP = Endpoint(TASK_OTLP, request_totals.OTLP)
 SLACK = Endpoint(TASK_SLACK, request_totals.SLACK)
+PAGERDUTY = Endpoint(TASK_PAGERDUTY, request_totals.PAGERDUTY)
 OTHER = Endpoint(TASK_OTHER, request_totals.OTHER)
 
 
@@ -132,6 +139,8 @@ class IntakeDeps:
     slack: SlackInteractions | None = None
     now: Callable[[], datetime] = utcnow
     monotonic: Callable[[], float] = time.monotonic
+    #: PagerDuty's webhooks (RELOPS_PAGERDUTY_WEBHOOK_SECRETS set); None: the endpoint answers 404.
+    pagerduty: PagerDutyWebhooks | None = None
 
 
 def _answer(answer: Answer) -> Response:
@@ -255,6 +264,48 @@ class Intake:
             return await self._refuse(request, SLACK, None, None, refused)
         self.parts.rejections.totals.count(SLACK.label, response.status_code)
         return response
+
+    async def pagerduty(self, request: Request) -> Response:
+        """A PagerDuty v3 webhook: an incident acknowledged or resolved in PagerDuty, applied to the
+        relops incident it paged for (relops.intake.pagerduty). Signed, not keyed: unsigned 401,
+        wrongly signed 403, an event type relops does not take 422. 200 once applied, or once
+        known to change nothing (a replay, an earlier episode, an incident relops did not send), so
+        PagerDuty stops redelivering it; 503 when the database cannot say, so it redelivers."""
+        hooks = self.parts.pagerduty
+        try:
+            if hooks is None:
+                raise Refused(404, "path", "PagerDuty webhooks are not enabled (RELOPS_PAGERDUTY_WEBHOOK_SECRETS)")
+            body = await _bounded_body(request, pagerduty_webhook.MAX_BODY_BYTES)
+            header = request.headers.get(pagerduty_webhook.HEADER)
+            if not pagerduty_webhook.signature_entries(header):
+                raise Refused(401, pagerduty_webhook.HEADER, "unsigned: PagerDuty signs every v3 webhook (v1=...)")
+            if not pagerduty_webhook.signature_matches(body, header, hooks.secrets):
+                raise Refused(403, pagerduty_webhook.HEADER, "no v1 signature matches a configured secret")
+            try:
+                change = pagerduty_webhook.parse_webhook(body)
+            except InputRejected as exc:
+                status = 422 if exc.field == "event.event_type" else 400
+                raise Refused(status, exc.field, exc.reason) from None
+        except Refused as refused:
+            return await self._refuse(request, PAGERDUTY, None, None, refused)
+        try:
+            applied = await hooks.apply(change)
+        except SQLAlchemyError:
+            self.parts.rejections.totals.count(PAGERDUTY.label, 503)
+            body_out = {"error": "the incident cannot be changed right now (database unavailable)", "field": "-"}
+            return JSONResponse(body_out, status_code=503, headers={"Retry-After": str(KEYS_RETRY_AFTER_S)})
+        log_event(
+            logger,
+            logging.WARNING if applied.changed else logging.INFO,
+            "intake.pagerduty_applied" if applied.changed else "intake.pagerduty_unchanged",
+            event_id=change.event_id,
+            event_type=change.event_type,
+            incident_id=change.episode.incident_id if change.episode else None,
+            agent=change.agent,
+            reason=applied.reason,
+        )
+        self.parts.rejections.totals.count(PAGERDUTY.label, 200)
+        return _answer(Answer(200, applied.body(change)))
 
     async def cron(self, request: Request) -> Response:
         return await self._ping(request, self._bearer, CRON)
@@ -471,6 +522,7 @@ def create_intake_app(parts: IntakeDeps, *, extra_routes: list[Route] | None = N
         # OTLP/HTTP's default path for traces: an exporter needs only the intake's address and a header.
         Route("/v1/traces", intake.traces, methods=["POST"]),
         Route(SLACK_PATH, intake.slack_interactions, methods=["POST"]),
+        Route("/api/v1/pagerduty/webhooks", intake.pagerduty, methods=["POST"]),
         Route("/api/v1/cron/{job}", intake.cron, methods=METHODS),
         Route("/api/v1/cron/{job}/{kind:str}", intake.cron, methods=METHODS),
         Route("/api/v1/ping/{key}/{job}", intake.ping, methods=METHODS),
@@ -487,9 +539,11 @@ def build_intake_deps(
     redis_client: Any,
     broker_url: str,
     slack_clicks: SlackInteractions | None = None,
+    pagerduty: PagerDutyWebhooks | None = None,
 ) -> IntakeDeps:
     """The intake's parts for one process: keys from ``engine``, shared state in ``redis_client``;
-    ``slack_clicks`` when a Slack app's signing secret is configured."""
+    ``slack_clicks`` when a Slack app's signing secret is configured, ``pagerduty`` when PagerDuty's
+    webhook secrets are."""
     limits = config.intake
     shared = SharedState(redis_client, open_run_ttl_s=limits.open_run_ttl_s)
     return IntakeDeps(
@@ -499,4 +553,5 @@ def build_intake_deps(
         rejections=RejectionLog(engine),
         addresses=AddressBuckets(limits.refusal_rate_per_s, limits.refusal_burst),
         slack=slack_clicks,
+        pagerduty=pagerduty,
     )

@@ -17,6 +17,7 @@ from typing import Final
 
 #: The endpoint label: the outcome batches; cron pings with the key in the Authorization header;
 #: cron pings with the key in the URL; Alertmanager's webhook; OTLP traces; Slack's button clicks;
+#: PagerDuty's webhooks;
 #: anything else (an unknown path or method). A fixed set, so the counters' labels stay bounded
 #: whatever paths clients send.
 OUTCOMES: Final = "outcomes"
@@ -25,8 +26,9 @@ PING: Final = "ping"
 ALERTMANAGER: Final = "alertmanager"
 OTLP: Final = "otlp"
 SLACK: Final = "slack"
+PAGERDUTY: Final = "pagerduty"
 OTHER: Final = "other"
-ENDPOINTS: Final = (OUTCOMES, CRON, PING, ALERTMANAGER, OTLP, SLACK, OTHER)
+ENDPOINTS: Final = (OUTCOMES, CRON, PING, ALERTMANAGER, OTLP, SLACK, PAGERDUTY, OTHER)
 
 Counts = Mapping[tuple[str, int], int]
 

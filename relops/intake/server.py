@@ -10,6 +10,7 @@ from starlette.routing import Route
 from relops.heap import settle_after_startup
 from relops.http_log import mask_http_library_logs
 from relops.intake.app import build_intake_deps, create_intake_app
+from relops.intake.pagerduty import PagerDutyWebhooks
 from relops.intake.slack import slack_interactions
 from relops.redaction import known_secrets
 from relops.settings import get_settings
@@ -19,9 +20,10 @@ from relops.wiring import engine, get_config, redis
 def intake_app(extra_routes: list[Route] | None = None) -> Starlette:
     """The intake of this process's settings and config."""
     settings = get_settings()
-    config = get_config()
-    slack_clicks = slack_interactions(settings, config, engine(), redis())
-    parts = build_intake_deps(config, engine(), redis(), settings.broker_url, slack_clicks)
+    config, db, client = get_config(), engine(), redis()
+    slack_clicks = slack_interactions(settings, config, db, client)
+    hooks = PagerDutyWebhooks.from_settings(settings, config, db, client)
+    parts = build_intake_deps(config, db, client, settings.broker_url, slack_clicks, hooks)
     return create_intake_app(parts, extra_routes=extra_routes)
 
 

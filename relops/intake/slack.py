@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from relops.access.slack_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from relops.application.incidents import followers_of
 from relops.application.slack_clicks import ClickDeps, act_on_click
 from relops.channels.registry import configured_receivers
 from relops.channels.slack_actions import Interaction, read_interaction
@@ -99,7 +100,9 @@ def slack_interactions(
     receivers = tuple(configured_receivers(settings, config))
     return SlackInteractions(
         signing_secret=settings.slack_signing_secret,
-        clicks=ClickDeps(engine=engine, redis=redis, config=config, receivers=receivers),
+        clicks=ClickDeps(
+            engine=engine, redis=redis, config=config, receivers=receivers, followers=followers_of(config)
+        ),
         response_hosts=settings.slack_response_host_set,
         secrets=tuple(known_secrets(settings)),
     )

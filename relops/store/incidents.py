@@ -166,19 +166,27 @@ def set_status(
     conn: Connection, incident_id: int, status: str, at: datetime, *, opened_at: datetime | None = None
 ) -> RowMapping | None:
     """An operator's ack or resolve. Returns the changed row, or None when it did not apply.
+    ``opened_at``: only if the incident is still in the episode that opened then (a change asked
+    for from a receiver's page of an earlier episode changes nothing).
 
     Compare-and-set: acknowledging a resolved incident, or resolving twice, changes nothing; with
     ``opened_at``, neither does a change meant for an episode of the incident that has ended (a
-    button of an old Slack message, after the incident resolved and fired again).
+    button of an old Slack message or a PagerDuty event, after the incident resolved and fired again).
+    The row lock of the CTE makes two racing changes apply once; the row returned carries what the
+    episode was before the change (``notified``: the receivers that heard it, which a resolution clears;
+    ``opened_at``, ``severity``, ``labels``, ``last_event``) for the receivers that follow it.
     """
     column = {"acknowledged": "acknowledged_at", "resolved": "resolved_at"}[status]
     allowed_from = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}[status]
     extra = ", notified = '{}'" if status == "resolved" else ""
-    episode = "" if opened_at is None else " AND opened_at = :opened_at"
     row = conn.execute(
         text(
-            f"UPDATE ops_incidents SET status = :status, {column} = :at{extra} "
-            f"WHERE id = :id AND status = ANY(:allowed){episode} RETURNING id, fingerprint, status"
+            "WITH current AS (SELECT id, notified FROM ops_incidents WHERE id = :id AND status = ANY(:allowed) "
+            "AND (CAST(:opened_at AS timestamptz) IS NULL OR opened_at = :opened_at) FOR UPDATE) "
+            f"UPDATE ops_incidents i SET status = :status, {column} = :at{extra} FROM current "
+            "WHERE i.id = current.id "
+            "RETURNING i.id, i.fingerprint, i.status, current.notified, i.opened_at, i.severity, i.labels, "
+            "i.last_event"
         ),
         {"status": status, "at": at, "id": incident_id, "allowed": list(allowed_from), "opened_at": opened_at},
     ).first()

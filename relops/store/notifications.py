@@ -128,6 +128,19 @@ def message_payloads(conn: Connection, key: str) -> list[dict[str, Any]]:
     return [r[0] for r in rows]
 
 
+def resolutions_delivered(conn: Connection, receiver: str, incident_ids: Sequence[int]) -> set[tuple[int, str]]:
+    """(incident id, episode start as its payload says) of the episodes among ``incident_ids`` whose
+    resolution ``receiver`` has been delivered."""
+    rows = conn.execute(
+        text(
+            "SELECT incident_id, payload->>'opened_at' FROM ops_notifications WHERE incident_id = ANY(:ids) "
+            "AND receiver = :receiver AND kind = 'resolved' AND status = 'delivered'"
+        ),
+        {"ids": list(incident_ids), "receiver": receiver},
+    )
+    return {(r[0], r[1]) for r in rows if r[1] is not None}
+
+
 def start_attempt(conn: Connection, key: str, now: datetime) -> tuple[datetime | None, int]:
     """Note that the message is being handed to its receiver; returns when that first happened
     (None when the message is no longer being sent) and the attempts spent so far."""

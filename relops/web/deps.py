@@ -19,9 +19,11 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Request
 from redis import Redis
 from relops_client.breakers import BreakerRegistry
+from relops_client.producer import TaskProducer
 from sqlalchemy import Engine, create_engine
 
 from relops.application.audit import Actor
+from relops.application.incidents import Followers, followers_of
 from relops.broker import read_waiting_messages
 from relops.channels.registry import build_receivers, queue_names
 from relops.config import RelopsConfig
@@ -32,7 +34,7 @@ from relops.timeutil import utcnow
 from relops.web.auth import Authenticator, Principal
 from relops.web.cached import Cached
 from relops.web.throttle import LoginThrottle
-from relops.wiring import load_checked_config
+from relops.wiring import load_checked_config, producer_publisher
 
 #: A scrape waits at most this long for the broker before it says relops_broker_up 0.
 BROKER_READ_TIMEOUT_S = 2.0
@@ -57,6 +59,8 @@ class WebDeps:
     #: Every flow's budget trends, recomputed at most every RELOPS_WEB_TRENDS_TTL_S (past days change
     #: only with late data, and every open dashboard asks every 30 s).
     budget_trends: Cached[dict[str, Any]] = field(default_factory=Cached)
+    #: The receivers that hear an acknowledgement or a resolution made here (PagerDuty).
+    followers: Followers = field(default_factory=Followers)
 
 
 def build_web_deps(settings: Settings) -> WebDeps:
@@ -80,6 +84,7 @@ def build_web_deps(settings: Settings) -> WebDeps:
         breakers=BreakerRegistry(config.breaker_settings(), lambda: client),
         authenticator=Authenticator(engine, settings),
         throttle=LoginThrottle(client),
+        followers=followers_of(config, producer_publisher(TaskProducer(settings.broker_url))),
         read_queues=partial(
             read_waiting_messages,
             settings.broker_url,

@@ -111,4 +111,7 @@ def incident_action(name: str) -> Action:
 
 def change(deps: WebDeps, who: Actor, incident_id: int, action: Action) -> bool:
     """Whether ``action`` changed the incident (False: it does not exist, or its status forbids it)."""
-    return change_incident(deps.engine, deps.redis, deps.receivers, incident_id, action, deps.now(), who) is not None
+    changed = change_incident(
+        deps.engine, deps.redis, deps.receivers, incident_id, action, deps.now(), who, followers=deps.followers
+    )
+    return changed is not None

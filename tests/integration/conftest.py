@@ -179,7 +179,7 @@ retry_max_s = 1
 """
 
 #: One worker per channel queue, as in production (Procfile, docker-compose.yml).
-CHANNEL_WORKERS = ("webhook", "email", "alertmanager", "apprise")
+CHANNEL_WORKERS = ("webhook", "email", "alertmanager", "apprise", "pagerduty", "teams")
 #: The test config's monitored job (period 1 h, failure_threshold 2).
 CRON_JOB = "nightly-export"
 #: How long clean_tables lets the previous test's messages finish before it empties the tables.
@@ -258,6 +258,9 @@ ALERTMANAGER_PASSWORD = "amPa55-w0rd-5ecret"
 APPRISE_NTFY_TOKEN = "tk_w0rker5ecrett0kenx"
 APPRISE_NTFY_TOPIC = "pager-4b8e1d9c2a"
 APPRISE_JSON_SECRET = "wjh00k5ecretpath7q"
+#: A PagerDuty receiver's routing key, and the signing secrets of PagerDuty's webhooks (two: a rotation).
+PAGERDUTY_ROUTING_KEY = "pdR0ut1ngK3y5ecret0123456789abcd"
+PAGERDUTY_WEBHOOK_SECRETS = ("pdWh00kS3cret-0ld-aaaa", "pdWh00kS3cret-n3w-bbbb")
 #: What no log, stored payload, error or page of the run may ever quote.
 SECRETS = (
     *(path.rsplit("/", 1)[-1] for path in (WEBHOOK_SECRET_PATH, TEAM_A_PATH, TEAM_B_PATH)),
@@ -272,6 +275,8 @@ SECRETS = (
     APPRISE_NTFY_TOKEN,
     APPRISE_NTFY_TOPIC,
     APPRISE_JSON_SECRET,
+    PAGERDUTY_ROUTING_KEY,
+    *PAGERDUTY_WEBHOOK_SECRETS,
 )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from relops import names
+from relops.channels.alertmanager_webhook_format import ZERO_TIME, fingerprint
 from relops.localdev.sink import HttpSink
 from relops.timeutil import parse_utc, utcnow
 from tests.conftest import BASE_REDIS_URL, RUN_ID
@@ -32,6 +33,7 @@ from tests.integration.conftest import (
     alert_event,
     wait_for,
 )
+from tests.samples import ALERTMANAGER_WEBHOOK_ALERT_KEYS, ALERTMANAGER_WEBHOOK_KEYS
 from tests.support.alertmanager import Alertmanager, notifications, running_alertmanager
 from tests.support.celery_process import CeleryProcess, start_worker
 from tests.support.scratch import claimed_redis_db, forget_relops_state
@@ -140,7 +142,13 @@ def am(stack: Stack) -> Stack:
 def test_a_page_reaches_alertmanager_once_and_its_resolution_follows(am: Stack) -> None:
     am.send(alert_event("checkout", "critical"))
     [firing] = wait_for(lambda: am.told("checkout", "firing"), 20, "Alertmanager's webhook told of the page")
+    # What a real Alertmanager's webhook posts is what relops' webhook format = "alertmanager" posts:
+    # the same fields, and the same fingerprint for the same labels.
+    assert set(firing) == ALERTMANAGER_WEBHOOK_KEYS
     [alert] = firing["alerts"]
+    assert set(alert) == ALERTMANAGER_WEBHOOK_ALERT_KEYS
+    assert alert["fingerprint"] == fingerprint(alert["labels"])
+    assert alert["endsAt"] == ZERO_TIME
     assert alert["labels"] == {
         "alertname": "RelopsErrorBudgetBurn",
         "flow": "checkout",
