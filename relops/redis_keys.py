@@ -32,6 +32,12 @@ def rate_limit(destination: str) -> str:
     return f"{PREFIX}ratelimit:{destination}"
 
 
+def delivered_parts(receiver: str, message_key: str) -> str:
+    """Set (expiring) of the digests of a receiver's destinations that took one message (an Apprise
+    receiver's several URLs): a retry, in whichever worker process, sends only to the others."""
+    return f"{PREFIX}delivered-parts:{receiver}:{message_key}"
+
+
 def cron_heartbeat() -> str:
     """Epoch seconds of the last cron health check: a long gap means relops itself was down."""
     return f"{PREFIX}cron:last-check"

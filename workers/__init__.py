@@ -15,6 +15,8 @@ from relops.breakers.state_alerts import breaker_event, breaker_runbook_url
 from relops.compression import install as _install_bounded_decompression
 from relops.errors import BrokerError, ConfigError, SettingsError
 from relops.heap import settle_after_startup
+from relops.http_log import mask_http_library_logs
+from relops.redaction import known_secrets
 from relops.safe_json import install as _install_safe_json
 from relops.settings import get_settings
 from relops.wiring import count_task_fault, get_config, get_receivers, reset_after_fork, use_config_breakers
@@ -61,6 +63,13 @@ class TaskAwareFormatter(logging.Formatter):
 def _task_ids_on_every_line(logger: logging.Logger, format: str, **_: object) -> None:
     for handler in logger.handlers:
         handler.setFormatter(TaskAwareFormatter(format))
+
+
+@after_setup_logger.connect
+def _no_url_path_from_http_libraries(logger: logging.Logger, **_: object) -> None:
+    """At any level (DEBUG too), what urllib3 and the other HTTP libraries log about a receiver
+    shows its host, never its path or query (often its credential): relops.http_log."""
+    mask_http_library_logs(known_secrets(get_settings()), logger.handlers)
 
 
 @worker_process_init.connect

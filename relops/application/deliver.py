@@ -26,10 +26,12 @@ from relops_client.logs import EventLog, log_event
 from relops import names
 from relops.application.deps import Deps
 from relops.application.group_windows import Destination, destination_of, send_notify
-from relops.backoff import backoff_s
+from relops.backoff import backoff_s, longest_retry_schedule_s
 from relops.broker import clamp_countdown
 from relops.channels.base import Channel, DeliveryError, MessageContext, Notification
+from relops.channels.http import MAX_RETRY_AFTER_S
 from relops.channels.registry import rate_per_s
+from relops.state.delivered_parts import RedisDeliveredParts
 from relops.state.rate_limit import block_destination, take_token
 from relops.store import notifications as outbox
 from relops.timeutil import parse_utc
@@ -38,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 #: A message whose next attempt is this overdue lost its task (a broker restart): send it again.
 STALLED_AFTER = timedelta(minutes=2)
+#: How long past its longest retry schedule a message's record of delivered destinations is kept:
+#: rate-limit waits (which spend no attempt) and a sweeper's resend come on top of the schedule.
+DELIVERED_PARTS_MARGIN_S = 3600
 
 
 def _message_log(channel: Channel, key: str) -> EventLog:
@@ -177,6 +182,18 @@ def _instant(text: str | None) -> datetime | None:
         return None
 
 
+def _delivered_parts_ttl_s(deps: Deps, channel: Channel) -> int:
+    """Until past the message's last possible retry: a record that expired earlier would let a late
+    retry send to a destination that took the message already."""
+    schedule_s = longest_retry_schedule_s(
+        max_attempts=channel.config.max_attempts,
+        retry_max_s=deps.config.alerts.retry_max_s,
+        max_retry_after_s=MAX_RETRY_AFTER_S,
+        max_outage_wait_s=channel.config.max_outage_wait_s,
+    )
+    return int(schedule_s + STALLED_AFTER.total_seconds() + DELIVERED_PARTS_MARGIN_S)
+
+
 def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
     """One attempt at message ``key``: rate limit, breaker, idempotency window, send, then record what
     happened."""
@@ -212,7 +229,12 @@ def deliver(deps: Deps, channel: Channel, key: str) -> dict[str, Any]:
         )
         return _dead(deps, channel, key, why, expired_after)
     config = deps.config
-    context = MessageContext(message_key=key, dashboard_url=config.dashboard_url, max_full=config.alerts.group_max_full)
+    context = MessageContext(
+        message_key=key,
+        dashboard_url=config.dashboard_url,
+        max_full=config.alerts.group_max_full,
+        delivered=RedisDeliveredParts(deps.redis, channel.receiver, key, _delivered_parts_ttl_s(deps, channel)),
+    )
     started = time.monotonic()
     try:
         channel.send([Notification(**p) for p in payloads], context)

@@ -3,8 +3,9 @@ to: Acknowledge and Resolve through the same compare-and-set as the dashboard (i
 Silence 1 h as a silence of the incident's alert (silences.py), each audited ``via = 'slack'``.
 
 What comes back is the response for the click's ``response_url``: the message with the outcome
-written in, or a reply only the clicking user sees when nothing changed (an unlinked, revoked or
-viewer user; an incident already resolved). A replay of a click that was acted on already returns
+written in (also when someone else acknowledged or resolved the incident first: the message then
+shows that), or a reply only the clicking user sees when nothing changed (an unlinked, revoked or
+viewer user; an incident that fired again since the message). A replay of a click that was acted on already returns
 None: nothing changes and nothing is said twice.
 """
 
@@ -16,18 +17,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, RowMapping
 
 from relops.application.audit import Actor
 from relops.application.incidents import Followers, change_incident, unchanged_reason
 from relops.application.silences import add_silence
 from relops.channels.facts import format_time
-from relops.channels.slack_actions import Interaction, done_line, ephemeral, updated_message
+from relops.channels.slack_actions import KIND_OF_STATUS, Interaction, done_line, ephemeral, updated_message
 from relops.channels.slack_format import escape
 from relops.config import RelopsConfig
 from relops.errors import InputRejected
 from relops.matchers import Matcher, matcher
 from relops.state.slack_clicks import claim_click, release_click
+from relops.store.audit import last_actor
 from relops.store.incidents import incident_row
 from relops.store.users import SlackUser, user_by_slack_id
 
@@ -98,7 +100,7 @@ def _act(deps: ClickDeps, click: Interaction, actor: Actor, now: datetime) -> di
         if row is None:
             # Someone got there first (the dashboard, another click), it resolved on its own, or it
             # has fired again since the message.
-            return ephemeral(_unchanged(deps, click))
+            return _lost_race(deps, click)
     line = escape(done_line(click.kind, actor.name, format_time(now.isoformat())))
     if click.kind == "silence":
         line += escape(f" (until {format_time((now + SILENCE_FOR).isoformat())})")
@@ -106,10 +108,31 @@ def _act(deps: ClickDeps, click: Interaction, actor: Actor, now: datetime) -> di
     return updated if updated is not None else ephemeral(line)
 
 
-def _unchanged(deps: ClickDeps, click: Interaction) -> str:
-    """Why an acknowledgement or resolution changed nothing, for the user who clicked."""
+def _lost_race(deps: ClickDeps, click: Interaction) -> dict[str, Any]:
+    """The response to an acknowledgement or resolution that changed nothing. When the message's
+    episode was acknowledged or resolved elsewhere first (the dashboard, a colleague's click, its
+    alert resolving), the message is updated to say so, with the buttons still useful, as if that
+    change had been clicked here: left as it was, it would keep offering what is done. Otherwise (no
+    such incident, or it has fired again since the message) only the user who clicked is told why."""
     with deps.engine.connect() as conn:
         incident = incident_row(conn, click.incident_id)
+        same_episode = incident is not None and click.opened_at in (None, incident["opened_at"])
+        state = KIND_OF_STATUS.get(incident["status"]) if incident is not None and same_episode else None
+        if incident is None or state is None:
+            return ephemeral(_unchanged(click, incident))
+        done_at = incident["acknowledged_at" if state == "ack" else "resolved_at"]
+        # The actor of the change in this episode (the dashboard's user, a colleague); nobody when
+        # the incident resolved on its own.
+        who = last_actor(
+            conn, action=f"incident.{state}", target=f"incident {click.incident_id}", since=incident["opened_at"]
+        )
+    line = escape(done_line(state, who, format_time(done_at.isoformat()) if done_at else None))
+    updated = updated_message(click, line, state=state)
+    return updated if updated is not None else ephemeral(f"Nothing changed: {line}")
+
+
+def _unchanged(click: Interaction, incident: RowMapping | None) -> str:
+    """Why an acknowledgement or resolution changed nothing, for the user who clicked."""
     if incident is not None and click.opened_at is not None and incident["opened_at"] != click.opened_at:
         opened = format_time(incident["opened_at"].isoformat())
         return (

@@ -16,9 +16,10 @@ A ``[receivers.NAME]`` of ``type = "apprise"``; the type has no default receiver
   (relops.channels.apprise_outcome): 4xx but 408/429 is a dead letter, 408/429/5xx and connection
   failures (timeouts included) are retried.
 - **Several URLs:** each hears every message. One that failed makes the delivery retry, and the
-  retry goes only to the URLs that have not taken the message yet, as far as this worker process
-  remembers (a retry taken by another worker process sends to every URL again). Only when all fail
-  is it an outage of the receiver (its breaker counts it).
+  retry goes only to the URLs that have not taken the message yet, whichever worker process runs it:
+  each URL's digest is recorded in Redis the moment it took the message (the context's
+  ``delivered``, relops.state.delivered_parts). Only when all fail is it an outage of the receiver
+  (its breaker counts it).
 - **Secrets:** an Apprise URL holds its service's token, so it never appears in a log line, an
   error, a stored payload or destination(), which shows only the URLs' schemes ("apprise: ntfy,
   discord"); Apprise's own logger never reaches relops' logs (relops.channels.apprise_log).
@@ -28,9 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
-from functools import cached_property
 
 import apprise
 from apprise import NotifyFormat, NotifyType
@@ -46,8 +45,6 @@ __all__ = ["MAX_URLS", "AppriseChannel", "scheme_of", "split_urls"]
 
 #: URLs one receiver sends to: a team's chat and its phones, not a broadcast list.
 MAX_URLS = 10
-#: Messages whose delivered URLs a worker process remembers (for retries after a partial send).
-MAX_REMEMBERED = 1000
 #: Where a list of Apprise URLs splits: commas, semicolons or spaces before the next ``scheme://``,
 #: so commas inside a URL's query (ntfy's ``?tags=a,b``) stay in the URL.
 _SPLIT = re.compile(r"[\s,;]+(?=[A-Za-z0-9]{1,32}://)")
@@ -95,11 +92,6 @@ class AppriseChannel(Channel):
     # Chat services throttle hard (Telegram about one message a second per chat, Discord five per
     # two seconds per webhook); grouping keeps a storm to a few messages anyway.
     default_rate_per_s = 1.0
-
-    @cached_property
-    def _delivered(self) -> OrderedDict[str, set[str]]:
-        """message_key -> digests of the URLs that took it (in this process)."""
-        return OrderedDict()
 
     @classmethod
     def receiver_problem(cls, receiver: ReceiverConfig) -> str | None:
@@ -149,19 +141,14 @@ class AppriseChannel(Channel):
         digest = hashlib.sha256(",".join(self._urls()).encode()).hexdigest()[:16]
         return f"{self.destination()}#{digest}"
 
-    def _remember(self, key: str) -> set[str]:
-        took = self._delivered.pop(key, set())
-        self._delivered[key] = took
-        while len(self._delivered) > MAX_REMEMBERED:
-            self._delivered.popitem(last=False)
-        return took
-
     def send(self, notifications: Sequence[Notification], context: MessageContext) -> None:
         problem = self.missing_configuration()
         if problem is not None:
             raise DeliveryError(problem, retryable=False)
         urls = self._urls()
-        took = self._remember(context.message_key)
+        # One URL needs no record: a retry goes to it whatever happened.
+        record = context.delivered if len(urls) > 1 else None
+        took = record.taken() if record is not None else frozenset()
         failures: list[DeliveryError] = []
         for index, url in enumerate(urls, 1):
             digest = hashlib.sha256(url.encode()).hexdigest()
@@ -169,13 +156,15 @@ class AppriseChannel(Channel):
                 continue
             describe = f"apprise {scheme_of(url)}" + (f" (URL {index} of {len(urls)})" if len(urls) > 1 else "")
             error = self._send_one(url, describe, notifications, context)
-            if error is None:
-                took.add(digest)
-            else:
+            if error is not None:
                 failures.append(error)
+            elif record is not None:
+                # Before the next URL: a worker killed during it must not send here again on retry.
+                record.took(digest)
         if failures:
             raise _combined(failures, len(urls) - len(failures), len(urls))
-        self._delivered.pop(context.message_key, None)
+        if record is not None:
+            record.finished()
 
     def _send_one(
         self, url: str, describe: str, notifications: Sequence[Notification], context: MessageContext

@@ -8,7 +8,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from relops.config import ChannelSettings
 from relops.config.routing import ReceiverConfig
@@ -46,6 +46,23 @@ class Notification:
     opened_at: str | None = None
 
 
+class DeliveredParts(Protocol):
+    """Which of a receiver's destinations took one message already (an Apprise receiver's URLs), as
+    every worker process sees it: a retry sends only to the others, whichever process runs it."""
+
+    def taken(self) -> frozenset[str]:
+        """The names (digests) of the destinations that took the message."""
+        ...
+
+    def took(self, part: str) -> None:
+        """Record at once that destination ``part`` took it: a crash right after must not resend there."""
+        ...
+
+    def finished(self) -> None:
+        """Every destination took it: the record is no longer needed."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class MessageContext:
     #: Stable across retries of one message: the idempotency key of a send.
@@ -53,6 +70,9 @@ class MessageContext:
     dashboard_url: str
     #: In a grouped message, this many notifications are shown in full, the rest counted.
     max_full: int
+    #: The shared record of which destinations took the message (relops.state.delivered_parts);
+    #: None: nothing is recorded, and every attempt sends to every destination.
+    delivered: DeliveredParts | None = None
 
 
 class DeliveryError(RelopsError):

@@ -210,16 +210,24 @@ def response_url_problem(url: str, allowed_hosts: Collection[str]) -> str | None
     return f"the response_url is not https://{SLACK_RESPONSE_HOST}/ nor on a host RELOPS_SLACK_RESPONSE_HOSTS allows"
 
 
-def done_line(kind: Kind, user_name: str, at: str) -> str:
-    """ "Acknowledged by alice at 2026-12-07 20:31 UTC" (plain text: the caller escapes it)."""
-    return f"{DONE[kind]} by {user_name} at {at}"
+#: The action that leaves an incident in each status an action can leave it in.
+KIND_OF_STATUS: Final[dict[str, Kind]] = {"acknowledged": "ack", "resolved": "resolve"}
 
 
-def updated_message(click: Interaction, line: str) -> dict[str, Any] | None:
+def done_line(kind: Kind, user_name: str | None, at: str | None) -> str:
+    """ "Acknowledged by alice at 2026-12-07 20:31 UTC" (plain text: the caller escapes it); without
+    "by" when nobody is known to have done it (an incident resolved by its alert), without "at" when
+    the time is not known."""
+    return DONE[kind] + (f" by {user_name}" if user_name else "") + (f" at {at}" if at else "")
+
+
+def updated_message(click: Interaction, line: str, *, state: Kind | None = None) -> dict[str, Any] | None:
     """The response that replaces the clicked message: ``line`` (escaped mrkdwn) written into the
-    alert's context block, and its buttons cut to those still useful. None when the message holds no
-    block of the clicked buttons (it was not relops' or Slack did not send it)."""
-    message, incident_id, kind, wanted = click.message, click.incident_id, click.kind, click.block_id
+    alert's context block, and its buttons cut to those still useful once ``state`` (default: the
+    click's own action) is done. None when the message holds no block of the clicked buttons (it was
+    not relops' or Slack did not send it)."""
+    message, incident_id, wanted = click.message, click.incident_id, click.block_id
+    kind = state or click.kind
     blocks = message.get("blocks")
     if not isinstance(blocks, list):
         return None

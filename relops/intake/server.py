@@ -8,9 +8,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from relops.heap import settle_after_startup
+from relops.http_log import mask_http_library_logs
 from relops.intake.app import build_intake_deps, create_intake_app
 from relops.intake.pagerduty import PagerDutyWebhooks
 from relops.intake.slack import slack_interactions
+from relops.redaction import known_secrets
 from relops.settings import get_settings
 from relops.wiring import engine, get_config, redis
 
@@ -31,6 +33,8 @@ def serve(*, host: str, port: int, extra_routes: list[Route] | None = None) -> N
     from relops.server_log import log_config
 
     app = intake_app(extra_routes)
+    # A Slack click's answer goes to its response_url, whose path is a token: never in a log line.
+    mask_http_library_logs(known_secrets(get_settings()))
     settle_after_startup()
     uvicorn.run(
         app,

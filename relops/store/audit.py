@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, text
@@ -30,3 +31,15 @@ def recent_audit(conn: Connection, limit: int = 50) -> list[RowMapping]:
             {"n": limit},
         ).mappings()
     )
+
+
+def last_actor(conn: Connection, *, action: str, target: str, since: datetime) -> str | None:
+    """Who last did ``action`` to ``target`` at or after ``since``, or None (the index on ``at``
+    bounds the search to the rows since then)."""
+    return conn.execute(
+        text(
+            "SELECT actor FROM ops_audit WHERE at >= :since AND action = :action AND target = :target "
+            "ORDER BY id DESC LIMIT 1"
+        ),
+        {"since": since, "action": action, "target": target},
+    ).scalar()

@@ -12,14 +12,16 @@ may quote any of them.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import Engine, text
 
-from relops import names
+from relops import names, redis_keys
 from relops.localdev.sink import HttpSink, SinkRequest, SinkResponse
 from tests.conftest import BASE_REDIS_URL, RUN_ID
 from tests.integration.conftest import (
@@ -58,9 +60,17 @@ class Stack:
     producer: BrokerProducer
     redis_url: str
     workers: list[CeleryProcess]
+    env: dict[str, str]
+    output_dir: Path
 
     def send(self, event: dict[str, Any]) -> None:
         self.producer.send_task(names.TASK_DISPATCH_ALERT, kwargs=event, queue=names.QUEUE_ALERTS)
+
+    def start_worker(self, name: str, queue: str) -> CeleryProcess:
+        process_name = f"relops-test-{name}-{RUN_ID}"
+        worker = start_worker(self.env, self.output_dir / f"{process_name}.log", process_name, queue, 1)
+        self.workers.append(worker)
+        return worker
 
 
 def about(requests: list[SinkRequest], flow: str, status: int | None = 200) -> list[SinkRequest]:
@@ -68,14 +78,14 @@ def about(requests: list[SinkRequest], flow: str, status: int | None = 200) -> l
     return [r for r in requests if r.response_status == status and flow in (r.json or {}).get("title", "")]
 
 
-@pytest.fixture(scope="module")
-def stack(relops_env: dict[str, str], output_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = tmp_path_factory.mktemp("apprise") / "relops-apprise.toml"
-    config.write_text(CONFIG)
+@contextmanager
+def apprise_stack(relops_env: dict[str, str], output_dir: Path, config: Path, label: str) -> Iterator[Stack]:
+    """The local ntfy and JSON receivers, and an ``alerts`` and an ``alerts.apprise`` worker running
+    ``config`` on a broker and Redis index of their own (``label`` names them)."""
     with (
         HttpSink(default=NTFY_PUBLISHED, check=ntfy_check(APPRISE_NTFY_TOKEN)) as ntfy,
         HttpSink(check=apprise_json_check) as hook,
-        claimed_redis_db(BASE_REDIS_URL, f"test-{RUN_ID}-apprise") as redis_url,
+        claimed_redis_db(BASE_REDIS_URL, f"test-{RUN_ID}-{label}") as redis_url,
     ):
         urls = (
             f"json://127.0.0.1:{hook.port}/hooks/{APPRISE_JSON_SECRET}, "
@@ -88,17 +98,25 @@ def stack(relops_env: dict[str, str], output_dir: Path, tmp_path_factory: pytest
             "RELOPS_CONFIG": str(config),
             "ONCALL_APPRISE_URLS": urls,
         }
-        workers: list[CeleryProcess] = []
-        producer = BrokerProducer(redis_url, f"producer-apprise-{RUN_ID}")
+        stack = Stack(
+            ntfy, hook, BrokerProducer(redis_url, f"producer-{label}-{RUN_ID}"), redis_url, [], env, output_dir
+        )
         try:
-            for name, queue in (("apprise-alerts", names.QUEUE_ALERTS), ("apprise-notify", names.QUEUE_ALERTS_APPRISE)):
-                process_name = f"relops-test-{name}-{RUN_ID}"
-                workers.append(start_worker(env, output_dir / f"{process_name}.log", process_name, queue, 1))
-            yield Stack(ntfy, hook, producer, redis_url, workers)
+            stack.start_worker(f"{label}-alerts", names.QUEUE_ALERTS)
+            stack.start_worker(f"{label}-notify", names.QUEUE_ALERTS_APPRISE)
+            yield stack
         finally:
-            producer.close()
-            for worker in workers:
+            stack.producer.close()
+            for worker in stack.workers:
                 worker.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(relops_env: dict[str, str], output_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = tmp_path_factory.mktemp("apprise") / "relops-apprise.toml"
+    config.write_text(CONFIG)
+    with apprise_stack(relops_env, output_dir, config, "apprise") as running:
+        yield running
 
 
 @pytest.fixture
@@ -171,6 +189,51 @@ def test_429_and_5xx_are_retried_until_delivered_and_each_url_hears_it_once(phon
     assert [r.response_status for r in phones.ntfy.requests] == [500, 429, 200]
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ops_dead_letters")).scalar() == 0
+
+
+#: Retries this long after a failure (jittered between half and all of it): time enough to stop the
+#: worker that made the first attempt before its retry is due, so another process runs the retry.
+SLOW_RETRY_S = 8
+SLOW_RETRY_CONFIG = CONFIG.replace(
+    "retry_base_s = 0.2\nretry_max_s = 1", f"retry_base_s = {SLOW_RETRY_S}\nretry_max_s = {SLOW_RETRY_S}"
+)
+
+
+@pytest.fixture(scope="module")
+def slow_retries(
+    relops_env: dict[str, str], output_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    assert SLOW_RETRY_CONFIG != CONFIG
+    config = tmp_path_factory.mktemp("apprise-slow") / "relops-apprise-slow.toml"
+    config.write_text(SLOW_RETRY_CONFIG)
+    with apprise_stack(relops_env, output_dir, config, "apprise-slow") as running:
+        yield running
+
+
+def test_a_retry_run_by_another_worker_process_sends_only_to_the_url_that_did_not_take_it(
+    slow_retries: Stack, db: Engine
+) -> None:
+    first = slow_retries.workers[-1]
+    slow_retries.ntfy.respond_with(NTFY_INTERNAL_ERROR)
+    slow_retries.send(alert_event("checkout", "critical"))
+    wait_for(lambda: about(slow_retries.ntfy.requests, "checkout", 500), 20, "ntfy's 500 to the first attempt")
+    wait_for(lambda: "event=notify.retry" in first.log_text(), 10, "the retry scheduled")
+    assert len(about(slow_retries.hook.requests, "checkout")) == 1
+    # The first worker goes (its warm shutdown hands the retry, not yet due, back to the queue), and a
+    # new process, which never saw the first attempt, runs the retry.
+    first.stop()
+    second = slow_retries.start_worker("apprise-slow-notify-2", names.QUEUE_ALERTS_APPRISE)
+    wait_for(lambda: settled(db, "checkout") == "delivered", 3 * SLOW_RETRY_S + 20, "the page delivered by the retry")
+    assert "event=notify.delivered" in second.log_text() and "event=notify.delivered" not in first.log_text()
+    # Each URL heard the page exactly once: the JSON receiver at the first attempt, ntfy at the retry.
+    assert [r.response_status for r in slow_retries.hook.requests] == [200]
+    assert [r.response_status for r in slow_retries.ntfy.requests] == [500, 200]
+    # Once every URL took it, the record of who did is gone.
+    client = redis.Redis.from_url(slow_retries.redis_url)
+    try:
+        assert list(client.scan_iter(redis_keys.delivered_parts("phones", "*"))) == []
+    finally:
+        client.close()
 
 
 def test_a_hanging_receiver_times_out_and_the_retry_delivers(phones: Stack, db: Engine) -> None:

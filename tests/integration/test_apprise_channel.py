@@ -14,7 +14,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import redis
 
+from relops import redis_keys
 from relops.channels.apprise import AppriseChannel
 from relops.channels.apprise_log import captured
 from relops.channels.base import DeliveryError, MessageContext
@@ -22,6 +24,7 @@ from relops.config import ChannelSettings
 from relops.config.routing import ReceiverConfig
 from relops.localdev.sink import HttpSink, SinkResponse
 from relops.settings import Settings
+from relops.state.delivered_parts import RedisDeliveredParts
 from tests.samples import CONTEXT, notification
 from tests.support.apprise import (
     NTFY_INTERNAL_ERROR,
@@ -139,16 +142,45 @@ def test_a_refused_connection_is_retried(monkeypatch) -> None:
     assert caught.value.retryable and caught.value.reason == "apprise json: connection failed"
 
 
-def test_a_retry_after_a_partial_send_goes_only_to_the_urls_that_did_not_take_it(monkeypatch, ntfy, hook) -> None:
-    channel = phones(monkeypatch, json_url(hook), ntfy_url(ntfy))
+def test_a_retry_after_a_partial_send_goes_only_to_the_urls_that_did_not_take_it(
+    monkeypatch, ntfy, hook, redis_url
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    record_key = redis_keys.delivered_parts("phones", "m-partial")
+    client.delete(record_key)
+
+    def attempt() -> MessageContext:
+        # A fresh channel and record each time: what one attempt leaves is in Redis alone.
+        return dataclasses.replace(key("m-partial"), delivered=RedisDeliveredParts(client, "phones", "m-partial", 600))
+
     ntfy.respond_with(NTFY_INTERNAL_ERROR)
     with pytest.raises(DeliveryError) as caught:
-        channel.send([ALERT], key("m-partial"))
+        phones(monkeypatch, json_url(hook), ntfy_url(ntfy)).send([ALERT], attempt())
     assert caught.value.retryable and caught.value.partial
     assert caught.value.reason == "apprise ntfy (URL 2 of 2): HTTP 500: Internal Server Error (1 of 2 URLs took it)"
-    channel.send([ALERT], key("m-partial"))
+    assert len(client.smembers(record_key)) == 1 and 590 <= client.ttl(record_key) <= 600
+    phones(monkeypatch, json_url(hook), ntfy_url(ntfy)).send([ALERT], attempt())
     assert [r.response_status for r in hook.requests] == [200]
     assert [r.response_status for r in ntfy.requests] == [500, 200]
+    # Every URL took it: the record is gone, not left to expire.
+    assert client.exists(record_key) == 0
+    client.close()
+
+
+def test_a_record_redis_cannot_reach_sends_to_every_url_and_says_so(monkeypatch, ntfy, hook, caplog) -> None:
+    """Fails open: a duplicate at a URL that took the message already, rather than a page lost."""
+    with HttpSink() as closed:
+        port = closed.port
+    unreachable = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    context = dataclasses.replace(
+        key("m-no-redis"), delivered=RedisDeliveredParts(unreachable, "phones", "m-no-redis", 60)
+    )
+    caplog.set_level(logging.WARNING, logger="relops.state.delivered_parts")
+    phones(monkeypatch, json_url(hook), ntfy_url(ntfy)).send([ALERT], context)
+    assert [r.response_status for r in hook.requests] == [200] and [r.response_status for r in ntfy.requests] == [200]
+    events = " ".join(r.getMessage() for r in caplog.records)
+    assert "event=notify.parts_unread" in events and "event=notify.part_unrecorded" in events
+    assert "receiver=phones" in events and "127.0.0.1" not in events
 
 
 def test_no_error_quotes_a_url_token_or_topic(monkeypatch, ntfy, hook) -> None:

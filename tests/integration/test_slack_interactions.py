@@ -256,10 +256,61 @@ def test_a_click_racing_the_dashboards_acknowledgement_acknowledges_once(
     acks = audit(db, "incident.ack")
     assert len(acks) == 1 and acks[0].actor in (name, "dash-admin")
     [answer] = [check_response(r) for r in response_sink.wait_for_requests(1, timeout_s=10)]
-    if acks[0].actor == name:
-        assert answer["replace_original"] is True
-    else:
-        assert answer["response_type"] == "ephemeral" and answer["text"].startswith("Nothing changed: incident")
+    # Whoever won, the message now says who acknowledged it and offers Resolve and Silence 1 h.
+    assert answer["replace_original"] is True
+    assert answer["blocks"][-2]["elements"][-1]["text"].startswith(f"Acknowledged by {acks[0].actor} at ")
+    assert [e["action_id"] for e in answer["blocks"][-1]["elements"]] == ["relops_resolve", "relops_silence_1h"]
+
+
+def note_and_buttons(update: dict[str, Any]) -> tuple[str, list[str]]:
+    """What an updated message says under its alert, and the action_ids of the buttons it still has."""
+    blocks = update["blocks"]
+    actions = [b for b in blocks if b["type"] == "actions"]
+    context = [b for b in blocks if b["type"] == "context"][-1]
+    return context["elements"][-1]["text"], [e["action_id"] for a in actions for e in a["elements"]]
+
+
+def test_a_click_after_the_dashboard_acknowledged_or_resolved_updates_the_message_to_that_state(
+    slack_intake: str, paged: InProcessWorker, webhook_sink: HttpSink, response_sink: HttpSink, db: Engine
+) -> None:
+    """Someone got there first: the clicker's message must not keep offering what is done."""
+    click = paged_click(paged, webhook_sink, response_sink)
+    dashboard = Actor(name="dash-admin", via="web", source="127.0.0.1")
+    assert change_incident(paged.deps.engine, paged.redis, [], click.incident_id, "ack", paged.deps.now(), dashboard)
+    assert post(slack_intake, click.body, click.headers).status_code == 200
+    [after_ack] = [check_response(r) for r in response_sink.wait_for_requests(1, timeout_s=10)]
+    assert after_ack["replace_original"] is True and after_ack["text"] == click.message["text"]
+    note, buttons = note_and_buttons(after_ack)
+    assert note.startswith("Acknowledged by dash-admin at ") and note.endswith(" UTC")
+    assert buttons == ["relops_resolve", "relops_silence_1h"]
+    assert after_ack["blocks"][:2] == click.message["blocks"][:2]
+    assert [a.actor for a in audit(db, "incident.ack")] == ["dash-admin"]
+
+    # Resolved from the dashboard, then Acknowledge clicked again on the message Slack still showed.
+    assert change_incident(
+        paged.deps.engine, paged.redis, [], click.incident_id, "resolve", paged.deps.now(), dashboard
+    )
+    again = with_sink(click_body(click.message, click.incident_id, click.slack_id, "ack"), response_sink)
+    assert post(slack_intake, again, signed(again)).status_code == 200
+    after_resolve = check_response(response_sink.wait_for_requests(2, timeout_s=10)[1])
+    note, buttons = note_and_buttons(after_resolve)
+    assert note.startswith("Resolved by dash-admin at ") and buttons == []
+    assert incident(db, click.incident_id).status == "resolved"
+    assert [a.actor for a in audit(db, "incident.ack")] == ["dash-admin"]
+
+
+def test_a_click_after_the_alert_resolved_on_its_own_shows_it_resolved_by_nobody(
+    slack_intake: str, paged: InProcessWorker, webhook_sink: HttpSink, response_sink: HttpSink, db: Engine
+) -> None:
+    click = paged_click(paged, webhook_sink, response_sink, "resolve")
+    paged.send(names.TASK_DISPATCH_ALERT, **alert_event("checkout", status="resolved"))
+    paged.settle()
+    assert incident(db, click.incident_id).status == "resolved"
+    assert post(slack_intake, click.body, click.headers).status_code == 200
+    [update] = [check_response(r) for r in response_sink.wait_for_requests(1, timeout_s=10)]
+    note, buttons = note_and_buttons(update)
+    assert note.startswith("Resolved at ") and note.endswith(" UTC") and buttons == []
+    assert audit(db, "incident.resolve") == []
 
 
 def test_a_click_on_an_earlier_episodes_message_changes_nothing_and_says_why(

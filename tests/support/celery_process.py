@@ -74,6 +74,7 @@ def start_worker(
     queues: str = "ingest,evaluate,alerts,cron",
     concurrency: int = 2,
     extra_args: Sequence[str] = (),
+    loglevel: str = "INFO",
 ) -> CeleryProcess:
     """Start a worker and return once it logs that it is ready."""
     worker = CeleryProcess(
@@ -84,7 +85,7 @@ def start_worker(
             "-n",
             f"{name}@%h",
             f"--concurrency={concurrency}",
-            "--loglevel=INFO",
+            f"--loglevel={loglevel}",
             "--without-gossip",
             "--without-mingle",
             *extra_args,

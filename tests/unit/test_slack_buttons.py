@@ -27,6 +27,7 @@ from relops.channels.base import MessageContext
 from relops.channels.slack_actions import (
     ACTION_IDS,
     Interaction,
+    done_line,
     read_interaction,
     response_url_problem,
     slack_user_id_problem,
@@ -226,6 +227,23 @@ def test_a_resolution_takes_the_buttons_away_and_a_silence_keeps_acknowledge_and
     silenced = updated_message(clicked("silence"), "Silenced for 1 h by ada")
     assert silenced is not None
     assert [e["action_id"] for e in silenced["blocks"][-1]["elements"]] == ["relops_ack", "relops_resolve"]
+
+
+def test_a_click_that_lost_the_race_shows_the_state_it_lost_to_with_that_states_buttons():
+    # Acknowledge clicked after someone resolved it: the message says resolved and keeps no button.
+    resolved = updated_message(clicked("ack"), "Resolved by bob", state="resolve")
+    assert resolved is not None and [b["type"] for b in resolved["blocks"]] == ["header", "section", "context"]
+    assert resolved["blocks"][-1]["elements"][-1]["text"] == "Resolved by bob"
+    # Acknowledge clicked after someone acknowledged it: resolve and silence stay, as after one's own.
+    acknowledged = updated_message(clicked("ack"), "Acknowledged by bob", state="ack")
+    assert acknowledged is not None
+    assert [e["action_id"] for e in acknowledged["blocks"][-1]["elements"]] == ["relops_resolve", "relops_silence_1h"]
+
+
+def test_the_done_line_names_who_and_when_only_when_known():
+    assert done_line("ack", "ada", "2026-12-07 20:31 UTC") == "Acknowledged by ada at 2026-12-07 20:31 UTC"
+    assert done_line("resolve", None, "2026-12-07 20:31 UTC") == "Resolved at 2026-12-07 20:31 UTC"
+    assert done_line("resolve", None, None) == "Resolved"
 
 
 def test_a_message_without_the_incidents_buttons_is_not_rewritten():
