@@ -164,8 +164,16 @@ def test_no_role_but_relops_own_can_read_ops_tables(database_url):
                 conn.execute("DELETE FROM ops_flow_minutes")
         with connect_as(database_url, "relops_worker") as conn:
             conn.execute("SELECT 1 FROM ops_incidents LIMIT 1")
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute("SELECT 1 FROM ops_users LIMIT 1")
+            # The intake (a worker role) links Slack users to relops users: it reads who they are,
+            # never their token hash, nor may it change a user.
+            conn.execute("SELECT id, name, role, revoked_at, slack_user_id FROM ops_users LIMIT 1")
+            for forbidden in (
+                "SELECT token_hash FROM ops_users LIMIT 1",
+                "SELECT * FROM ops_users LIMIT 1",
+                "UPDATE ops_users SET role = 'admin'",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(forbidden)
     finally:
         admin.execute(f"DROP ROLE {outsider}")
         admin.close()
