@@ -41,8 +41,15 @@ class SkipRefusals(logging.Filter):
         return True
 
 
-def log_config(*, skip_refusals: bool = False) -> dict[str, Any]:
-    """uvicorn's default logging, with RedactTargets on the access log (and SkipRefusals, when asked)."""
+#: The loggers relops' own lines are written under (relops' modules and the client library's).
+RELOPS_LOGGERS = ("relops", "relops_client")
+
+
+def log_config(*, level: str = "INFO", skip_refusals: bool = False) -> dict[str, Any]:
+    """uvicorn's default logging, with RedactTargets on the access log (and SkipRefusals, when asked),
+    and relops' own lines (``event=…``) written at ``level`` and above (RELOPS_LOG_LEVEL) through
+    uvicorn's handler: uvicorn configures only its own loggers, so without this relops' INFO lines
+    were dropped and its warnings printed without a level."""
     config = copy.deepcopy(LOGGING_CONFIG)
     filters = config.setdefault("filters", {})
     filters["redact_targets"] = {"()": RedactTargets}
@@ -50,4 +57,6 @@ def log_config(*, skip_refusals: bool = False) -> dict[str, Any]:
     if skip_refusals:
         filters["skip_refusals"] = {"()": SkipRefusals}
         config["handlers"]["access"]["filters"].insert(0, "skip_refusals")
+    for name in RELOPS_LOGGERS:
+        config["loggers"][name] = {"handlers": ["default"], "level": level, "propagate": False}
     return config

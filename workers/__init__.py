@@ -1,6 +1,7 @@
 """The relops Celery app: ``celery -A workers worker|beat|flower``."""
 
 import logging
+import os
 import sys
 
 from celery import Celery
@@ -63,6 +64,14 @@ class TaskAwareFormatter(logging.Formatter):
 def _task_ids_on_every_line(logger: logging.Logger, format: str, **_: object) -> None:
     for handler in logger.handlers:
         handler.setFormatter(TaskAwareFormatter(format))
+
+
+@after_setup_logger.connect
+def _level_from_the_environment(logger: logging.Logger, **_: object) -> None:
+    """RELOPS_LOG_LEVEL, when set, decides the level of every relops process, workers and beat too;
+    unset, Celery's ``--loglevel`` does (the Procfile's and compose's INFO)."""
+    if "RELOPS_LOG_LEVEL" in os.environ:
+        logger.setLevel(get_settings().log_level)
 
 
 @after_setup_logger.connect

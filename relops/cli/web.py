@@ -22,8 +22,8 @@ def web(host: str | None, port: int | None) -> None:
         create_app(build_web_deps(settings)),
         host=host or settings.web_host,
         port=port or settings.web_port,
-        log_level="info",
-        log_config=log_config(),
+        log_level=settings.log_level.lower(),
+        log_config=log_config(level=settings.log_level),
         # X-Forwarded-For and -Proto are believed from these proxies only: the client address that
         # sign-ins are throttled by, and whether the request came over https (Secure cookies).
         proxy_headers=True,

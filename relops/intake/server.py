@@ -40,8 +40,8 @@ def serve(*, host: str, port: int, extra_routes: list[Route] | None = None) -> N
         app,
         host=host,
         port=port,
-        log_level="info",
-        log_config=log_config(skip_refusals=True),
+        log_level=get_settings().log_level.lower(),
+        log_config=log_config(level=get_settings().log_level, skip_refusals=True),
         server_header=False,
         # Services behind a proxy are told apart by key, not address; the proxy's headers are not needed.
         proxy_headers=False,

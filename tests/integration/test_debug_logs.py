@@ -1,9 +1,10 @@
 """A worker run at DEBUG writes no receiver's secret: urllib3 logs every request it makes, and
 relops.http_log keeps the host and the status of those lines and masks the path and query.
 
-A real worker at --loglevel=DEBUG (Celery's flag sets a worker's level) on a broker and Redis index
-of its own delivers a page to a local webhook whose URL path and query hold secrets; then every log
-the run wrote is searched for them (tests/integration/secrets_audit.py).
+A real worker at DEBUG (set by Celery's --loglevel flag, or by RELOPS_LOG_LEVEL over the Procfile's
+--loglevel=INFO) on a broker and Redis index of its own delivers a page to a local webhook whose
+URL path and query hold secrets; then every log the run wrote is searched for them
+(tests/integration/secrets_audit.py).
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ QUERY_SECRET = "d3bugS1gnatur3"
 WEBHOOK_PATH = f"/services/T0009/B0009/{PATH_SECRET}?sig={QUERY_SECRET}"
 
 
-@pytest.fixture
+@pytest.fixture(params=["flag", "environment"])
 def debug_worker(
-    relops_env: dict[str, str], output_dir: Path, tmp_path: Path
+    request: pytest.FixtureRequest, relops_env: dict[str, str], output_dir: Path, tmp_path: Path
 ) -> Iterator[tuple[CeleryProcess, HttpSink, BrokerProducer]]:
     config = tmp_path / "relops-debug.toml"
     config.write_text(PRIVATE_STACK_CONFIG)
@@ -45,9 +46,13 @@ def debug_worker(
             "MONITORING_ALERT_WEBHOOK_URL": hook.url + WEBHOOK_PATH,
             "ADMIN_EMAILS": "",
         }
-        name = f"relops-test-debug-logs-{RUN_ID}"
+        loglevel = "DEBUG"
+        if request.param == "environment":
+            env["RELOPS_LOG_LEVEL"] = "DEBUG"
+            loglevel = "INFO"  # as the Procfile starts workers: the environment decides over it
+        name = f"relops-test-debug-logs-{request.param}-{RUN_ID}"
         queues = f"{names.QUEUE_ALERTS},{names.channel_queue('webhook')}"
-        worker = start_worker(env, output_dir / f"{name}.log", name, queues, 1, loglevel="DEBUG")
+        worker = start_worker(env, output_dir / f"{name}.log", name, queues, 1, loglevel=loglevel)
         producer = BrokerProducer(redis_url, f"producer-debug-logs-{RUN_ID}")
         try:
             yield worker, hook, producer

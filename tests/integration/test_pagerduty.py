@@ -398,7 +398,9 @@ def test_an_ack_on_the_dashboard_acknowledges_at_pagerduty(pd: Stack, db: Engine
     assert owed(db, "acknowledged") == 1
 
 
-def test_unsigned_wrongly_signed_stale_or_unknown_webhooks_change_nothing(pd: Stack, db: Engine) -> None:
+def test_unsigned_wrongly_signed_stale_or_unknown_webhooks_change_nothing(
+    pd: Stack, db: Engine, output_dir: Path
+) -> None:
     key = paged(pd, db, "checkout")
     row = incident(db, "checkout")
     body = webhook("incident.acknowledged", key, "01EVT0000000000000000000D")
@@ -421,6 +423,11 @@ def test_unsigned_wrongly_signed_stale_or_unknown_webhooks_change_nothing(pd: St
     stale = webhook("incident.acknowledged", earlier, "01EVT0000000000000000000F")
     answer = post(pd, stale, signed(stale, NEW_SECRET))
     assert (answer.status_code, answer.json()["changed"]) == (200, False)
+    # Said in the intake's log at INFO, with its level (relops' lines go through uvicorn's handler).
+    intake_log = output_dir / "relops-test-pd-intake.log"
+    wait_for(lambda: "event=intake.pagerduty_unchanged" in intake_log.read_text(), 10, "the unchanged event logged")
+    [line] = [line for line in intake_log.read_text().splitlines() if "event=intake.pagerduty_unchanged" in line]
+    assert line.startswith("INFO:") and "event_id=01EVT0000000000000000000F" in line
 
     assert incident(db, "checkout")["status"] == "open"
     assert audit(db, row["id"]) == []
