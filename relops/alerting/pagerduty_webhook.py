@@ -10,7 +10,9 @@ the intake (``POST /api/v1/pagerduty/webhooks``) does the I/O.
   ``event.id``, ``event.event_type``, ``event.agent`` (who did it: ``summary`` is the user's name),
   ``event.data`` (an incident, whose ``incident_key`` is the ``dedup_key`` relops sent: its episode,
   relops.alerting.episode_keys). ``incident.acknowledged`` acknowledges the relops incident and
-  ``incident.resolved`` resolves it; any other event type is refused, naming the two it takes.
+  ``incident.resolved`` resolves it. Any other event type (a subscription to every incident event,
+  the ``pagey.ping`` of PagerDuty's "Send test event") is taken and ignored (IgnoredEvent): it is no
+  error of the sender's, and PagerDuty redelivers what is not answered 2xx.
 """
 
 from __future__ import annotations
@@ -96,8 +98,21 @@ def agent_name(agent: Any) -> str:
     return name or ident or _text(agent.get("type")) or "PagerDuty"
 
 
-def parse_webhook(body: bytes) -> WebhookChange:
-    """The change a (verified) webhook body asks for; InputRejected names the field and why."""
+@dataclass(frozen=True, slots=True)
+class IgnoredEvent:
+    """A signed event of a type relops does not act on."""
+
+    event_id: str
+    event_type: str
+
+    @property
+    def reason(self) -> str:
+        return f"relops acts on {' and '.join(ACTIONS)} only; {self.event_type} is ignored"
+
+
+def parse_webhook(body: bytes) -> WebhookChange | IgnoredEvent:
+    """The change a (verified) webhook body asks for, or IgnoredEvent for an event type relops does
+    not act on; InputRejected names the field and why for a body that is no v3 event."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError):
@@ -108,13 +123,12 @@ def parse_webhook(body: bytes) -> WebhookChange:
     event_id = _text(event.get("id"))
     if not event_id:
         raise InputRejected("event.id", "is missing")
-    event_type = event.get("event_type")
-    action = ACTIONS.get(event_type) if isinstance(event_type, str) else None
+    event_type = _text(event.get("event_type"), 60)
+    if not event_type:
+        raise InputRejected("event.event_type", f"is missing; relops acts on {', '.join(ACTIONS)}")
+    action = ACTIONS.get(event_type)
     if action is None:
-        taken = ", ".join(ACTIONS)
-        raise InputRejected(
-            "event.event_type", f"{_text(event_type, 60) or 'missing'} is not taken; relops takes {taken}"
-        )
+        return IgnoredEvent(event_id, event_type)
     data = event.get("data")
     if not isinstance(data, dict) or data.get("type") != "incident":
         raise InputRejected("event.data", "an incident event carries the incident in data (type incident)")

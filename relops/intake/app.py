@@ -268,9 +268,10 @@ class Intake:
     async def pagerduty(self, request: Request) -> Response:
         """A PagerDuty v3 webhook: an incident acknowledged or resolved in PagerDuty, applied to the
         relops incident it paged for (relops.intake.pagerduty). Signed, not keyed: unsigned 401,
-        wrongly signed 403, an event type relops does not take 422. 200 once applied, or once
-        known to change nothing (a replay, an earlier episode, an incident relops did not send), so
-        PagerDuty stops redelivering it; 503 when the database cannot say, so it redelivers."""
+        wrongly signed 403, not a v3 event 400. 200 once applied, or once known to change nothing
+        (a replay, an earlier episode, an incident relops did not send, an event type relops does
+        not act on), so PagerDuty stops redelivering it; 503 when the database cannot say, so it
+        redelivers."""
         hooks = self.parts.pagerduty
         try:
             if hooks is None:
@@ -284,10 +285,15 @@ class Intake:
             try:
                 change = pagerduty_webhook.parse_webhook(body)
             except InputRejected as exc:
-                status = 422 if exc.field == "event.event_type" else 400
-                raise Refused(status, exc.field, exc.reason) from None
+                raise Refused(400, exc.field, exc.reason) from None
         except Refused as refused:
             return await self._refuse(request, PAGERDUTY, None, None, refused)
+        if isinstance(change, pagerduty_webhook.IgnoredEvent):
+            log_event(
+                logger, logging.INFO, "intake.pagerduty_ignored", event_id=change.event_id, event_type=change.event_type
+            )
+            self.parts.rejections.totals.count(PAGERDUTY.label, 200)
+            return _answer(Answer(200, {"changed": False, "reason": change.reason}))
         try:
             applied = await hooks.apply(change)
         except SQLAlchemyError:
