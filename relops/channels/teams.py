@@ -40,6 +40,8 @@ class TeamsChannel(WebhookChannel):
     # Severities and the rate (one message a second: Workflows throttles a burst of flow runs with
     # 429) are the webhook's; a team's chat hears silence notices only when its entry asks.
     default_silence_notices = False
+    #: None of the webhook's: a card carries no Slack buttons.
+    options = frozenset[str]()
 
     @classmethod
     def receiver_problem(cls, receiver: ReceiverConfig) -> str | None:

@@ -27,6 +27,7 @@ from relops.channels.base import Channel, DeliveryError, MessageContext, Notific
 from relops.channels.http import header_secret_problem, post_json, url_problem
 from relops.channels.json_format import render_json
 from relops.channels.slack_format import render_slack
+from relops.config import ChannelSettings
 from relops.config.routing import ReceiverConfig
 from relops.redaction import known_secrets, redact_url, url_secrets
 from relops.settings import named_variable
@@ -47,6 +48,16 @@ class WebhookChannel(Channel):
     default_severities = ("warning", "critical")
     default_rate_per_s = 1.0
     default_silence_notices = True
+    #: ``slack_buttons = false``: no Acknowledge, Resolve and Silence buttons on this receiver's
+    #: messages though the Slack app is configured (a channel of another Slack app, a Mattermost
+    #: webhook that takes Slack's format but cannot send the clicks to relops).
+    options = frozenset({"slack_buttons"})
+
+    @classmethod
+    def settings_problem(cls, config: ChannelSettings) -> str | None:
+        if not isinstance(config.options.get("slack_buttons", True), bool):
+            return "slack_buttons must be true or false"
+        return None
 
     @classmethod
     def receiver_problem(cls, receiver: ReceiverConfig) -> str | None:
@@ -144,6 +155,7 @@ class WebhookChannel(Channel):
         if payload == "json":
             rendered = render_json(notifications, context, receiver=self.receiver, max_notifications=max_alerts)
             return [(context.message_key, rendered)]
-        # Buttons only when the Slack app that takes their clicks is configured.
-        buttons = self.settings.slack_signing_secret is not None
+        # Buttons only when the Slack app that takes their clicks is configured, and the receiver
+        # does not say no.
+        buttons = self.settings.slack_signing_secret is not None and self.config.options.get("slack_buttons", True)
         return [(None, render_slack(notifications, context, buttons=buttons))]

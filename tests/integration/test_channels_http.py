@@ -431,3 +431,21 @@ def test_a_receiver_echoing_another_channels_secret_gets_it_masked() -> None:
         error = send_failure(channel)
     assert API_KEY not in error.reason and password not in error.reason
     assert error.reason.endswith("HTTP 500: rejected key *** and ***")
+
+
+def test_a_webhook_receiver_may_leave_the_slack_buttons_out(sink: HttpSink) -> None:
+    """With the Slack app configured, a Slack-format message carries an incident's buttons, unless
+    its receiver says ``slack_buttons = false`` (a channel whose clicks cannot reach relops)."""
+    paged = dataclasses.replace(NOTIFICATION, incident_id=7, opened_at=AT)
+    settings = Settings(
+        MONITORING_ALERT_WEBHOOK_URL=sink.url + "/hook", SLACK_SIGNING_SECRET="s1gning-s3cret-for-buttons"
+    )
+    for options, buttons in (({}, True), ({"slack_buttons": True}, True), ({"slack_buttons": False}, False)):
+        sink.clear()
+        config = ChannelSettings.model_validate({**FAST.model_dump(), **options})
+        assert WebhookChannel.settings_problem(config) is None
+        WebhookChannel(settings, config).send([paged], CONTEXT)
+        [request] = sink.requests
+        assert any(block["type"] == "actions" for block in request.json["blocks"]) is buttons, options
+    wrong = ChannelSettings.model_validate({**FAST.model_dump(), "slack_buttons": "no"})
+    assert WebhookChannel.settings_problem(wrong) == "slack_buttons must be true or false"
