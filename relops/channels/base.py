@@ -175,6 +175,11 @@ class Channel(abc.ABC):
         """Why this channel's [alerts.channels.NAME] settings cannot work, or None."""
         return None
 
+    def payload_format(self) -> str | None:
+        """The payload's format, for a type that sends more than one (webhook: slack, alertmanager,
+        json); None for a type of one format."""
+        return None
+
     @classmethod
     def receiver_problem(cls, receiver: ReceiverConfig) -> str | None:
         """Why a [receivers.NAME] entry of this type cannot work as written, or None."""

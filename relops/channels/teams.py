@@ -43,6 +43,9 @@ class TeamsChannel(WebhookChannel):
     #: None of the webhook's: a card carries no Slack buttons.
     options = frozenset[str]()
 
+    def payload_format(self) -> str | None:
+        return None  # one format: the Adaptive Card
+
     @classmethod
     def receiver_problem(cls, receiver: ReceiverConfig) -> str | None:
         if receiver.url_env is None:

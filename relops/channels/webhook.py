@@ -80,6 +80,9 @@ class WebhookChannel(Channel):
     def _format(self) -> str:
         return (self.spec.format if self.spec is not None else None) or "slack"
 
+    def payload_format(self) -> str | None:
+        return self._format()
+
     def _variable(self) -> str:
         if self.spec is not None and self.spec.url_env:
             return self.spec.url_env

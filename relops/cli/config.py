@@ -47,11 +47,14 @@ def config_check(config_file: str | None, strict: bool, offline: bool) -> None:
     )
     problems = 0
     for name, (channel, problem) in configured_receivers(get_settings(), loaded).items():
+        # A webhook's format shows when it is not Slack's (the default): what the far end must take.
+        payload = channel.payload_format()
+        kind = channel.name + (f", format {payload}" if payload not in (None, "slack") else "")
         if problem is None:
-            click.echo(f"  receiver {name} ({channel.name}): delivers to {channel.destination()} via {channel.queue}")
+            click.echo(f"  receiver {name} ({kind}): delivers to {channel.destination()} via {channel.queue}")
         else:
             problems += 1
-            click.echo(f"  receiver {name} ({channel.name}): skipped here: {problem}")
+            click.echo(f"  receiver {name} ({kind}): skipped here: {problem}")
     refused = 0 if offline else _check_sources(loaded)
     if refused:
         raise click.ClickException(f"Prometheus refused {refused} flow quer{'y' if refused == 1 else 'ies'}")

@@ -298,3 +298,28 @@ def test_a_bearer_token_missing_or_unfit_for_a_header_is_said_before_any_send(mo
     assert channel.missing_configuration() == "HOME_TOKEN contains spaces, control or non-ASCII characters"
     monkeypatch.setenv("HOME_TOKEN", "t0ken")
     assert channel.missing_configuration() is None
+
+
+def test_config_check_names_a_webhooks_format_when_it_is_not_slacks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from relops.cli import cli
+
+    config = tmp_path / "formats.toml"
+    config.write_text(
+        "\n".join(
+            f'[receivers.{name}]\ntype = "webhook"\nurl_env = "{name.upper()}_URL"\n'
+            + (f'format = "{payload}"\n' if payload else "")
+            for name, payload in (("oncall", "alertmanager"), ("home", "json"), ("chat", None))
+        )
+        + '[route]\nreceivers = ["oncall", "home", "chat"]\n'
+    )
+    for name in ("ONCALL", "HOME", "CHAT"):
+        monkeypatch.setenv(f"{name}_URL", f"https://{name.lower()}.example.com/hook")
+    checked = CliRunner().invoke(cli, ["config", "check", "--offline", str(config)])
+    assert checked.exit_code == 0, checked.output
+    assert "receiver oncall (webhook, format alertmanager): delivers to https://oncall.example.com" in checked.output
+    assert "receiver home (webhook, format json): delivers to https://home.example.com" in checked.output
+    assert "receiver chat (webhook): delivers to https://chat.example.com" in checked.output
