@@ -99,7 +99,9 @@ def bench_stack(
             "CELERY_BROKER_URL": broker_url,
             "DATABASE_URL": database_url,
             "RELOPS_CONFIG": str(config_path),
-            "RELOPS_LOG_LEVEL": "WARNING",
+            # relops' default: servers keep their access log, workers their INFO lines, as every
+            # recorded figure had them (until RELOPS_LOG_LEVEL took effect, "WARNING" here did nothing).
+            "RELOPS_LOG_LEVEL": "INFO",
             **(extra_env or {}),
         }
         # Celery lets CELERY_BROKER_URL in the environment (make exports one) override broker=.
