@@ -40,4 +40,7 @@ def parse_episode_key(key: str) -> Episode | None:
     found = _KEY.match(key)
     if found is None:
         return None
-    return Episode(int(found.group(1)), _EPOCH + timedelta(microseconds=int(found.group(2))))
+    try:
+        return Episode(int(found.group(1)), _EPOCH + timedelta(microseconds=int(found.group(2))))
+    except OverflowError:  # digits past the year 9999: no episode relops ever opened
+        return None

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from kombu.exceptions import OperationalError as BrokerError
-from redis import Redis
+from kombu.exceptions import KombuError
+from redis import Redis, RedisError
 from relops_client.logs import log_event
 from sqlalchemy import Connection, Engine, RowMapping
 
@@ -114,13 +114,15 @@ def _owe_followers(
 
 
 def _flush(followers: Followers, told: list[Destination]) -> None:
-    """Ask for the flush of each receiver told; a broker fault leaves it to the sweeper."""
+    """Ask for the flush of each receiver told. Best effort: the change and what it owes are
+    committed, so a broker that is down, or that refuses this process the receiver's queue (the
+    intake's Redis user may push to the ingest and cron queues only), leaves it to the sweeper."""
     if followers.publish is None:
         return
     for to in told:
         try:
             send_notify(followers.publish, to)
-        except (BrokerError, OSError) as exc:
+        except (KombuError, RedisError, OSError) as exc:
             log_event(
                 logger,
                 logging.WARNING,

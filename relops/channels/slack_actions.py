@@ -180,6 +180,10 @@ def read_interaction(body: bytes) -> Interaction:
     named = _BLOCK_ID.match(block)
     if named is None or int(named.group(1)) != int(value):
         raise InputRejected("payload.actions[0].block_id", "is not the block of the incident's buttons")
+    try:
+        opened_at = _EPOCH + int(named.group(2)) * _MICROSECOND if named.group(2) else None
+    except OverflowError:
+        raise InputRejected("payload.actions[0].block_id", "names an episode no incident can have") from None
     message = payload.get("message")
     return Interaction(
         kind=kind,
@@ -190,7 +194,7 @@ def read_interaction(body: bytes) -> Interaction:
         action_ts=_text(action, "action_ts", "payload.actions[0].action_ts", 40),
         message=message if isinstance(message, dict) else {},
         block_id=block,
-        opened_at=_EPOCH + int(named.group(2)) * _MICROSECOND if named.group(2) else None,
+        opened_at=opened_at,
     )
 
 

@@ -161,11 +161,18 @@ def block_text_length(blocks: Sequence[dict[str, Any]]) -> int:
     return total
 
 
-def _buttons(n: Notification, buttons: bool) -> list[dict[str, Any]]:
-    """The alert's actions block, when buttons are on and it is a firing alert of an incident."""
-    if buttons and n.kind == "firing" and n.incident_id is not None:
-        return [actions_block(n.incident_id, block=block_id(n.incident_id, episode_key(n.opened_at)))]
-    return []
+def _buttons(n: Notification, buttons: bool, given: set[str]) -> list[dict[str, Any]]:
+    """The alert's actions block, when buttons are on and it is a firing alert of an incident whose
+    episode has no buttons in this message yet (``given``: their block ids). Two firings of one
+    episode can meet in a message (a warning that became critical within the group wait); Block
+    Kit refuses a message whose block_ids repeat, so the first (the worst) carries them."""
+    if not (buttons and n.kind == "firing" and n.incident_id is not None):
+        return []
+    block = block_id(n.incident_id, episode_key(n.opened_at))
+    if block in given:
+        return []
+    given.add(block)
+    return [actions_block(n.incident_id, block=block)]
 
 
 def render_slack(
@@ -179,13 +186,14 @@ def render_slack(
         raise ValueError("a message needs at least one notification")
     worst = ordered(notifications)
     first = worst[0]
+    given: set[str] = set()
     if len(worst) == 1:
         fallback = f"{facts.emoji(first)} {facts.labelled_title(first)}"
         blocks = [
             _header(f"{facts.emoji(first)} {escape(facts.headline(first))}"),
             _section(first, with_headline=False),
             _context(first, context),
-            *_buttons(first, buttons),
+            *_buttons(first, buttons, given),
         ]
     else:
         title = f"{facts.group_emoji(worst)} {facts.group_title(worst)}"
@@ -196,11 +204,14 @@ def render_slack(
         room = MAX_MESSAGE_TEXT - block_text_length([*blocks, _rest(worst[1:], context)])
         shown = 0
         for n in worst[: max(1, min(context.max_full, MAX_SHOWN))]:
-            alert = [_section(n, with_headline=True), _context(n, context), *_buttons(n, buttons), {"type": "divider"}]
+            offered = set(given)
+            alert = [_section(n, with_headline=True), _context(n, context), *_buttons(n, buttons, offered)]
+            alert.append({"type": "divider"})
             cost = block_text_length(alert)
             # The count line's block is kept too (the last alert's divider makes room for it).
             if shown and (cost > room or len(blocks) + len(alert) > MAX_BLOCKS):
                 break
+            given = offered
             blocks += alert
             room -= cost
             shown += 1

@@ -534,3 +534,28 @@ def test_an_ack_clicked_in_slack_acknowledges_at_pagerduty_at_once(pd: Stack, db
     assert incident(db, "checkout")["status"] == "acknowledged"
     assert [(a["actor"], a["via"], a["action"]) for a in audit(db, row["id"])] == [(name, "slack", "incident.ack")]
     assert len(of_key(pd, "acknowledge", key)) == 1
+
+
+def test_an_ack_whose_flush_the_broker_refuses_is_committed_and_left_owed_for_the_sweeper(
+    pd: Stack, db: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The intake's Redis user may not push to alerts.pagerduty (deploy/redis/users.sh): asking for
+    the flush fails after the change committed, which must not undo the answer nor lose what is owed."""
+    key = paged(pd, db, "checkout")
+    incident_id = incident(db, "checkout")["id"]
+
+    def refused(task: str, kwargs: Any, queue: str, countdown_s: float = 0.0) -> None:
+        raise redis.exceptions.NoPermissionError("this user has no permissions to access one of the keys")
+
+    followers = followers_of(parse_config(tomllib.loads(CONFIG), "relops-pagerduty.toml"), refused)
+    who = Actor(name="alice", via="web", source="127.0.0.1")
+    client = redis.Redis.from_url(pd.redis_url)
+    try:
+        with caplog.at_level("WARNING", logger="relops.application.incidents"):
+            changed = change_incident(db, client, [], incident_id, "ack", utcnow(), who, followers=followers)
+    finally:
+        client.close()
+    assert changed is not None and incident(db, "checkout")["status"] == "acknowledged"
+    assert owed(db, "acknowledged") == 1
+    assert "event=notify.flush_not_scheduled" in caplog.text and "NoPermissionError" in caplog.text
+    assert of_key(pd, "acknowledge", key) == []  # nobody asked for the flush: the sweeper's to send

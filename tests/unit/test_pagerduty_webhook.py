@@ -112,6 +112,13 @@ def test_an_incident_relops_did_not_send_names_no_episode() -> None:
     assert parse_webhook(webhook(key="d3640fbd41094207a1c11e58e46b1662")).episode is None
 
 
+@pytest.mark.parametrize("key", ["relops-1-99999999999999999999", "relops-1-300000000000000000"])
+def test_a_key_of_relops_shape_past_any_date_names_no_episode(key: str) -> None:
+    """An incident_key is whatever the sender of PagerDuty's event chose: one past datetime's range
+    is no episode relops opened (not a 500 that PagerDuty would redeliver)."""
+    assert parse_webhook(webhook(key=key)).episode is None
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

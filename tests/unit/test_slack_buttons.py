@@ -287,3 +287,23 @@ def test_the_response_hosts_setting_takes_host_names_only(hosts: str):
         "127.0.0.1",
         "proxy.example",
     }
+
+
+def test_two_firings_of_one_episode_in_a_message_share_one_set_of_buttons():
+    """A warning that became critical within the group wait meets its first firing in one message:
+    Block Kit refuses repeated block_ids (the whole message, every alert in it), so the worst carries them."""
+    warning = firing(severity="warning")
+    critical = firing(severity="critical")
+    other = firing(incident_id=43)
+    blocks = render_slack([warning, critical, other], CONTEXT, buttons=True)["blocks"]
+    ids = [b["block_id"] for b in blocks if b["type"] == "actions"]
+    assert ids == [BLOCK_42, "relops_incident_43_1795782600123456"]
+    for block in blocks:
+        if block["type"] == "actions":
+            check_actions_block(block, blocks)
+
+
+def test_a_block_id_naming_an_episode_past_any_date_is_refused_not_a_crash():
+    with pytest.raises(InputRejected) as caught:
+        read_interaction(click_body(block_id="relops_incident_42_99999999999999999999"))
+    assert caught.value.field == "payload.actions[0].block_id"
