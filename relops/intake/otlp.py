@@ -138,7 +138,7 @@ def tally_spans(request: Any, mapping: SpanMapping, tally: SpanTally) -> SpanTal
                     unmatched += 1
                     continue
                 end = span.end_time_unix_nano
-                minute = end // NANOS_PER_MINUTE if end else NO_END
+                minute = end // NANOS_PER_MINUTE if end else NO_END  # end_minute(end), without a call per span
                 key = (name, span.kind, span.status, minute, values_of(span))
                 groups[key] = groups.get(key, 0) + 1
         tally.unmatched_spans(unmatched)

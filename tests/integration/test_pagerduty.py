@@ -54,7 +54,7 @@ from tests.integration.inprocess import RecordingPublisher
 from tests.integration.secrets_audit import secrets_written
 from tests.support.celery_process import CeleryProcess, start_worker
 from tests.support.pagerduty import RECEIVER_CONFIG, PagerDutyEventsApi, Scripted
-from tests.support.scratch import claimed_redis_db
+from tests.support.scratch import claimed_redis_db, forget_relops_state
 from tests.support.slack import INTAKE_ENV as SLACK_INTAKE_ENV
 from tests.web_support import RELOPS, running_server
 
@@ -147,13 +147,7 @@ def stack(relops_env: dict[str, str], output_dir: Path, tmp_path_factory: pytest
 @pytest.fixture
 def pd(stack: Stack) -> Stack:
     """The stack with the Events API's record and script cleared and no relops state in its Redis."""
-    client = redis.Redis.from_url(stack.redis_url)
-    try:
-        keys = list(client.scan_iter("relops:*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    forget_relops_state(stack.redis_url)
     stack.api.clear()
     return stack
 
